@@ -1,0 +1,201 @@
+//! OAuth apps and GitHub Apps: the clients that tokens are issued to, identified by a public
+//! client id and authenticated by a client secret stored only as a SHA-256 digest.
+
+use time::OffsetDateTime;
+
+use super::secret::{ClientSecret, SecretDigest};
+use super::token::TokenKind;
+use super::{AppId, ClientId, Error, FieldError, Login, UserId, error::ErrorCode};
+use crate::store::{self, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppKind {
+    /// A classic OAuth app: user tokens start `gho_`.
+    OAuth,
+    /// A GitHub App acting for a user: user-to-server tokens start `ghu_`.
+    GitHub,
+}
+
+impl AppKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OAuth => "oauth",
+            Self::GitHub => "github",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "oauth" => Some(Self::OAuth),
+            "github" => Some(Self::GitHub),
+            _ => None,
+        }
+    }
+
+    pub const fn token_kind(self) -> TokenKind {
+        match self {
+            Self::OAuth => TokenKind::OAuthApp,
+            Self::GitHub => TokenKind::GitHubApp,
+        }
+    }
+
+    /// A new client id in GitHub's form for this kind of app: 20 lowercase hex characters
+    /// for OAuth apps, `Iv1.` + 16 hex for GitHub Apps.
+    pub fn generate_client_id(self) -> Result<ClientId, getrandom::Error> {
+        let mut bytes = [0u8; 10];
+        getrandom::fill(&mut bytes)?;
+        let text = match self {
+            Self::OAuth => hex::encode(bytes),
+            Self::GitHub => format!("Iv1.{}", hex::encode(&bytes[..8])),
+        };
+        // Hex digits and a dot are always a valid client id.
+        Ok(ClientId(text))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub id: AppId,
+    pub kind: AppKind,
+    pub name: String,
+    pub url: String,
+    pub owner_id: UserId,
+    pub owner_login: Login,
+    pub client_id: ClientId,
+    pub client_secret_digest: SecretDigest,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// What a token's JSON shows of its app, and all the authorization code needs of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSummary {
+    pub id: AppId,
+    pub kind: AppKind,
+    pub name: String,
+    pub url: String,
+    pub client_id: ClientId,
+}
+
+impl App {
+    pub fn summary(&self) -> AppSummary {
+        AppSummary {
+            id: self.id,
+            kind: self.kind,
+            name: self.name.clone(),
+            url: self.url.clone(),
+            client_id: self.client_id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    pub kind: AppKind,
+    pub name: String,
+    pub url: String,
+    pub owner_id: UserId,
+    pub client_id: ClientId,
+    pub client_secret_digest: SecretDigest,
+    pub now: OffsetDateTime,
+}
+
+/// The fields a person supplies to register an app (CLI `app add`, fixture files).
+#[derive(Debug, Clone)]
+pub struct AppSpec {
+    pub kind: AppKind,
+    pub name: String,
+    pub url: String,
+    pub owner: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<ClientSecret>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+    Error::invalid(FieldError { resource: "App", ..FieldError::custom(field, message) })
+}
+
+/// Checks name, URL and client id, generating the client id and secret that were not given.
+pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
+    if spec.name.trim().is_empty() {
+        return Err(invalid("name", "the app name must not be empty"));
+    }
+    if !(spec.url.starts_with("http://") || spec.url.starts_with("https://")) {
+        return Err(invalid("url", format!("the app URL {:?} must start with http:// or https://", spec.url)));
+    }
+    let client_id = match &spec.client_id {
+        Some(text) => ClientId::parse(text).ok_or_else(|| {
+            invalid("client_id", format!("client id {text:?} must be 1-100 printable characters without spaces or '/'"))
+        })?,
+        None => spec.kind.generate_client_id()?,
+    };
+    if client_id.as_str() == ClientId::PERSONAL {
+        return Err(invalid("client_id", "client id 00000000000000000000 is reserved for personal access tokens"));
+    }
+    let secret = match &spec.client_secret {
+        Some(secret) if secret.expose().is_empty() => return Err(invalid("client_secret", "the client secret must not be empty")),
+        Some(secret) => secret.clone(),
+        None => ClientSecret::generate()?,
+    };
+    Ok((client_id, secret))
+}
+
+/// Registers an app. Returns it with its client secret in clear, which is shown this once.
+pub async fn register(store: &dyn Store, spec: AppSpec, now: OffsetDateTime) -> Result<(App, ClientSecret), Error> {
+    let (client_id, secret) = prepare(&spec)?;
+    let owner = Login::parse(&spec.owner).ok_or_else(|| invalid("owner", format!("no user named {:?}", spec.owner)))?;
+    let owner = store
+        .find_user_by_login(&owner)
+        .await?
+        .ok_or_else(|| invalid("owner", format!("no user named {:?}", spec.owner)))?;
+    let new = NewApp {
+        kind: spec.kind,
+        name: spec.name,
+        url: spec.url,
+        owner_id: owner.id,
+        client_id,
+        client_secret_digest: secret.digest(),
+        now,
+    };
+    let app = store.insert_app(&new).await.map_err(|e| match e {
+        store::Error::Conflict(store::Constraint::ClientId) => {
+            Error::invalid(FieldError { resource: "App", ..FieldError::new("client_id", ErrorCode::AlreadyExists) })
+        }
+        other => other.into(),
+    })?;
+    Ok((app, secret))
+}
+
+/// Replaces an app's secret with a new random one; the old one stops working at once.
+pub async fn rotate_secret(store: &dyn Store, client_id: &str, now: OffsetDateTime) -> Result<(App, ClientSecret), Error> {
+    let app = find(store, client_id).await?;
+    let secret = ClientSecret::generate()?;
+    if !store.update_app_secret(app.id, &secret.digest(), now).await? {
+        return Err(Error::NotFound);
+    }
+    Ok((find(store, client_id).await?, secret))
+}
+
+/// Finds an app by client id or answers [`Error::NotFound`].
+pub async fn find(store: &dyn Store, client_id: &str) -> Result<App, Error> {
+    let client_id = ClientId::parse(client_id).ok_or(Error::NotFound)?;
+    store.find_app_by_client_id(&client_id).await?.ok_or(Error::NotFound)
+}
+
+/// A list's `client_id` filter, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppFilter {
+    All,
+    Only(AppId),
+    /// The client id names no app, so nothing can match: the list is empty, not an error.
+    Nothing,
+}
+
+pub async fn resolve_filter(store: &dyn Store, client_id: Option<&str>) -> Result<AppFilter, Error> {
+    let Some(client_id) = client_id else { return Ok(AppFilter::All) };
+    match find(store, client_id).await {
+        Ok(app) => Ok(AppFilter::Only(app.id)),
+        Err(Error::NotFound) => Ok(AppFilter::Nothing),
+        Err(other) => Err(other),
+    }
+}

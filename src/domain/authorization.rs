@@ -1,0 +1,333 @@
+//! Authorizations: one token each, for an app or (without an app) a personal access token.
+//! The rules of GitHub's "OAuth Authorizations" API live here: who may create what, which
+//! fields are required and unique, and how scopes change.
+
+use time::OffsetDateTime;
+
+use super::app::{self, AppSummary};
+use super::error::ErrorCode;
+use super::scope::Scopes;
+use super::secret::ClientSecret;
+use super::token::{PlainToken, TokenHash, TokenKind};
+use super::user::User;
+use super::{AuthorizationId, Error, FieldError, Page, PageRequest, UserId};
+use crate::store::{self, Store};
+
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    pub id: AuthorizationId,
+    pub user_id: UserId,
+    /// `None` for a personal access token, which belongs to no app.
+    pub app: Option<AppSummary>,
+    pub scopes: Scopes,
+    pub token_hash: TokenHash,
+    pub token_last_eight: String,
+    pub note: Option<String>,
+    pub note_url: Option<String>,
+    pub fingerprint: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// An authorization about to be stored. Carries the token's hash, never the token.
+#[derive(Debug, Clone)]
+pub struct NewAuthorization {
+    pub user_id: UserId,
+    pub app: Option<AppSummary>,
+    pub scopes: Scopes,
+    pub token_hash: TokenHash,
+    pub token_last_eight: String,
+    pub note: Option<String>,
+    pub note_url: Option<String>,
+    pub fingerprint: Option<String>,
+    pub now: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// The editable fields after an update, computed from the current row inside the store's
+/// transaction so that two concurrent `add_scopes` cannot lose one another's scopes.
+#[derive(Debug, Clone)]
+pub struct AuthorizationChanges {
+    pub scopes: Scopes,
+    pub note: Option<String>,
+    pub note_url: Option<String>,
+    pub fingerprint: Option<String>,
+    pub now: OffsetDateTime,
+}
+
+/// A newly made authorization and its token in clear, which only this response carries.
+#[derive(Debug)]
+pub struct Created {
+    pub authorization: Authorization,
+    pub token: PlainToken,
+}
+
+/// The outcome of a get-or-create: GitHub answers 201 for the first and 200 for the second.
+#[derive(Debug)]
+pub enum GetOrCreate {
+    Created(Created),
+    Existing(Authorization),
+}
+
+/// A JSON field of a PATCH: left out, sent as `null` (clear it), or given a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Field<T> {
+    fn apply(self, current: Option<T>) -> Option<T> {
+        match self {
+            Self::Absent => current,
+            Self::Null => None,
+            Self::Value(v) => Some(v),
+        }
+    }
+
+    fn is_present(&self) -> bool {
+        !matches!(self, Self::Absent)
+    }
+}
+
+/// `POST /authorizations`.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub scopes: Option<Vec<String>>,
+    pub note: Option<String>,
+    pub note_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<ClientSecret>,
+    pub fingerprint: Option<String>,
+}
+
+/// `PUT /authorizations/clients/{client_id}[/{fingerprint}]`.
+#[derive(Debug, Clone, Default)]
+pub struct GetOrCreateRequest {
+    pub client_secret: Option<ClientSecret>,
+    pub scopes: Option<Vec<String>>,
+    pub note: Option<String>,
+    pub note_url: Option<String>,
+}
+
+/// `PATCH /authorizations/{authorization_id}`.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRequest {
+    pub scopes: Field<Vec<String>>,
+    pub add_scopes: Option<Vec<String>>,
+    pub remove_scopes: Option<Vec<String>>,
+    pub note: Field<String>,
+    pub note_url: Field<String>,
+    pub fingerprint: Field<String>,
+}
+
+fn parse_scopes(field: &'static str, requested: Option<Vec<String>>) -> Result<Scopes, Error> {
+    Scopes::parse(requested.unwrap_or_default()).map_err(|_| Error::invalid(FieldError::new(field, ErrorCode::Invalid)))
+}
+
+/// An empty string means "none": clients that build bodies from forms send `""` for unset fields.
+fn non_empty(text: Option<String>) -> Option<String> {
+    text.filter(|t| !t.is_empty())
+}
+
+fn map_conflict(error: store::Error) -> Error {
+    match error {
+        store::Error::Conflict(store::Constraint::AppFingerprint) => {
+            Error::invalid(FieldError::new("fingerprint", ErrorCode::AlreadyExists))
+        }
+        store::Error::Conflict(store::Constraint::PersonalNote) => {
+            Error::invalid(FieldError::new("description", ErrorCode::AlreadyExists))
+        }
+        other => Error::Store(other),
+    }
+}
+
+/// Checks an app's client id and secret as given in a request body or path. An unknown
+/// client id answers `unknown_app` (422 in a body, 404 in a path); a wrong secret is a 422
+/// on `client_secret`, since the user's own credentials were fine.
+async fn verify_app(
+    store: &dyn Store,
+    client_id: &str,
+    client_secret: Option<&ClientSecret>,
+    unknown_app: Error,
+) -> Result<AppSummary, Error> {
+    let app = match app::find(store, client_id).await {
+        Ok(app) => app,
+        Err(Error::NotFound) => return Err(unknown_app),
+        Err(other) => return Err(other),
+    };
+    let secret = client_secret.ok_or_else(|| Error::invalid(FieldError::new("client_secret", ErrorCode::MissingField)))?;
+    if !app.client_secret_digest.matches(secret) {
+        return Err(Error::invalid(FieldError::new("client_secret", ErrorCode::Invalid)));
+    }
+    Ok(app.summary())
+}
+
+async fn insert(
+    store: &dyn Store,
+    user: &User,
+    app: Option<AppSummary>,
+    scopes: Scopes,
+    note: Option<String>,
+    note_url: Option<String>,
+    fingerprint: Option<String>,
+    now: OffsetDateTime,
+) -> Result<Created, Error> {
+    let kind = app.as_ref().map_or(TokenKind::Personal, |a| a.kind.token_kind());
+    let token = PlainToken::generate(kind)?;
+    let new = NewAuthorization {
+        user_id: user.id,
+        app,
+        scopes,
+        token_hash: token.hash(),
+        token_last_eight: token.last_eight(),
+        note,
+        note_url,
+        fingerprint,
+        now,
+        expires_at: None,
+    };
+    let authorization = store.insert_authorization(&new).await.map_err(map_conflict)?;
+    Ok(Created { authorization, token })
+}
+
+/// `POST /authorizations`: a token for an app (with its client id and secret) or, without
+/// them, a personal access token, which must have a note unique among the user's tokens.
+pub async fn create(store: &dyn Store, user: &User, request: CreateRequest, now: OffsetDateTime) -> Result<Created, Error> {
+    let scopes = parse_scopes("scopes", request.scopes)?;
+    let note = non_empty(request.note);
+    let note_url = non_empty(request.note_url);
+    let fingerprint = non_empty(request.fingerprint);
+    let app = match (non_empty(request.client_id), request.client_secret.filter(|s| !s.expose().is_empty())) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(Error::invalid(FieldError::new("client_id", ErrorCode::MissingField))),
+        (Some(client_id), secret) => {
+            let unknown = Error::invalid(FieldError::new("client_id", ErrorCode::Invalid));
+            Some(verify_app(store, &client_id, secret.as_ref(), unknown).await?)
+        }
+    };
+    if app.is_none() && note.is_none() {
+        // GitHub calls a personal token's note its "description" in this error.
+        return Err(Error::invalid(FieldError::new("description", ErrorCode::MissingField)));
+    }
+    insert(store, user, app, scopes, note, note_url, fingerprint, now).await
+}
+
+/// `PUT /authorizations/clients/{client_id}[/{fingerprint}]`: the user's authorization of
+/// that app with that fingerprint (or with none), created if missing.
+///
+/// Concurrent calls cannot make two: the store's unique index on (user, app, fingerprint)
+/// turns the loser's insert into a conflict, and the loser then returns the winner's row.
+pub async fn get_or_create(
+    store: &dyn Store,
+    user: &User,
+    client_id: &str,
+    fingerprint: Option<&str>,
+    request: GetOrCreateRequest,
+    now: OffsetDateTime,
+) -> Result<GetOrCreate, Error> {
+    let secret = request.client_secret.filter(|s| !s.expose().is_empty());
+    let app = verify_app(store, client_id, secret.as_ref(), Error::NotFound).await?;
+    let scopes = parse_scopes("scopes", request.scopes)?;
+    let fingerprint = fingerprint.filter(|f| !f.is_empty()).map(str::to_owned);
+    // A few rounds at most: each conflict means a row existed, and a second conflict could
+    // only come from that row being deleted between our insert and our read.
+    for _ in 0..3 {
+        if let Some(existing) = store.find_app_authorization(user.id, app.id, fingerprint.as_deref()).await? {
+            return Ok(GetOrCreate::Existing(existing));
+        }
+        let note = non_empty(request.note.clone());
+        let note_url = non_empty(request.note_url.clone());
+        match insert(store, user, Some(app.clone()), scopes.clone(), note, note_url, fingerprint.clone(), now).await {
+            Ok(created) => return Ok(GetOrCreate::Created(created)),
+            Err(Error::Invalid(errors)) if errors.iter().any(|e| e.field == "fingerprint") => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Err(Error::Internal("get-or-create kept conflicting with concurrent deletes".into()))
+}
+
+/// `GET /authorizations/{id}`: only the user's own; anyone else's is [`Error::NotFound`].
+pub async fn find(store: &dyn Store, user: &User, id: AuthorizationId) -> Result<Authorization, Error> {
+    store.find_authorization(user.id, id).await?.ok_or(Error::NotFound)
+}
+
+/// `GET /authorizations`, optionally only one app's.
+pub async fn list(store: &dyn Store, user: &User, client_id: Option<&str>, page: PageRequest) -> Result<Page<Authorization>, Error> {
+    let app_id = match app::resolve_filter(store, client_id).await? {
+        app::AppFilter::All => None,
+        app::AppFilter::Only(id) => Some(id),
+        app::AppFilter::Nothing => return Ok(Page { items: Vec::new(), total: 0 }),
+    };
+    Ok(store.list_authorizations(user.id, app_id, page).await?)
+}
+
+/// `PATCH /authorizations/{id}`: one of `scopes`, `add_scopes`, `remove_scopes`, plus note,
+/// note URL and fingerprint. `updated_at` moves to `now`.
+pub async fn update(
+    store: &dyn Store,
+    user: &User,
+    id: AuthorizationId,
+    request: UpdateRequest,
+    now: OffsetDateTime,
+) -> Result<Authorization, Error> {
+    let scope_keys = [request.scopes.is_present(), request.add_scopes.is_some(), request.remove_scopes.is_some()];
+    if scope_keys.iter().filter(|given| **given).count() > 1 {
+        return Err(Error::invalid(FieldError::custom(
+            "scopes",
+            "Only one of scopes, add_scopes and remove_scopes may be given per request.",
+        )));
+    }
+    enum ScopeChange {
+        Keep,
+        Set(Scopes),
+        Add(Scopes),
+        Remove(Scopes),
+    }
+    let change = match (request.scopes, request.add_scopes, request.remove_scopes) {
+        (Field::Value(scopes), _, _) => ScopeChange::Set(parse_scopes("scopes", Some(scopes))?),
+        (Field::Null, _, _) => ScopeChange::Set(Scopes::default()),
+        (Field::Absent, Some(add), _) => ScopeChange::Add(parse_scopes("add_scopes", Some(add))?),
+        (Field::Absent, None, Some(remove)) => ScopeChange::Remove(parse_scopes("remove_scopes", Some(remove))?),
+        (Field::Absent, None, None) => ScopeChange::Keep,
+    };
+    let current = find(store, user, id).await?;
+    let is_personal = current.app.is_none();
+    let note = match request.note {
+        Field::Value(text) if text.is_empty() => Field::Null,
+        other => other,
+    };
+    if is_personal && note == Field::Null {
+        return Err(Error::invalid(FieldError::new("description", ErrorCode::MissingField)));
+    }
+    let note_url = match request.note_url {
+        Field::Value(text) if text.is_empty() => Field::Null,
+        other => other,
+    };
+    let fingerprint = match request.fingerprint {
+        Field::Value(text) if text.is_empty() => Field::Null,
+        other => other,
+    };
+    let edit = move |current: &Authorization| AuthorizationChanges {
+        scopes: match &change {
+            ScopeChange::Keep => current.scopes.clone(),
+            ScopeChange::Set(scopes) => scopes.clone(),
+            ScopeChange::Add(added) => current.scopes.with_added(added),
+            ScopeChange::Remove(removed) => current.scopes.without(removed),
+        },
+        note: note.clone().apply(current.note.clone()),
+        note_url: note_url.clone().apply(current.note_url.clone()),
+        fingerprint: fingerprint.clone().apply(current.fingerprint.clone()),
+        now,
+    };
+    store.update_authorization(user.id, id, &edit).await.map_err(map_conflict)?.ok_or(Error::NotFound)
+}
+
+/// `DELETE /authorizations/{id}`: the token stops working at once; a grant left without
+/// authorizations goes too.
+pub async fn delete(store: &dyn Store, user: &User, id: AuthorizationId) -> Result<(), Error> {
+    if store.delete_authorization(user.id, id).await? { Ok(()) } else { Err(Error::NotFound) }
+}

@@ -1,0 +1,218 @@
+//! GitHub's classic OAuth scopes: which names exist, which imply which, and how a requested
+//! list is normalised ("Scopes for OAuth apps" in GitHub's docs).
+//!
+//! GitHub drops a scope that another requested scope already grants, so `user, gist,
+//! user:email` is stored as `user, gist`. Order is otherwise kept: clients compare lists.
+
+/// Every scope name grantd accepts, with the scopes each one directly implies.
+/// GitHub Enterprise Server adds `site_admin`, `admin:pre_receive_hook` and (in its docs'
+/// examples) `admin:business` to the public list.
+const SCOPES: &[(&str, &[&str])] = &[
+    (
+        "repo",
+        &["repo:status", "repo_deployment", "public_repo", "repo:invite", "security_events"],
+    ),
+    ("repo:status", &[]),
+    ("repo_deployment", &[]),
+    ("public_repo", &[]),
+    ("repo:invite", &[]),
+    ("security_events", &[]),
+    ("admin:repo_hook", &["write:repo_hook"]),
+    ("write:repo_hook", &["read:repo_hook"]),
+    ("read:repo_hook", &[]),
+    ("admin:org", &["write:org", "manage_runners:org"]),
+    ("write:org", &["read:org"]),
+    ("read:org", &[]),
+    ("manage_runners:org", &[]),
+    ("admin:public_key", &["write:public_key"]),
+    ("write:public_key", &["read:public_key"]),
+    ("read:public_key", &[]),
+    ("admin:org_hook", &[]),
+    ("gist", &[]),
+    ("notifications", &[]),
+    ("user", &["read:user", "user:email", "user:follow"]),
+    ("read:user", &[]),
+    ("user:email", &[]),
+    ("user:follow", &[]),
+    ("project", &["read:project"]),
+    ("read:project", &[]),
+    ("delete_repo", &[]),
+    ("write:packages", &["read:packages"]),
+    ("read:packages", &[]),
+    ("delete:packages", &[]),
+    ("admin:gpg_key", &["write:gpg_key"]),
+    ("write:gpg_key", &["read:gpg_key"]),
+    ("read:gpg_key", &[]),
+    ("admin:ssh_signing_key", &["write:ssh_signing_key"]),
+    ("write:ssh_signing_key", &["read:ssh_signing_key"]),
+    ("read:ssh_signing_key", &[]),
+    ("codespace", &["codespace:secrets"]),
+    ("codespace:secrets", &[]),
+    ("workflow", &[]),
+    ("write:discussion", &["read:discussion"]),
+    ("read:discussion", &[]),
+    (
+        "admin:enterprise",
+        &["manage_runners:enterprise", "manage_billing:enterprise", "read:enterprise"],
+    ),
+    ("manage_runners:enterprise", &[]),
+    ("manage_billing:enterprise", &[]),
+    ("read:enterprise", &[]),
+    ("audit_log", &["read:audit_log"]),
+    ("read:audit_log", &[]),
+    ("copilot", &["manage_billing:copilot"]),
+    ("manage_billing:copilot", &[]),
+    ("site_admin", &[]),
+    ("admin:pre_receive_hook", &[]),
+    ("admin:business", &[]),
+];
+
+/// Whether `name` is a scope GitHub knows.
+pub fn is_known(name: &str) -> bool {
+    SCOPES.iter().any(|(scope, _)| *scope == name)
+}
+
+/// Whether holding `parent` grants `child`, directly or through a chain
+/// (`admin:org` → `write:org` → `read:org`).
+fn implies(parent: &str, child: &str) -> bool {
+    SCOPES
+        .iter()
+        .find(|(scope, _)| *scope == parent)
+        .is_some_and(|(_, direct)| direct.iter().any(|d| *d == child || implies(d, child)))
+}
+
+/// A normalised list of known scopes: no duplicates, nothing implied by another member.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes(Vec<String>);
+
+impl Scopes {
+    /// Validates and normalises a requested list. Returns the unknown names on failure.
+    pub fn parse<I, S>(requested: I) -> Result<Self, Vec<String>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let requested: Vec<String> = requested.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        let unknown: Vec<String> = requested.iter().filter(|s| !is_known(s)).cloned().collect();
+        if unknown.is_empty() {
+            Ok(Self::normalise(requested))
+        } else {
+            Err(unknown)
+        }
+    }
+
+    /// Rebuilds a list that was validated when it was stored.
+    pub fn from_stored(names: Vec<String>) -> Self {
+        Self(names)
+    }
+
+    fn normalise(requested: Vec<String>) -> Self {
+        let mut kept: Vec<String> = Vec::with_capacity(requested.len());
+        for (i, scope) in requested.iter().enumerate() {
+            let duplicate = kept.contains(scope);
+            let implied = requested.iter().enumerate().any(|(j, other)| j != i && implies(other, scope));
+            if !duplicate && !implied {
+                kept.push(scope.clone());
+            }
+        }
+        Self(kept)
+    }
+
+    /// `add_scopes`: appends in the order given, then normalises.
+    #[must_use]
+    pub fn with_added(&self, added: &Self) -> Self {
+        Self::normalise(self.0.iter().chain(added.0.iter()).cloned().collect())
+    }
+
+    /// `remove_scopes`: removes exactly the scopes named.
+    #[must_use]
+    pub fn without(&self, removed: &Self) -> Self {
+        Self(self.0.iter().filter(|s| !removed.0.contains(s)).cloned().collect())
+    }
+
+    /// The union of several lists, normalised, in first-seen order (a grant's scopes).
+    pub fn union<'a>(lists: impl IntoIterator<Item = &'a Self>) -> Self {
+        Self::normalise(lists.into_iter().flat_map(|l| l.0.iter().cloned()).collect())
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The stored form: names joined by single spaces (no scope name contains one).
+    pub fn to_stored(&self) -> String {
+        self.0.join(" ")
+    }
+
+    /// Reads the stored form back.
+    pub fn from_stored_text(text: &str) -> Self {
+        Self(text.split_whitespace().map(str::to_owned).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(scopes: &Scopes) -> Vec<&str> {
+        scopes.as_slice().iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn implied_scopes_are_dropped_and_order_kept() {
+        let scopes = Scopes::parse(["user", "gist", "user:email"]).unwrap();
+        assert_eq!(names(&scopes), ["user", "gist"]);
+        let scopes = Scopes::parse(["user:email", "repo", "user"]).unwrap();
+        assert_eq!(names(&scopes), ["repo", "user"]);
+    }
+
+    #[test]
+    fn implication_is_transitive() {
+        let scopes = Scopes::parse(["read:org", "admin:org"]).unwrap();
+        assert_eq!(names(&scopes), ["admin:org"]);
+        let scopes = Scopes::parse(["read:gpg_key", "write:gpg_key"]).unwrap();
+        assert_eq!(names(&scopes), ["write:gpg_key"]);
+    }
+
+    #[test]
+    fn duplicates_collapse() {
+        assert_eq!(names(&Scopes::parse(["repo", "repo"]).unwrap()), ["repo"]);
+    }
+
+    #[test]
+    fn unknown_scopes_are_reported() {
+        assert_eq!(Scopes::parse(["repo", "bogus", "Repo"]), Err(vec!["bogus".into(), "Repo".into()]));
+    }
+
+    #[test]
+    fn every_implied_scope_is_itself_known() {
+        for (scope, direct) in SCOPES {
+            for child in *direct {
+                assert!(is_known(child), "{scope} implies unknown {child}");
+            }
+        }
+    }
+
+    #[test]
+    fn add_appends_then_normalises_and_remove_is_exact() {
+        let base = Scopes::parse(["user:email", "gist"]).unwrap();
+        let added = base.with_added(&Scopes::parse(["repo", "user"]).unwrap());
+        assert_eq!(names(&added), ["gist", "repo", "user"]);
+        let removed = added.without(&Scopes::parse(["gist", "notifications"]).unwrap());
+        assert_eq!(names(&removed), ["repo", "user"]);
+    }
+
+    #[test]
+    fn union_is_normalised() {
+        let a = Scopes::parse(["repo"]).unwrap();
+        let b = Scopes::parse(["user", "public_repo"]).unwrap();
+        assert_eq!(names(&Scopes::union([&a, &b])), ["repo", "user"]);
+    }
+
+    #[test]
+    fn stored_form_round_trips() {
+        let scopes = Scopes::parse(["repo", "admin:org"]).unwrap();
+        assert_eq!(Scopes::from_stored_text(&scopes.to_stored()), scopes);
+        assert_eq!(Scopes::from_stored_text(""), Scopes::default());
+    }
+}

@@ -1,0 +1,145 @@
+//! Passwords and client secrets, and the one-way forms in which they are stored.
+//!
+//! Passwords are chosen by people, so they get argon2id (a slow, memory-hard hash). Client
+//! secrets are 160-bit random values: brute force is hopeless whatever the hash, so they get
+//! SHA-256, and a check of an app's secret costs microseconds instead of ~30 ms.
+
+use std::fmt;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::Argon2;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A password in clear, as typed. `Debug` hides it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// An argon2id hash in PHC string form (`$argon2id$v=19$m=19456,t=2,p=1$…`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHashString(pub String);
+
+impl fmt::Debug for PasswordHashString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHashString(…)")
+    }
+}
+
+/// A PHC string whose verification always fails, verified against when a login is unknown so
+/// that "no such user" costs as long as "wrong password" and reveals nothing.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0CGT3nZC1gWZ5cRy0rS54Q5LLi2ZTo1LhnM5JQj0F5Y";
+
+impl Password {
+    /// argon2id with the `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1: OWASP's
+    /// recommendation). CPU-heavy: call from a blocking thread.
+    pub fn hash(&self) -> Result<PasswordHashString, argon2::password_hash::Error> {
+        let salt = SaltString::generate(&mut OsRng);
+        let hash = Argon2::default().hash_password(self.0.as_bytes(), &salt)?;
+        Ok(PasswordHashString(hash.to_string()))
+    }
+
+    /// Constant-time verification (the `argon2` crate compares digests with `subtle`).
+    /// `None` runs a dummy verification of equal cost. CPU-heavy: call from a blocking thread.
+    pub fn verify(&self, stored: Option<&PasswordHashString>) -> bool {
+        let phc = stored.map_or(DUMMY_HASH, |h| h.0.as_str());
+        let matches = PasswordHash::new(phc)
+            .is_ok_and(|parsed| Argon2::default().verify_password(self.0.as_bytes(), &parsed).is_ok());
+        stored.is_some() && matches
+    }
+}
+
+/// An app's client secret in clear: shown once when created or rotated. `Debug` hides it.
+#[derive(Clone)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
+    /// 40 lowercase hex characters (160 bits) from the OS's CSPRNG, as GitHub's.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; 20];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(hex::encode(bytes)))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn digest(&self) -> SecretDigest {
+        SecretDigest(Sha256::digest(self.0.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(***)")
+    }
+}
+
+/// The SHA-256 of a client secret, the only form stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SecretDigest(pub [u8; 32]);
+
+impl SecretDigest {
+    /// Constant time, so response timing says nothing about how much of a guess was right.
+    pub fn matches(&self, candidate: &ClientSecret) -> bool {
+        self.0.ct_eq(&candidate.digest().0).into()
+    }
+}
+
+impl fmt::Debug for SecretDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretDigest(…)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_hash_verifies_only_the_right_password() {
+        let hash = Password::new("correct horse").hash().unwrap();
+        assert!(hash.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(Password::new("correct horse").verify(Some(&hash)));
+        assert!(!Password::new("correct horsE").verify(Some(&hash)));
+        assert!(!Password::new("correct horse").verify(None));
+    }
+
+    #[test]
+    fn dummy_hash_is_well_formed_so_unknown_logins_cost_a_full_verification() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn client_secrets_are_40_hex_and_match_their_digest_only() {
+        let secret = ClientSecret::generate().unwrap();
+        assert_eq!(secret.expose().len(), 40);
+        assert!(secret.expose().bytes().all(|b| b.is_ascii_hexdigit()));
+        let digest = secret.digest();
+        assert!(digest.matches(&secret));
+        assert!(!digest.matches(&ClientSecret::new("0".repeat(40))));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        assert_eq!(format!("{:?}", Password::new("hunter2")), "Password(***)");
+        assert_eq!(format!("{:?}", ClientSecret::new("abc")), "ClientSecret(***)");
+    }
+}

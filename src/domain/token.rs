@@ -1,0 +1,230 @@
+//! GitHub's token formats: `ghp_`/`gho_`/`ghu_` + 30 random base62 characters + a 6-character
+//! base62 CRC32 of those 30, as described in "Behind GitHub's new authentication token formats".
+//!
+//! The clear token exists only in the response that creates it; everything stored or compared
+//! is its SHA-256 ([`TokenHash`]). The checksum lets a malformed token be refused before any
+//! lookup, which keeps typos and garbage off the database.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const RANDOM_LEN: usize = 30;
+const CHECKSUM_LEN: usize = 6;
+/// Length of every token grantd issues: a 4-character prefix plus 36 characters.
+pub const TOKEN_LEN: usize = 4 + RANDOM_LEN + CHECKSUM_LEN;
+
+/// What a token was issued for, which GitHub encodes in its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `ghp_`: a personal access token, made by `POST /authorizations` without a client id.
+    Personal,
+    /// `gho_`: an OAuth app's user token.
+    OAuthApp,
+    /// `ghu_`: a GitHub App's user-to-server token.
+    GitHubApp,
+}
+
+impl TokenKind {
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Self::Personal => "ghp_",
+            Self::OAuthApp => "gho_",
+            Self::GitHubApp => "ghu_",
+        }
+    }
+
+    fn from_prefix(prefix: &str) -> Option<Self> {
+        [Self::Personal, Self::OAuthApp, Self::GitHubApp]
+            .into_iter()
+            .find(|kind| kind.prefix() == prefix)
+    }
+}
+
+/// A token in clear. Its `Debug` never prints it, so it cannot slip into a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlainToken(String);
+
+impl PlainToken {
+    /// Draws a new token of `kind` from the operating system's CSPRNG.
+    pub fn generate(kind: TokenKind) -> Result<Self, getrandom::Error> {
+        let random = random_base62(RANDOM_LEN)?;
+        let mut token = String::with_capacity(TOKEN_LEN);
+        token.push_str(kind.prefix());
+        token.push_str(&random);
+        token.push_str(&checksum(random.as_bytes()));
+        Ok(Self(token))
+    }
+
+    /// Accepts a string only if it has a known prefix, the right length and alphabet, and a
+    /// checksum that matches. Nothing is looked up.
+    pub fn parse(candidate: &str) -> Option<Self> {
+        if candidate.len() != TOKEN_LEN || !candidate.is_ascii() {
+            return None;
+        }
+        let (prefix, rest) = candidate.split_at(4);
+        TokenKind::from_prefix(prefix)?;
+        if !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let (random, sum) = rest.split_at(RANDOM_LEN);
+        (checksum(random.as_bytes()) == sum).then(|| Self(candidate.to_owned()))
+    }
+
+    pub fn kind(&self) -> TokenKind {
+        // Only `generate` and `parse` build a PlainToken, and both guarantee a known prefix.
+        TokenKind::from_prefix(&self.0[..4]).unwrap_or(TokenKind::Personal)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+    }
+
+    /// The last eight characters, which GitHub shows so that people can tell tokens apart.
+    pub fn last_eight(&self) -> String {
+        self.0[TOKEN_LEN - 8..].to_owned()
+    }
+}
+
+impl fmt::Debug for PlainToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlainToken(***)")
+    }
+}
+
+/// The SHA-256 of a token: the only form in which a token is stored or looked up.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    pub fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenHash({})", self.to_hex())
+    }
+}
+
+/// The CRC32 of `data` in base62, left-padded with `0` to six characters.
+fn checksum(data: &[u8]) -> String {
+    let mut value = crc32fast::hash(data);
+    let mut digits = [b'0'; CHECKSUM_LEN];
+    for slot in digits.iter_mut().rev() {
+        *slot = BASE62[(value % 62) as usize];
+        value /= 62;
+    }
+    // 62^6 > 2^32, so six digits always hold the whole CRC.
+    String::from_utf8_lossy(&digits).into_owned()
+}
+
+/// `len` characters drawn uniformly from the base62 alphabet. Bytes of 248 and above are
+/// rejected rather than reduced modulo 62, which would favour the first eight characters.
+pub(crate) fn random_base62(len: usize) -> Result<String, getrandom::Error> {
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    while out.len() < len {
+        getrandom::fill(&mut buf)?;
+        for &byte in &buf {
+            if byte < 248 && out.len() < len {
+                out.push(char::from(BASE62[usize::from(byte % 62)]));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_have_githubs_shape() {
+        for kind in [TokenKind::Personal, TokenKind::OAuthApp, TokenKind::GitHubApp] {
+            let token = PlainToken::generate(kind).unwrap();
+            let text = token.expose();
+            assert_eq!(text.len(), 40);
+            assert!(text.starts_with(kind.prefix()));
+            assert!(text[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert_eq!(PlainToken::parse(text), Some(token.clone()));
+            assert_eq!(token.kind(), kind);
+        }
+    }
+
+    #[test]
+    fn checksum_is_base62_crc32_of_the_random_part() {
+        // Re-derive the encoding from its definition, most significant digit first.
+        let random = "a".repeat(30);
+        let crc = crc32fast::hash(random.as_bytes());
+        let mut expected = String::new();
+        let mut v = u64::from(crc);
+        for _ in 0..6 {
+            expected.insert(0, char::from(BASE62[(v % 62) as usize]));
+            v /= 62;
+        }
+        assert_eq!(checksum(random.as_bytes()), expected);
+        assert!(PlainToken::parse(&format!("ghp_{random}{expected}")).is_some());
+    }
+
+    #[test]
+    fn checksum_pads_small_values_with_zeros() {
+        // The CRC32 of the empty string is 0.
+        assert_eq!(checksum(b""), "000000");
+    }
+
+    #[test]
+    fn parse_rejects_bad_checksums_prefixes_lengths_and_alphabets() {
+        let good = PlainToken::generate(TokenKind::OAuthApp).unwrap();
+        let text = good.expose();
+        let mut flipped = text.as_bytes().to_vec();
+        flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        assert_eq!(PlainToken::parse(&flipped), None);
+        assert_eq!(PlainToken::parse(&text.replacen("gho_", "ghx_", 1)), None);
+        assert_eq!(PlainToken::parse(&text[..39]), None);
+        assert_eq!(PlainToken::parse(&format!("{text}0")), None);
+        assert_eq!(PlainToken::parse(&text.replacen(&text[5..6], "-", 1)), None);
+        assert_eq!(PlainToken::parse(""), None);
+        assert_eq!(PlainToken::parse("gho_ü234567890123456789012345678901234"), None);
+    }
+
+    #[test]
+    fn hash_is_sha256_hex_and_last_eight_is_the_tail() {
+        let token = PlainToken::parse(&{
+            let random = "0123456789abcdefghijABCDEFGHIJ";
+            format!("ghp_{random}{}", checksum(random.as_bytes()))
+        })
+        .unwrap();
+        let expected = hex::encode(Sha256::digest(token.expose().as_bytes()));
+        assert_eq!(token.hash().to_hex(), expected);
+        assert_eq!(TokenHash::from_hex(&expected), Some(token.hash()));
+        assert_eq!(token.last_eight(), token.expose()[32..]);
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let token = PlainToken::generate(TokenKind::Personal).unwrap();
+        assert!(!format!("{token:?}").contains(&token.expose()[4..]));
+    }
+
+    #[test]
+    fn random_characters_cover_the_whole_alphabet() {
+        let sample = random_base62(20_000).unwrap();
+        for &c in BASE62 {
+            assert!(sample.as_bytes().contains(&c), "{} never drawn", char::from(c));
+        }
+    }
+}

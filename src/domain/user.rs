@@ -1,0 +1,139 @@
+//! Users and how they prove who they are: HTTP Basic `login:password`, plus a TOTP code for
+//! accounts with two-factor authentication.
+
+use time::OffsetDateTime;
+
+use super::otp::TotpSecret;
+use super::secret::{Password, PasswordHashString};
+use super::{Error, FieldError, Login, UserId, error::ErrorCode};
+use crate::store::{self, Store};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub login: Login,
+    pub email: Option<String>,
+    pub password_hash: PasswordHashString,
+    pub totp_secret: Option<TotpSecret>,
+    pub site_admin: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A user about to be stored; the password is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub login: Login,
+    pub email: Option<String>,
+    pub password_hash: PasswordHashString,
+    pub totp_secret: Option<TotpSecret>,
+    pub site_admin: bool,
+    pub now: OffsetDateTime,
+}
+
+/// Runs argon2 on a blocking thread: it takes tens of milliseconds of CPU, which would stall
+/// every other request sharing the async worker.
+pub async fn hash_password(password: Password) -> Result<PasswordHashString, Error> {
+    tokio::task::spawn_blocking(move || password.hash())
+        .await
+        .map_err(|e| Error::Internal(format!("hashing thread failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("argon2 failed: {e}")))
+}
+
+/// See [`hash_password`] for why this runs on a blocking thread.
+pub async fn verify_password(password: Password, stored: Option<PasswordHashString>) -> Result<bool, Error> {
+    tokio::task::spawn_blocking(move || password.verify(stored.as_ref()))
+        .await
+        .map_err(|e| Error::Internal(format!("hashing thread failed: {e}")))
+}
+
+/// Checks Basic credentials and, for accounts with two-factor auth, the OTP code.
+///
+/// The password is checked first and the OTP only after it, so a wrong password answers
+/// [`Error::BadCredentials`] whether or not 2FA is on: guessing passwords never learns that.
+pub async fn authenticate(
+    store: &dyn Store,
+    login: &str,
+    password: Password,
+    otp: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<User, Error> {
+    let user = match Login::parse(login) {
+        Some(login) => store.find_user_by_login(&login).await?,
+        None => None,
+    };
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    // An unknown login still pays for a full argon2 verification (against a dummy hash), so
+    // response time does not reveal which logins exist.
+    if !verify_password(password, stored_hash).await? {
+        return Err(Error::BadCredentials);
+    }
+    let user = user.ok_or(Error::BadCredentials)?;
+    if let Some(secret) = &user.totp_secret {
+        let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+        if !otp.is_some_and(|code| secret.verify(code, unix)) {
+            return Err(Error::OtpRequired);
+        }
+    }
+    Ok(user)
+}
+
+/// The fields a person supplies to create a user (CLI `user add`).
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub login: String,
+    pub password: Password,
+    pub email: Option<String>,
+    pub totp_secret: Option<String>,
+    pub site_admin: bool,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Error {
+    Error::invalid(FieldError { resource: "User", ..FieldError::custom(field, message) })
+}
+
+/// Validates the parts of a [`UserSpec`] that need no hashing.
+pub fn validate_spec(spec: &UserSpec) -> Result<(Login, Option<TotpSecret>), Error> {
+    let login = Login::parse(&spec.login).ok_or_else(|| {
+        invalid("login", format!("login {:?} is not valid: use 1-39 letters, digits or single inner hyphens", spec.login))
+    })?;
+    let totp_secret = match &spec.totp_secret {
+        None => None,
+        Some(text) => Some(TotpSecret::parse(text).ok_or_else(|| {
+            invalid("totp_secret", "the TOTP secret must be base32 (A-Z, 2-7) of at least 16 characters")
+        })?),
+    };
+    if spec.email.as_deref().is_some_and(|e| !e.contains('@')) {
+        return Err(invalid("email", "the email address must contain '@'"));
+    }
+    Ok((login, totp_secret))
+}
+
+/// Creates a user (CLI `user add`).
+pub async fn add(store: &dyn Store, spec: UserSpec, now: OffsetDateTime) -> Result<User, Error> {
+    let (login, totp_secret) = validate_spec(&spec)?;
+    let password_hash = hash_password(spec.password).await?;
+    let new = NewUser { login, email: spec.email, password_hash, totp_secret, site_admin: spec.site_admin, now };
+    store.insert_user(&new).await.map_err(|e| match e {
+        store::Error::Conflict(store::Constraint::Login) => {
+            Error::invalid(FieldError { resource: "User", ..FieldError::new("login", ErrorCode::AlreadyExists) })
+        }
+        other => other.into(),
+    })
+}
+
+/// Finds a user by login or answers [`Error::NotFound`].
+pub async fn find(store: &dyn Store, login: &str) -> Result<User, Error> {
+    let login = Login::parse(login).ok_or(Error::NotFound)?;
+    store.find_user_by_login(&login).await?.ok_or(Error::NotFound)
+}
+
+/// Sets a new password (CLI `user passwd`).
+pub async fn change_password(store: &dyn Store, login: &str, password: Password, now: OffsetDateTime) -> Result<User, Error> {
+    let user = find(store, login).await?;
+    let hash = hash_password(password).await?;
+    if !store.update_user_password(user.id, &hash, now).await? {
+        return Err(Error::NotFound);
+    }
+    find(store, login).await
+}

@@ -1,0 +1,156 @@
+//! Storage: the only place with SQL. Everything above speaks to it through [`Store`], which
+//! both the SQLite and (later) PostgreSQL implementations satisfy.
+//!
+//! Rules every implementation keeps:
+//! - each method is atomic (one transaction), so a half-done change is never visible;
+//! - every read of owned data takes the owner's id, so one user can never reach another's rows;
+//! - tokens are stored and looked up only by their SHA-256;
+//! - ids come from sequences that never hand out a number twice, even after deletes.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::domain::app::{App, AppKind, NewApp};
+use crate::domain::authorization::{Authorization, AuthorizationChanges, NewAuthorization};
+use crate::domain::grant::Grant;
+use crate::domain::otp::TotpSecret;
+use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::user::{NewUser, User};
+use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
+
+pub use sqlite::SqliteStore;
+
+/// A uniqueness rule that a write broke. The domain turns each into GitHub's `already_exists`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    Login,
+    ClientId,
+    TokenHash,
+    /// (user, app, fingerprint): one authorization per app and fingerprint for each user.
+    AppFingerprint,
+    /// (user, note) among personal access tokens.
+    PersonalNote,
+    /// A user who still owns apps cannot be deleted.
+    OwnsApps,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("conflict with an existing row ({0:?})")]
+    Conflict(Constraint),
+    /// The database is unreachable, corrupt or refused the query. Logged, never sent to clients.
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Computes an authorization's new fields from its current ones, inside the update's transaction.
+pub type AuthorizationEdit<'a> = &'a (dyn Fn(&Authorization) -> AuthorizationChanges + Send + Sync);
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // Users.
+    async fn insert_user(&self, user: &NewUser) -> Result<User>;
+    async fn find_user_by_login(&self, login: &Login) -> Result<Option<User>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    async fn update_user_password(&self, id: UserId, hash: &PasswordHashString, now: OffsetDateTime) -> Result<bool>;
+    /// Refuses with [`Constraint::OwnsApps`] while the user owns apps; removes their authorizations.
+    async fn delete_user(&self, id: UserId) -> Result<bool>;
+
+    // Apps.
+    async fn insert_app(&self, app: &NewApp) -> Result<App>;
+    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<App>>;
+    async fn list_apps(&self) -> Result<Vec<App>>;
+    async fn update_app_secret(&self, id: AppId, digest: &SecretDigest, now: OffsetDateTime) -> Result<bool>;
+    /// Removes the app with every grant and authorization of it.
+    async fn delete_app(&self, id: AppId) -> Result<bool>;
+
+    // Authorizations.
+    /// Inserts the authorization and, for an app, creates its grant if the user has none yet.
+    async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization>;
+    async fn find_authorization(&self, user: UserId, id: AuthorizationId) -> Result<Option<Authorization>>;
+    /// The user's authorization of `app` with exactly this fingerprint (`None`: without one).
+    async fn find_app_authorization(&self, user: UserId, app: AppId, fingerprint: Option<&str>) -> Result<Option<Authorization>>;
+    /// In id order; `app` keeps only that app's.
+    async fn list_authorizations(&self, user: UserId, app: Option<AppId>, page: PageRequest) -> Result<Page<Authorization>>;
+    /// Reads the row, applies `edit` and writes the result in one transaction. `None` if the
+    /// user has no such authorization.
+    async fn update_authorization(&self, user: UserId, id: AuthorizationId, edit: AuthorizationEdit<'_>) -> Result<Option<Authorization>>;
+    /// Also deletes the grant if this was its last authorization.
+    async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool>;
+
+    // Grants.
+    async fn find_grant(&self, user: UserId, id: GrantId) -> Result<Option<Grant>>;
+    async fn list_grants(&self, user: UserId, app: Option<AppId>, page: PageRequest) -> Result<Page<Grant>>;
+    /// Deletes the grant and every authorization under it.
+    async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool>;
+
+    // Fixtures.
+    /// Applies a whole fixture file in one transaction: all of it or nothing.
+    async fn apply_fixture(&self, plan: &FixturePlan, now: OffsetDateTime) -> Result<FixtureOutcome>;
+}
+
+/// A user as a fixture file wants it.
+#[derive(Debug, Clone)]
+pub struct UserUpsert {
+    pub login: Login,
+    pub email: Option<String>,
+    /// `None` keeps the stored hash: the file's password already verifies against it.
+    pub password_hash: Option<PasswordHashString>,
+    pub totp_secret: Option<TotpSecret>,
+    pub site_admin: bool,
+}
+
+/// An app as a fixture file wants it. Found by `client_id` when the file gives one, otherwise
+/// by owner and name.
+#[derive(Debug, Clone)]
+pub struct AppUpsert {
+    pub kind: AppKind,
+    pub name: String,
+    pub url: String,
+    pub owner: Login,
+    pub client_id: Option<ClientId>,
+    /// Used only when the app is created without a client id in the file.
+    pub generated_client_id: ClientId,
+    /// The file's secret, if it gives one: replaces a different stored secret.
+    pub secret: Option<SecretDigest>,
+    /// Used only when the app is created without a secret in the file.
+    pub generated_secret: SecretDigest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FixturePlan {
+    pub users: Vec<UserUpsert>,
+    pub apps: Vec<AppUpsert>,
+}
+
+/// What a fixture changed, entry by entry, in the file's order.
+#[derive(Debug, Clone, Default)]
+pub struct FixtureOutcome {
+    pub users: Vec<UpsertResult>,
+    /// With each app's client id (generated or given).
+    pub apps: Vec<(ClientId, UpsertResult)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertResult {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Opens the store named by a URL (`sqlite://path`), creating the database and applying the
+/// embedded migrations as needed.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(Error::Backend(format!("unsupported database URL scheme {scheme:?}: use sqlite://PATH").into()))
+    }
+}

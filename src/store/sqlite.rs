@@ -1,0 +1,609 @@
+//! The embedded SQLite store (the default). WAL mode lets reads run beside a write;
+//! `synchronous = FULL` makes every acknowledged write survive a crash; write transactions
+//! start with `BEGIN IMMEDIATE`, so two writers queue on the lock instead of failing midway
+//! when one upgrades a read.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+use time::OffsetDateTime;
+
+use super::{
+    AppUpsert, AuthorizationEdit, Constraint, Error, FixtureOutcome, FixturePlan, Result, Store, UpsertResult, UserUpsert,
+};
+use crate::domain::app::{App, AppKind, AppSummary, NewApp};
+use crate::domain::authorization::{Authorization, NewAuthorization};
+use crate::domain::grant::Grant;
+use crate::domain::otp::TotpSecret;
+use crate::domain::scope::Scopes;
+use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::token::TokenHash;
+use crate::domain::user::{NewUser, User};
+use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Backend(Box::new(error))
+}
+
+/// Turns unique-index violations into the [`Constraint`] they broke; SQLite names the
+/// indexed columns in its message ("UNIQUE constraint failed: users.login_key").
+fn map_err(error: sqlx::Error) -> Error {
+    if let Some(db) = error.as_database_error()
+        && db.is_unique_violation()
+    {
+        let message = db.message();
+        let constraint = if message.contains("users.login_key") {
+            Some(Constraint::Login)
+        } else if message.contains("apps.client_id") {
+            Some(Constraint::ClientId)
+        } else if message.contains("authorizations.token_hash") {
+            Some(Constraint::TokenHash)
+        } else if message.contains("authorizations.fingerprint") {
+            Some(Constraint::AppFingerprint)
+        } else if message.contains("authorizations.note") {
+            Some(Constraint::PersonalNote)
+        } else {
+            None
+        };
+        if let Some(constraint) = constraint {
+            return Error::Conflict(constraint);
+        }
+    }
+    backend(error)
+}
+
+fn timestamp(seconds: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(backend)
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Backend(format!("stored {what} is not valid").into())
+}
+
+const USER_COLUMNS: &str = "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at";
+
+fn user_from_row(row: &SqliteRow) -> Result<User> {
+    let login: String = row.try_get("login").map_err(backend)?;
+    let totp: Option<String> = row.try_get("totp_secret").map_err(backend)?;
+    Ok(User {
+        id: UserId(row.try_get("id").map_err(backend)?),
+        login: Login::parse(&login).ok_or_else(|| corrupt("login"))?,
+        email: row.try_get("email").map_err(backend)?,
+        password_hash: PasswordHashString(row.try_get("password_hash").map_err(backend)?),
+        totp_secret: totp.map(|t| TotpSecret::parse(&t).ok_or_else(|| corrupt("TOTP secret"))).transpose()?,
+        site_admin: row.try_get("site_admin").map_err(backend)?,
+        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
+        updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, \
+     p.client_secret_digest, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id";
+
+fn digest(bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| corrupt("digest"))
+}
+
+fn app_from_row(row: &SqliteRow) -> Result<App> {
+    let kind: String = row.try_get("kind").map_err(backend)?;
+    let client_id: String = row.try_get("client_id").map_err(backend)?;
+    let owner: String = row.try_get("owner_login").map_err(backend)?;
+    let secret: Vec<u8> = row.try_get("client_secret_digest").map_err(backend)?;
+    Ok(App {
+        id: AppId(row.try_get("id").map_err(backend)?),
+        kind: AppKind::parse(&kind).ok_or_else(|| corrupt("app kind"))?,
+        name: row.try_get("name").map_err(backend)?,
+        url: row.try_get("url").map_err(backend)?,
+        owner_id: UserId(row.try_get("owner_id").map_err(backend)?),
+        owner_login: Login::parse(&owner).ok_or_else(|| corrupt("login"))?,
+        client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
+        client_secret_digest: SecretDigest(digest(&secret)?),
+        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
+        updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+/// The app columns of a joined row (`app_*`), absent for personal access tokens.
+fn app_summary_from_row(row: &SqliteRow) -> Result<Option<AppSummary>> {
+    let Some(id) = row.try_get::<Option<i64>, _>("app_id").map_err(backend)? else { return Ok(None) };
+    let kind: String = row.try_get("app_kind").map_err(backend)?;
+    let client_id: String = row.try_get("app_client_id").map_err(backend)?;
+    Ok(Some(AppSummary {
+        id: AppId(id),
+        kind: AppKind::parse(&kind).ok_or_else(|| corrupt("app kind"))?,
+        name: row.try_get("app_name").map_err(backend)?,
+        url: row.try_get("app_url").map_err(backend)?,
+        client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
+    }))
+}
+
+const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
+     a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, p.id AS app_id, p.kind AS app_kind, \
+     p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id \
+     FROM authorizations a LEFT JOIN apps p ON p.id = a.app_id";
+
+fn authorization_from_row(row: &SqliteRow) -> Result<Authorization> {
+    let scopes: String = row.try_get("scopes").map_err(backend)?;
+    let hash: Vec<u8> = row.try_get("token_hash").map_err(backend)?;
+    let fingerprint: String = row.try_get("fingerprint").map_err(backend)?;
+    let expires_at: Option<i64> = row.try_get("expires_at").map_err(backend)?;
+    Ok(Authorization {
+        id: AuthorizationId(row.try_get("id").map_err(backend)?),
+        user_id: UserId(row.try_get("user_id").map_err(backend)?),
+        app: app_summary_from_row(row)?,
+        scopes: Scopes::from_stored_text(&scopes),
+        token_hash: TokenHash(digest(&hash)?),
+        token_last_eight: row.try_get("token_last_eight").map_err(backend)?,
+        note: row.try_get("note").map_err(backend)?,
+        note_url: row.try_get("note_url").map_err(backend)?,
+        fingerprint: (!fingerprint.is_empty()).then_some(fingerprint),
+        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
+        updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
+        expires_at: expires_at.map(timestamp).transpose()?,
+    })
+}
+
+/// A grant's scopes and `updated_at` are derived from its authorizations, in id order, so the
+/// union keeps the order in which scopes were first granted.
+const GRANT_SELECT: &str = "SELECT g.id, g.created_at, \
+     (SELECT MAX(updated_at) FROM authorizations WHERE grant_id = g.id) AS updated_at, \
+     (SELECT group_concat(scopes, ' ') FROM (SELECT scopes FROM authorizations WHERE grant_id = g.id ORDER BY id)) AS scopes, \
+     p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id \
+     FROM grants g JOIN apps p ON p.id = g.app_id";
+
+fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
+    let scopes: Option<String> = row.try_get("scopes").map_err(backend)?;
+    let created_at: i64 = row.try_get("created_at").map_err(backend)?;
+    let updated_at: Option<i64> = row.try_get("updated_at").map_err(backend)?;
+    Ok(Grant {
+        id: GrantId(row.try_get("id").map_err(backend)?),
+        app: app_summary_from_row(row)?.ok_or_else(|| corrupt("grant"))?,
+        scopes: Scopes::union([&Scopes::from_stored_text(scopes.as_deref().unwrap_or_default())]),
+        created_at: timestamp(created_at)?,
+        updated_at: timestamp(updated_at.unwrap_or(created_at))?,
+    })
+}
+
+fn limit_offset(page: PageRequest) -> (i64, i64) {
+    (i64::from(page.per_page), i64::try_from(page.offset()).unwrap_or(i64::MAX))
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            // Another process (the CLI, while the server runs) may hold the write lock briefly.
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(backend)?;
+        MIGRATOR.run(&pool).await.map_err(backend)?;
+        Ok(Self { pool })
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
+    }
+
+    async fn fetch_authorization(
+        executor: impl sqlx::SqliteExecutor<'_>,
+        user: UserId,
+        id: AuthorizationId,
+    ) -> Result<Option<Authorization>> {
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND a.id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(id.0).fetch_optional(executor).await.map_err(map_err)?;
+        row.as_ref().map(authorization_from_row).transpose()
+    }
+
+    async fn fetch_app(executor: impl sqlx::SqliteExecutor<'_>, client_id: &str) -> Result<Option<App>> {
+        let sql = format!("{APP_SELECT} WHERE p.client_id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(client_id).fetch_optional(executor).await.map_err(map_err)?;
+        row.as_ref().map(app_from_row).transpose()
+    }
+
+    async fn fetch_user(executor: impl sqlx::SqliteExecutor<'_>, login_key: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(login_key).fetch_optional(executor).await.map_err(map_err)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_user(&self, user: &NewUser) -> Result<User> {
+        let now = user.now.unix_timestamp();
+        let sql = format!(
+            "INSERT INTO users (login, login_key, email, password_hash, totp_secret, site_admin, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.login.as_str())
+            .bind(user.login.key())
+            .bind(&user.email)
+            .bind(&user.password_hash.0)
+            .bind(user.totp_secret.as_ref().map(TotpSecret::expose))
+            .bind(user.site_admin)
+            .bind(now)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        user_from_row(&row)
+    }
+
+    async fn find_user_by_login(&self, login: &Login) -> Result<Option<User>> {
+        Self::fetch_user(&self.pool, &login.key()).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn update_user_password(&self, id: UserId, hash: &PasswordHashString, now: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+            .bind(&hash.0)
+            .bind(now.unix_timestamp())
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE owner_id = ?")
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if owned > 0 {
+            return Err(Error::Conflict(Constraint::OwnsApps));
+        }
+        let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id.0).execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_app(&self, app: &NewApp) -> Result<App> {
+        let mut tx = self.write().await?;
+        let now = app.now.unix_timestamp();
+        sqlx::query(
+            "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(app.kind.as_str())
+        .bind(&app.name)
+        .bind(&app.url)
+        .bind(app.owner_id.0)
+        .bind(app.client_id.as_str())
+        .bind(&app.client_secret_digest.0[..])
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let stored = Self::fetch_app(&mut *tx, app.client_id.as_str()).await?.ok_or_else(|| corrupt("app"))?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<App>> {
+        Self::fetch_app(&self.pool, client_id.as_str()).await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<App>> {
+        let sql = format!("{APP_SELECT} ORDER BY p.id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(map_err)?;
+        rows.iter().map(app_from_row).collect()
+    }
+
+    async fn update_app_secret(&self, id: AppId, digest: &SecretDigest, now: OffsetDateTime) -> Result<bool> {
+        let done = sqlx::query("UPDATE apps SET client_secret_digest = ?, updated_at = ? WHERE id = ?")
+            .bind(&digest.0[..])
+            .bind(now.unix_timestamp())
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_app(&self, id: AppId) -> Result<bool> {
+        // Grants and authorizations go with it through ON DELETE CASCADE.
+        let done = sqlx::query("DELETE FROM apps WHERE id = ?").bind(id.0).execute(&self.pool).await.map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
+        let mut tx = self.write().await?;
+        let now = new.now.unix_timestamp();
+        let grant_id: Option<i64> = match &new.app {
+            None => None,
+            Some(app) => {
+                sqlx::query("INSERT INTO grants (user_id, app_id, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id, app_id) DO NOTHING")
+                    .bind(new.user_id.0)
+                    .bind(app.id.0)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                let id: i64 = sqlx::query_scalar("SELECT id FROM grants WHERE user_id = ? AND app_id = ?")
+                    .bind(new.user_id.0)
+                    .bind(app.id.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                Some(id)
+            }
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
+             fingerprint, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(new.user_id.0)
+        .bind(new.app.as_ref().map(|a| a.id.0))
+        .bind(grant_id)
+        .bind(new.scopes.to_stored())
+        .bind(&new.token_hash.0[..])
+        .bind(&new.token_last_eight)
+        .bind(&new.note)
+        .bind(&new.note_url)
+        .bind(new.fingerprint.as_deref().unwrap_or_default())
+        .bind(now)
+        .bind(now)
+        .bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id)).await?.ok_or_else(|| corrupt("authorization"))?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(stored)
+    }
+
+    async fn find_authorization(&self, user: UserId, id: AuthorizationId) -> Result<Option<Authorization>> {
+        Self::fetch_authorization(&self.pool, user, id).await
+    }
+
+    async fn find_app_authorization(&self, user: UserId, app: AppId, fingerprint: Option<&str>) -> Result<Option<Authorization>> {
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND a.app_id = ? AND a.fingerprint = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(app.0)
+            .bind(fingerprint.unwrap_or_default())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(authorization_from_row).transpose()
+    }
+
+    async fn list_authorizations(&self, user: UserId, app: Option<AppId>, page: PageRequest) -> Result<Page<Authorization>> {
+        let (limit, offset) = limit_offset(page);
+        // `? IS NULL OR …` keeps one statement for the filtered and unfiltered list.
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authorizations WHERE user_id = ? AND (? IS NULL OR app_id = ?)")
+            .bind(user.0)
+            .bind(app.map(|a| a.0))
+            .bind(app.map(|a| a.0))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND (? IS NULL OR a.app_id = ?) ORDER BY a.id LIMIT ? OFFSET ?");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(app.map(|a| a.0))
+            .bind(app.map(|a| a.0))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let items = rows.iter().map(authorization_from_row).collect::<Result<_>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+    }
+
+    async fn update_authorization(&self, user: UserId, id: AuthorizationId, edit: AuthorizationEdit<'_>) -> Result<Option<Authorization>> {
+        let mut tx = self.write().await?;
+        let Some(current) = Self::fetch_authorization(&mut *tx, user, id).await? else { return Ok(None) };
+        let changes = edit(&current);
+        sqlx::query("UPDATE authorizations SET scopes = ?, note = ?, note_url = ?, fingerprint = ?, updated_at = ? WHERE id = ? AND user_id = ?")
+            .bind(changes.scopes.to_stored())
+            .bind(&changes.note)
+            .bind(&changes.note_url)
+            .bind(changes.fingerprint.as_deref().unwrap_or_default())
+            .bind(changes.now.unix_timestamp())
+            .bind(id.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let updated = Self::fetch_authorization(&mut *tx, user, id).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(updated)
+    }
+
+    async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let grant: Option<Option<i64>> = sqlx::query_scalar("DELETE FROM authorizations WHERE id = ? AND user_id = ? RETURNING grant_id")
+            .bind(id.0)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some(grant) = grant else { return Ok(false) };
+        if let Some(grant) = grant {
+            sqlx::query("DELETE FROM grants WHERE id = ? AND NOT EXISTS (SELECT 1 FROM authorizations WHERE grant_id = ?)")
+                .bind(grant)
+                .bind(grant)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn find_grant(&self, user: UserId, id: GrantId) -> Result<Option<Grant>> {
+        let sql = format!("{GRANT_SELECT} WHERE g.user_id = ? AND g.id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(id.0).fetch_optional(&self.pool).await.map_err(map_err)?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn list_grants(&self, user: UserId, app: Option<AppId>, page: PageRequest) -> Result<Page<Grant>> {
+        let (limit, offset) = limit_offset(page);
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE user_id = ? AND (? IS NULL OR app_id = ?)")
+            .bind(user.0)
+            .bind(app.map(|a| a.0))
+            .bind(app.map(|a| a.0))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let sql = format!("{GRANT_SELECT} WHERE g.user_id = ? AND (? IS NULL OR g.app_id = ?) ORDER BY g.id LIMIT ? OFFSET ?");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(app.map(|a| a.0))
+            .bind(app.map(|a| a.0))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let items = rows.iter().map(grant_from_row).collect::<Result<_>>()?;
+        Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+    }
+
+    async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool> {
+        // Its authorizations go with it through ON DELETE CASCADE.
+        let done = sqlx::query("DELETE FROM grants WHERE id = ? AND user_id = ?")
+            .bind(id.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn apply_fixture(&self, plan: &FixturePlan, now: OffsetDateTime) -> Result<FixtureOutcome> {
+        let mut tx = self.write().await?;
+        let mut outcome = FixtureOutcome::default();
+        for user in &plan.users {
+            outcome.users.push(upsert_user(&mut tx, user, now.unix_timestamp()).await?);
+        }
+        for app in &plan.apps {
+            outcome.apps.push(upsert_app(&mut tx, app, now.unix_timestamp()).await?);
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(outcome)
+    }
+}
+
+async fn upsert_user(tx: &mut Transaction<'static, Sqlite>, user: &UserUpsert, now: i64) -> Result<UpsertResult> {
+    let totp = user.totp_secret.as_ref().map(TotpSecret::expose);
+    let Some(current) = SqliteStore::fetch_user(&mut **tx, &user.login.key()).await? else {
+        let hash = user.password_hash.as_ref().ok_or_else(|| corrupt("fixture plan: new user without password"))?;
+        sqlx::query(
+            "INSERT INTO users (login, login_key, email, password_hash, totp_secret, site_admin, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.login.as_str())
+        .bind(user.login.key())
+        .bind(&user.email)
+        .bind(&hash.0)
+        .bind(totp)
+        .bind(user.site_admin)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        return Ok(UpsertResult::Created);
+    };
+    let same = current.login.as_str() == user.login.as_str()
+        && current.email == user.email
+        && user.password_hash.is_none()
+        && current.totp_secret.as_ref().map(TotpSecret::expose) == totp
+        && current.site_admin == user.site_admin;
+    if same {
+        return Ok(UpsertResult::Unchanged);
+    }
+    let hash = user.password_hash.as_ref().unwrap_or(&current.password_hash);
+    sqlx::query("UPDATE users SET login = ?, email = ?, password_hash = ?, totp_secret = ?, site_admin = ?, updated_at = ? WHERE id = ?")
+        .bind(user.login.as_str())
+        .bind(&user.email)
+        .bind(&hash.0)
+        .bind(totp)
+        .bind(user.site_admin)
+        .bind(now)
+        .bind(current.id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(UpsertResult::Updated)
+}
+
+async fn upsert_app(tx: &mut Transaction<'static, Sqlite>, app: &AppUpsert, now: i64) -> Result<(ClientId, UpsertResult)> {
+    let owner = SqliteStore::fetch_user(&mut **tx, &app.owner.key())
+        .await?
+        .ok_or_else(|| corrupt("fixture plan: unknown owner"))?;
+    let current = match &app.client_id {
+        Some(client_id) => SqliteStore::fetch_app(&mut **tx, client_id.as_str()).await?,
+        None => {
+            let sql = format!("{APP_SELECT} WHERE p.owner_id = ? AND p.name = ? ORDER BY p.id LIMIT 1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner.id.0).bind(&app.name).fetch_optional(&mut **tx).await.map_err(map_err)?;
+            row.as_ref().map(app_from_row).transpose()?
+        }
+    };
+    let Some(current) = current else {
+        let client_id = app.client_id.clone().unwrap_or_else(|| app.generated_client_id.clone());
+        let secret = app.secret.unwrap_or(app.generated_secret);
+        sqlx::query(
+            "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(app.kind.as_str())
+        .bind(&app.name)
+        .bind(&app.url)
+        .bind(owner.id.0)
+        .bind(client_id.as_str())
+        .bind(&secret.0[..])
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        return Ok((client_id, UpsertResult::Created));
+    };
+    let secret = app.secret.unwrap_or(current.client_secret_digest);
+    let same = current.kind == app.kind
+        && current.name == app.name
+        && current.url == app.url
+        && current.owner_id == owner.id
+        && current.client_secret_digest == secret;
+    if same {
+        return Ok((current.client_id, UpsertResult::Unchanged));
+    }
+    sqlx::query("UPDATE apps SET kind = ?, name = ?, url = ?, owner_id = ?, client_secret_digest = ?, updated_at = ? WHERE id = ?")
+        .bind(app.kind.as_str())
+        .bind(&app.name)
+        .bind(&app.url)
+        .bind(owner.id.0)
+        .bind(&secret.0[..])
+        .bind(now)
+        .bind(current.id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok((current.client_id, UpsertResult::Updated))
+}
