@@ -1,1 +1,17 @@
-fn main(){}
+//! The `grantd` binary: parses the command line and hands over to `cli::run`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = grantd::config::Cli::parse();
+    // Logs go to stderr so that stdout stays clean for command output and `--json`.
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("GRANTD_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    grantd::cli::run(cli).await
+}

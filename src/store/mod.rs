@@ -54,6 +54,9 @@ pub type AuthorizationEdit<'a> = &'a (dyn Fn(&Authorization) -> AuthorizationCha
 
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// Succeeds when the database answers a trivial query (`/healthz`).
+    async fn ping(&self) -> Result<()>;
+
     // Users.
     async fn insert_user(&self, user: &NewUser) -> Result<User>;
     async fn find_user_by_login(&self, login: &Login) -> Result<Option<User>>;

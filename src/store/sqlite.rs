@@ -221,6 +221,11 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+
     async fn insert_user(&self, user: &NewUser) -> Result<User> {
         let now = user.now.unix_timestamp();
         let sql = format!(

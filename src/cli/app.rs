@@ -1,0 +1,106 @@
+//! `grantd app add|list|delete|rotate-secret`.
+
+use serde::Serialize;
+
+use super::{explain, now, open_store, print};
+use crate::config::{AppKindArg, DbArgs, OutputArgs};
+use crate::domain::app::{self, App, AppKind, AppSpec};
+use crate::domain::secret::ClientSecret;
+use crate::http::schemas::timestamp;
+
+#[derive(Serialize)]
+struct AppJson {
+    id: i64,
+    kind: &'static str,
+    name: String,
+    url: String,
+    owner: String,
+    client_id: String,
+    /// Only in the output of `add` and `rotate-secret`: it is not stored anywhere in clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl AppJson {
+    fn new(app: &App, secret: Option<&ClientSecret>) -> Self {
+        Self {
+            id: app.id.0,
+            kind: app.kind.as_str(),
+            name: app.name.clone(),
+            url: app.url.clone(),
+            owner: app.owner_login.to_string(),
+            client_id: app.client_id.to_string(),
+            client_secret: secret.map(|s| s.expose().to_owned()),
+            created_at: timestamp(app.created_at),
+            updated_at: timestamp(app.updated_at),
+        }
+    }
+}
+
+pub struct AddArgs {
+    pub owner: String,
+    pub name: String,
+    pub url: String,
+    pub kind: AppKindArg,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+fn credentials_text(app: &App, secret: &ClientSecret) -> String {
+    format!("client_id: {}\nclient_secret: {}", app.client_id, secret.expose())
+}
+
+pub async fn add(db: &DbArgs, output: OutputArgs, args: AddArgs) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let kind = match args.kind {
+        AppKindArg::Oauth => AppKind::OAuth,
+        AppKindArg::Github => AppKind::GitHub,
+    };
+    let spec = AppSpec {
+        kind,
+        name: args.name,
+        url: args.url,
+        owner: args.owner,
+        client_id: args.client_id,
+        client_secret: args.client_secret.map(ClientSecret::new),
+    };
+    let (app, secret) = app::register(&*store, spec, now()).await.map_err(|e| explain(e, String::new))?;
+    if !output.json {
+        eprintln!("registered {} {:?}; the client secret is shown only this once", app.kind.as_str(), app.name);
+    }
+    print(output, &AppJson::new(&app, Some(&secret)), || credentials_text(&app, &secret))
+}
+
+pub async fn list(db: &DbArgs, output: OutputArgs) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let apps = store.list_apps().await?;
+    let json: Vec<AppJson> = apps.iter().map(|a| AppJson::new(a, None)).collect();
+    print(output, &json, || {
+        let mut text = format!("{:<8} {:<24} {:<7} {:<20} NAME", "ID", "CLIENT_ID", "KIND", "OWNER");
+        for a in &json {
+            text.push_str(&format!("\n{:<8} {:<24} {:<7} {:<20} {}", a.id, a.client_id, a.kind, a.owner, a.name));
+        }
+        text
+    })
+}
+
+fn no_app(client_id: &str) -> impl FnOnce() -> String + '_ {
+    move || format!("no app with client id {client_id:?} (see `grantd app list`)")
+}
+
+pub async fn delete(db: &DbArgs, output: OutputArgs, client_id: &str) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let found = app::find(&*store, client_id).await.map_err(|e| explain(e, no_app(client_id)))?;
+    if !store.delete_app(found.id).await? {
+        return Err(anyhow::anyhow!(no_app(client_id)()));
+    }
+    print(output, &serde_json::json!({"deleted": true, "client_id": client_id}), || format!("deleted app {client_id}"))
+}
+
+pub async fn rotate_secret(db: &DbArgs, output: OutputArgs, client_id: &str) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let (app, secret) = app::rotate_secret(&*store, client_id, now()).await.map_err(|e| explain(e, no_app(client_id)))?;
+    print(output, &AppJson::new(&app, Some(&secret)), || credentials_text(&app, &secret))
+}

@@ -1,0 +1,47 @@
+//! `grantd serve`: opens the store, loads the seed, binds, prints the address and serves
+//! until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use super::open_store;
+use crate::config::{OutputArgs, ServeArgs};
+use crate::http::AppState;
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT will stop the server");
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db).await?;
+    if let Some(seed) = &args.seed {
+        super::seed::load_and_report(&*store, seed, OutputArgs { json: false }).await?;
+    }
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let public_url = args.public_url.unwrap_or_else(|| format!("http://{address}"));
+    // Scripts and tests wait for this line, so it goes to stdout, in one write.
+    println!("grantd listening on {address}");
+    tracing::info!(%address, %public_url, "serving");
+    crate::serve(listener, AppState::new(store, public_url), shutdown_signal()).await.context("the server failed")
+}

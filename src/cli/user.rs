@@ -1,0 +1,82 @@
+//! `grantd user add|list|passwd|delete`.
+
+use serde::Serialize;
+
+use super::{explain, now, open_store, print, read_password};
+use crate::config::{DbArgs, OutputArgs};
+use crate::domain::user::{self, User, UserSpec};
+use crate::http::schemas::timestamp;
+
+#[derive(Serialize)]
+struct UserJson {
+    id: i64,
+    login: String,
+    email: Option<String>,
+    site_admin: bool,
+    two_factor_authentication: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&User> for UserJson {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.0,
+            login: user.login.to_string(),
+            email: user.email.clone(),
+            site_admin: user.site_admin,
+            two_factor_authentication: user.totp_secret.is_some(),
+            created_at: timestamp(user.created_at),
+            updated_at: timestamp(user.updated_at),
+        }
+    }
+}
+
+pub async fn add(
+    db: &DbArgs,
+    output: OutputArgs,
+    login: String,
+    email: Option<String>,
+    totp_secret: Option<String>,
+    site_admin: bool,
+) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let store = open_store(db).await?;
+    let spec = UserSpec { login, password, email, totp_secret, site_admin };
+    let user = user::add(&*store, spec, now()).await.map_err(|e| explain(e, String::new))?;
+    print(output, &UserJson::from(&user), || format!("added user {} (id {})", user.login, user.id))
+}
+
+pub async fn list(db: &DbArgs, output: OutputArgs) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let users = store.list_users().await?;
+    let json: Vec<UserJson> = users.iter().map(UserJson::from).collect();
+    print(output, &json, || {
+        let mut text = format!("{:<8} {:<39} {:<5} {:<10} EMAIL", "ID", "LOGIN", "2FA", "SITE_ADMIN");
+        for u in &json {
+            let email = u.email.as_deref().unwrap_or("-");
+            text.push_str(&format!("\n{:<8} {:<39} {:<5} {:<10} {email}", u.id, u.login, u.two_factor_authentication, u.site_admin));
+        }
+        text
+    })
+}
+
+pub async fn passwd(db: &DbArgs, output: OutputArgs, login: &str) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let store = open_store(db).await?;
+    let user = user::change_password(&*store, login, password, now())
+        .await
+        .map_err(|e| explain(e, || format!("no user named {login:?} (see `grantd user list`)")))?;
+    print(output, &UserJson::from(&user), || format!("changed the password of {}", user.login))
+}
+
+pub async fn delete(db: &DbArgs, output: OutputArgs, login: &str) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let not_found = || format!("no user named {login:?} (see `grantd user list`)");
+    let user = user::find(&*store, login).await.map_err(|e| explain(e, not_found))?;
+    let deleted = store.delete_user(user.id).await.map_err(|e| explain(e.into(), not_found))?;
+    if !deleted {
+        return Err(anyhow::anyhow!(not_found()));
+    }
+    print(output, &serde_json::json!({"deleted": true, "login": user.login.to_string()}), || format!("deleted user {}", user.login))
+}

@@ -1,0 +1,173 @@
+//! The command line, as clap structs. Every flag of `serve` can also come from a `GRANTD_*`
+//! environment variable, so containers and CI can configure grantd without a wrapper script.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "grantd", version, about = "A self-hosted, GitHub-compatible OAuth token authority")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth apps and GitHub Apps.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Load users and apps from a fixture file (idempotent: loading twice changes nothing).
+    Seed(SeedArgs),
+}
+
+/// Where the data lives; shared by every command.
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// Database URL. SQLite files are created, with their schema, when missing.
+    #[arg(long, env = "GRANTD_DB", default_value = "sqlite://grantd.db")]
+    pub db: String,
+}
+
+/// How management commands print their results.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputArgs {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free one; the chosen address is printed).
+    #[arg(long, env = "GRANTD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Fixture file to load before serving.
+    #[arg(long, env = "GRANTD_SEED")]
+    pub seed: Option<PathBuf>,
+    /// The API's root URL as clients reach it (behind a proxy, say), used in every `url`
+    /// field and `Link` header. Defaults to http://<listen address>.
+    #[arg(long, env = "GRANTD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add {
+        login: String,
+        /// Read the password from standard input (first line), so it stays out of shell history.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        email: Option<String>,
+        /// Base32 TOTP secret: turns on two-factor authentication for the user.
+        #[arg(long)]
+        totp_secret: Option<String>,
+        #[arg(long)]
+        site_admin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Set a user's password, read from standard input.
+    Passwd {
+        login: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete a user and all their authorizations (refused while they own apps).
+    Delete {
+        login: String,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AppKindArg {
+    /// Classic OAuth app (tokens start gho_).
+    Oauth,
+    /// GitHub App (user tokens start ghu_, client ids Iv1.…).
+    Github,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register an app; prints its client id and secret (the secret is shown only this once).
+    Add {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        url: String,
+        #[arg(long, value_enum, default_value = "oauth")]
+        kind: AppKindArg,
+        /// Use this client id instead of generating one.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Use this client secret instead of generating one.
+        #[arg(long)]
+        client_secret: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List apps.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete an app with all its grants and tokens.
+    Delete {
+        client_id: String,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Replace an app's client secret; the old one stops working at once.
+    RotateSecret {
+        client_id: String,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The fixture file (TOML).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

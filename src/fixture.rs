@@ -1,0 +1,190 @@
+//! Fixture files (`grantd seed FILE`, `grantd serve --seed FILE`): users and apps in TOML,
+//! loaded idempotently and atomically. Parsing and validation happen here; the store applies
+//! the resulting plan in one transaction, so a bad file loads nothing.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::domain::app::{self, AppKind, AppSpec};
+use crate::domain::secret::{ClientSecret, Password};
+use crate::domain::user::{self, UserSpec};
+use crate::domain::{self as domain_mod, ClientId, Login};
+use crate::store::{AppUpsert, FixturePlan, Store, UpsertResult, UserUpsert};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureFile {
+    #[serde(default)]
+    users: Vec<UserEntry>,
+    #[serde(default)]
+    apps: Vec<AppEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEntry {
+    login: String,
+    password: String,
+    email: Option<String>,
+    totp_secret: Option<String>,
+    #[serde(default)]
+    site_admin: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppEntry {
+    name: String,
+    url: String,
+    owner: String,
+    kind: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// Why a fixture file was refused: which file, which entry, and what is wrong with it.
+#[derive(Debug)]
+pub struct Error {
+    pub file: PathBuf,
+    pub entry: Option<String>,
+    pub problem: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.entry {
+            Some(entry) => write!(f, "{}: {entry}: {}", self.file.display(), self.problem),
+            None => write!(f, "{}: {}", self.file.display(), self.problem),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What loading changed.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub users: Vec<(String, UpsertResult)>,
+    pub apps: Vec<AppReport>,
+}
+
+#[derive(Debug)]
+pub struct AppReport {
+    pub name: String,
+    pub client_id: ClientId,
+    pub result: UpsertResult,
+    /// The secret grantd generated, when the app was created without one in the file: shown
+    /// this once, since only its digest is stored.
+    pub generated_secret: Option<ClientSecret>,
+}
+
+fn describe(error: &domain_mod::Error) -> String {
+    match error {
+        domain_mod::Error::Invalid(errors) => errors
+            .iter()
+            .map(|e| e.message.clone().unwrap_or_else(|| format!("{} {}", e.field, e.code.as_str())))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// Reads, validates and loads the fixture file at `path`.
+pub async fn load_file(store: &dyn Store, path: &Path, now: OffsetDateTime) -> Result<Report, Error> {
+    let fail = |entry: Option<String>, problem: String| Error { file: path.to_owned(), entry, problem };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(None, format!("cannot read the file: {e}")))?;
+    let file: FixtureFile = toml::from_str(&text).map_err(|e| fail(None, e.to_string().trim_end().to_owned()))?;
+
+    let mut plan = FixturePlan::default();
+    let mut logins: HashMap<String, usize> = HashMap::new();
+    for (i, entry) in file.users.into_iter().enumerate() {
+        let name = format!("users[{i}] (login {:?})", entry.login);
+        let spec = UserSpec {
+            login: entry.login,
+            password: Password::new(entry.password),
+            email: entry.email,
+            totp_secret: entry.totp_secret,
+            site_admin: entry.site_admin,
+        };
+        let (login, totp_secret) = user::validate_spec(&spec).map_err(|e| fail(Some(name.clone()), describe(&e)))?;
+        if let Some(first) = logins.insert(login.key(), i) {
+            return Err(fail(Some(name), format!("duplicate login (also users[{first}])")));
+        }
+        // Re-hash only when the stored password differs, so loading twice changes nothing.
+        let existing = store.find_user_by_login(&login).await.map_err(|e| fail(Some(name.clone()), e.to_string()))?;
+        let unchanged = match existing {
+            Some(current) => user::verify_password(spec.password.clone(), Some(current.password_hash))
+                .await
+                .map_err(|e| fail(Some(name.clone()), e.to_string()))?,
+            None => false,
+        };
+        let password_hash = if unchanged {
+            None
+        } else {
+            Some(user::hash_password(spec.password).await.map_err(|e| fail(Some(name.clone()), e.to_string()))?)
+        };
+        plan.users.push(UserUpsert { login, email: spec.email, password_hash, totp_secret, site_admin: spec.site_admin });
+    }
+
+    let mut client_ids: HashMap<String, usize> = HashMap::new();
+    let mut generated = Vec::new();
+    for (i, entry) in file.apps.into_iter().enumerate() {
+        let name = format!("apps[{i}] (name {:?})", entry.name);
+        let kind_text = entry.kind.as_deref().unwrap_or("oauth");
+        let kind = AppKind::parse(kind_text)
+            .ok_or_else(|| fail(Some(name.clone()), format!("kind {kind_text:?} is not \"oauth\" or \"github\"")))?;
+        let spec = AppSpec {
+            kind,
+            name: entry.name.clone(),
+            url: entry.url,
+            owner: entry.owner.clone(),
+            client_id: entry.client_id.clone(),
+            client_secret: entry.client_secret.map(ClientSecret::new),
+        };
+        let (client_id, secret) = app::prepare(&spec).map_err(|e| fail(Some(name.clone()), describe(&e)))?;
+        if entry.client_id.is_some()
+            && let Some(first) = client_ids.insert(client_id.to_string(), i)
+        {
+            return Err(fail(Some(name), format!("duplicate client_id (also apps[{first}])")));
+        }
+        let owner = Login::parse(&entry.owner).ok_or_else(|| fail(Some(name.clone()), format!("owner {:?} is not a valid login", entry.owner)))?;
+        let in_file = logins.contains_key(&owner.key());
+        let in_store = in_file
+            || store.find_user_by_login(&owner).await.map_err(|e| fail(Some(name.clone()), e.to_string()))?.is_some();
+        if !in_store {
+            return Err(fail(Some(name), format!("unknown owner {:?}: add it to [[users]] or with `grantd user add`", entry.owner)));
+        }
+        let given_secret = spec.client_secret.as_ref().map(ClientSecret::digest);
+        generated.push(given_secret.is_none().then(|| secret.clone()));
+        plan.apps.push(AppUpsert {
+            kind,
+            name: entry.name,
+            url: spec.url,
+            owner,
+            client_id: entry.client_id.is_some().then(|| client_id.clone()),
+            generated_client_id: client_id,
+            secret: given_secret,
+            generated_secret: secret.digest(),
+        });
+    }
+
+    let outcome = store.apply_fixture(&plan, now).await.map_err(|e| fail(None, e.to_string()))?;
+    let users = plan.users.iter().zip(outcome.users).map(|(u, r)| (u.login.to_string(), r)).collect();
+    let apps = plan
+        .apps
+        .iter()
+        .zip(outcome.apps)
+        .zip(generated)
+        .map(|((app, (client_id, result)), secret)| AppReport {
+            name: app.name.clone(),
+            client_id,
+            result,
+            generated_secret: secret.filter(|_| result == UpsertResult::Created),
+        })
+        .collect();
+    Ok(Report { users, apps })
+}

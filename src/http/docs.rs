@@ -1,0 +1,28 @@
+//! `documentation_url` values, one per operation, as GitHub Enterprise Server 3.19 links them.
+
+pub const REST: &str = "https://docs.github.com/enterprise-server@3.19/rest";
+
+macro_rules! oauth_authorizations {
+    ($($name:ident = $anchor:literal;)*) => {
+        $(pub const $name: &str = concat!(
+            "https://docs.github.com/enterprise-server@3.19/rest/oauth-authorizations/oauth-authorizations#", $anchor);)*
+    };
+}
+
+oauth_authorizations! {
+    LIST_GRANTS = "list-your-grants";
+    GET_GRANT = "get-a-single-grant";
+    DELETE_GRANT = "delete-a-grant";
+    LIST_AUTHORIZATIONS = "list-your-authorizations";
+    CREATE_AUTHORIZATION = "create-a-new-authorization";
+    GET_OR_CREATE_AUTHORIZATION_FOR_APP = "get-or-create-an-authorization-for-a-specific-app";
+    GET_OR_CREATE_AUTHORIZATION_FOR_APP_AND_FINGERPRINT = "get-or-create-an-authorization-for-a-specific-app-and-fingerprint";
+    GET_AUTHORIZATION = "get-a-single-authorization";
+    UPDATE_AUTHORIZATION = "update-an-existing-authorization";
+    DELETE_AUTHORIZATION = "delete-an-authorization";
+}
+
+/// Where a personal access token's `app.url` points when it has no `note_url`, as in the
+/// example of GitHub's "List your authorizations".
+pub const PERSONAL_ACCESS_TOKENS: &str =
+    "https://docs.github.com/enterprise/rest/enterprise-admin/users#list-personal-access-tokens";

@@ -1,0 +1,133 @@
+//! `ApiError`: every failure leaves the server as GitHub's error JSON,
+//! `{"message", "documentation_url", "status"}` plus `errors` on 422.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::docs;
+use crate::domain::{self, FieldError};
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+    documentation_url: &'static str,
+    errors: Vec<FieldError>,
+    headers: HeaderMap,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, message: message.into(), documentation_url: docs::REST, errors: Vec::new(), headers: HeaderMap::new() }
+    }
+
+    pub fn requires_authentication() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Requires authentication")
+    }
+
+    pub fn basic_auth_only() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "This API can only be accessed with username and password Basic Auth")
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Not Found")
+    }
+
+    pub fn problems_parsing_json() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Problems parsing JSON")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    }
+
+    /// Points `documentation_url` at the operation's page, as GitHub does for errors that
+    /// come from the endpoint itself (authentication errors keep the generic REST page).
+    #[must_use]
+    pub fn documented(mut self, url: &'static str) -> Self {
+        if self.documentation_url == docs::REST && self.status != StatusCode::UNAUTHORIZED {
+            self.documentation_url = url;
+        }
+        self
+    }
+
+    fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        self
+    }
+}
+
+impl From<domain::Error> for ApiError {
+    fn from(error: domain::Error) -> Self {
+        // No `_` arm: a new domain error must be given its status here.
+        match error {
+            domain::Error::BadCredentials => Self::new(StatusCode::UNAUTHORIZED, "Bad credentials"),
+            domain::Error::OtpRequired => {
+                Self::new(StatusCode::UNAUTHORIZED, "Must specify two-factor authentication OTP code.")
+                    .with_header("x-github-otp", "required; app")
+            }
+            domain::Error::NotFound => Self::not_found(),
+            domain::Error::Invalid(errors) => Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed") },
+            domain::Error::Store(cause) => {
+                // Logged once here, never sent: database messages can describe the schema.
+                tracing::error!(error = %cause, "storage failure");
+                Self::internal()
+            }
+            domain::Error::Internal(cause) => {
+                tracing::error!(error = %cause, "internal failure");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// `result.doc(docs::X)?` in handlers: converts a domain error and names the operation's docs.
+pub trait Documented<T> {
+    fn doc(self, url: &'static str) -> Result<T, ApiError>;
+}
+
+impl<T> Documented<T> for Result<T, domain::Error> {
+    fn doc(self, url: &'static str) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from(e).documented(url))
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorEntry<'a> {
+    resource: &'a str,
+    field: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    message: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<ErrorEntry<'a>>,
+    documentation_url: &'a str,
+    status: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            message: &self.message,
+            errors: self
+                .errors
+                .iter()
+                .map(|e| ErrorEntry { resource: e.resource, field: &e.field, code: e.code.as_str(), message: e.message.as_deref() })
+                .collect(),
+            documentation_url: self.documentation_url,
+            status: self.status.as_u16().to_string(),
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
+        response
+    }
+}

@@ -1,0 +1,162 @@
+//! Extractors: authentication and request bodies. A handler that takes [`BasicUser`] cannot
+//! run for an unauthenticated request; one that takes [`JsonObject`] always gets GitHub's 400s.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::authorization::Field;
+use crate::domain::secret::Password;
+use crate::domain::user::{self, User};
+use crate::domain::{Error, FieldError, error::ErrorCode};
+
+/// Parses an integer id from a path. Ids that are not positive integers name nothing, so they
+/// answer 404 like an id that does not exist (GitHub does the same), not 400.
+pub fn path_id<T>(raw: &str, wrap: fn(i64) -> T, doc: &'static str) -> Result<T, ApiError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).map(wrap).ok_or_else(|| ApiError::not_found().documented(doc))
+}
+
+/// A user authenticated with HTTP Basic `login:password` (and a TOTP code if they have 2FA).
+#[derive(Debug, Clone)]
+pub struct BasicUser(pub User);
+
+/// Splits an `Authorization` header into (scheme, credentials).
+fn authorization_header(parts: &Parts) -> Option<(&str, &str)> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    Some(value.split_once(' ').map_or((value, ""), |(scheme, rest)| (scheme, rest.trim())))
+}
+
+fn decode_basic(credentials: &str) -> Option<(String, String)> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(credentials).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (login, password) = text.split_once(':')?;
+    Some((login.to_owned(), password.to_owned()))
+}
+
+impl FromRequestParts<AppState> for BasicUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some((scheme, credentials)) = authorization_header(parts) else {
+            return Err(ApiError::requires_authentication());
+        };
+        if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ApiError::basic_auth_only());
+        }
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(ApiError::requires_authentication());
+        }
+        let (login, password) = decode_basic(credentials).ok_or_else(ApiError::requires_authentication)?;
+        let otp = parts.headers.get("x-github-otp").and_then(|v| v.to_str().ok());
+        let now = state.clock.now();
+        let user = user::authenticate(&*state.store, &login, Password::new(password), otp, now).await?;
+        Ok(Self(user))
+    }
+}
+
+/// A request body that must be a JSON object. Whatever the `Content-Type`, malformed JSON is
+/// GitHub's 400 "Problems parsing JSON" and any other JSON value 400 "Body should be a JSON
+/// object"; an empty body is `{}`, as GitHub treats it. (axum's own `Json` answers 415 and
+/// plain-text 422s instead.)
+#[derive(Debug, Default)]
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large (the limit is 1 MiB)")
+            } else {
+                ApiError::problems_parsing_json()
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "Body should be a JSON object")),
+            Err(_) => Err(ApiError::problems_parsing_json()),
+        }
+    }
+}
+
+/// Reads typed fields out of a [`JsonObject`], collecting every type error so that one 422
+/// names all the bad fields at once. Unknown keys are ignored, as GitHub ignores them.
+pub struct FieldReader<'a> {
+    body: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> FieldReader<'a> {
+    pub fn new(body: &'a JsonObject) -> Self {
+        Self { body: &body.0, errors: Vec::new() }
+    }
+
+    fn invalid(&mut self, key: &'static str) {
+        self.errors.push(FieldError::new(key, ErrorCode::Invalid));
+    }
+
+    /// A string field for which `null` clears the value.
+    pub fn field_string(&mut self, key: &'static str) -> Field<String> {
+        match self.body.get(key) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::String(text)) => Field::Value(text.clone()),
+            Some(_) => {
+                self.invalid(key);
+                Field::Absent
+            }
+        }
+    }
+
+    /// A string field where `null` and absent mean the same.
+    pub fn string(&mut self, key: &'static str) -> Option<String> {
+        match self.field_string(key) {
+            Field::Value(text) => Some(text),
+            Field::Absent | Field::Null => None,
+        }
+    }
+
+    /// An array of strings for which `null` is distinct from absence.
+    pub fn field_strings(&mut self, key: &'static str) -> Field<Vec<String>> {
+        match self.body.get(key) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::Array(items)) => {
+                let strings: Option<Vec<String>> = items.iter().map(|v| v.as_str().map(str::to_owned)).collect();
+                strings.map_or_else(
+                    || {
+                        self.invalid(key);
+                        Field::Absent
+                    },
+                    Field::Value,
+                )
+            }
+            Some(_) => {
+                self.invalid(key);
+                Field::Absent
+            }
+        }
+    }
+
+    /// An array of strings where `null` and absent mean the same.
+    pub fn strings(&mut self, key: &'static str) -> Option<Vec<String>> {
+        match self.field_strings(key) {
+            Field::Value(list) => Some(list),
+            Field::Absent | Field::Null => None,
+        }
+    }
+
+    /// Ends reading: the values are usable only if no field had the wrong type.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.errors.is_empty() { Ok(()) } else { Err(Error::Invalid(self.errors)) }
+    }
+}

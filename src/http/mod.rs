@@ -1,0 +1,110 @@
+//! HTTP: axum routing, extractors and JSON shapes. No SQL and no business rules here; every
+//! handler translates a request into a `domain` call and the result into GitHub's JSON.
+
+pub mod authorizations;
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod grants;
+pub mod meta;
+pub mod pagination;
+pub mod schemas;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use time::OffsetDateTime;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::store::Store;
+use error::ApiError;
+
+/// Where handlers get the time. The domain never reads the clock itself, so tests can move it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The wall clock, truncated to whole seconds as GitHub's timestamps are.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        crate::domain::whole_seconds(OffsetDateTime::now_utc())
+    }
+}
+
+/// Everything a handler needs, cloned into each request (all fields are shared pointers).
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// The API's root URL as clients reach it, without a trailing slash; every `url` field
+    /// and `Link` header is built on it.
+    pub public_url: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, public_url: String) -> Self {
+        Self::with_clock(store, public_url, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(store: Arc<dyn Store>, public_url: String, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock, public_url: public_url.trim_end_matches('/').into() }
+    }
+}
+
+/// GitHub rejects larger bodies; nothing in this API needs more than a few hundred bytes.
+const BODY_LIMIT: usize = 1024 * 1024;
+/// Bounds every request, so that graceful shutdown cannot wait forever on a stuck one.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The API routes, without prefix.
+fn api() -> Router<AppState> {
+    Router::new()
+        .route("/applications/grants", get(grants::list_grants))
+        .route("/applications/grants/{grant_id}", get(grants::get_grant).delete(grants::delete_grant))
+        .route("/authorizations", get(authorizations::list_authorizations).post(authorizations::create_authorization))
+        .route("/authorizations/clients/{client_id}", put(authorizations::get_or_create_authorization_for_app))
+        .route(
+            "/authorizations/clients/{client_id}/{fingerprint}",
+            put(authorizations::get_or_create_authorization_for_app_and_fingerprint),
+        )
+        .route(
+            "/authorizations/{authorization_id}",
+            get(authorizations::get_authorization)
+                .patch(authorizations::update_authorization)
+                .post(authorizations::update_authorization)
+                .delete(authorizations::delete_authorization),
+        )
+        .route("/healthz", get(meta::healthz))
+        .method_not_allowed_fallback(meta::method_not_allowed)
+}
+
+/// The whole application: every route at `/` and again under `/api/v3`, the base path of a
+/// GitHub Enterprise Server API, so clients configured for GHES work unchanged.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api())
+        .nest("/api/v3", api())
+        .fallback(meta::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            // The route pattern, never the raw URI: legacy app paths carry tokens in them.
+            let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!("request", method = %request.method(), route)
+        }))
+        .with_state(state)
+}
+
+impl From<std::convert::Infallible> for ApiError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}

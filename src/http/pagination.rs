@@ -1,0 +1,136 @@
+//! `per_page`/`page` query parameters and the `Link` header, as GitHub's "Using pagination in
+//! the REST API" describes them.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+
+use crate::domain::PageRequest;
+
+/// The query string of a list request: the page it asks for, its `client_id` filter, and all
+/// its pairs, which the `Link` URLs repeat.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub page: PageRequest,
+    pub client_id: Option<String>,
+    pairs: Vec<(String, String)>,
+}
+
+fn positive(value: Option<&str>) -> Option<u32> {
+    value.and_then(|v| v.trim().parse::<u32>().ok()).filter(|n| *n > 0)
+}
+
+impl ListQuery {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let get = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        // Lenient like GitHub: a bad value falls back to the default instead of failing.
+        let per_page = positive(get("per_page")).map_or(PageRequest::DEFAULT_PER_PAGE, |n| n.min(PageRequest::MAX_PER_PAGE));
+        let page = positive(get("page")).unwrap_or(1);
+        let client_id = get("client_id").filter(|c| !c.is_empty()).map(str::to_owned);
+        Self { page: PageRequest { page, per_page }, client_id, pairs }
+    }
+
+    /// The `Link` header for a list of `total` items at `base` (public URL + path), or `None`
+    /// when everything fits on one page, as GitHub omits it then.
+    pub fn link_header(&self, base: &str, total: u64) -> Option<String> {
+        let per_page = u64::from(self.page.per_page);
+        let last = total.div_ceil(per_page).max(1);
+        if last <= 1 {
+            return None;
+        }
+        let page = u64::from(self.page.page);
+        let url = |n: u64| {
+            let mut query: Vec<String> = self
+                .pairs
+                .iter()
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
+            query.push(format!("page={n}"));
+            format!("<{base}?{}>", query.join("&"))
+        };
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(format!("{}; rel=\"prev\"", url((page - 1).min(last))));
+        }
+        if page < last {
+            links.push(format!("{}; rel=\"next\"", url(page + 1)));
+            links.push(format!("{}; rel=\"last\"", url(last)));
+        }
+        if page > 1 {
+            links.push(format!("{}; rel=\"first\"", url(1)));
+        }
+        Some(links.join(", "))
+    }
+}
+
+/// Percent-encodes a query component (RFC 3986 unreserved characters pass through).
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // A query string that does not even parse as pairs is treated as empty, like GitHub.
+        let pairs = Query::<Vec<(String, String)>>::from_request_parts(parts, state).await.map_or_else(|_| Vec::new(), |q| q.0);
+        Ok(Self::from_pairs(pairs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> ListQuery {
+        ListQuery::from_pairs(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    }
+
+    #[test]
+    fn defaults_caps_and_fallbacks() {
+        assert_eq!(query(&[]).page, PageRequest { page: 1, per_page: 30 });
+        assert_eq!(query(&[("per_page", "500")]).page.per_page, 100);
+        for bad in ["0", "-3", "abc", ""] {
+            assert_eq!(query(&[("per_page", bad), ("page", bad)]).page, PageRequest { page: 1, per_page: 30 });
+        }
+    }
+
+    #[test]
+    fn no_link_when_one_page_holds_everything() {
+        assert_eq!(query(&[]).link_header("http://h/authorizations", 30), None);
+        assert_eq!(query(&[]).link_header("http://h/authorizations", 0), None);
+    }
+
+    #[test]
+    fn link_on_first_middle_and_last_pages() {
+        let base = "http://h/authorizations";
+        assert_eq!(
+            query(&[("per_page", "2")]).link_header(base, 5).unwrap(),
+            "<http://h/authorizations?per_page=2&page=2>; rel=\"next\", <http://h/authorizations?per_page=2&page=3>; rel=\"last\""
+        );
+        assert_eq!(
+            query(&[("per_page", "2"), ("page", "2")]).link_header(base, 5).unwrap(),
+            "<http://h/authorizations?per_page=2&page=1>; rel=\"prev\", <http://h/authorizations?per_page=2&page=3>; rel=\"next\", \
+             <http://h/authorizations?per_page=2&page=3>; rel=\"last\", <http://h/authorizations?per_page=2&page=1>; rel=\"first\""
+        );
+        assert_eq!(
+            query(&[("page", "3"), ("per_page", "2"), ("client_id", "a b")]).link_header(base, 5).unwrap(),
+            "<http://h/authorizations?per_page=2&client_id=a%20b&page=2>; rel=\"prev\", \
+             <http://h/authorizations?per_page=2&client_id=a%20b&page=1>; rel=\"first\""
+        );
+    }
+
+    #[test]
+    fn past_the_end_points_back_to_the_last_page() {
+        let link = query(&[("per_page", "2"), ("page", "9")]).link_header("http://h/x", 5).unwrap();
+        assert_eq!(link, "<http://h/x?per_page=2&page=3>; rel=\"prev\", <http://h/x?per_page=2&page=1>; rel=\"first\"");
+    }
+}
