@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "grantd", version, about = "A self-hosted, GitHub-compatible OAuth token authority")]
+#[command(
+    name = "grantd",
+    version,
+    about = "A self-hosted, GitHub-compatible OAuth token authority"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -86,7 +86,11 @@ fn describe(error: &domain_mod::Error) -> String {
     match error {
         domain_mod::Error::Invalid(errors) => errors
             .iter()
-            .map(|e| e.message.clone().unwrap_or_else(|| format!("{} {}", e.field, e.code.as_str())))
+            .map(|e| {
+                e.message
+                    .clone()
+                    .unwrap_or_else(|| format!("{} {}", e.field, e.code.as_str()))
+            })
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),
@@ -94,86 +98,31 @@ fn describe(error: &domain_mod::Error) -> String {
 }
 
 /// Reads, validates and loads the fixture file at `path`.
-pub async fn load_file(store: &dyn Store, path: &Path, now: OffsetDateTime) -> Result<Report, Error> {
-    let fail = |entry: Option<String>, problem: String| Error { file: path.to_owned(), entry, problem };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(None, format!("cannot read the file: {e}")))?;
-    let file: FixtureFile = toml::from_str(&text).map_err(|e| fail(None, e.to_string().trim_end().to_owned()))?;
+pub async fn load_file(
+    store: &dyn Store,
+    path: &Path,
+    now: OffsetDateTime,
+) -> Result<Report, Error> {
+    let fail = |entry: Option<String>, problem: String| failure(path, entry, problem);
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(None, format!("cannot read the file: {e}")))?;
+    let file: FixtureFile =
+        toml::from_str(&text).map_err(|e| fail(None, e.to_string().trim_end().to_owned()))?;
 
-    let mut plan = FixturePlan::default();
-    let mut logins: HashMap<String, usize> = HashMap::new();
-    for (i, entry) in file.users.into_iter().enumerate() {
-        let name = format!("users[{i}] (login {:?})", entry.login);
-        let spec = UserSpec {
-            login: entry.login,
-            password: Password::new(entry.password),
-            email: entry.email,
-            totp_secret: entry.totp_secret,
-            site_admin: entry.site_admin,
-        };
-        let (login, totp_secret) = user::validate_spec(&spec).map_err(|e| fail(Some(name.clone()), describe(&e)))?;
-        if let Some(first) = logins.insert(login.key(), i) {
-            return Err(fail(Some(name), format!("duplicate login (also users[{first}])")));
-        }
-        // Re-hash only when the stored password differs, so loading twice changes nothing.
-        let existing = store.find_user_by_login(&login).await.map_err(|e| fail(Some(name.clone()), e.to_string()))?;
-        let unchanged = match existing {
-            Some(current) => user::verify_password(spec.password.clone(), Some(current.password_hash))
-                .await
-                .map_err(|e| fail(Some(name.clone()), e.to_string()))?,
-            None => false,
-        };
-        let password_hash = if unchanged {
-            None
-        } else {
-            Some(user::hash_password(spec.password).await.map_err(|e| fail(Some(name.clone()), e.to_string()))?)
-        };
-        plan.users.push(UserUpsert { login, email: spec.email, password_hash, totp_secret, site_admin: spec.site_admin });
-    }
+    let (users, logins) = plan_users(store, path, file.users).await?;
+    let (apps, generated) = plan_apps(store, path, file.apps, &logins).await?;
+    let plan = FixturePlan { users, apps };
 
-    let mut client_ids: HashMap<String, usize> = HashMap::new();
-    let mut generated = Vec::new();
-    for (i, entry) in file.apps.into_iter().enumerate() {
-        let name = format!("apps[{i}] (name {:?})", entry.name);
-        let kind_text = entry.kind.as_deref().unwrap_or("oauth");
-        let kind = AppKind::parse(kind_text)
-            .ok_or_else(|| fail(Some(name.clone()), format!("kind {kind_text:?} is not \"oauth\" or \"github\"")))?;
-        let spec = AppSpec {
-            kind,
-            name: entry.name.clone(),
-            url: entry.url,
-            owner: entry.owner.clone(),
-            client_id: entry.client_id.clone(),
-            client_secret: entry.client_secret.map(ClientSecret::new),
-        };
-        let (client_id, secret) = app::prepare(&spec).map_err(|e| fail(Some(name.clone()), describe(&e)))?;
-        if entry.client_id.is_some()
-            && let Some(first) = client_ids.insert(client_id.to_string(), i)
-        {
-            return Err(fail(Some(name), format!("duplicate client_id (also apps[{first}])")));
-        }
-        let owner = Login::parse(&entry.owner).ok_or_else(|| fail(Some(name.clone()), format!("owner {:?} is not a valid login", entry.owner)))?;
-        let in_file = logins.contains_key(&owner.key());
-        let in_store = in_file
-            || store.find_user_by_login(&owner).await.map_err(|e| fail(Some(name.clone()), e.to_string()))?.is_some();
-        if !in_store {
-            return Err(fail(Some(name), format!("unknown owner {:?}: add it to [[users]] or with `grantd user add`", entry.owner)));
-        }
-        let given_secret = spec.client_secret.as_ref().map(ClientSecret::digest);
-        generated.push(given_secret.is_none().then(|| secret.clone()));
-        plan.apps.push(AppUpsert {
-            kind,
-            name: entry.name,
-            url: spec.url,
-            owner,
-            client_id: entry.client_id.is_some().then(|| client_id.clone()),
-            generated_client_id: client_id,
-            secret: given_secret,
-            generated_secret: secret.digest(),
-        });
-    }
-
-    let outcome = store.apply_fixture(&plan, now).await.map_err(|e| fail(None, e.to_string()))?;
-    let users = plan.users.iter().zip(outcome.users).map(|(u, r)| (u.login.to_string(), r)).collect();
+    let outcome = store
+        .apply_fixture(&plan, now)
+        .await
+        .map_err(|e| fail(None, e.to_string()))?;
+    let users = plan
+        .users
+        .iter()
+        .zip(outcome.users)
+        .map(|(u, r)| (u.login.to_string(), r))
+        .collect();
     let apps = plan
         .apps
         .iter()
@@ -187,4 +136,151 @@ pub async fn load_file(store: &dyn Store, path: &Path, now: OffsetDateTime) -> R
         })
         .collect();
     Ok(Report { users, apps })
+}
+
+fn failure(path: &Path, entry: Option<String>, problem: String) -> Error {
+    Error {
+        file: path.to_owned(),
+        entry,
+        problem,
+    }
+}
+
+/// Validates the users and hashes their passwords. Returns the plan's users and the
+/// case-folded logins of the file, each with its index.
+async fn plan_users(
+    store: &dyn Store,
+    path: &Path,
+    entries: Vec<UserEntry>,
+) -> Result<(Vec<UserUpsert>, HashMap<String, usize>), Error> {
+    let fail = |entry: Option<String>, problem: String| failure(path, entry, problem);
+    let mut users = Vec::new();
+    let mut logins: HashMap<String, usize> = HashMap::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let name = format!("users[{i}] (login {:?})", entry.login);
+        let spec = UserSpec {
+            login: entry.login,
+            password: Password::new(entry.password),
+            email: entry.email,
+            totp_secret: entry.totp_secret,
+            site_admin: entry.site_admin,
+        };
+        let (login, totp_secret) =
+            user::validate_spec(&spec).map_err(|e| fail(Some(name.clone()), describe(&e)))?;
+        if let Some(first) = logins.insert(login.key(), i) {
+            return Err(fail(
+                Some(name),
+                format!("duplicate login (also users[{first}])"),
+            ));
+        }
+        // Re-hash only when the stored password differs, so loading twice changes nothing.
+        let existing = store
+            .find_user_by_login(&login)
+            .await
+            .map_err(|e| fail(Some(name.clone()), e.to_string()))?;
+        let unchanged = match existing {
+            Some(current) => {
+                user::verify_password(spec.password.clone(), Some(current.password_hash))
+                    .await
+                    .map_err(|e| fail(Some(name.clone()), e.to_string()))?
+            }
+            None => false,
+        };
+        let password_hash = if unchanged {
+            None
+        } else {
+            Some(
+                user::hash_password(spec.password)
+                    .await
+                    .map_err(|e| fail(Some(name.clone()), e.to_string()))?,
+            )
+        };
+        users.push(UserUpsert {
+            login,
+            email: spec.email,
+            password_hash,
+            totp_secret,
+            site_admin: spec.site_admin,
+        });
+    }
+
+    Ok((users, logins))
+}
+
+/// Validates the apps and generates the client ids and secrets the file leaves out. Returns
+/// the plan's apps and, for each, the secret to show if the app gets created.
+async fn plan_apps(
+    store: &dyn Store,
+    path: &Path,
+    entries: Vec<AppEntry>,
+    logins: &HashMap<String, usize>,
+) -> Result<(Vec<AppUpsert>, Vec<Option<ClientSecret>>), Error> {
+    let fail = |entry: Option<String>, problem: String| failure(path, entry, problem);
+    let mut apps = Vec::new();
+    let mut client_ids: HashMap<String, usize> = HashMap::new();
+    let mut generated = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let name = format!("apps[{i}] (name {:?})", entry.name);
+        let kind_text = entry.kind.as_deref().unwrap_or("oauth");
+        let kind = AppKind::parse(kind_text).ok_or_else(|| {
+            fail(
+                Some(name.clone()),
+                format!("kind {kind_text:?} is not \"oauth\" or \"github\""),
+            )
+        })?;
+        let spec = AppSpec {
+            kind,
+            name: entry.name.clone(),
+            url: entry.url,
+            owner: entry.owner.clone(),
+            client_id: entry.client_id.clone(),
+            client_secret: entry.client_secret.map(ClientSecret::new),
+        };
+        let (client_id, secret) =
+            app::prepare(&spec).map_err(|e| fail(Some(name.clone()), describe(&e)))?;
+        if entry.client_id.is_some()
+            && let Some(first) = client_ids.insert(client_id.to_string(), i)
+        {
+            return Err(fail(
+                Some(name),
+                format!("duplicate client_id (also apps[{first}])"),
+            ));
+        }
+        let owner = Login::parse(&entry.owner).ok_or_else(|| {
+            fail(
+                Some(name.clone()),
+                format!("owner {:?} is not a valid login", entry.owner),
+            )
+        })?;
+        let in_file = logins.contains_key(&owner.key());
+        let in_store = in_file
+            || store
+                .find_user_by_login(&owner)
+                .await
+                .map_err(|e| fail(Some(name.clone()), e.to_string()))?
+                .is_some();
+        if !in_store {
+            return Err(fail(
+                Some(name),
+                format!(
+                    "unknown owner {:?}: add it to [[users]] or with `grantd user add`",
+                    entry.owner
+                ),
+            ));
+        }
+        let given_secret = spec.client_secret.as_ref().map(ClientSecret::digest);
+        generated.push(given_secret.is_none().then(|| secret.clone()));
+        apps.push(AppUpsert {
+            kind,
+            name: entry.name,
+            url: spec.url,
+            owner,
+            client_id: entry.client_id.is_some().then(|| client_id.clone()),
+            generated_client_id: client_id,
+            secret: given_secret,
+            generated_secret: secret.digest(),
+        });
+    }
+
+    Ok((apps, generated))
 }

@@ -1,5 +1,6 @@
 //! The `grantd` binary: parses the command line and hands over to `cli::run`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,8 +11,11 @@ async fn main() -> ExitCode {
     let cli = grantd::config::Cli::parse();
     // Logs go to stderr so that stdout stays clean for command output and `--json`.
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("GRANTD_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("GRANTD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     grantd::cli::run(cli).await
 }

@@ -49,7 +49,11 @@ pub struct AddArgs {
 }
 
 fn credentials_text(app: &App, secret: &ClientSecret) -> String {
-    format!("client_id: {}\nclient_secret: {}", app.client_id, secret.expose())
+    format!(
+        "client_id: {}\nclient_secret: {}",
+        app.client_id,
+        secret.expose()
+    )
 }
 
 pub async fn add(db: &DbArgs, output: OutputArgs, args: AddArgs) -> anyhow::Result<()> {
@@ -66,11 +70,19 @@ pub async fn add(db: &DbArgs, output: OutputArgs, args: AddArgs) -> anyhow::Resu
         client_id: args.client_id,
         client_secret: args.client_secret.map(ClientSecret::new),
     };
-    let (app, secret) = app::register(&*store, spec, now()).await.map_err(|e| explain(e, String::new))?;
+    let (app, secret) = app::register(&*store, spec, now())
+        .await
+        .map_err(|e| explain(e, String::new))?;
     if !output.json {
-        eprintln!("registered {} {:?}; the client secret is shown only this once", app.kind.as_str(), app.name);
+        eprintln!(
+            "registered {} {:?}; the client secret is shown only this once",
+            app.kind.as_str(),
+            app.name
+        );
     }
-    print(output, &AppJson::new(&app, Some(&secret)), || credentials_text(&app, &secret))
+    print(output, &AppJson::new(&app, Some(&secret)), || {
+        credentials_text(&app, &secret)
+    })
 }
 
 pub async fn list(db: &DbArgs, output: OutputArgs) -> anyhow::Result<()> {
@@ -78,11 +90,20 @@ pub async fn list(db: &DbArgs, output: OutputArgs) -> anyhow::Result<()> {
     let apps = store.list_apps().await?;
     let json: Vec<AppJson> = apps.iter().map(|a| AppJson::new(a, None)).collect();
     print(output, &json, || {
-        let mut text = format!("{:<8} {:<24} {:<7} {:<20} NAME", "ID", "CLIENT_ID", "KIND", "OWNER");
-        for a in &json {
-            text.push_str(&format!("\n{:<8} {:<24} {:<7} {:<20} {}", a.id, a.client_id, a.kind, a.owner, a.name));
-        }
-        text
+        let header = format!(
+            "{:<8} {:<24} {:<7} {:<20} NAME",
+            "ID", "CLIENT_ID", "KIND", "OWNER"
+        );
+        let rows = json.iter().map(|a| {
+            format!(
+                "{:<8} {:<24} {:<7} {:<20} {}",
+                a.id, a.client_id, a.kind, a.owner, a.name
+            )
+        });
+        std::iter::once(header)
+            .chain(rows)
+            .collect::<Vec<_>>()
+            .join("\n")
     })
 }
 
@@ -92,15 +113,25 @@ fn no_app(client_id: &str) -> impl FnOnce() -> String + '_ {
 
 pub async fn delete(db: &DbArgs, output: OutputArgs, client_id: &str) -> anyhow::Result<()> {
     let store = open_store(db).await?;
-    let found = app::find(&*store, client_id).await.map_err(|e| explain(e, no_app(client_id)))?;
+    let found = app::find(&*store, client_id)
+        .await
+        .map_err(|e| explain(e, no_app(client_id)))?;
     if !store.delete_app(found.id).await? {
         return Err(anyhow::anyhow!(no_app(client_id)()));
     }
-    print(output, &serde_json::json!({"deleted": true, "client_id": client_id}), || format!("deleted app {client_id}"))
+    print(
+        output,
+        &serde_json::json!({"deleted": true, "client_id": client_id}),
+        || format!("deleted app {client_id}"),
+    )
 }
 
 pub async fn rotate_secret(db: &DbArgs, output: OutputArgs, client_id: &str) -> anyhow::Result<()> {
     let store = open_store(db).await?;
-    let (app, secret) = app::rotate_secret(&*store, client_id, now()).await.map_err(|e| explain(e, no_app(client_id)))?;
-    print(output, &AppJson::new(&app, Some(&secret)), || credentials_text(&app, &secret))
+    let (app, secret) = app::rotate_secret(&*store, client_id, now())
+        .await
+        .map_err(|e| explain(e, no_app(client_id)))?;
+    print(output, &AppJson::new(&app, Some(&secret)), || {
+        credentials_text(&app, &secret)
+    })
 }

@@ -23,20 +23,60 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Seed(args) => seed::run(&args).await,
         Command::User(command) => match command {
-            UserCommand::Add { login, password_stdin: _, email, totp_secret, site_admin, db, output } => {
-                user::add(&db, output, login, email, totp_secret, site_admin).await
-            }
+            UserCommand::Add {
+                login,
+                password_stdin: _,
+                email,
+                totp_secret,
+                site_admin,
+                db,
+                output,
+            } => user::add(&db, output, login, email, totp_secret, site_admin).await,
             UserCommand::List { db, output } => user::list(&db, output).await,
-            UserCommand::Passwd { login, password_stdin: _, db, output } => user::passwd(&db, output, &login).await,
+            UserCommand::Passwd {
+                login,
+                password_stdin: _,
+                db,
+                output,
+            } => user::passwd(&db, output, &login).await,
             UserCommand::Delete { login, db, output } => user::delete(&db, output, &login).await,
         },
         Command::App(command) => match command {
-            AppCommand::Add { owner, name, url, kind, client_id, client_secret, db, output } => {
-                app::add(&db, output, app::AddArgs { owner, name, url, kind, client_id, client_secret }).await
+            AppCommand::Add {
+                owner,
+                name,
+                url,
+                kind,
+                client_id,
+                client_secret,
+                db,
+                output,
+            } => {
+                app::add(
+                    &db,
+                    output,
+                    app::AddArgs {
+                        owner,
+                        name,
+                        url,
+                        kind,
+                        client_id,
+                        client_secret,
+                    },
+                )
+                .await
             }
             AppCommand::List { db, output } => app::list(&db, output).await,
-            AppCommand::Delete { client_id, db, output } => app::delete(&db, output, &client_id).await,
-            AppCommand::RotateSecret { client_id, db, output } => app::rotate_secret(&db, output, &client_id).await,
+            AppCommand::Delete {
+                client_id,
+                db,
+                output,
+            } => app::delete(&db, output, &client_id).await,
+            AppCommand::RotateSecret {
+                client_id,
+                db,
+                output,
+            } => app::rotate_secret(&db, output, &client_id).await,
         },
     };
     match outcome {
@@ -49,13 +89,17 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn open_store(db: &DbArgs) -> anyhow::Result<Arc<dyn Store>> {
-    store::open(&db.db).await.context("cannot open the database (check --db or GRANTD_DB)")
+    store::open(&db.db)
+        .await
+        .context("cannot open the database (check --db or GRANTD_DB)")
 }
 
 /// Reads a password from the first line of standard input, without its line ending.
 fn read_password() -> anyhow::Result<domain::secret::Password> {
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).context("cannot read the password from standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the password from standard input")?;
     let password = text.lines().next().unwrap_or_default();
     if password.is_empty() {
         return Err(anyhow!("the password on standard input is empty"));
@@ -71,7 +115,8 @@ fn explain(error: domain::Error, not_found: impl FnOnce() -> String) -> anyhow::
             errors
                 .iter()
                 .map(|e| e.message.clone().unwrap_or_else(|| match e.code {
-                    domain::error::ErrorCode::AlreadyExists => format!("that {} is already taken", e.field),
+                    domain::error::ErrorCode::AlreadyExists =>
+                        format!("that {} is already taken", e.field),
                     code => format!("{} is {}", e.field, code.as_str()),
                 }))
                 .collect::<Vec<_>>()
@@ -85,7 +130,11 @@ fn explain(error: domain::Error, not_found: impl FnOnce() -> String) -> anyhow::
 }
 
 /// Prints `value` as JSON, or `text` for people.
-fn print<T: Serialize>(output: OutputArgs, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+fn print<T: Serialize>(
+    output: OutputArgs,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     if output.json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {

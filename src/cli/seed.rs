@@ -36,7 +36,12 @@ fn report_json(report: &Report) -> ReportJson {
         users: report
             .users
             .iter()
-            .map(|(login, r)| EntryJson { name: login.clone(), result: result_name(*r), client_id: None, client_secret: None })
+            .map(|(login, r)| EntryJson {
+                name: login.clone(),
+                result: result_name(*r),
+                client_id: None,
+                client_secret: None,
+            })
             .collect(),
         apps: report
             .apps
@@ -52,19 +57,35 @@ fn report_json(report: &Report) -> ReportJson {
 }
 
 fn report_text(report: &Report) -> String {
-    let mut lines: Vec<String> = report.users.iter().map(|(login, r)| format!("user {login}: {}", result_name(*r))).collect();
+    let mut lines: Vec<String> = report
+        .users
+        .iter()
+        .map(|(login, r)| format!("user {login}: {}", result_name(*r)))
+        .collect();
     for app in &report.apps {
-        lines.push(format!("app {:?} ({}): {}", app.name, app.client_id, result_name(app.result)));
+        lines.push(format!(
+            "app {:?} ({}): {}",
+            app.name,
+            app.client_id,
+            result_name(app.result)
+        ));
         if let Some(secret) = &app.generated_secret {
             // Generated secrets exist nowhere else in clear: this is the only chance to see them.
-            lines.push(format!("  client_secret: {} (generated; shown only once)", secret.expose()));
+            lines.push(format!(
+                "  client_secret: {} (generated; shown only once)",
+                secret.expose()
+            ));
         }
     }
     lines.join("\n")
 }
 
 /// Loads a fixture and prints what changed.
-pub async fn load_and_report(store: &dyn Store, file: &std::path::Path, output: OutputArgs) -> anyhow::Result<()> {
+pub async fn load_and_report(
+    store: &dyn Store,
+    file: &std::path::Path,
+    output: OutputArgs,
+) -> anyhow::Result<()> {
     let report = fixture::load_file(store, file, now()).await?;
     print(output, &report_json(&report), || report_text(&report))
 }

@@ -37,11 +37,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(seed) = &args.seed {
         super::seed::load_and_report(&*store, seed, OutputArgs { json: false }).await?;
     }
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let public_url = args.public_url.unwrap_or_else(|| format!("http://{address}"));
+    let public_url = args
+        .public_url
+        .unwrap_or_else(|| format!("http://{address}"));
     // Scripts and tests wait for this line, so it goes to stdout, in one write.
     println!("grantd listening on {address}");
     tracing::info!(%address, %public_url, "serving");
-    crate::serve(listener, AppState::new(store, public_url), shutdown_signal()).await.context("the server failed")
+    crate::serve(
+        listener,
+        AppState::new(store, public_url),
+        shutdown_signal(),
+    )
+    .await
+    .context("the server failed")
 }

@@ -42,9 +42,19 @@ pub async fn add(
 ) -> anyhow::Result<()> {
     let password = read_password()?;
     let store = open_store(db).await?;
-    let spec = UserSpec { login, password, email, totp_secret, site_admin };
-    let user = user::add(&*store, spec, now()).await.map_err(|e| explain(e, String::new))?;
-    print(output, &UserJson::from(&user), || format!("added user {} (id {})", user.login, user.id))
+    let spec = UserSpec {
+        login,
+        password,
+        email,
+        totp_secret,
+        site_admin,
+    };
+    let user = user::add(&*store, spec, now())
+        .await
+        .map_err(|e| explain(e, String::new))?;
+    print(output, &UserJson::from(&user), || {
+        format!("added user {} (id {})", user.login, user.id)
+    })
 }
 
 pub async fn list(db: &DbArgs, output: OutputArgs) -> anyhow::Result<()> {
@@ -52,12 +62,22 @@ pub async fn list(db: &DbArgs, output: OutputArgs) -> anyhow::Result<()> {
     let users = store.list_users().await?;
     let json: Vec<UserJson> = users.iter().map(UserJson::from).collect();
     print(output, &json, || {
-        let mut text = format!("{:<8} {:<39} {:<5} {:<10} EMAIL", "ID", "LOGIN", "2FA", "SITE_ADMIN");
-        for u in &json {
+        let header = format!(
+            "{:<8} {:<39} {:<5} {:<10} EMAIL",
+            "ID", "LOGIN", "2FA", "SITE_ADMIN"
+        );
+        let rows = json.iter().map(|u| {
             let email = u.email.as_deref().unwrap_or("-");
-            text.push_str(&format!("\n{:<8} {:<39} {:<5} {:<10} {email}", u.id, u.login, u.two_factor_authentication, u.site_admin));
-        }
-        text
+            let two_factor = u.two_factor_authentication;
+            format!(
+                "{:<8} {:<39} {:<5} {:<10} {email}",
+                u.id, u.login, two_factor, u.site_admin
+            )
+        });
+        std::iter::once(header)
+            .chain(rows)
+            .collect::<Vec<_>>()
+            .join("\n")
     })
 }
 
@@ -66,17 +86,32 @@ pub async fn passwd(db: &DbArgs, output: OutputArgs, login: &str) -> anyhow::Res
     let store = open_store(db).await?;
     let user = user::change_password(&*store, login, password, now())
         .await
-        .map_err(|e| explain(e, || format!("no user named {login:?} (see `grantd user list`)")))?;
-    print(output, &UserJson::from(&user), || format!("changed the password of {}", user.login))
+        .map_err(|e| {
+            explain(e, || {
+                format!("no user named {login:?} (see `grantd user list`)")
+            })
+        })?;
+    print(output, &UserJson::from(&user), || {
+        format!("changed the password of {}", user.login)
+    })
 }
 
 pub async fn delete(db: &DbArgs, output: OutputArgs, login: &str) -> anyhow::Result<()> {
     let store = open_store(db).await?;
     let not_found = || format!("no user named {login:?} (see `grantd user list`)");
-    let user = user::find(&*store, login).await.map_err(|e| explain(e, not_found))?;
-    let deleted = store.delete_user(user.id).await.map_err(|e| explain(e.into(), not_found))?;
+    let user = user::find(&*store, login)
+        .await
+        .map_err(|e| explain(e, not_found))?;
+    let deleted = store
+        .delete_user(user.id)
+        .await
+        .map_err(|e| explain(e.into(), not_found))?;
     if !deleted {
         return Err(anyhow::anyhow!(not_found()));
     }
-    print(output, &serde_json::json!({"deleted": true, "login": user.login.to_string()}), || format!("deleted user {}", user.login))
+    print(
+        output,
+        &serde_json::json!({"deleted": true, "login": user.login.to_string()}),
+        || format!("deleted user {}", user.login),
+    )
 }

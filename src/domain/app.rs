@@ -112,7 +112,10 @@ pub struct AppSpec {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-    Error::invalid(FieldError { resource: "App", ..FieldError::custom(field, message) })
+    Error::invalid(FieldError {
+        resource: "App",
+        ..FieldError::custom(field, message)
+    })
 }
 
 /// Checks name, URL and client id, generating the client id and secret that were not given.
@@ -121,19 +124,38 @@ pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
         return Err(invalid("name", "the app name must not be empty"));
     }
     if !(spec.url.starts_with("http://") || spec.url.starts_with("https://")) {
-        return Err(invalid("url", format!("the app URL {:?} must start with http:// or https://", spec.url)));
+        return Err(invalid(
+            "url",
+            format!(
+                "the app URL {:?} must start with http:// or https://",
+                spec.url
+            ),
+        ));
     }
     let client_id = match &spec.client_id {
         Some(text) => ClientId::parse(text).ok_or_else(|| {
-            invalid("client_id", format!("client id {text:?} must be 1-100 printable characters without spaces or '/'"))
+            invalid(
+                "client_id",
+                format!(
+                    "client id {text:?} must be 1-100 printable characters without spaces or '/'"
+                ),
+            )
         })?,
         None => spec.kind.generate_client_id()?,
     };
     if client_id.as_str() == ClientId::PERSONAL {
-        return Err(invalid("client_id", "client id 00000000000000000000 is reserved for personal access tokens"));
+        return Err(invalid(
+            "client_id",
+            "client id 00000000000000000000 is reserved for personal access tokens",
+        ));
     }
     let secret = match &spec.client_secret {
-        Some(secret) if secret.expose().is_empty() => return Err(invalid("client_secret", "the client secret must not be empty")),
+        Some(secret) if secret.expose().is_empty() => {
+            return Err(invalid(
+                "client_secret",
+                "the client secret must not be empty",
+            ));
+        }
         Some(secret) => secret.clone(),
         None => ClientSecret::generate()?,
     };
@@ -141,9 +163,14 @@ pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
 }
 
 /// Registers an app. Returns it with its client secret in clear, which is shown this once.
-pub async fn register(store: &dyn Store, spec: AppSpec, now: OffsetDateTime) -> Result<(App, ClientSecret), Error> {
+pub async fn register(
+    store: &dyn Store,
+    spec: AppSpec,
+    now: OffsetDateTime,
+) -> Result<(App, ClientSecret), Error> {
     let (client_id, secret) = prepare(&spec)?;
-    let owner = Login::parse(&spec.owner).ok_or_else(|| invalid("owner", format!("no user named {:?}", spec.owner)))?;
+    let owner = Login::parse(&spec.owner)
+        .ok_or_else(|| invalid("owner", format!("no user named {:?}", spec.owner)))?;
     let owner = store
         .find_user_by_login(&owner)
         .await?
@@ -158,19 +185,27 @@ pub async fn register(store: &dyn Store, spec: AppSpec, now: OffsetDateTime) -> 
         now,
     };
     let app = store.insert_app(&new).await.map_err(|e| match e {
-        store::Error::Conflict(store::Constraint::ClientId) => {
-            Error::invalid(FieldError { resource: "App", ..FieldError::new("client_id", ErrorCode::AlreadyExists) })
-        }
+        store::Error::Conflict(store::Constraint::ClientId) => Error::invalid(FieldError {
+            resource: "App",
+            ..FieldError::new("client_id", ErrorCode::AlreadyExists)
+        }),
         other => other.into(),
     })?;
     Ok((app, secret))
 }
 
 /// Replaces an app's secret with a new random one; the old one stops working at once.
-pub async fn rotate_secret(store: &dyn Store, client_id: &str, now: OffsetDateTime) -> Result<(App, ClientSecret), Error> {
+pub async fn rotate_secret(
+    store: &dyn Store,
+    client_id: &str,
+    now: OffsetDateTime,
+) -> Result<(App, ClientSecret), Error> {
     let app = find(store, client_id).await?;
     let secret = ClientSecret::generate()?;
-    if !store.update_app_secret(app.id, &secret.digest(), now).await? {
+    if !store
+        .update_app_secret(app.id, &secret.digest(), now)
+        .await?
+    {
         return Err(Error::NotFound);
     }
     Ok((find(store, client_id).await?, secret))
@@ -179,7 +214,10 @@ pub async fn rotate_secret(store: &dyn Store, client_id: &str, now: OffsetDateTi
 /// Finds an app by client id or answers [`Error::NotFound`].
 pub async fn find(store: &dyn Store, client_id: &str) -> Result<App, Error> {
     let client_id = ClientId::parse(client_id).ok_or(Error::NotFound)?;
-    store.find_app_by_client_id(&client_id).await?.ok_or(Error::NotFound)
+    store
+        .find_app_by_client_id(&client_id)
+        .await?
+        .ok_or(Error::NotFound)
 }
 
 /// A list's `client_id` filter, resolved.
@@ -191,8 +229,13 @@ pub enum AppFilter {
     Nothing,
 }
 
-pub async fn resolve_filter(store: &dyn Store, client_id: Option<&str>) -> Result<AppFilter, Error> {
-    let Some(client_id) = client_id else { return Ok(AppFilter::All) };
+pub async fn resolve_filter(
+    store: &dyn Store,
+    client_id: Option<&str>,
+) -> Result<AppFilter, Error> {
+    let Some(client_id) = client_id else {
+        return Ok(AppFilter::All);
+    };
     match find(store, client_id).await {
         Ok(app) => Ok(AppFilter::Only(app.id)),
         Err(Error::NotFound) => Ok(AppFilter::Nothing),

@@ -125,7 +125,8 @@ pub struct UpdateRequest {
 }
 
 fn parse_scopes(field: &'static str, requested: Option<Vec<String>>) -> Result<Scopes, Error> {
-    Scopes::parse(requested.unwrap_or_default()).map_err(|_| Error::invalid(FieldError::new(field, ErrorCode::Invalid)))
+    Scopes::parse(requested.unwrap_or_default())
+        .map_err(|_| Error::invalid(FieldError::new(field, ErrorCode::Invalid)))
 }
 
 /// An empty string means "none": clients that build bodies from forms send `""` for unset fields.
@@ -159,51 +160,82 @@ async fn verify_app(
         Err(Error::NotFound) => return Err(unknown_app),
         Err(other) => return Err(other),
     };
-    let secret = client_secret.ok_or_else(|| Error::invalid(FieldError::new("client_secret", ErrorCode::MissingField)))?;
+    let secret = client_secret
+        .ok_or_else(|| Error::invalid(FieldError::new("client_secret", ErrorCode::MissingField)))?;
     if !app.client_secret_digest.matches(secret) {
-        return Err(Error::invalid(FieldError::new("client_secret", ErrorCode::Invalid)));
+        return Err(Error::invalid(FieldError::new(
+            "client_secret",
+            ErrorCode::Invalid,
+        )));
     }
     Ok(app.summary())
 }
 
-async fn insert(
-    store: &dyn Store,
-    user: &User,
+/// What a caller decided about a new authorization; [`insert`] draws its token.
+struct Draft {
     app: Option<AppSummary>,
     scopes: Scopes,
     note: Option<String>,
     note_url: Option<String>,
     fingerprint: Option<String>,
+}
+
+async fn insert(
+    store: &dyn Store,
+    user: &User,
+    draft: Draft,
     now: OffsetDateTime,
 ) -> Result<Created, Error> {
-    let kind = app.as_ref().map_or(TokenKind::Personal, |a| a.kind.token_kind());
+    let kind = draft
+        .app
+        .as_ref()
+        .map_or(TokenKind::Personal, |a| a.kind.token_kind());
     let token = PlainToken::generate(kind)?;
     let new = NewAuthorization {
         user_id: user.id,
-        app,
-        scopes,
+        app: draft.app,
+        scopes: draft.scopes,
         token_hash: token.hash(),
         token_last_eight: token.last_eight(),
-        note,
-        note_url,
-        fingerprint,
+        note: draft.note,
+        note_url: draft.note_url,
+        fingerprint: draft.fingerprint,
         now,
         expires_at: None,
     };
-    let authorization = store.insert_authorization(&new).await.map_err(map_conflict)?;
-    Ok(Created { authorization, token })
+    let authorization = store
+        .insert_authorization(&new)
+        .await
+        .map_err(map_conflict)?;
+    Ok(Created {
+        authorization,
+        token,
+    })
 }
 
 /// `POST /authorizations`: a token for an app (with its client id and secret) or, without
 /// them, a personal access token, which must have a note unique among the user's tokens.
-pub async fn create(store: &dyn Store, user: &User, request: CreateRequest, now: OffsetDateTime) -> Result<Created, Error> {
+pub async fn create(
+    store: &dyn Store,
+    user: &User,
+    request: CreateRequest,
+    now: OffsetDateTime,
+) -> Result<Created, Error> {
     let scopes = parse_scopes("scopes", request.scopes)?;
     let note = non_empty(request.note);
     let note_url = non_empty(request.note_url);
     let fingerprint = non_empty(request.fingerprint);
-    let app = match (non_empty(request.client_id), request.client_secret.filter(|s| !s.expose().is_empty())) {
+    let app = match (
+        non_empty(request.client_id),
+        request.client_secret.filter(|s| !s.expose().is_empty()),
+    ) {
         (None, None) => None,
-        (None, Some(_)) => return Err(Error::invalid(FieldError::new("client_id", ErrorCode::MissingField))),
+        (None, Some(_)) => {
+            return Err(Error::invalid(FieldError::new(
+                "client_id",
+                ErrorCode::MissingField,
+            )));
+        }
         (Some(client_id), secret) => {
             let unknown = Error::invalid(FieldError::new("client_id", ErrorCode::Invalid));
             Some(verify_app(store, &client_id, secret.as_ref(), unknown).await?)
@@ -211,9 +243,19 @@ pub async fn create(store: &dyn Store, user: &User, request: CreateRequest, now:
     };
     if app.is_none() && note.is_none() {
         // GitHub calls a personal token's note its "description" in this error.
-        return Err(Error::invalid(FieldError::new("description", ErrorCode::MissingField)));
+        return Err(Error::invalid(FieldError::new(
+            "description",
+            ErrorCode::MissingField,
+        )));
     }
-    insert(store, user, app, scopes, note, note_url, fingerprint, now).await
+    let draft = Draft {
+        app,
+        scopes,
+        note,
+        note_url,
+        fingerprint,
+    };
+    insert(store, user, draft, now).await
 }
 
 /// `PUT /authorizations/clients/{client_id}[/{fingerprint}]`: the user's authorization of
@@ -236,33 +278,68 @@ pub async fn get_or_create(
     // A few rounds at most: each conflict means a row existed, and a second conflict could
     // only come from that row being deleted between our insert and our read.
     for _ in 0..3 {
-        if let Some(existing) = store.find_app_authorization(user.id, app.id, fingerprint.as_deref()).await? {
+        if let Some(existing) = store
+            .find_app_authorization(user.id, app.id, fingerprint.as_deref())
+            .await?
+        {
             return Ok(GetOrCreate::Existing(existing));
         }
-        let note = non_empty(request.note.clone());
-        let note_url = non_empty(request.note_url.clone());
-        match insert(store, user, Some(app.clone()), scopes.clone(), note, note_url, fingerprint.clone(), now).await {
+        let draft = Draft {
+            app: Some(app.clone()),
+            scopes: scopes.clone(),
+            note: non_empty(request.note.clone()),
+            note_url: non_empty(request.note_url.clone()),
+            fingerprint: fingerprint.clone(),
+        };
+        match insert(store, user, draft, now).await {
             Ok(created) => return Ok(GetOrCreate::Created(created)),
             Err(Error::Invalid(errors)) if errors.iter().any(|e| e.field == "fingerprint") => {}
             Err(other) => return Err(other),
         }
     }
-    Err(Error::Internal("get-or-create kept conflicting with concurrent deletes".into()))
+    Err(Error::Internal(
+        "get-or-create kept conflicting with concurrent deletes".into(),
+    ))
 }
 
 /// `GET /authorizations/{id}`: only the user's own; anyone else's is [`Error::NotFound`].
-pub async fn find(store: &dyn Store, user: &User, id: AuthorizationId) -> Result<Authorization, Error> {
-    store.find_authorization(user.id, id).await?.ok_or(Error::NotFound)
+pub async fn find(
+    store: &dyn Store,
+    user: &User,
+    id: AuthorizationId,
+) -> Result<Authorization, Error> {
+    store
+        .find_authorization(user.id, id)
+        .await?
+        .ok_or(Error::NotFound)
 }
 
 /// `GET /authorizations`, optionally only one app's.
-pub async fn list(store: &dyn Store, user: &User, client_id: Option<&str>, page: PageRequest) -> Result<Page<Authorization>, Error> {
+pub async fn list(
+    store: &dyn Store,
+    user: &User,
+    client_id: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<Authorization>, Error> {
     let app_id = match app::resolve_filter(store, client_id).await? {
         app::AppFilter::All => None,
         app::AppFilter::Only(id) => Some(id),
-        app::AppFilter::Nothing => return Ok(Page { items: Vec::new(), total: 0 }),
+        app::AppFilter::Nothing => {
+            return Ok(Page {
+                items: Vec::new(),
+                total: 0,
+            });
+        }
     };
     Ok(store.list_authorizations(user.id, app_id, page).await?)
+}
+
+/// How a PATCH changes scopes: at most one of `scopes`, `add_scopes`, `remove_scopes`.
+enum ScopeChange {
+    Keep,
+    Set(Scopes),
+    Add(Scopes),
+    Remove(Scopes),
 }
 
 /// `PATCH /authorizations/{id}`: one of `scopes`, `add_scopes`, `remove_scopes`, plus note,
@@ -274,24 +351,24 @@ pub async fn update(
     request: UpdateRequest,
     now: OffsetDateTime,
 ) -> Result<Authorization, Error> {
-    let scope_keys = [request.scopes.is_present(), request.add_scopes.is_some(), request.remove_scopes.is_some()];
+    let scope_keys = [
+        request.scopes.is_present(),
+        request.add_scopes.is_some(),
+        request.remove_scopes.is_some(),
+    ];
     if scope_keys.iter().filter(|given| **given).count() > 1 {
         return Err(Error::invalid(FieldError::custom(
             "scopes",
             "Only one of scopes, add_scopes and remove_scopes may be given per request.",
         )));
     }
-    enum ScopeChange {
-        Keep,
-        Set(Scopes),
-        Add(Scopes),
-        Remove(Scopes),
-    }
     let change = match (request.scopes, request.add_scopes, request.remove_scopes) {
         (Field::Value(scopes), _, _) => ScopeChange::Set(parse_scopes("scopes", Some(scopes))?),
         (Field::Null, _, _) => ScopeChange::Set(Scopes::default()),
         (Field::Absent, Some(add), _) => ScopeChange::Add(parse_scopes("add_scopes", Some(add))?),
-        (Field::Absent, None, Some(remove)) => ScopeChange::Remove(parse_scopes("remove_scopes", Some(remove))?),
+        (Field::Absent, None, Some(remove)) => {
+            ScopeChange::Remove(parse_scopes("remove_scopes", Some(remove))?)
+        }
         (Field::Absent, None, None) => ScopeChange::Keep,
     };
     let current = find(store, user, id).await?;
@@ -301,7 +378,10 @@ pub async fn update(
         other => other,
     };
     if is_personal && note == Field::Null {
-        return Err(Error::invalid(FieldError::new("description", ErrorCode::MissingField)));
+        return Err(Error::invalid(FieldError::new(
+            "description",
+            ErrorCode::MissingField,
+        )));
     }
     let note_url = match request.note_url {
         Field::Value(text) if text.is_empty() => Field::Null,
@@ -323,11 +403,19 @@ pub async fn update(
         fingerprint: fingerprint.clone().apply(current.fingerprint.clone()),
         now,
     };
-    store.update_authorization(user.id, id, &edit).await.map_err(map_conflict)?.ok_or(Error::NotFound)
+    store
+        .update_authorization(user.id, id, &edit)
+        .await
+        .map_err(map_conflict)?
+        .ok_or(Error::NotFound)
 }
 
 /// `DELETE /authorizations/{id}`: the token stops working at once; a grant left without
 /// authorizations goes too.
 pub async fn delete(store: &dyn Store, user: &User, id: AuthorizationId) -> Result<(), Error> {
-    if store.delete_authorization(user.id, id).await? { Ok(()) } else { Err(Error::NotFound) }
+    if store.delete_authorization(user.id, id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
 }

@@ -73,11 +73,21 @@ pub const OAUTH_ACCESS: &str = "OauthAccess";
 
 impl FieldError {
     pub fn new(field: impl Into<Cow<'static, str>>, code: ErrorCode) -> Self {
-        Self { resource: OAUTH_ACCESS, field: field.into(), code, message: None }
+        Self {
+            resource: OAUTH_ACCESS,
+            field: field.into(),
+            code,
+            message: None,
+        }
     }
 
     pub fn custom(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { resource: OAUTH_ACCESS, field: field.into(), code: ErrorCode::Custom, message: Some(message.into()) }
+        Self {
+            resource: OAUTH_ACCESS,
+            field: field.into(),
+            code: ErrorCode::Custom,
+            message: Some(message.into()),
+        }
     }
 }
 

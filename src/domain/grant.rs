@@ -25,16 +25,30 @@ pub async fn find(store: &dyn Store, user: &User, id: GrantId) -> Result<Grant, 
 }
 
 /// `GET /applications/grants`, optionally only one app's.
-pub async fn list(store: &dyn Store, user: &User, client_id: Option<&str>, page: PageRequest) -> Result<Page<Grant>, Error> {
+pub async fn list(
+    store: &dyn Store,
+    user: &User,
+    client_id: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<Grant>, Error> {
     let app_id = match app::resolve_filter(store, client_id).await? {
         app::AppFilter::All => None,
         app::AppFilter::Only(id) => Some(id),
-        app::AppFilter::Nothing => return Ok(Page { items: Vec::new(), total: 0 }),
+        app::AppFilter::Nothing => {
+            return Ok(Page {
+                items: Vec::new(),
+                total: 0,
+            });
+        }
     };
     Ok(store.list_grants(user.id, app_id, page).await?)
 }
 
 /// `DELETE /applications/grants/{id}`: every authorization of that app for the user goes.
 pub async fn delete(store: &dyn Store, user: &User, id: GrantId) -> Result<(), Error> {
-    if store.delete_grant(user.id, id).await? { Ok(()) } else { Err(Error::NotFound) }
+    if store.delete_grant(user.id, id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
 }

@@ -91,7 +91,8 @@ impl ClientId {
 
     /// Any printable ASCII without spaces or slashes (it travels in URL paths), 1–100 long.
     pub fn parse(text: &str) -> Option<Self> {
-        let ok = (1..=100).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
+        let ok = (1..=100).contains(&text.len())
+            && text.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
         ok.then(|| Self(text.to_owned()))
     }
 
@@ -118,7 +119,10 @@ mod tests {
 
     #[test]
     fn logins_compare_without_case() {
-        assert_eq!(Login::parse("OctoCat").unwrap(), Login::parse("octocat").unwrap());
+        assert_eq!(
+            Login::parse("OctoCat").unwrap(),
+            Login::parse("octocat").unwrap()
+        );
         assert_eq!(Login::parse("OctoCat").unwrap().key(), "octocat");
     }
 
@@ -169,6 +173,9 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), total: self.total }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+        }
     }
 }

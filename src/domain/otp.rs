@@ -34,7 +34,13 @@ impl TotpSecret {
         let bytes = Secret::Encoded(self.0.clone()).to_bytes().ok()?;
         // `new_unchecked` because `new` insists on 128-bit secrets, and the widely used
         // 80-bit ones (such as GitHub's docs' `JBSWY3DPEHPK3PXP`) must keep working.
-        Some(TOTP::new_unchecked(Algorithm::SHA1, DIGITS, SKEW_STEPS, STEP_SECONDS, bytes))
+        Some(TOTP::new_unchecked(
+            Algorithm::SHA1,
+            DIGITS,
+            SKEW_STEPS,
+            STEP_SECONDS,
+            bytes,
+        ))
     }
 
     /// Whether `code` is valid at `unix_seconds`, give or take one step.
@@ -42,7 +48,9 @@ impl TotpSecret {
         let code = code.trim();
         code.len() == DIGITS
             && code.bytes().all(|b| b.is_ascii_digit())
-            && self.totp().is_some_and(|totp| totp.check(code, unix_seconds))
+            && self
+                .totp()
+                .is_some_and(|totp| totp.check(code, unix_seconds))
     }
 
     /// The code for `unix_seconds`; used by tests and by `grantd` tooling, never sent anywhere.
@@ -97,8 +105,14 @@ mod tests {
 
     #[test]
     fn secrets_are_normalised_and_validated() {
-        assert_eq!(TotpSecret::parse("jbsw y3dp ehpk 3pxp").unwrap().expose(), SECRET);
+        assert_eq!(
+            TotpSecret::parse("jbsw y3dp ehpk 3pxp").unwrap().expose(),
+            SECRET
+        );
         assert!(TotpSecret::parse("not base32!").is_none());
-        assert!(TotpSecret::parse("JBSWY3DP").is_none(), "40 bits is too short");
+        assert!(
+            TotpSecret::parse("JBSWY3DP").is_none(),
+            "40 bits is too short"
+        );
     }
 }

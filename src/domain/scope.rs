@@ -10,7 +10,13 @@
 const SCOPES: &[(&str, &[&str])] = &[
     (
         "repo",
-        &["repo:status", "repo_deployment", "public_repo", "repo:invite", "security_events"],
+        &[
+            "repo:status",
+            "repo_deployment",
+            "public_repo",
+            "repo:invite",
+            "security_events",
+        ],
     ),
     ("repo:status", &[]),
     ("repo_deployment", &[]),
@@ -53,7 +59,11 @@ const SCOPES: &[(&str, &[&str])] = &[
     ("read:discussion", &[]),
     (
         "admin:enterprise",
-        &["manage_runners:enterprise", "manage_billing:enterprise", "read:enterprise"],
+        &[
+            "manage_runners:enterprise",
+            "manage_billing:enterprise",
+            "read:enterprise",
+        ],
     ),
     ("manage_runners:enterprise", &[]),
     ("manage_billing:enterprise", &[]),
@@ -92,25 +102,26 @@ impl Scopes {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let requested: Vec<String> = requested.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        let requested: Vec<String> = requested
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect();
         let unknown: Vec<String> = requested.iter().filter(|s| !is_known(s)).cloned().collect();
         if unknown.is_empty() {
-            Ok(Self::normalise(requested))
+            Ok(Self::normalise(&requested))
         } else {
             Err(unknown)
         }
     }
 
-    /// Rebuilds a list that was validated when it was stored.
-    pub fn from_stored(names: Vec<String>) -> Self {
-        Self(names)
-    }
-
-    fn normalise(requested: Vec<String>) -> Self {
+    fn normalise(requested: &[String]) -> Self {
         let mut kept: Vec<String> = Vec::with_capacity(requested.len());
         for (i, scope) in requested.iter().enumerate() {
             let duplicate = kept.contains(scope);
-            let implied = requested.iter().enumerate().any(|(j, other)| j != i && implies(other, scope));
+            let implied = requested
+                .iter()
+                .enumerate()
+                .any(|(j, other)| j != i && implies(other, scope));
             if !duplicate && !implied {
                 kept.push(scope.clone());
             }
@@ -121,18 +132,29 @@ impl Scopes {
     /// `add_scopes`: appends in the order given, then normalises.
     #[must_use]
     pub fn with_added(&self, added: &Self) -> Self {
-        Self::normalise(self.0.iter().chain(added.0.iter()).cloned().collect())
+        Self::normalise(&[self.0.as_slice(), added.0.as_slice()].concat())
     }
 
     /// `remove_scopes`: removes exactly the scopes named.
     #[must_use]
     pub fn without(&self, removed: &Self) -> Self {
-        Self(self.0.iter().filter(|s| !removed.0.contains(s)).cloned().collect())
+        Self(
+            self.0
+                .iter()
+                .filter(|s| !removed.0.contains(s))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// The union of several lists, normalised, in first-seen order (a grant's scopes).
     pub fn union<'a>(lists: impl IntoIterator<Item = &'a Self>) -> Self {
-        Self::normalise(lists.into_iter().flat_map(|l| l.0.iter().cloned()).collect())
+        Self::normalise(
+            &lists
+                .into_iter()
+                .flat_map(|l| l.0.iter().cloned())
+                .collect::<Vec<_>>(),
+        )
     }
 
     pub fn as_slice(&self) -> &[String] {
@@ -181,7 +203,10 @@ mod tests {
 
     #[test]
     fn unknown_scopes_are_reported() {
-        assert_eq!(Scopes::parse(["repo", "bogus", "Repo"]), Err(vec!["bogus".into(), "Repo".into()]));
+        assert_eq!(
+            Scopes::parse(["repo", "bogus", "Repo"]),
+            Err(vec!["bogus".into(), "Repo".into()])
+        );
     }
 
     #[test]

@@ -6,8 +6,10 @@
 
 use std::fmt;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -39,8 +41,7 @@ impl fmt::Debug for PasswordHashString {
 
 /// A PHC string whose verification always fails, verified against when a login is unknown so
 /// that "no such user" costs as long as "wrong password" and reveals nothing.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0CGT3nZC1gWZ5cRy0rS54Q5LLi2ZTo1LhnM5JQj0F5Y";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0CGT3nZC1gWZ5cRy0rS54Q5LLi2ZTo1LhnM5JQj0F5Y";
 
 impl Password {
     /// argon2id with the `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1: OWASP's
@@ -55,8 +56,11 @@ impl Password {
     /// `None` runs a dummy verification of equal cost. CPU-heavy: call from a blocking thread.
     pub fn verify(&self, stored: Option<&PasswordHashString>) -> bool {
         let phc = stored.map_or(DUMMY_HASH, |h| h.0.as_str());
-        let matches = PasswordHash::new(phc)
-            .is_ok_and(|parsed| Argon2::default().verify_password(self.0.as_bytes(), &parsed).is_ok());
+        let matches = PasswordHash::new(phc).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(self.0.as_bytes(), &parsed)
+                .is_ok()
+        });
         stored.is_some() && matches
     }
 }
@@ -140,6 +144,9 @@ mod tests {
     #[test]
     fn debug_hides_secrets() {
         assert_eq!(format!("{:?}", Password::new("hunter2")), "Password(***)");
-        assert_eq!(format!("{:?}", ClientSecret::new("abc")), "ClientSecret(***)");
+        assert_eq!(
+            format!("{:?}", ClientSecret::new("abc")),
+            "ClientSecret(***)"
+        );
     }
 }

@@ -153,7 +153,11 @@ mod tests {
 
     #[test]
     fn generated_tokens_have_githubs_shape() {
-        for kind in [TokenKind::Personal, TokenKind::OAuthApp, TokenKind::GitHubApp] {
+        for kind in [
+            TokenKind::Personal,
+            TokenKind::OAuthApp,
+            TokenKind::GitHubApp,
+        ] {
             let token = PlainToken::generate(kind).unwrap();
             let text = token.expose();
             assert_eq!(text.len(), 40);
@@ -198,7 +202,10 @@ mod tests {
         assert_eq!(PlainToken::parse(&format!("{text}0")), None);
         assert_eq!(PlainToken::parse(&text.replacen(&text[5..6], "-", 1)), None);
         assert_eq!(PlainToken::parse(""), None);
-        assert_eq!(PlainToken::parse("gho_ü234567890123456789012345678901234"), None);
+        assert_eq!(
+            PlainToken::parse("gho_ü234567890123456789012345678901234"),
+            None
+        );
     }
 
     #[test]
@@ -224,7 +231,11 @@ mod tests {
     fn random_characters_cover_the_whole_alphabet() {
         let sample = random_base62(20_000).unwrap();
         for &c in BASE62 {
-            assert!(sample.as_bytes().contains(&c), "{} never drawn", char::from(c));
+            assert!(
+                sample.as_bytes().contains(&c),
+                "{} never drawn",
+                char::from(c)
+            );
         }
     }
 }

@@ -41,7 +41,10 @@ pub async fn hash_password(password: Password) -> Result<PasswordHashString, Err
 }
 
 /// See [`hash_password`] for why this runs on a blocking thread.
-pub async fn verify_password(password: Password, stored: Option<PasswordHashString>) -> Result<bool, Error> {
+pub async fn verify_password(
+    password: Password,
+    stored: Option<PasswordHashString>,
+) -> Result<bool, Error> {
     tokio::task::spawn_blocking(move || password.verify(stored.as_ref()))
         .await
         .map_err(|e| Error::Internal(format!("hashing thread failed: {e}")))
@@ -89,18 +92,30 @@ pub struct UserSpec {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-    Error::invalid(FieldError { resource: "User", ..FieldError::custom(field, message) })
+    Error::invalid(FieldError {
+        resource: "User",
+        ..FieldError::custom(field, message)
+    })
 }
 
 /// Validates the parts of a [`UserSpec`] that need no hashing.
 pub fn validate_spec(spec: &UserSpec) -> Result<(Login, Option<TotpSecret>), Error> {
     let login = Login::parse(&spec.login).ok_or_else(|| {
-        invalid("login", format!("login {:?} is not valid: use 1-39 letters, digits or single inner hyphens", spec.login))
+        invalid(
+            "login",
+            format!(
+                "login {:?} is not valid: use 1-39 letters, digits or single inner hyphens",
+                spec.login
+            ),
+        )
     })?;
     let totp_secret = match &spec.totp_secret {
         None => None,
         Some(text) => Some(TotpSecret::parse(text).ok_or_else(|| {
-            invalid("totp_secret", "the TOTP secret must be base32 (A-Z, 2-7) of at least 16 characters")
+            invalid(
+                "totp_secret",
+                "the TOTP secret must be base32 (A-Z, 2-7) of at least 16 characters",
+            )
         })?),
     };
     if spec.email.as_deref().is_some_and(|e| !e.contains('@')) {
@@ -113,11 +128,19 @@ pub fn validate_spec(spec: &UserSpec) -> Result<(Login, Option<TotpSecret>), Err
 pub async fn add(store: &dyn Store, spec: UserSpec, now: OffsetDateTime) -> Result<User, Error> {
     let (login, totp_secret) = validate_spec(&spec)?;
     let password_hash = hash_password(spec.password).await?;
-    let new = NewUser { login, email: spec.email, password_hash, totp_secret, site_admin: spec.site_admin, now };
+    let new = NewUser {
+        login,
+        email: spec.email,
+        password_hash,
+        totp_secret,
+        site_admin: spec.site_admin,
+        now,
+    };
     store.insert_user(&new).await.map_err(|e| match e {
-        store::Error::Conflict(store::Constraint::Login) => {
-            Error::invalid(FieldError { resource: "User", ..FieldError::new("login", ErrorCode::AlreadyExists) })
-        }
+        store::Error::Conflict(store::Constraint::Login) => Error::invalid(FieldError {
+            resource: "User",
+            ..FieldError::new("login", ErrorCode::AlreadyExists)
+        }),
         other => other.into(),
     })
 }
@@ -125,11 +148,19 @@ pub async fn add(store: &dyn Store, spec: UserSpec, now: OffsetDateTime) -> Resu
 /// Finds a user by login or answers [`Error::NotFound`].
 pub async fn find(store: &dyn Store, login: &str) -> Result<User, Error> {
     let login = Login::parse(login).ok_or(Error::NotFound)?;
-    store.find_user_by_login(&login).await?.ok_or(Error::NotFound)
+    store
+        .find_user_by_login(&login)
+        .await?
+        .ok_or(Error::NotFound)
 }
 
 /// Sets a new password (CLI `user passwd`).
-pub async fn change_password(store: &dyn Store, login: &str, password: Password, now: OffsetDateTime) -> Result<User, Error> {
+pub async fn change_password(
+    store: &dyn Store,
+    login: &str,
+    password: Password,
+    now: OffsetDateTime,
+) -> Result<User, Error> {
     let user = find(store, login).await?;
     let hash = hash_password(password).await?;
     if !store.update_user_password(user.id, &hash, now).await? {

@@ -13,7 +13,9 @@ use super::extract::{BasicUser, FieldReader, JsonObject, path_id};
 use super::pagination::ListQuery;
 use super::schemas;
 use crate::domain::AuthorizationId;
-use crate::domain::authorization::{self, CreateRequest, GetOrCreate, GetOrCreateRequest, UpdateRequest};
+use crate::domain::authorization::{
+    self, CreateRequest, GetOrCreate, GetOrCreateRequest, UpdateRequest,
+};
 use crate::domain::secret::ClientSecret;
 
 /// Adds a `Link` header to a list response when it has more than one page.
@@ -26,12 +28,20 @@ pub(super) fn with_link<T: serde::Serialize>(link: Option<String>, items: Vec<T>
 }
 
 /// GET /authorizations
-pub async fn list_authorizations(State(state): State<AppState>, BasicUser(user): BasicUser, query: ListQuery) -> Result<Response, ApiError> {
+pub async fn list_authorizations(
+    State(state): State<AppState>,
+    BasicUser(user): BasicUser,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
     let page = authorization::list(&*state.store, &user, query.client_id.as_deref(), query.page)
         .await
         .doc(docs::LIST_AUTHORIZATIONS)?;
     let link = query.link_header(&format!("{}/authorizations", state.public_url), page.total);
-    let items: Vec<_> = page.items.iter().map(|a| schemas::Authorization::new(&state.public_url, a)).collect();
+    let items: Vec<_> = page
+        .items
+        .iter()
+        .map(|a| schemas::Authorization::new(&state.public_url, a))
+        .collect();
     Ok(with_link(link, items))
 }
 
@@ -52,8 +62,14 @@ pub async fn create_authorization(
         fingerprint: fields.string("fingerprint"),
     };
     fields.finish().doc(doc)?;
-    let created = authorization::create(&*state.store, &user, request, state.clock.now()).await.doc(doc)?;
-    let json = schemas::Authorization::with_token(&state.public_url, &created.authorization, &created.token);
+    let created = authorization::create(&*state.store, &user, request, state.clock.now())
+        .await
+        .doc(doc)?;
+    let json = schemas::Authorization::with_token(
+        &state.public_url,
+        &created.authorization,
+        &created.token,
+    );
     Ok((StatusCode::CREATED, Json(json)))
 }
 
@@ -78,15 +94,29 @@ async fn get_or_create(
 ) -> Result<(StatusCode, Json<schemas::Authorization>), ApiError> {
     let (request, fields) = get_or_create_request(body);
     fields.finish().doc(doc)?;
-    let outcome = authorization::get_or_create(&*state.store, user, client_id, fingerprint, request, state.clock.now())
-        .await
-        .doc(doc)?;
+    let outcome = authorization::get_or_create(
+        &*state.store,
+        user,
+        client_id,
+        fingerprint,
+        request,
+        state.clock.now(),
+    )
+    .await
+    .doc(doc)?;
     Ok(match outcome {
         GetOrCreate::Created(created) => (
             StatusCode::CREATED,
-            Json(schemas::Authorization::with_token(&state.public_url, &created.authorization, &created.token)),
+            Json(schemas::Authorization::with_token(
+                &state.public_url,
+                &created.authorization,
+                &created.token,
+            )),
         ),
-        GetOrCreate::Existing(existing) => (StatusCode::OK, Json(schemas::Authorization::new(&state.public_url, &existing))),
+        GetOrCreate::Existing(existing) => (
+            StatusCode::OK,
+            Json(schemas::Authorization::new(&state.public_url, &existing)),
+        ),
     })
 }
 
@@ -97,7 +127,15 @@ pub async fn get_or_create_authorization_for_app(
     Path(client_id): Path<String>,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<schemas::Authorization>), ApiError> {
-    get_or_create(&state, &user, &client_id, None, &body, docs::GET_OR_CREATE_AUTHORIZATION_FOR_APP).await
+    get_or_create(
+        &state,
+        &user,
+        &client_id,
+        None,
+        &body,
+        docs::GET_OR_CREATE_AUTHORIZATION_FOR_APP,
+    )
+    .await
 }
 
 /// PUT /authorizations/clients/{client_id}/{fingerprint}
@@ -118,7 +156,9 @@ pub async fn get_authorization(
     Path(id): Path<String>,
 ) -> Result<Json<schemas::Authorization>, ApiError> {
     let doc = docs::GET_AUTHORIZATION;
-    let found = authorization::find(&*state.store, &user, path_id(&id, AuthorizationId, doc)?).await.doc(doc)?;
+    let found = authorization::find(&*state.store, &user, path_id(&id, AuthorizationId, doc)?)
+        .await
+        .doc(doc)?;
     Ok(Json(schemas::Authorization::new(&state.public_url, &found)))
 }
 
@@ -142,8 +182,13 @@ pub async fn update_authorization(
         fingerprint: fields.field_string("fingerprint"),
     };
     fields.finish().doc(doc)?;
-    let updated = authorization::update(&*state.store, &user, id, request, state.clock.now()).await.doc(doc)?;
-    Ok(Json(schemas::Authorization::new(&state.public_url, &updated)))
+    let updated = authorization::update(&*state.store, &user, id, request, state.clock.now())
+        .await
+        .doc(doc)?;
+    Ok(Json(schemas::Authorization::new(
+        &state.public_url,
+        &updated,
+    )))
 }
 
 /// DELETE /authorizations/{authorization_id}
@@ -153,6 +198,8 @@ pub async fn delete_authorization(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let doc = docs::DELETE_AUTHORIZATION;
-    authorization::delete(&*state.store, &user, path_id(&id, AuthorizationId, doc)?).await.doc(doc)?;
+    authorization::delete(&*state.store, &user, path_id(&id, AuthorizationId, doc)?)
+        .await
+        .doc(doc)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -17,12 +17,18 @@ pub struct ApiError {
     message: Cow<'static, str>,
     documentation_url: &'static str,
     errors: Vec<FieldError>,
-    headers: HeaderMap,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, message: message.into(), documentation_url: docs::REST, errors: Vec::new(), headers: HeaderMap::new() }
+        Self {
+            status,
+            message: message.into(),
+            documentation_url: docs::REST,
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }
     }
 
     pub fn requires_authentication() -> Self {
@@ -30,7 +36,10 @@ impl ApiError {
     }
 
     pub fn basic_auth_only() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "This API can only be accessed with username and password Basic Auth")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "This API can only be accessed with username and password Basic Auth",
+        )
     }
 
     pub fn not_found() -> Self {
@@ -56,7 +65,10 @@ impl ApiError {
     }
 
     fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
-        self.headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        self.headers.push((
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
         self
     }
 }
@@ -66,12 +78,16 @@ impl From<domain::Error> for ApiError {
         // No `_` arm: a new domain error must be given its status here.
         match error {
             domain::Error::BadCredentials => Self::new(StatusCode::UNAUTHORIZED, "Bad credentials"),
-            domain::Error::OtpRequired => {
-                Self::new(StatusCode::UNAUTHORIZED, "Must specify two-factor authentication OTP code.")
-                    .with_header("x-github-otp", "required; app")
-            }
+            domain::Error::OtpRequired => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "Must specify two-factor authentication OTP code.",
+            )
+            .with_header("x-github-otp", "required; app"),
             domain::Error::NotFound => Self::not_found(),
-            domain::Error::Invalid(errors) => Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed") },
+            domain::Error::Invalid(errors) => Self {
+                errors,
+                ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed")
+            },
             domain::Error::Store(cause) => {
                 // Logged once here, never sent: database messages can describe the schema.
                 tracing::error!(error = %cause, "storage failure");
@@ -121,7 +137,12 @@ impl IntoResponse for ApiError {
             errors: self
                 .errors
                 .iter()
-                .map(|e| ErrorEntry { resource: e.resource, field: &e.field, code: e.code.as_str(), message: e.message.as_deref() })
+                .map(|e| ErrorEntry {
+                    resource: e.resource,
+                    field: &e.field,
+                    code: e.code.as_str(),
+                    message: e.message.as_deref(),
+                })
                 .collect(),
             documentation_url: self.documentation_url,
             status: self.status.as_u16().to_string(),

@@ -18,7 +18,11 @@ use crate::domain::{Error, FieldError, error::ErrorCode};
 /// Parses an integer id from a path. Ids that are not positive integers name nothing, so they
 /// answer 404 like an id that does not exist (GitHub does the same), not 400.
 pub fn path_id<T>(raw: &str, wrap: fn(i64) -> T, doc: &'static str) -> Result<T, ApiError> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).map(wrap).ok_or_else(|| ApiError::not_found().documented(doc))
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(wrap)
+        .ok_or_else(|| ApiError::not_found().documented(doc))
 }
 
 /// A user authenticated with HTTP Basic `login:password` (and a TOTP code if they have 2FA).
@@ -27,12 +31,23 @@ pub struct BasicUser(pub User);
 
 /// Splits an `Authorization` header into (scheme, credentials).
 fn authorization_header(parts: &Parts) -> Option<(&str, &str)> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    Some(value.split_once(' ').map_or((value, ""), |(scheme, rest)| (scheme, rest.trim())))
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    Some(
+        value
+            .split_once(' ')
+            .map_or((value, ""), |(scheme, rest)| (scheme, rest.trim())),
+    )
 }
 
 fn decode_basic(credentials: &str) -> Option<(String, String)> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(credentials).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(credentials)
+        .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (login, password) = text.split_once(':')?;
     Some((login.to_owned(), password.to_owned()))
@@ -41,7 +56,10 @@ fn decode_basic(credentials: &str) -> Option<(String, String)> {
 impl FromRequestParts<AppState> for BasicUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some((scheme, credentials)) = authorization_header(parts) else {
             return Err(ApiError::requires_authentication());
         };
@@ -51,10 +69,15 @@ impl FromRequestParts<AppState> for BasicUser {
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(ApiError::requires_authentication());
         }
-        let (login, password) = decode_basic(credentials).ok_or_else(ApiError::requires_authentication)?;
-        let otp = parts.headers.get("x-github-otp").and_then(|v| v.to_str().ok());
+        let (login, password) =
+            decode_basic(credentials).ok_or_else(ApiError::requires_authentication)?;
+        let otp = parts
+            .headers
+            .get("x-github-otp")
+            .and_then(|v| v.to_str().ok());
         let now = state.clock.now();
-        let user = user::authenticate(&*state.store, &login, Password::new(password), otp, now).await?;
+        let user =
+            user::authenticate(&*state.store, &login, Password::new(password), otp, now).await?;
         Ok(Self(user))
     }
 }
@@ -70,19 +93,27 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large (the limit is 1 MiB)")
-            } else {
-                ApiError::problems_parsing_json()
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Request body is too large (the limit is 1 MiB)",
+                    )
+                } else {
+                    ApiError::problems_parsing_json()
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
-            Ok(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "Body should be a JSON object")),
+            Ok(_) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Body should be a JSON object",
+            )),
             Err(_) => Err(ApiError::problems_parsing_json()),
         }
     }
@@ -97,7 +128,10 @@ pub struct FieldReader<'a> {
 
 impl<'a> FieldReader<'a> {
     pub fn new(body: &'a JsonObject) -> Self {
-        Self { body: &body.0, errors: Vec::new() }
+        Self {
+            body: &body.0,
+            errors: Vec::new(),
+        }
     }
 
     fn invalid(&mut self, key: &'static str) {
@@ -131,7 +165,10 @@ impl<'a> FieldReader<'a> {
             None => Field::Absent,
             Some(Value::Null) => Field::Null,
             Some(Value::Array(items)) => {
-                let strings: Option<Vec<String>> = items.iter().map(|v| v.as_str().map(str::to_owned)).collect();
+                let strings: Option<Vec<String>> = items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect();
                 strings.map_or_else(
                     || {
                         self.invalid(key);
@@ -157,6 +194,10 @@ impl<'a> FieldReader<'a> {
 
     /// Ends reading: the values are usable only if no field had the wrong type.
     pub fn finish(self) -> Result<(), Error> {
-        if self.errors.is_empty() { Ok(()) } else { Err(Error::Invalid(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(self.errors))
+        }
     }
 }

@@ -9,30 +9,55 @@ use super::AppState;
 use super::authorizations::with_link;
 use super::docs;
 use super::error::{ApiError, Documented};
-use super::extract::{path_id, BasicUser};
+use super::extract::{BasicUser, path_id};
 use super::pagination::ListQuery;
 use super::schemas;
 use crate::domain::GrantId;
 use crate::domain::grant;
 
 /// GET /applications/grants
-pub async fn list_grants(State(state): State<AppState>, BasicUser(user): BasicUser, query: ListQuery) -> Result<Response, ApiError> {
-    let page = grant::list(&*state.store, &user, query.client_id.as_deref(), query.page).await.doc(docs::LIST_GRANTS)?;
-    let link = query.link_header(&format!("{}/applications/grants", state.public_url), page.total);
-    let items: Vec<_> = page.items.iter().map(|g| schemas::Grant::new(&state.public_url, g)).collect();
+pub async fn list_grants(
+    State(state): State<AppState>,
+    BasicUser(user): BasicUser,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let page = grant::list(&*state.store, &user, query.client_id.as_deref(), query.page)
+        .await
+        .doc(docs::LIST_GRANTS)?;
+    let link = query.link_header(
+        &format!("{}/applications/grants", state.public_url),
+        page.total,
+    );
+    let items: Vec<_> = page
+        .items
+        .iter()
+        .map(|g| schemas::Grant::new(&state.public_url, g))
+        .collect();
     Ok(with_link(link, items))
 }
 
 /// GET /applications/grants/{grant_id}
-pub async fn get_grant(State(state): State<AppState>, BasicUser(user): BasicUser, Path(id): Path<String>) -> Result<Json<schemas::Grant>, ApiError> {
+pub async fn get_grant(
+    State(state): State<AppState>,
+    BasicUser(user): BasicUser,
+    Path(id): Path<String>,
+) -> Result<Json<schemas::Grant>, ApiError> {
     let doc = docs::GET_GRANT;
-    let found = grant::find(&*state.store, &user, path_id(&id, GrantId, doc)?).await.doc(doc)?;
+    let found = grant::find(&*state.store, &user, path_id(&id, GrantId, doc)?)
+        .await
+        .doc(doc)?;
     Ok(Json(schemas::Grant::new(&state.public_url, &found)))
 }
 
 /// DELETE /applications/grants/{grant_id}
-pub async fn delete_grant(State(state): State<AppState>, BasicUser(user): BasicUser, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_grant(
+    State(state): State<AppState>,
+    BasicUser(user): BasicUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let doc = docs::DELETE_GRANT;
-    grant::delete(&*state.store, &user, path_id(&id, GrantId, doc)?).await.doc(doc)?;
+    grant::delete(&*state.store, &user, path_id(&id, GrantId, doc)?)
+        .await
+        .doc(doc)?;
     Ok(StatusCode::NO_CONTENT)
 }

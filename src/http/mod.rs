@@ -50,12 +50,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, public_url: String) -> Self {
+    pub fn new(store: Arc<dyn Store>, public_url: impl AsRef<str>) -> Self {
         Self::with_clock(store, public_url, Arc::new(SystemClock))
     }
 
-    pub fn with_clock(store: Arc<dyn Store>, public_url: String, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, public_url: public_url.trim_end_matches('/').into() }
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        public_url: impl AsRef<str>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            public_url: public_url.as_ref().trim_end_matches('/').into(),
+        }
     }
 }
 
@@ -68,9 +76,18 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 fn api() -> Router<AppState> {
     Router::new()
         .route("/applications/grants", get(grants::list_grants))
-        .route("/applications/grants/{grant_id}", get(grants::get_grant).delete(grants::delete_grant))
-        .route("/authorizations", get(authorizations::list_authorizations).post(authorizations::create_authorization))
-        .route("/authorizations/clients/{client_id}", put(authorizations::get_or_create_authorization_for_app))
+        .route(
+            "/applications/grants/{grant_id}",
+            get(grants::get_grant).delete(grants::delete_grant),
+        )
+        .route(
+            "/authorizations",
+            get(authorizations::list_authorizations).post(authorizations::create_authorization),
+        )
+        .route(
+            "/authorizations/clients/{client_id}",
+            put(authorizations::get_or_create_authorization_for_app),
+        )
         .route(
             "/authorizations/clients/{client_id}/{fingerprint}",
             put(authorizations::get_or_create_authorization_for_app_and_fingerprint),
@@ -94,12 +111,20 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v3", api())
         .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            // The route pattern, never the raw URI: legacy app paths carry tokens in them.
-            let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
-            tracing::info_span!("request", method = %request.method(), route)
-        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                // The route pattern, never the raw URI: legacy app paths carry tokens in them.
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                tracing::info_span!("request", method = %request.method(), route)
+            }),
+        )
         .with_state(state)
 }
 

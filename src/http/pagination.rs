@@ -1,6 +1,8 @@
 //! `per_page`/`page` query parameters and the `Link` header, as GitHub's "Using pagination in
 //! the REST API" describes them.
 
+use std::fmt::Write as _;
+
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 
@@ -16,17 +18,33 @@ pub struct ListQuery {
 }
 
 fn positive(value: Option<&str>) -> Option<u32> {
-    value.and_then(|v| v.trim().parse::<u32>().ok()).filter(|n| *n > 0)
+    value
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0)
 }
 
 impl ListQuery {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        let get = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
         // Lenient like GitHub: a bad value falls back to the default instead of failing.
-        let per_page = positive(get("per_page")).map_or(PageRequest::DEFAULT_PER_PAGE, |n| n.min(PageRequest::MAX_PER_PAGE));
+        let per_page = positive(get("per_page")).map_or(PageRequest::DEFAULT_PER_PAGE, |n| {
+            n.min(PageRequest::MAX_PER_PAGE)
+        });
         let page = positive(get("page")).unwrap_or(1);
-        let client_id = get("client_id").filter(|c| !c.is_empty()).map(str::to_owned);
-        Self { page: PageRequest { page, per_page }, client_id, pairs }
+        let client_id = get("client_id")
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        Self {
+            page: PageRequest { page, per_page },
+            client_id,
+            pairs,
+        }
     }
 
     /// The `Link` header for a list of `total` items at `base` (public URL + path), or `None`
@@ -70,7 +88,7 @@ fn encode(text: &str) -> String {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out
@@ -81,7 +99,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         // A query string that does not even parse as pairs is treated as empty, like GitHub.
-        let pairs = Query::<Vec<(String, String)>>::from_request_parts(parts, state).await.map_or_else(|_| Vec::new(), |q| q.0);
+        let pairs = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_or_else(|_| Vec::new(), |q| q.0);
         Ok(Self::from_pairs(pairs))
     }
 }
@@ -91,15 +111,32 @@ mod tests {
     use super::*;
 
     fn query(pairs: &[(&str, &str)]) -> ListQuery {
-        ListQuery::from_pairs(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+        ListQuery::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
     }
 
     #[test]
     fn defaults_caps_and_fallbacks() {
-        assert_eq!(query(&[]).page, PageRequest { page: 1, per_page: 30 });
+        assert_eq!(
+            query(&[]).page,
+            PageRequest {
+                page: 1,
+                per_page: 30
+            }
+        );
         assert_eq!(query(&[("per_page", "500")]).page.per_page, 100);
         for bad in ["0", "-3", "abc", ""] {
-            assert_eq!(query(&[("per_page", bad), ("page", bad)]).page, PageRequest { page: 1, per_page: 30 });
+            assert_eq!(
+                query(&[("per_page", bad), ("page", bad)]).page,
+                PageRequest {
+                    page: 1,
+                    per_page: 30
+                }
+            );
         }
     }
 
@@ -117,12 +154,16 @@ mod tests {
             "<http://h/authorizations?per_page=2&page=2>; rel=\"next\", <http://h/authorizations?per_page=2&page=3>; rel=\"last\""
         );
         assert_eq!(
-            query(&[("per_page", "2"), ("page", "2")]).link_header(base, 5).unwrap(),
+            query(&[("per_page", "2"), ("page", "2")])
+                .link_header(base, 5)
+                .unwrap(),
             "<http://h/authorizations?per_page=2&page=1>; rel=\"prev\", <http://h/authorizations?per_page=2&page=3>; rel=\"next\", \
              <http://h/authorizations?per_page=2&page=3>; rel=\"last\", <http://h/authorizations?per_page=2&page=1>; rel=\"first\""
         );
         assert_eq!(
-            query(&[("page", "3"), ("per_page", "2"), ("client_id", "a b")]).link_header(base, 5).unwrap(),
+            query(&[("page", "3"), ("per_page", "2"), ("client_id", "a b")])
+                .link_header(base, 5)
+                .unwrap(),
             "<http://h/authorizations?per_page=2&client_id=a%20b&page=2>; rel=\"prev\", \
              <http://h/authorizations?per_page=2&client_id=a%20b&page=1>; rel=\"first\""
         );
@@ -130,7 +171,12 @@ mod tests {
 
     #[test]
     fn past_the_end_points_back_to_the_last_page() {
-        let link = query(&[("per_page", "2"), ("page", "9")]).link_header("http://h/x", 5).unwrap();
-        assert_eq!(link, "<http://h/x?per_page=2&page=3>; rel=\"prev\", <http://h/x?per_page=2&page=1>; rel=\"first\"");
+        let link = query(&[("per_page", "2"), ("page", "9")])
+            .link_header("http://h/x", 5)
+            .unwrap();
+        assert_eq!(
+            link,
+            "<http://h/x?per_page=2&page=3>; rel=\"prev\", <http://h/x?per_page=2&page=1>; rel=\"first\""
+        );
     }
 }

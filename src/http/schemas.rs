@@ -14,7 +14,9 @@ use crate::domain::token::PlainToken;
 /// GitHub's timestamps: `2011-09-06T17:26:27Z`, UTC, whole seconds.
 pub fn timestamp(at: OffsetDateTime) -> String {
     let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_default()
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize)]
@@ -27,11 +29,21 @@ pub struct App {
 impl App {
     fn of(authorization: &DomainAuthorization) -> Self {
         match &authorization.app {
-            Some(app) => Self { url: app.url.clone(), name: app.name.clone(), client_id: app.client_id.to_string() },
+            Some(app) => Self {
+                url: app.url.clone(),
+                name: app.name.clone(),
+                client_id: app.client_id.to_string(),
+            },
             // A personal access token has no app; GitHub shows a stand-in named after its note.
             None => Self {
-                url: authorization.note_url.clone().unwrap_or_else(|| docs::PERSONAL_ACCESS_TOKENS.to_owned()),
-                name: format!("{} (API)", authorization.note.as_deref().unwrap_or_default()),
+                url: authorization
+                    .note_url
+                    .clone()
+                    .unwrap_or_else(|| docs::PERSONAL_ACCESS_TOKENS.to_owned()),
+                name: format!(
+                    "{} (API)",
+                    authorization.note.as_deref().unwrap_or_default()
+                ),
                 client_id: ClientId::PERSONAL.to_owned(),
             },
         }
@@ -77,8 +89,15 @@ impl Authorization {
     }
 
     /// The JSON of a newly made authorization, the only one that carries its token.
-    pub fn with_token(public_url: &str, authorization: &DomainAuthorization, token: &PlainToken) -> Self {
-        Self { token: token.expose().to_owned(), ..Self::new(public_url, authorization) }
+    pub fn with_token(
+        public_url: &str,
+        authorization: &DomainAuthorization,
+        token: &PlainToken,
+    ) -> Self {
+        Self {
+            token: token.expose().to_owned(),
+            ..Self::new(public_url, authorization)
+        }
     }
 }
 
@@ -97,7 +116,11 @@ impl Grant {
         Self {
             id: grant.id.0,
             url: format!("{public_url}/applications/grants/{}", grant.id),
-            app: App { url: grant.app.url.clone(), name: grant.app.name.clone(), client_id: grant.app.client_id.to_string() },
+            app: App {
+                url: grant.app.url.clone(),
+                name: grant.app.name.clone(),
+                client_id: grant.app.client_id.to_string(),
+            },
             created_at: timestamp(grant.created_at),
             updated_at: timestamp(grant.updated_at),
             scopes: grant.scopes.as_slice().to_vec(),
@@ -112,6 +135,9 @@ mod tests {
 
     #[test]
     fn timestamps_are_whole_seconds_utc_with_z() {
-        assert_eq!(timestamp(datetime!(2011-09-06 17:26:27.9 +02:00)), "2011-09-06T15:26:27Z");
+        assert_eq!(
+            timestamp(datetime!(2011-09-06 17:26:27.9 +02:00)),
+            "2011-09-06T15:26:27Z"
+        );
     }
 }

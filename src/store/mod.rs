@@ -61,7 +61,12 @@ pub trait Store: Send + Sync {
     async fn insert_user(&self, user: &NewUser) -> Result<User>;
     async fn find_user_by_login(&self, login: &Login) -> Result<Option<User>>;
     async fn list_users(&self) -> Result<Vec<User>>;
-    async fn update_user_password(&self, id: UserId, hash: &PasswordHashString, now: OffsetDateTime) -> Result<bool>;
+    async fn update_user_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHashString,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
     /// Refuses with [`Constraint::OwnsApps`] while the user owns apps; removes their authorizations.
     async fn delete_user(&self, id: UserId) -> Result<bool>;
 
@@ -69,33 +74,66 @@ pub trait Store: Send + Sync {
     async fn insert_app(&self, app: &NewApp) -> Result<App>;
     async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<App>>;
     async fn list_apps(&self) -> Result<Vec<App>>;
-    async fn update_app_secret(&self, id: AppId, digest: &SecretDigest, now: OffsetDateTime) -> Result<bool>;
+    async fn update_app_secret(
+        &self,
+        id: AppId,
+        digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
     /// Removes the app with every grant and authorization of it.
     async fn delete_app(&self, id: AppId) -> Result<bool>;
 
     // Authorizations.
     /// Inserts the authorization and, for an app, creates its grant if the user has none yet.
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization>;
-    async fn find_authorization(&self, user: UserId, id: AuthorizationId) -> Result<Option<Authorization>>;
+    async fn find_authorization(
+        &self,
+        user: UserId,
+        id: AuthorizationId,
+    ) -> Result<Option<Authorization>>;
     /// The user's authorization of `app` with exactly this fingerprint (`None`: without one).
-    async fn find_app_authorization(&self, user: UserId, app: AppId, fingerprint: Option<&str>) -> Result<Option<Authorization>>;
+    async fn find_app_authorization(
+        &self,
+        user: UserId,
+        app: AppId,
+        fingerprint: Option<&str>,
+    ) -> Result<Option<Authorization>>;
     /// In id order; `app` keeps only that app's.
-    async fn list_authorizations(&self, user: UserId, app: Option<AppId>, page: PageRequest) -> Result<Page<Authorization>>;
+    async fn list_authorizations(
+        &self,
+        user: UserId,
+        app: Option<AppId>,
+        page: PageRequest,
+    ) -> Result<Page<Authorization>>;
     /// Reads the row, applies `edit` and writes the result in one transaction. `None` if the
     /// user has no such authorization.
-    async fn update_authorization(&self, user: UserId, id: AuthorizationId, edit: AuthorizationEdit<'_>) -> Result<Option<Authorization>>;
+    async fn update_authorization(
+        &self,
+        user: UserId,
+        id: AuthorizationId,
+        edit: AuthorizationEdit<'_>,
+    ) -> Result<Option<Authorization>>;
     /// Also deletes the grant if this was its last authorization.
     async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool>;
 
     // Grants.
     async fn find_grant(&self, user: UserId, id: GrantId) -> Result<Option<Grant>>;
-    async fn list_grants(&self, user: UserId, app: Option<AppId>, page: PageRequest) -> Result<Page<Grant>>;
+    async fn list_grants(
+        &self,
+        user: UserId,
+        app: Option<AppId>,
+        page: PageRequest,
+    ) -> Result<Page<Grant>>;
     /// Deletes the grant and every authorization under it.
     async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool>;
 
     // Fixtures.
     /// Applies a whole fixture file in one transaction: all of it or nothing.
-    async fn apply_fixture(&self, plan: &FixturePlan, now: OffsetDateTime) -> Result<FixtureOutcome>;
+    async fn apply_fixture(
+        &self,
+        plan: &FixturePlan,
+        now: OffsetDateTime,
+    ) -> Result<FixtureOutcome>;
 }
 
 /// A user as a fixture file wants it.
@@ -154,6 +192,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
         Ok(Arc::new(SqliteStore::open(url).await?))
     } else {
         let scheme = url.split(':').next().unwrap_or_default();
-        Err(Error::Backend(format!("unsupported database URL scheme {scheme:?}: use sqlite://PATH").into()))
+        Err(Error::Backend(
+            format!("unsupported database URL scheme {scheme:?}: use sqlite://PATH").into(),
+        ))
     }
 }

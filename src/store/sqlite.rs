@@ -7,12 +7,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 
 use super::{
-    AppUpsert, AuthorizationEdit, Constraint, Error, FixtureOutcome, FixturePlan, Result, Store, UpsertResult, UserUpsert,
+    AppUpsert, AuthorizationEdit, Constraint, Error, FixtureOutcome, FixturePlan, Result, Store,
+    UpsertResult, UserUpsert,
 };
 use crate::domain::app::{App, AppKind, AppSummary, NewApp};
 use crate::domain::authorization::{Authorization, NewAuthorization};
@@ -69,7 +73,8 @@ fn corrupt(what: &str) -> Error {
     Error::Backend(format!("stored {what} is not valid").into())
 }
 
-const USER_COLUMNS: &str = "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at";
 
 fn user_from_row(row: &SqliteRow) -> Result<User> {
     let login: String = row.try_get("login").map_err(backend)?;
@@ -79,7 +84,9 @@ fn user_from_row(row: &SqliteRow) -> Result<User> {
         login: Login::parse(&login).ok_or_else(|| corrupt("login"))?,
         email: row.try_get("email").map_err(backend)?,
         password_hash: PasswordHashString(row.try_get("password_hash").map_err(backend)?),
-        totp_secret: totp.map(|t| TotpSecret::parse(&t).ok_or_else(|| corrupt("TOTP secret"))).transpose()?,
+        totp_secret: totp
+            .map(|t| TotpSecret::parse(&t).ok_or_else(|| corrupt("TOTP secret")))
+            .transpose()?,
         site_admin: row.try_get("site_admin").map_err(backend)?,
         created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
         updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
@@ -114,7 +121,9 @@ fn app_from_row(row: &SqliteRow) -> Result<App> {
 
 /// The app columns of a joined row (`app_*`), absent for personal access tokens.
 fn app_summary_from_row(row: &SqliteRow) -> Result<Option<AppSummary>> {
-    let Some(id) = row.try_get::<Option<i64>, _>("app_id").map_err(backend)? else { return Ok(None) };
+    let Some(id) = row.try_get::<Option<i64>, _>("app_id").map_err(backend)? else {
+        return Ok(None);
+    };
     let kind: String = row.try_get("app_kind").map_err(backend)?;
     let client_id: String = row.try_get("app_client_id").map_err(backend)?;
     Ok(Some(AppSummary {
@@ -167,14 +176,19 @@ fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
     Ok(Grant {
         id: GrantId(row.try_get("id").map_err(backend)?),
         app: app_summary_from_row(row)?.ok_or_else(|| corrupt("grant"))?,
-        scopes: Scopes::union([&Scopes::from_stored_text(scopes.as_deref().unwrap_or_default())]),
+        scopes: Scopes::union([&Scopes::from_stored_text(
+            scopes.as_deref().unwrap_or_default(),
+        )]),
         created_at: timestamp(created_at)?,
         updated_at: timestamp(updated_at.unwrap_or(created_at))?,
     })
 }
 
 fn limit_offset(page: PageRequest) -> (i64, i64) {
-    (i64::from(page.per_page), i64::try_from(page.offset()).unwrap_or(i64::MAX))
+    (
+        i64::from(page.per_page),
+        i64::try_from(page.offset()).unwrap_or(i64::MAX),
+    )
 }
 
 impl SqliteStore {
@@ -187,13 +201,20 @@ impl SqliteStore {
             .foreign_keys(true)
             // Another process (the CLI, while the server runs) may hold the write lock briefly.
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(backend)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
         MIGRATOR.run(&pool).await.map_err(backend)?;
         Ok(Self { pool })
     }
 
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)
     }
 
     async fn fetch_authorization(
@@ -202,19 +223,38 @@ impl SqliteStore {
         id: AuthorizationId,
     ) -> Result<Option<Authorization>> {
         let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND a.id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(id.0).fetch_optional(executor).await.map_err(map_err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(id.0)
+            .fetch_optional(executor)
+            .await
+            .map_err(map_err)?;
         row.as_ref().map(authorization_from_row).transpose()
     }
 
-    async fn fetch_app(executor: impl sqlx::SqliteExecutor<'_>, client_id: &str) -> Result<Option<App>> {
+    async fn fetch_app(
+        executor: impl sqlx::SqliteExecutor<'_>,
+        client_id: &str,
+    ) -> Result<Option<App>> {
         let sql = format!("{APP_SELECT} WHERE p.client_id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(client_id).fetch_optional(executor).await.map_err(map_err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(client_id)
+            .fetch_optional(executor)
+            .await
+            .map_err(map_err)?;
         row.as_ref().map(app_from_row).transpose()
     }
 
-    async fn fetch_user(executor: impl sqlx::SqliteExecutor<'_>, login_key: &str) -> Result<Option<User>> {
+    async fn fetch_user(
+        executor: impl sqlx::SqliteExecutor<'_>,
+        login_key: &str,
+    ) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(login_key).fetch_optional(executor).await.map_err(map_err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(login_key)
+            .fetch_optional(executor)
+            .await
+            .map_err(map_err)?;
         row.as_ref().map(user_from_row).transpose()
     }
 }
@@ -222,7 +262,10 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 
@@ -253,11 +296,19 @@ impl Store for SqliteStore {
 
     async fn list_users(&self) -> Result<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(map_err)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn update_user_password(&self, id: UserId, hash: &PasswordHashString, now: OffsetDateTime) -> Result<bool> {
+    async fn update_user_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHashString,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
         let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
             .bind(&hash.0)
             .bind(now.unix_timestamp())
@@ -278,7 +329,11 @@ impl Store for SqliteStore {
         if owned > 0 {
             return Err(Error::Conflict(Constraint::OwnsApps));
         }
-        let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id.0).execute(&mut *tx).await.map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
@@ -301,7 +356,9 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let stored = Self::fetch_app(&mut *tx, app.client_id.as_str()).await?.ok_or_else(|| corrupt("app"))?;
+        let stored = Self::fetch_app(&mut *tx, app.client_id.as_str())
+            .await?
+            .ok_or_else(|| corrupt("app"))?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
@@ -312,24 +369,37 @@ impl Store for SqliteStore {
 
     async fn list_apps(&self) -> Result<Vec<App>> {
         let sql = format!("{APP_SELECT} ORDER BY p.id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(map_err)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         rows.iter().map(app_from_row).collect()
     }
 
-    async fn update_app_secret(&self, id: AppId, digest: &SecretDigest, now: OffsetDateTime) -> Result<bool> {
-        let done = sqlx::query("UPDATE apps SET client_secret_digest = ?, updated_at = ? WHERE id = ?")
-            .bind(&digest.0[..])
-            .bind(now.unix_timestamp())
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+    async fn update_app_secret(
+        &self,
+        id: AppId,
+        digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE apps SET client_secret_digest = ?, updated_at = ? WHERE id = ?")
+                .bind(&digest.0[..])
+                .bind(now.unix_timestamp())
+                .bind(id.0)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete_app(&self, id: AppId) -> Result<bool> {
         // Grants and authorizations go with it through ON DELETE CASCADE.
-        let done = sqlx::query("DELETE FROM apps WHERE id = ?").bind(id.0).execute(&self.pool).await.map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM apps WHERE id = ?")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -346,12 +416,13 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
-                let id: i64 = sqlx::query_scalar("SELECT id FROM grants WHERE user_id = ? AND app_id = ?")
-                    .bind(new.user_id.0)
-                    .bind(app.id.0)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                let id: i64 =
+                    sqlx::query_scalar("SELECT id FROM grants WHERE user_id = ? AND app_id = ?")
+                        .bind(new.user_id.0)
+                        .bind(app.id.0)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
                 Some(id)
             }
         };
@@ -374,17 +445,30 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
-        let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id)).await?.ok_or_else(|| corrupt("authorization"))?;
+        let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
+            .await?
+            .ok_or_else(|| corrupt("authorization"))?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
 
-    async fn find_authorization(&self, user: UserId, id: AuthorizationId) -> Result<Option<Authorization>> {
+    async fn find_authorization(
+        &self,
+        user: UserId,
+        id: AuthorizationId,
+    ) -> Result<Option<Authorization>> {
         Self::fetch_authorization(&self.pool, user, id).await
     }
 
-    async fn find_app_authorization(&self, user: UserId, app: AppId, fingerprint: Option<&str>) -> Result<Option<Authorization>> {
-        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND a.app_id = ? AND a.fingerprint = ?");
+    async fn find_app_authorization(
+        &self,
+        user: UserId,
+        app: AppId,
+        fingerprint: Option<&str>,
+    ) -> Result<Option<Authorization>> {
+        let sql = format!(
+            "{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND a.app_id = ? AND a.fingerprint = ?"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .bind(app.0)
@@ -395,17 +479,26 @@ impl Store for SqliteStore {
         row.as_ref().map(authorization_from_row).transpose()
     }
 
-    async fn list_authorizations(&self, user: UserId, app: Option<AppId>, page: PageRequest) -> Result<Page<Authorization>> {
+    async fn list_authorizations(
+        &self,
+        user: UserId,
+        app: Option<AppId>,
+        page: PageRequest,
+    ) -> Result<Page<Authorization>> {
         let (limit, offset) = limit_offset(page);
         // `? IS NULL OR …` keeps one statement for the filtered and unfiltered list.
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authorizations WHERE user_id = ? AND (? IS NULL OR app_id = ?)")
-            .bind(user.0)
-            .bind(app.map(|a| a.0))
-            .bind(app.map(|a| a.0))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND (? IS NULL OR a.app_id = ?) ORDER BY a.id LIMIT ? OFFSET ?");
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM authorizations WHERE user_id = ? AND (? IS NULL OR app_id = ?)",
+        )
+        .bind(user.0)
+        .bind(app.map(|a| a.0))
+        .bind(app.map(|a| a.0))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let sql = format!(
+            "{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND (? IS NULL OR a.app_id = ?) ORDER BY a.id LIMIT ? OFFSET ?"
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .bind(app.map(|a| a.0))
@@ -415,13 +508,26 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        let items = rows.iter().map(authorization_from_row).collect::<Result<_>>()?;
-        Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+        let items = rows
+            .iter()
+            .map(authorization_from_row)
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+        })
     }
 
-    async fn update_authorization(&self, user: UserId, id: AuthorizationId, edit: AuthorizationEdit<'_>) -> Result<Option<Authorization>> {
+    async fn update_authorization(
+        &self,
+        user: UserId,
+        id: AuthorizationId,
+        edit: AuthorizationEdit<'_>,
+    ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
-        let Some(current) = Self::fetch_authorization(&mut *tx, user, id).await? else { return Ok(None) };
+        let Some(current) = Self::fetch_authorization(&mut *tx, user, id).await? else {
+            return Ok(None);
+        };
         let changes = edit(&current);
         sqlx::query("UPDATE authorizations SET scopes = ?, note = ?, note_url = ?, fingerprint = ?, updated_at = ? WHERE id = ? AND user_id = ?")
             .bind(changes.scopes.to_stored())
@@ -441,12 +547,14 @@ impl Store for SqliteStore {
 
     async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool> {
         let mut tx = self.write().await?;
-        let grant: Option<Option<i64>> = sqlx::query_scalar("DELETE FROM authorizations WHERE id = ? AND user_id = ? RETURNING grant_id")
-            .bind(id.0)
-            .bind(user.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let grant: Option<Option<i64>> = sqlx::query_scalar(
+            "DELETE FROM authorizations WHERE id = ? AND user_id = ? RETURNING grant_id",
+        )
+        .bind(id.0)
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
         let Some(grant) = grant else { return Ok(false) };
         if let Some(grant) = grant {
             sqlx::query("DELETE FROM grants WHERE id = ? AND NOT EXISTS (SELECT 1 FROM authorizations WHERE grant_id = ?)")
@@ -462,20 +570,34 @@ impl Store for SqliteStore {
 
     async fn find_grant(&self, user: UserId, id: GrantId) -> Result<Option<Grant>> {
         let sql = format!("{GRANT_SELECT} WHERE g.user_id = ? AND g.id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(id.0).fetch_optional(&self.pool).await.map_err(map_err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
         row.as_ref().map(grant_from_row).transpose()
     }
 
-    async fn list_grants(&self, user: UserId, app: Option<AppId>, page: PageRequest) -> Result<Page<Grant>> {
+    async fn list_grants(
+        &self,
+        user: UserId,
+        app: Option<AppId>,
+        page: PageRequest,
+    ) -> Result<Page<Grant>> {
         let (limit, offset) = limit_offset(page);
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE user_id = ? AND (? IS NULL OR app_id = ?)")
-            .bind(user.0)
-            .bind(app.map(|a| a.0))
-            .bind(app.map(|a| a.0))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        let sql = format!("{GRANT_SELECT} WHERE g.user_id = ? AND (? IS NULL OR g.app_id = ?) ORDER BY g.id LIMIT ? OFFSET ?");
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM grants WHERE user_id = ? AND (? IS NULL OR app_id = ?)",
+        )
+        .bind(user.0)
+        .bind(app.map(|a| a.0))
+        .bind(app.map(|a| a.0))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let sql = format!(
+            "{GRANT_SELECT} WHERE g.user_id = ? AND (? IS NULL OR g.app_id = ?) ORDER BY g.id LIMIT ? OFFSET ?"
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .bind(app.map(|a| a.0))
@@ -486,7 +608,10 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         let items = rows.iter().map(grant_from_row).collect::<Result<_>>()?;
-        Ok(Page { items, total: u64::try_from(total).unwrap_or(0) })
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+        })
     }
 
     async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool> {
@@ -500,24 +625,39 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn apply_fixture(&self, plan: &FixturePlan, now: OffsetDateTime) -> Result<FixtureOutcome> {
+    async fn apply_fixture(
+        &self,
+        plan: &FixturePlan,
+        now: OffsetDateTime,
+    ) -> Result<FixtureOutcome> {
         let mut tx = self.write().await?;
         let mut outcome = FixtureOutcome::default();
         for user in &plan.users {
-            outcome.users.push(upsert_user(&mut tx, user, now.unix_timestamp()).await?);
+            outcome
+                .users
+                .push(upsert_user(&mut tx, user, now.unix_timestamp()).await?);
         }
         for app in &plan.apps {
-            outcome.apps.push(upsert_app(&mut tx, app, now.unix_timestamp()).await?);
+            outcome
+                .apps
+                .push(upsert_app(&mut tx, app, now.unix_timestamp()).await?);
         }
         tx.commit().await.map_err(map_err)?;
         Ok(outcome)
     }
 }
 
-async fn upsert_user(tx: &mut Transaction<'static, Sqlite>, user: &UserUpsert, now: i64) -> Result<UpsertResult> {
+async fn upsert_user(
+    tx: &mut Transaction<'static, Sqlite>,
+    user: &UserUpsert,
+    now: i64,
+) -> Result<UpsertResult> {
     let totp = user.totp_secret.as_ref().map(TotpSecret::expose);
     let Some(current) = SqliteStore::fetch_user(&mut **tx, &user.login.key()).await? else {
-        let hash = user.password_hash.as_ref().ok_or_else(|| corrupt("fixture plan: new user without password"))?;
+        let hash = user
+            .password_hash
+            .as_ref()
+            .ok_or_else(|| corrupt("fixture plan: new user without password"))?;
         sqlx::query(
             "INSERT INTO users (login, login_key, email, password_hash, totp_secret, site_admin, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -543,7 +683,10 @@ async fn upsert_user(tx: &mut Transaction<'static, Sqlite>, user: &UserUpsert, n
     if same {
         return Ok(UpsertResult::Unchanged);
     }
-    let hash = user.password_hash.as_ref().unwrap_or(&current.password_hash);
+    let hash = user
+        .password_hash
+        .as_ref()
+        .unwrap_or(&current.password_hash);
     sqlx::query("UPDATE users SET login = ?, email = ?, password_hash = ?, totp_secret = ?, site_admin = ?, updated_at = ? WHERE id = ?")
         .bind(user.login.as_str())
         .bind(&user.email)
@@ -558,20 +701,31 @@ async fn upsert_user(tx: &mut Transaction<'static, Sqlite>, user: &UserUpsert, n
     Ok(UpsertResult::Updated)
 }
 
-async fn upsert_app(tx: &mut Transaction<'static, Sqlite>, app: &AppUpsert, now: i64) -> Result<(ClientId, UpsertResult)> {
+async fn upsert_app(
+    tx: &mut Transaction<'static, Sqlite>,
+    app: &AppUpsert,
+    now: i64,
+) -> Result<(ClientId, UpsertResult)> {
     let owner = SqliteStore::fetch_user(&mut **tx, &app.owner.key())
         .await?
         .ok_or_else(|| corrupt("fixture plan: unknown owner"))?;
-    let current = match &app.client_id {
-        Some(client_id) => SqliteStore::fetch_app(&mut **tx, client_id.as_str()).await?,
-        None => {
-            let sql = format!("{APP_SELECT} WHERE p.owner_id = ? AND p.name = ? ORDER BY p.id LIMIT 1");
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner.id.0).bind(&app.name).fetch_optional(&mut **tx).await.map_err(map_err)?;
-            row.as_ref().map(app_from_row).transpose()?
-        }
+    let current = if let Some(client_id) = &app.client_id {
+        SqliteStore::fetch_app(&mut **tx, client_id.as_str()).await?
+    } else {
+        let sql = format!("{APP_SELECT} WHERE p.owner_id = ? AND p.name = ? ORDER BY p.id LIMIT 1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(owner.id.0)
+            .bind(&app.name)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(app_from_row).transpose()?
     };
     let Some(current) = current else {
-        let client_id = app.client_id.clone().unwrap_or_else(|| app.generated_client_id.clone());
+        let client_id = app
+            .client_id
+            .clone()
+            .unwrap_or_else(|| app.generated_client_id.clone());
         let secret = app.secret.unwrap_or(app.generated_secret);
         sqlx::query(
             "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, created_at, updated_at) \
