@@ -121,26 +121,7 @@ pub enum AppKindArg {
 #[derive(Debug, Subcommand)]
 pub enum AppCommand {
     /// Register an app; prints its client id and secret (the secret is shown only this once).
-    Add {
-        #[arg(long)]
-        owner: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        url: String,
-        #[arg(long, value_enum, default_value = "oauth")]
-        kind: AppKindArg,
-        /// Use this client id instead of generating one.
-        #[arg(long)]
-        client_id: Option<String>,
-        /// Use this client secret instead of generating one.
-        #[arg(long)]
-        client_secret: Option<String>,
-        #[command(flatten)]
-        db: DbArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
+    Add(AppAddArgs),
     /// List apps.
     List {
         #[command(flatten)]
@@ -170,6 +151,35 @@ pub enum AppCommand {
 pub struct SeedArgs {
     /// The fixture file (TOML).
     pub file: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AppAddArgs {
+    #[arg(long)]
+    pub owner: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub url: String,
+    #[arg(long, value_enum, default_value = "oauth")]
+    pub kind: AppKindArg,
+    /// Use this client id instead of generating one.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Use this client secret instead of generating one.
+    #[arg(long)]
+    pub client_secret: Option<String>,
+    /// Make the app's user tokens expire (GitHub Apps only), after 8 hours unless
+    /// --user-token-ttl says otherwise.
+    #[arg(long)]
+    pub expire_user_tokens: bool,
+    /// Lifetime of the app's user tokens, such as "8h" or "30m"; implies --expire-user-tokens.
+    #[arg(long)]
+    pub user_token_ttl: Option<humantime::Duration>,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]

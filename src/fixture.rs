@@ -13,7 +13,9 @@ use crate::domain::app::{self, AppKind, AppSpec};
 use crate::domain::secret::{ClientSecret, Password};
 use crate::domain::user::{self, UserSpec};
 use crate::domain::{self as domain_mod, ClientId, Login};
-use crate::store::{AppUpsert, FixturePlan, Store, UpsertResult, UserUpsert};
+use crate::store::{
+    AppUpsert, FixturePlan, OrgUpsert, RepoUpsert, Store, UpsertResult, UserUpsert,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,7 +23,28 @@ struct FixtureFile {
     #[serde(default)]
     users: Vec<UserEntry>,
     #[serde(default)]
+    orgs: Vec<OrgEntry>,
+    #[serde(default)]
     apps: Vec<AppEntry>,
+    #[serde(default)]
+    repos: Vec<RepoEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgEntry {
+    login: String,
+    id: Option<i64>,
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepoEntry {
+    owner: String,
+    name: String,
+    id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +67,9 @@ struct AppEntry {
     kind: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    #[serde(default)]
+    expire_user_tokens: bool,
+    user_token_ttl: Option<String>,
 }
 
 /// Why a fixture file was refused: which file, which entry, and what is wrong with it.
@@ -111,7 +137,14 @@ pub async fn load_file(
 
     let (users, logins) = plan_users(store, path, file.users).await?;
     let (apps, generated) = plan_apps(store, path, file.apps, &logins).await?;
-    let plan = FixturePlan { users, apps };
+    let orgs = plan_orgs(store, path, file.orgs, &logins).await?;
+    let repos = plan_repos(store, path, file.repos, &logins, &orgs).await?;
+    let plan = FixturePlan {
+        users,
+        orgs,
+        apps,
+        repos,
+    };
 
     let outcome = store
         .apply_fixture(&plan, now)
@@ -235,6 +268,11 @@ async fn plan_apps(
             owner: entry.owner.clone(),
             client_id: entry.client_id.clone(),
             client_secret: entry.client_secret.map(ClientSecret::new),
+            user_token_ttl: user_token_ttl(
+                entry.expire_user_tokens,
+                entry.user_token_ttl.as_deref(),
+            )
+            .map_err(|problem| fail(Some(name.clone()), problem))?,
         };
         let (client_id, secret) =
             app::prepare(&spec).map_err(|e| fail(Some(name.clone()), describe(&e)))?;
@@ -279,8 +317,141 @@ async fn plan_apps(
             generated_client_id: client_id,
             secret: given_secret,
             generated_secret: secret.digest(),
+            user_token_ttl: spec.user_token_ttl,
         });
     }
 
     Ok((apps, generated))
+}
+
+/// `expire_user_tokens` and `user_token_ttl` ("8h", "30s", "1h 30m") to a lifetime.
+fn user_token_ttl(expire: bool, ttl: Option<&str>) -> Result<Option<time::Duration>, String> {
+    match (expire, ttl) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => Err("user_token_ttl needs expire_user_tokens = true".to_owned()),
+        (true, None) => Ok(Some(app::DEFAULT_USER_TOKEN_TTL)),
+        (true, Some(text)) => {
+            let parsed = humantime::parse_duration(text)
+                .map_err(|e| format!("user_token_ttl {text:?}: {e}"))?;
+            time::Duration::try_from(parsed)
+                .map(Some)
+                .map_err(|e| format!("user_token_ttl {text:?}: {e}"))
+        }
+    }
+}
+
+/// Does `login` name a user of the file or of the database?
+async fn user_exists(
+    store: &dyn Store,
+    login: &Login,
+    logins: &HashMap<String, usize>,
+) -> Result<bool, crate::store::Error> {
+    if logins.contains_key(&login.key()) {
+        return Ok(true);
+    }
+    store.find_user_by_login(login).await.map(|u| u.is_some())
+}
+
+/// Validates the organizations: valid logins, not shared with a user, members that exist.
+async fn plan_orgs(
+    store: &dyn Store,
+    path: &Path,
+    entries: Vec<OrgEntry>,
+    logins: &HashMap<String, usize>,
+) -> Result<Vec<OrgUpsert>, Error> {
+    let mut orgs: Vec<OrgUpsert> = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let name = format!("orgs[{i}] (login {:?})", entry.login);
+        let fail = |problem: String| failure(path, Some(name.clone()), problem);
+        let login =
+            Login::parse(&entry.login).ok_or_else(|| fail("the login is not valid".to_owned()))?;
+        if logins.contains_key(&login.key()) || orgs.iter().any(|o| o.login == login) {
+            return Err(fail(
+                "duplicate login (users and organizations share one namespace)".to_owned(),
+            ));
+        }
+        if entry.id.is_some_and(|id| id <= 0) {
+            return Err(fail("id must be a positive integer".to_owned()));
+        }
+        let mut members = Vec::new();
+        for member in &entry.members {
+            let member_login = Login::parse(member)
+                .ok_or_else(|| fail(format!("member {member:?} is not a valid login")))?;
+            if !user_exists(store, &member_login, logins)
+                .await
+                .map_err(|e| fail(e.to_string()))?
+            {
+                return Err(fail(format!(
+                    "unknown member {member:?}: add it to [[users]] or with `grantd user add`"
+                )));
+            }
+            members.push(member_login);
+        }
+        orgs.push(OrgUpsert {
+            login,
+            id: entry.id,
+            members,
+        });
+    }
+    Ok(orgs)
+}
+
+/// Validates the repositories: owners that exist (users or organizations), no duplicates.
+async fn plan_repos(
+    store: &dyn Store,
+    path: &Path,
+    entries: Vec<RepoEntry>,
+    logins: &HashMap<String, usize>,
+    orgs: &[OrgUpsert],
+) -> Result<Vec<RepoUpsert>, Error> {
+    let mut repos: Vec<RepoUpsert> = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let name = format!("repos[{i}] ({}/{})", entry.owner, entry.name);
+        let fail = |problem: String| failure(path, Some(name.clone()), problem);
+        let valid_name = !entry.name.is_empty()
+            && entry.name.len() <= 100
+            && entry
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !valid_name {
+            return Err(fail(
+                "the name must be 1-100 letters, digits, '-', '_' or '.'".to_owned(),
+            ));
+        }
+        let owner = Login::parse(&entry.owner)
+            .ok_or_else(|| fail("the owner is not a valid login".to_owned()))?;
+        let known = orgs.iter().any(|o| o.login == owner)
+            || user_exists(store, &owner, logins)
+                .await
+                .map_err(|e| fail(e.to_string()))?
+            || store
+                .find_account(&crate::domain::account::AccountRef::Login(
+                    owner.to_string(),
+                ))
+                .await
+                .map_err(|e| fail(e.to_string()))?
+                .is_some();
+        if !known {
+            return Err(fail(format!(
+                "unknown owner {:?}: add it to [[users]] or [[orgs]]",
+                entry.owner
+            )));
+        }
+        if entry.id.is_some_and(|id| id <= 0) {
+            return Err(fail("id must be a positive integer".to_owned()));
+        }
+        if repos
+            .iter()
+            .any(|r| r.owner == owner && r.name.eq_ignore_ascii_case(&entry.name))
+        {
+            return Err(fail("duplicate repository".to_owned()));
+        }
+        repos.push(RepoUpsert {
+            owner,
+            name: entry.name,
+            id: entry.id,
+        });
+    }
+    Ok(repos)
 }

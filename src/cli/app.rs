@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{explain, now, open_store, print};
-use crate::config::{AppKindArg, DbArgs, OutputArgs};
+use crate::config::{AppAddArgs, AppKindArg, DbArgs, OutputArgs};
 use crate::domain::app::{self, App, AppKind, AppSpec};
 use crate::domain::secret::ClientSecret;
 use crate::http::schemas::timestamp;
@@ -39,15 +39,6 @@ impl AppJson {
     }
 }
 
-pub struct AddArgs {
-    pub owner: String,
-    pub name: String,
-    pub url: String,
-    pub kind: AppKindArg,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-}
-
 fn credentials_text(app: &App, secret: &ClientSecret) -> String {
     format!(
         "client_id: {}\nclient_secret: {}",
@@ -56,7 +47,8 @@ fn credentials_text(app: &App, secret: &ClientSecret) -> String {
     )
 }
 
-pub async fn add(db: &DbArgs, output: OutputArgs, args: AddArgs) -> anyhow::Result<()> {
+pub async fn add(args: AppAddArgs) -> anyhow::Result<()> {
+    let (db, output) = (&args.db, args.output);
     let store = open_store(db).await?;
     let kind = match args.kind {
         AppKindArg::Oauth => AppKind::OAuth,
@@ -69,6 +61,11 @@ pub async fn add(db: &DbArgs, output: OutputArgs, args: AddArgs) -> anyhow::Resu
         owner: args.owner,
         client_id: args.client_id,
         client_secret: args.client_secret.map(ClientSecret::new),
+        user_token_ttl: match (args.expire_user_tokens, args.user_token_ttl) {
+            (_, Some(ttl)) => Some(time::Duration::try_from(*ttl)?),
+            (true, None) => Some(app::DEFAULT_USER_TOKEN_TTL),
+            (false, None) => None,
+        },
     };
     let (app, secret) = app::register(&*store, spec, now())
         .await

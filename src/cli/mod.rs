@@ -42,30 +42,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             UserCommand::Delete { login, db, output } => user::delete(&db, output, &login).await,
         },
         Command::App(command) => match command {
-            AppCommand::Add {
-                owner,
-                name,
-                url,
-                kind,
-                client_id,
-                client_secret,
-                db,
-                output,
-            } => {
-                app::add(
-                    &db,
-                    output,
-                    app::AddArgs {
-                        owner,
-                        name,
-                        url,
-                        kind,
-                        client_id,
-                        client_secret,
-                    },
-                )
-                .await
-            }
+            AppCommand::Add(args) => app::add(args).await,
             AppCommand::List { db, output } => app::list(&db, output).await,
             AppCommand::Delete {
                 client_id,

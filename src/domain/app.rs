@@ -1,7 +1,7 @@
 //! OAuth apps and GitHub Apps: the clients that tokens are issued to, identified by a public
 //! client id and authenticated by a client secret stored only as a SHA-256 digest.
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use super::secret::{ClientSecret, SecretDigest};
 use super::token::TokenKind;
@@ -63,6 +63,9 @@ pub struct App {
     pub owner_login: Login,
     pub client_id: ClientId,
     pub client_secret_digest: SecretDigest,
+    /// Set when the app's user tokens expire (GitHub Apps with "expire user authorization
+    /// tokens"): how long each lives.
+    pub user_token_ttl: Option<Duration>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -75,6 +78,8 @@ pub struct AppSummary {
     pub name: String,
     pub url: String,
     pub client_id: ClientId,
+    /// How long the app's user tokens live, when they expire.
+    pub token_ttl: Option<Duration>,
 }
 
 impl App {
@@ -85,6 +90,7 @@ impl App {
             name: self.name.clone(),
             url: self.url.clone(),
             client_id: self.client_id.clone(),
+            token_ttl: self.user_token_ttl,
         }
     }
 }
@@ -97,6 +103,7 @@ pub struct NewApp {
     pub owner_id: UserId,
     pub client_id: ClientId,
     pub client_secret_digest: SecretDigest,
+    pub user_token_ttl: Option<Duration>,
     pub now: OffsetDateTime,
 }
 
@@ -109,7 +116,12 @@ pub struct AppSpec {
     pub owner: String,
     pub client_id: Option<String>,
     pub client_secret: Option<ClientSecret>,
+    /// `Some` makes the app's user tokens expire after that long (GitHub Apps only).
+    pub user_token_ttl: Option<Duration>,
 }
+
+/// GitHub's lifetime for expiring user tokens of GitHub Apps.
+pub const DEFAULT_USER_TOKEN_TTL: Duration = Duration::hours(8);
 
 fn invalid(field: &'static str, message: impl Into<String>) -> Error {
     Error::invalid(FieldError {
@@ -143,6 +155,18 @@ pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
         })?,
         None => spec.kind.generate_client_id()?,
     };
+    if spec.user_token_ttl.is_some() && spec.kind != AppKind::GitHub {
+        return Err(invalid(
+            "expire_user_tokens",
+            "only GitHub Apps (kind \"github\") can have expiring user tokens",
+        ));
+    }
+    if spec.user_token_ttl.is_some_and(|ttl| ttl <= Duration::ZERO) {
+        return Err(invalid(
+            "user_token_ttl",
+            "the user token lifetime must be positive",
+        ));
+    }
     if client_id.as_str() == ClientId::PERSONAL {
         return Err(invalid(
             "client_id",
@@ -182,6 +206,7 @@ pub async fn register(
         owner_id: owner.id,
         client_id,
         client_secret_digest: secret.digest(),
+        user_token_ttl: spec.user_token_ttl,
         now,
     };
     let app = store.insert_app(&new).await.map_err(|e| match e {
@@ -240,5 +265,28 @@ pub async fn resolve_filter(
         Ok(app) => Ok(AppFilter::Only(app.id)),
         Err(Error::NotFound) => Ok(AppFilter::Nothing),
         Err(other) => Err(other),
+    }
+}
+
+/// Checks an app's Basic credentials (`client_id:client_secret`). An unknown client id and a
+/// wrong secret are the same [`Error::BadCredentials`], and both compare a digest, so neither
+/// the answer nor its timing tells whether the client id exists.
+pub async fn authenticate(
+    store: &dyn Store,
+    client_id: &str,
+    secret: &ClientSecret,
+) -> Result<App, Error> {
+    let app = match find(store, client_id).await {
+        Ok(app) => Some(app),
+        Err(Error::NotFound) => None,
+        Err(other) => return Err(other),
+    };
+    let digest = app
+        .as_ref()
+        .map_or(SecretDigest([0; 32]), |a| a.client_secret_digest);
+    let matches = digest.matches(secret);
+    match app {
+        Some(app) if matches => Ok(app),
+        _ => Err(Error::BadCredentials),
     }
 }

@@ -4,6 +4,7 @@
 
 use time::OffsetDateTime;
 
+use super::account::TokenScope;
 use super::app::{self, AppSummary};
 use super::error::ErrorCode;
 use super::scope::Scopes;
@@ -28,6 +29,8 @@ pub struct Authorization {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
+    /// Set on repository- and permission-scoped tokens made by `app_token::scope`.
+    pub scoped_to: Option<TokenScope>,
 }
 
 /// An authorization about to be stored. Carries the token's hash, never the token.
@@ -43,6 +46,8 @@ pub struct NewAuthorization {
     pub fingerprint: Option<String>,
     pub now: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
+    /// Set on repository- and permission-scoped tokens made by `app_token::scope`.
+    pub scoped_to: Option<TokenScope>,
 }
 
 /// The editable fields after an update, computed from the current row inside the store's
@@ -193,6 +198,11 @@ async fn insert(
     let token = PlainToken::generate(kind)?;
     let new = NewAuthorization {
         user_id: user.id,
+        expires_at: draft
+            .app
+            .as_ref()
+            .and_then(|a| a.token_ttl)
+            .map(|ttl| now + ttl),
         app: draft.app,
         scopes: draft.scopes,
         token_hash: token.hash(),
@@ -201,7 +211,7 @@ async fn insert(
         note_url: draft.note_url,
         fingerprint: draft.fingerprint,
         now,
-        expires_at: None,
+        scoped_to: None,
     };
     let authorization = store
         .insert_authorization(&new)

@@ -4,11 +4,14 @@
 //! through the [`Store`](crate::store::Store) trait, and they never read the clock: `now` is a
 //! parameter, so expiry and TOTP windows are tested without sleeping.
 
+pub mod account;
 pub mod app;
+pub mod app_token;
 pub mod authorization;
 pub mod error;
 pub mod grant;
 pub mod otp;
+pub mod permission;
 pub mod scope;
 pub mod secret;
 pub mod token;

@@ -14,11 +14,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::domain::account::{Account, AccountRef, Repository};
 use crate::domain::app::{App, AppKind, NewApp};
+use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, AuthorizationChanges, NewAuthorization};
 use crate::domain::grant::Grant;
 use crate::domain::otp::TotpSecret;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::token::TokenHash;
 use crate::domain::user::{NewUser, User};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
@@ -36,6 +39,8 @@ pub enum Constraint {
     PersonalNote,
     /// A user who still owns apps cannot be deleted.
     OwnsApps,
+    /// An account or repository id that a fixture fixes is taken by another one.
+    AccountId,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +121,31 @@ pub trait Store: Send + Sync {
     /// Also deletes the grant if this was its last authorization.
     async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool>;
 
+    // Tokens, as the app side and token authentication see them.
+    /// The authorization whose token has this hash, with its user; expired ones included
+    /// (the domain decides what expiry means).
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>>;
+    /// Swaps an authorization's token, only if its hash is still `old`: of concurrent resets
+    /// one wins and the others get `None`.
+    async fn replace_token(
+        &self,
+        id: AuthorizationId,
+        old: &TokenHash,
+        new: &TokenHash,
+        last_eight: &str,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>>;
+    /// Deletes the authorization of `app` with this token (and its grant if it was the last).
+    async fn delete_token(&self, hash: &TokenHash, app: AppId) -> Result<bool>;
+    /// Deletes the user's grant for `app` with every authorization under it.
+    async fn delete_app_grant(&self, user: UserId, app: AppId) -> Result<bool>;
+
+    // Accounts and repositories.
+    async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>>;
+    async fn is_org_member(&self, org: UserId, user: UserId) -> Result<bool>;
+    async fn list_repositories(&self, owner: UserId) -> Result<Vec<Repository>>;
+
     // Grants.
     async fn find_grant(&self, user: UserId, id: GrantId) -> Result<Option<Grant>>;
     async fn list_grants(
@@ -162,18 +192,40 @@ pub struct AppUpsert {
     pub secret: Option<SecretDigest>,
     /// Used only when the app is created without a secret in the file.
     pub generated_secret: SecretDigest,
+    pub user_token_ttl: Option<time::Duration>,
+}
+
+/// An organization as a fixture file wants it: found by login; `id` fixes its id on creation.
+#[derive(Debug, Clone)]
+pub struct OrgUpsert {
+    pub login: Login,
+    pub id: Option<i64>,
+    /// Replaces the membership: users of the file or of the database.
+    pub members: Vec<Login>,
+}
+
+/// A repository as a fixture file wants it: found by owner and name.
+#[derive(Debug, Clone)]
+pub struct RepoUpsert {
+    pub owner: Login,
+    pub name: String,
+    pub id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct FixturePlan {
     pub users: Vec<UserUpsert>,
+    pub orgs: Vec<OrgUpsert>,
     pub apps: Vec<AppUpsert>,
+    pub repos: Vec<RepoUpsert>,
 }
 
 /// What a fixture changed, entry by entry, in the file's order.
 #[derive(Debug, Clone, Default)]
 pub struct FixtureOutcome {
     pub users: Vec<UpsertResult>,
+    pub orgs: Vec<UpsertResult>,
+    pub repos: Vec<UpsertResult>,
     /// With each app's client id (generated or given).
     pub apps: Vec<(ClientId, UpsertResult)>,
 }

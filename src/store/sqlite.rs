@@ -4,7 +4,6 @@
 //! when one upgrades a read.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -12,16 +11,21 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use super::{
-    AppUpsert, AuthorizationEdit, Constraint, Error, FixtureOutcome, FixturePlan, Result, Store,
-    UpsertResult, UserUpsert,
+    AppUpsert, AuthorizationEdit, Constraint, Error, FixtureOutcome, FixturePlan, OrgUpsert,
+    RepoUpsert, Result, Store, UpsertResult, UserUpsert,
+};
+use crate::domain::account::{
+    Account, AccountRef, AccountType, Repository, RepositoryId, RepositorySelection, TokenScope,
 };
 use crate::domain::app::{App, AppKind, AppSummary, NewApp};
+use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, NewAuthorization};
 use crate::domain::grant::Grant;
 use crate::domain::otp::TotpSecret;
+use crate::domain::permission::Permissions;
 use crate::domain::scope::Scopes;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::token::TokenHash;
@@ -55,6 +59,8 @@ fn map_err(error: sqlx::Error) -> Error {
             Some(Constraint::AppFingerprint)
         } else if message.contains("authorizations.note") {
             Some(Constraint::PersonalNote)
+        } else if message.contains("users.id") || message.contains("repositories.id") {
+            Some(Constraint::AccountId)
         } else {
             None
         };
@@ -94,7 +100,12 @@ fn user_from_row(row: &SqliteRow) -> Result<User> {
 }
 
 const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, \
-     p.client_secret_digest, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id";
+     p.client_secret_digest, p.user_token_ttl, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id";
+
+/// Seconds, as stored, to a lifetime.
+fn ttl(seconds: Option<i64>) -> Option<Duration> {
+    seconds.map(Duration::seconds)
+}
 
 fn digest(bytes: &[u8]) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| corrupt("digest"))
@@ -114,6 +125,7 @@ fn app_from_row(row: &SqliteRow) -> Result<App> {
         owner_login: Login::parse(&owner).ok_or_else(|| corrupt("login"))?,
         client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
         client_secret_digest: SecretDigest(digest(&secret)?),
+        user_token_ttl: ttl(row.try_get("user_token_ttl").map_err(backend)?),
         created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
         updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
     })
@@ -132,13 +144,68 @@ fn app_summary_from_row(row: &SqliteRow) -> Result<Option<AppSummary>> {
         name: row.try_get("app_name").map_err(backend)?,
         url: row.try_get("app_url").map_err(backend)?,
         client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
+        token_ttl: ttl(row.try_get("app_user_token_ttl").map_err(backend)?),
     }))
 }
 
 const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
      a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, p.id AS app_id, p.kind AS app_kind, \
-     p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id \
-     FROM authorizations a LEFT JOIN apps p ON p.id = a.app_id";
+     p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, p.user_token_ttl AS app_user_token_ttl, \
+     a.scope_target_id, a.scope_permissions, a.scope_repository_selection, a.scope_repository_ids, \
+     t.login AS target_login, t.type AS target_type, t.site_admin AS target_site_admin \
+     FROM authorizations a LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
+
+/// The stored form of permissions: `name=level` pairs separated by spaces, in order.
+fn permissions_to_stored(permissions: &Permissions) -> String {
+    permissions
+        .iter()
+        .map(|(n, l)| format!("{n}={l}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn scope_from_row(row: &SqliteRow) -> Result<Option<TokenScope>> {
+    let Some(target_id) = row
+        .try_get::<Option<i64>, _>("scope_target_id")
+        .map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    let login: String = row.try_get("target_login").map_err(backend)?;
+    let kind: String = row.try_get("target_type").map_err(backend)?;
+    let permissions: String = row.try_get("scope_permissions").map_err(backend)?;
+    let selection: String = row.try_get("scope_repository_selection").map_err(backend)?;
+    let ids: Option<String> = row.try_get("scope_repository_ids").map_err(backend)?;
+    let pairs = permissions
+        .split_whitespace()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(n, l)| (n.to_owned(), l.to_owned()))
+                .ok_or_else(|| corrupt("permissions"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let repositories = if selection == "all" {
+        RepositorySelection::All
+    } else {
+        let ids = ids.unwrap_or_default();
+        let ids = ids.split_whitespace().map(|id| {
+            id.parse()
+                .map(RepositoryId)
+                .map_err(|_| corrupt("repository ids"))
+        });
+        RepositorySelection::Selected(ids.collect::<Result<_>>()?)
+    };
+    Ok(Some(TokenScope {
+        target: Account {
+            id: UserId(target_id),
+            login: Login::parse(&login).ok_or_else(|| corrupt("login"))?,
+            kind: AccountType::parse(&kind).ok_or_else(|| corrupt("account type"))?,
+            site_admin: row.try_get("target_site_admin").map_err(backend)?,
+        },
+        permissions: Permissions::from_stored(pairs),
+        repositories,
+    }))
+}
 
 fn authorization_from_row(row: &SqliteRow) -> Result<Authorization> {
     let scopes: String = row.try_get("scopes").map_err(backend)?;
@@ -158,6 +225,7 @@ fn authorization_from_row(row: &SqliteRow) -> Result<Authorization> {
         created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
         updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
         expires_at: expires_at.map(timestamp).transpose()?,
+        scoped_to: scope_from_row(row)?,
     })
 }
 
@@ -166,8 +234,8 @@ fn authorization_from_row(row: &SqliteRow) -> Result<Authorization> {
 const GRANT_SELECT: &str = "SELECT g.id, g.created_at, \
      (SELECT MAX(updated_at) FROM authorizations WHERE grant_id = g.id) AS updated_at, \
      (SELECT group_concat(scopes, ' ') FROM (SELECT scopes FROM authorizations WHERE grant_id = g.id ORDER BY id)) AS scopes, \
-     p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id \
-     FROM grants g JOIN apps p ON p.id = g.app_id";
+     p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, \
+     p.user_token_ttl AS app_user_token_ttl FROM grants g JOIN apps p ON p.id = g.app_id";
 
 fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
     let scopes: Option<String> = row.try_get("scopes").map_err(backend)?;
@@ -182,6 +250,23 @@ fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
         created_at: timestamp(created_at)?,
         updated_at: timestamp(updated_at.unwrap_or(created_at))?,
     })
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<Account> {
+    let login: String = row.try_get("login").map_err(backend)?;
+    let kind: String = row.try_get("type").map_err(backend)?;
+    Ok(Account {
+        id: UserId(row.try_get("id").map_err(backend)?),
+        login: Login::parse(&login).ok_or_else(|| corrupt("login"))?,
+        kind: AccountType::parse(&kind).ok_or_else(|| corrupt("account type"))?,
+        site_admin: row.try_get("site_admin").map_err(backend)?,
+    })
+}
+
+/// Which authorization a delete removes: one of a user's, or the one of an app's tokens.
+enum Doomed<'a> {
+    Owned { user: UserId, id: AuthorizationId },
+    Token { hash: &'a TokenHash, app: AppId },
 }
 
 fn limit_offset(page: PageRequest) -> (i64, i64) {
@@ -200,7 +285,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             // Another process (the CLI, while the server runs) may hold the write lock briefly.
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -232,6 +317,36 @@ impl SqliteStore {
         row.as_ref().map(authorization_from_row).transpose()
     }
 
+    /// Deletes one authorization and, if it was its grant's last, the grant, in one transaction.
+    async fn delete_authorization_and_empty_grant(&self, which: Doomed<'_>) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let query = match which {
+            Doomed::Owned { user, id } => sqlx::query_scalar::<_, Option<i64>>(
+                "DELETE FROM authorizations WHERE id = ? AND user_id = ? RETURNING grant_id",
+            )
+            .bind(id.0)
+            .bind(user.0),
+            Doomed::Token { hash, app } => sqlx::query_scalar::<_, Option<i64>>(
+                "DELETE FROM authorizations WHERE token_hash = ? AND app_id = ? RETURNING grant_id",
+            )
+            .bind(&hash.0[..])
+            .bind(app.0),
+        };
+        let Some(grant) = query.fetch_optional(&mut *tx).await.map_err(map_err)? else {
+            return Ok(false);
+        };
+        if let Some(grant) = grant {
+            sqlx::query("DELETE FROM grants WHERE id = ? AND NOT EXISTS (SELECT 1 FROM authorizations WHERE grant_id = ?)")
+                .bind(grant)
+                .bind(grant)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
     async fn fetch_app(
         executor: impl sqlx::SqliteExecutor<'_>,
         client_id: &str,
@@ -249,7 +364,7 @@ impl SqliteStore {
         executor: impl sqlx::SqliteExecutor<'_>,
         login_key: &str,
     ) -> Result<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = ?");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = ? AND type = 'User'");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(login_key)
             .fetch_optional(executor)
@@ -295,7 +410,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE type = 'User' ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await
@@ -342,8 +457,8 @@ impl Store for SqliteStore {
         let mut tx = self.write().await?;
         let now = app.now.unix_timestamp();
         sqlx::query(
-            "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
+             user_token_ttl, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(app.kind.as_str())
         .bind(&app.name)
@@ -351,6 +466,8 @@ impl Store for SqliteStore {
         .bind(app.owner_id.0)
         .bind(app.client_id.as_str())
         .bind(&app.client_secret_digest.0[..])
+        .bind(app.user_token_ttl.is_some())
+        .bind(app.user_token_ttl.map(|t| t.whole_seconds()))
         .bind(now)
         .bind(now)
         .execute(&mut *tx)
@@ -428,7 +545,9 @@ impl Store for SqliteStore {
         };
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
-             fingerprint, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
+             scope_repository_selection, scope_repository_ids) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(new.user_id.0)
         .bind(new.app.as_ref().map(|a| a.id.0))
@@ -442,6 +561,15 @@ impl Store for SqliteStore {
         .bind(now)
         .bind(now)
         .bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
+        .bind(new.scoped_to.as_ref().map(|s| s.target.id.0))
+        .bind(new.scoped_to.as_ref().map(|s| permissions_to_stored(&s.permissions)))
+        .bind(new.scoped_to.as_ref().map(|s| s.repositories.as_str()))
+        .bind(new.scoped_to.as_ref().and_then(|s| match &s.repositories {
+            RepositorySelection::All => None,
+            RepositorySelection::Selected(ids) => {
+                Some(ids.iter().map(|id| id.0.to_string()).collect::<Vec<_>>().join(" "))
+            }
+        }))
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -546,26 +674,127 @@ impl Store for SqliteStore {
     }
 
     async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool> {
+        self.delete_authorization_and_empty_grant(Doomed::Owned { user, id })
+            .await
+    }
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.token_hash = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&hash.0[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let authorization = authorization_from_row(&row)?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ? AND type = 'User'");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(authorization.user_id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(TokenRecord {
+            authorization,
+            user: user_from_row(&row)?,
+        }))
+    }
+
+    async fn replace_token(
+        &self,
+        id: AuthorizationId,
+        old: &TokenHash,
+        new: &TokenHash,
+        last_eight: &str,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
-        let grant: Option<Option<i64>> = sqlx::query_scalar(
-            "DELETE FROM authorizations WHERE id = ? AND user_id = ? RETURNING grant_id",
+        let done = sqlx::query(
+            "UPDATE authorizations SET token_hash = ?, token_last_eight = ?, expires_at = ?, updated_at = ? \
+             WHERE id = ? AND token_hash = ?",
         )
+        .bind(&new.0[..])
+        .bind(last_eight)
+        .bind(expires_at.map(OffsetDateTime::unix_timestamp))
+        .bind(now.unix_timestamp())
         .bind(id.0)
-        .bind(user.0)
-        .fetch_optional(&mut *tx)
+        .bind(&old.0[..])
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let Some(grant) = grant else { return Ok(false) };
-        if let Some(grant) = grant {
-            sqlx::query("DELETE FROM grants WHERE id = ? AND NOT EXISTS (SELECT 1 FROM authorizations WHERE grant_id = ?)")
-                .bind(grant)
-                .bind(grant)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
         }
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let authorization = authorization_from_row(&row)?;
         tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        Ok(Some(authorization))
+    }
+
+    async fn delete_token(&self, hash: &TokenHash, app: AppId) -> Result<bool> {
+        self.delete_authorization_and_empty_grant(Doomed::Token { hash, app })
+            .await
+    }
+
+    async fn delete_app_grant(&self, user: UserId, app: AppId) -> Result<bool> {
+        // Its authorizations go with it through ON DELETE CASCADE.
+        let done = sqlx::query("DELETE FROM grants WHERE user_id = ? AND app_id = ?")
+            .bind(user.0)
+            .bind(app.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>> {
+        let query = match account {
+            AccountRef::Login(login) => {
+                sqlx::query("SELECT id, login, type, site_admin FROM users WHERE login_key = ?")
+                    .bind(login.to_ascii_lowercase())
+            }
+            AccountRef::Id(id) => {
+                sqlx::query("SELECT id, login, type, site_admin FROM users WHERE id = ?").bind(*id)
+            }
+        };
+        let row = query.fetch_optional(&self.pool).await.map_err(map_err)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn is_org_member(&self, org: UserId, user: UserId) -> Result<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM org_members WHERE org_id = ? AND user_id = ?)",
+        )
+        .bind(org.0)
+        .bind(user.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)
+    }
+
+    async fn list_repositories(&self, owner: UserId) -> Result<Vec<Repository>> {
+        let rows = sqlx::query(
+            "SELECT id, owner_id, name FROM repositories WHERE owner_id = ? ORDER BY id",
+        )
+        .bind(owner.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Repository {
+                    id: RepositoryId(row.try_get("id").map_err(backend)?),
+                    owner_id: UserId(row.try_get("owner_id").map_err(backend)?),
+                    name: row.try_get("name").map_err(backend)?,
+                })
+            })
+            .collect()
     }
 
     async fn find_grant(&self, user: UserId, id: GrantId) -> Result<Option<Grant>> {
@@ -637,10 +866,18 @@ impl Store for SqliteStore {
                 .users
                 .push(upsert_user(&mut tx, user, now.unix_timestamp()).await?);
         }
+        for org in &plan.orgs {
+            outcome
+                .orgs
+                .push(upsert_org(&mut tx, org, now.unix_timestamp()).await?);
+        }
         for app in &plan.apps {
             outcome
                 .apps
                 .push(upsert_app(&mut tx, app, now.unix_timestamp()).await?);
+        }
+        for repo in &plan.repos {
+            outcome.repos.push(upsert_repo(&mut tx, repo).await?);
         }
         tx.commit().await.map_err(map_err)?;
         Ok(outcome)
@@ -728,8 +965,8 @@ async fn upsert_app(
             .unwrap_or_else(|| app.generated_client_id.clone());
         let secret = app.secret.unwrap_or(app.generated_secret);
         sqlx::query(
-            "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
+             user_token_ttl, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(app.kind.as_str())
         .bind(&app.name)
@@ -737,6 +974,8 @@ async fn upsert_app(
         .bind(owner.id.0)
         .bind(client_id.as_str())
         .bind(&secret.0[..])
+        .bind(app.user_token_ttl.is_some())
+        .bind(app.user_token_ttl.map(|t| t.whole_seconds()))
         .bind(now)
         .bind(now)
         .execute(&mut **tx)
@@ -746,6 +985,7 @@ async fn upsert_app(
     };
     let secret = app.secret.unwrap_or(current.client_secret_digest);
     let same = current.kind == app.kind
+        && current.user_token_ttl == app.user_token_ttl
         && current.name == app.name
         && current.url == app.url
         && current.owner_id == owner.id
@@ -753,16 +993,148 @@ async fn upsert_app(
     if same {
         return Ok((current.client_id, UpsertResult::Unchanged));
     }
-    sqlx::query("UPDATE apps SET kind = ?, name = ?, url = ?, owner_id = ?, client_secret_digest = ?, updated_at = ? WHERE id = ?")
-        .bind(app.kind.as_str())
-        .bind(&app.name)
-        .bind(&app.url)
-        .bind(owner.id.0)
-        .bind(&secret.0[..])
-        .bind(now)
-        .bind(current.id.0)
+    sqlx::query(
+        "UPDATE apps SET kind = ?, name = ?, url = ?, owner_id = ?, client_secret_digest = ?, \
+         expire_user_tokens = ?, user_token_ttl = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(app.kind.as_str())
+    .bind(&app.name)
+    .bind(&app.url)
+    .bind(owner.id.0)
+    .bind(&secret.0[..])
+    .bind(app.user_token_ttl.is_some())
+    .bind(app.user_token_ttl.map(|t| t.whole_seconds()))
+    .bind(now)
+    .bind(current.id.0)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok((current.client_id, UpsertResult::Updated))
+}
+
+async fn find_account_id(
+    tx: &mut Transaction<'static, Sqlite>,
+    login: &Login,
+) -> Result<Option<(i64, String)>> {
+    sqlx::query_as("SELECT id, type FROM users WHERE login_key = ?")
+        .bind(login.key())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_err)
+}
+
+async fn upsert_org(
+    tx: &mut Transaction<'static, Sqlite>,
+    org: &OrgUpsert,
+    now: i64,
+) -> Result<UpsertResult> {
+    let mut members = Vec::with_capacity(org.members.len());
+    for login in &org.members {
+        match find_account_id(tx, login).await? {
+            Some((id, kind)) if kind == "User" => members.push(id),
+            _ => return Err(corrupt("fixture plan: unknown member")),
+        }
+    }
+    members.sort_unstable();
+    members.dedup();
+    let (id, created) = match find_account_id(tx, &org.login).await? {
+        Some((_, kind)) if kind != "Organization" => {
+            return Err(Error::Conflict(Constraint::Login));
+        }
+        Some((id, _)) if org.id.is_some_and(|wanted| wanted != id) => {
+            return Err(Error::Conflict(Constraint::AccountId));
+        }
+        Some((id, _)) => (id, false),
+        None => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO users (id, type, login, login_key, site_admin, created_at, updated_at) \
+                 VALUES (?, 'Organization', ?, ?, 0, ?, ?) RETURNING id",
+            )
+            .bind(org.id)
+            .bind(org.login.as_str())
+            .bind(org.login.key())
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(map_err)?;
+            (id, true)
+        }
+    };
+    let current: Vec<i64> =
+        sqlx::query_scalar("SELECT user_id FROM org_members WHERE org_id = ? ORDER BY user_id")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    if current == members {
+        return Ok(if created {
+            UpsertResult::Created
+        } else {
+            UpsertResult::Unchanged
+        });
+    }
+    sqlx::query("DELETE FROM org_members WHERE org_id = ?")
+        .bind(id)
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
-    Ok((current.client_id, UpsertResult::Updated))
+    for member in members {
+        sqlx::query("INSERT INTO org_members (org_id, user_id) VALUES (?, ?)")
+            .bind(id)
+            .bind(member)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    }
+    Ok(if created {
+        UpsertResult::Created
+    } else {
+        UpsertResult::Updated
+    })
+}
+
+async fn upsert_repo(
+    tx: &mut Transaction<'static, Sqlite>,
+    repo: &RepoUpsert,
+) -> Result<UpsertResult> {
+    let Some((owner, _)) = find_account_id(tx, &repo.owner).await? else {
+        return Err(corrupt("fixture plan: unknown repository owner"));
+    };
+    let name_key = repo.name.to_ascii_lowercase();
+    let current: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM repositories WHERE owner_id = ? AND name_key = ?")
+            .bind(owner)
+            .bind(&name_key)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    match current {
+        Some((id, _)) if repo.id.is_some_and(|wanted| wanted != id) => {
+            Err(Error::Conflict(Constraint::AccountId))
+        }
+        Some((_, name)) if name == repo.name => Ok(UpsertResult::Unchanged),
+        Some((id, _)) => {
+            sqlx::query("UPDATE repositories SET name = ? WHERE id = ?")
+                .bind(&repo.name)
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?;
+            Ok(UpsertResult::Updated)
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO repositories (id, owner_id, name, name_key) VALUES (?, ?, ?, ?)",
+            )
+            .bind(repo.id)
+            .bind(owner)
+            .bind(&repo.name)
+            .bind(&name_key)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+            Ok(UpsertResult::Created)
+        }
+    }
 }
