@@ -95,6 +95,9 @@ impl std::error::Error for Error {}
 #[derive(Debug, Default)]
 pub struct Report {
     pub users: Vec<(String, UpsertResult)>,
+    pub orgs: Vec<(String, UpsertResult)>,
+    /// `owner/name` of each repository.
+    pub repos: Vec<(String, UpsertResult)>,
     pub apps: Vec<AppReport>,
 }
 
@@ -168,7 +171,24 @@ pub async fn load_file(
             generated_secret: secret.filter(|_| result == UpsertResult::Created),
         })
         .collect();
-    Ok(Report { users, apps })
+    let orgs = plan
+        .orgs
+        .iter()
+        .zip(outcome.orgs)
+        .map(|(o, r)| (o.login.to_string(), r))
+        .collect();
+    let repos = plan
+        .repos
+        .iter()
+        .zip(outcome.repos)
+        .map(|(r, result)| (format!("{}/{}", r.owner, r.name), result))
+        .collect();
+    Ok(Report {
+        users,
+        orgs,
+        repos,
+        apps,
+    })
 }
 
 fn failure(path: &Path, entry: Option<String>, problem: String) -> Error {

@@ -20,6 +20,8 @@ struct EntryJson {
 #[derive(Serialize)]
 struct ReportJson {
     users: Vec<EntryJson>,
+    orgs: Vec<EntryJson>,
+    repos: Vec<EntryJson>,
     apps: Vec<EntryJson>,
 }
 
@@ -31,18 +33,23 @@ const fn result_name(result: UpsertResult) -> &'static str {
     }
 }
 
+fn named(entries: &[(String, UpsertResult)]) -> Vec<EntryJson> {
+    entries
+        .iter()
+        .map(|(name, r)| EntryJson {
+            name: name.clone(),
+            result: result_name(*r),
+            client_id: None,
+            client_secret: None,
+        })
+        .collect()
+}
+
 fn report_json(report: &Report) -> ReportJson {
     ReportJson {
-        users: report
-            .users
-            .iter()
-            .map(|(login, r)| EntryJson {
-                name: login.clone(),
-                result: result_name(*r),
-                client_id: None,
-                client_secret: None,
-            })
-            .collect(),
+        orgs: named(&report.orgs),
+        repos: named(&report.repos),
+        users: named(&report.users),
         apps: report
             .apps
             .iter()
@@ -62,6 +69,18 @@ fn report_text(report: &Report) -> String {
         .iter()
         .map(|(login, r)| format!("user {login}: {}", result_name(*r)))
         .collect();
+    lines.extend(
+        report
+            .orgs
+            .iter()
+            .map(|(login, r)| format!("org {login}: {}", result_name(*r))),
+    );
+    lines.extend(
+        report
+            .repos
+            .iter()
+            .map(|(name, r)| format!("repo {name}: {}", result_name(*r))),
+    );
     for app in &report.apps {
         lines.push(format!(
             "app {:?} ({}): {}",

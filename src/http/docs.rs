@@ -26,3 +26,20 @@ oauth_authorizations! {
 /// example of GitHub's "List your authorizations".
 pub const PERSONAL_ACCESS_TOKENS: &str =
     "https://docs.github.com/enterprise/rest/enterprise-admin/users#list-personal-access-tokens";
+
+macro_rules! oauth_applications {
+    ($($name:ident = $anchor:literal;)*) => {
+        $(pub const $name: &str = concat!(
+            "https://docs.github.com/enterprise-server@3.19/rest/apps/oauth-applications#", $anchor);)*
+    };
+}
+
+oauth_applications! {
+    DELETE_APP_AUTHORIZATION = "delete-an-app-authorization";
+    CHECK_TOKEN = "check-a-token";
+    RESET_TOKEN = "reset-a-token";
+    DELETE_TOKEN = "delete-an-app-token";
+}
+
+pub const SCOPE_TOKEN: &str =
+    "https://docs.github.com/enterprise-server@3.19/rest/apps/apps#create-a-scoped-access-token";

@@ -2,7 +2,7 @@
 //! run for an unauthenticated request; one that takes [`JsonObject`] always gets GitHub's 400s.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use base64::Engine;
@@ -10,8 +10,10 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::domain::app::{self, App};
+use crate::domain::app_token::{self, TokenRecord};
 use crate::domain::authorization::Field;
-use crate::domain::secret::Password;
+use crate::domain::secret::{ClientSecret, Password};
 use crate::domain::user::{self, User};
 use crate::domain::{Error, FieldError, error::ErrorCode};
 
@@ -79,6 +81,71 @@ impl FromRequestParts<AppState> for BasicUser {
         let user =
             user::authenticate(&*state.store, &login, Password::new(password), otp, now).await?;
         Ok(Self(user))
+    }
+}
+
+/// An OAuth app or GitHub App authenticated with HTTP Basic `client_id:client_secret`, on a
+/// route whose path names the same client id.
+#[derive(Debug, Clone)]
+pub struct AppClient(pub App);
+
+impl FromRequestParts<AppState> for AppClient {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(("Basic" | "basic" | "BASIC", credentials)) = authorization_header(parts) else {
+            return Err(ApiError::requires_authentication());
+        };
+        let (client_id, secret) =
+            decode_basic(credentials).ok_or_else(ApiError::requires_authentication)?;
+        let app = app::authenticate(&*state.store, &client_id, &ClientSecret::new(secret)).await?;
+        // An app may only act under its own client id: any other path is "not found", so the
+        // answer says nothing about the other app or its tokens.
+        let path = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        let path_client_id = path
+            .iter()
+            .find(|(name, _)| *name == "client_id")
+            .map(|(_, value)| value);
+        if path_client_id != Some(app.client_id.as_str()) {
+            return Err(ApiError::not_found());
+        }
+        Ok(Self(app))
+    }
+}
+
+/// A request authenticated with a token: `Authorization: token …`, `Bearer …`, or Basic with
+/// the token as the password (as git and older clients send it).
+#[derive(Debug, Clone)]
+pub struct TokenAuth(pub TokenRecord);
+
+impl FromRequestParts<AppState> for TokenAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some((scheme, credentials)) = authorization_header(parts) else {
+            return Err(ApiError::requires_authentication());
+        };
+        let token = if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")
+        {
+            credentials.to_owned()
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            decode_basic(credentials)
+                .ok_or_else(ApiError::requires_authentication)?
+                .1
+        } else {
+            return Err(ApiError::requires_authentication());
+        };
+        Ok(Self(
+            app_token::authenticate(&*state.store, &token, state.clock.now()).await?,
+        ))
     }
 }
 
@@ -189,6 +256,71 @@ impl<'a> FieldReader<'a> {
         match self.field_strings(key) {
             Field::Value(list) => Some(list),
             Field::Absent | Field::Null => None,
+        }
+    }
+
+    /// A string field that must be there (`missing_field` if absent or null).
+    pub fn required_string(&mut self, key: &'static str) -> String {
+        match self.body.get(key) {
+            None | Some(Value::Null) => {
+                self.errors
+                    .push(FieldError::new(key, ErrorCode::MissingField));
+                String::new()
+            }
+            Some(Value::String(text)) => text.clone(),
+            Some(_) => {
+                self.invalid(key);
+                String::new()
+            }
+        }
+    }
+
+    /// An integer field where `null` and absent mean the same.
+    pub fn integer(&mut self, key: &'static str) -> Option<i64> {
+        match self.body.get(key) {
+            None | Some(Value::Null) => None,
+            Some(value) => value.as_i64().or_else(|| {
+                self.invalid(key);
+                None
+            }),
+        }
+    }
+
+    /// An array of integers where `null` and absent mean the same.
+    pub fn integers(&mut self, key: &'static str) -> Option<Vec<i64>> {
+        match self.body.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(Value::as_i64)
+                .collect::<Option<Vec<_>>>()
+                .or_else(|| {
+                    self.invalid(key);
+                    None
+                }),
+            Some(_) => {
+                self.invalid(key);
+                None
+            }
+        }
+    }
+
+    /// An object whose values are all strings, as (key, value) pairs in the body's order.
+    pub fn string_map(&mut self, key: &'static str) -> Option<Vec<(String, String)>> {
+        match self.body.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                .collect::<Option<Vec<_>>>()
+                .or_else(|| {
+                    self.invalid(key);
+                    None
+                }),
+            Some(_) => {
+                self.invalid(key);
+                None
+            }
         }
     }
 

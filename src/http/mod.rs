@@ -1,6 +1,7 @@
 //! HTTP: axum routing, extractors and JSON shapes. No SQL and no business rules here; every
 //! handler translates a request into a `domain` call and the result into GitHub's JSON.
 
+pub mod app_tokens;
 pub mod authorizations;
 pub mod docs;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod grants;
 pub mod meta;
 pub mod pagination;
 pub mod schemas;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
+use axum::routing::{delete, get, post, put};
 use time::OffsetDateTime;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -99,6 +101,31 @@ fn api() -> Router<AppState> {
                 .post(authorizations::update_authorization)
                 .delete(authorizations::delete_authorization),
         )
+        .route(
+            "/applications/{client_id}/token",
+            post(app_tokens::check_token)
+                .patch(app_tokens::reset_token)
+                .delete(app_tokens::delete_token),
+        )
+        .route(
+            "/applications/{client_id}/token/scoped",
+            post(app_tokens::scope_token),
+        )
+        .route(
+            "/applications/{client_id}/grant",
+            delete(app_tokens::delete_authorization),
+        )
+        .route(
+            "/applications/{client_id}/tokens/{access_token}",
+            get(app_tokens::check_authorization)
+                .post(app_tokens::reset_authorization)
+                .delete(app_tokens::revoke_authorization_for_application),
+        )
+        .route(
+            "/applications/{client_id}/grants/{access_token}",
+            delete(app_tokens::revoke_grant_for_application),
+        )
+        .route("/user", get(users::get_authenticated))
         .route("/healthz", get(meta::healthz))
         .method_not_allowed_fallback(meta::method_not_allowed)
 }

@@ -5,11 +5,16 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use base64::Engine as _;
+
 use super::docs;
 use crate::domain::ClientId;
+use crate::domain::account::{Account, AccountType, TokenScope};
+use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::Authorization as DomainAuthorization;
 use crate::domain::grant::Grant as DomainGrant;
 use crate::domain::token::PlainToken;
+use crate::domain::user::User;
 
 /// GitHub's timestamps: `2011-09-06T17:26:27Z`, UTC, whole seconds.
 pub fn timestamp(at: OffsetDateTime) -> String {
@@ -139,5 +144,198 @@ mod tests {
             timestamp(datetime!(2011-09-06 17:26:27.9 +02:00)),
             "2011-09-06T15:26:27Z"
         );
+    }
+}
+
+/// The URLs of an account, built on the public URL as GitHub builds them on its API host.
+/// `html_url` and avatars live on the web host: the public URL without a trailing `/api/v3`.
+struct AccountUrls<'a> {
+    api: &'a str,
+    web: &'a str,
+}
+
+impl<'a> AccountUrls<'a> {
+    fn new(public_url: &'a str) -> Self {
+        Self {
+            api: public_url,
+            web: public_url.strip_suffix("/api/v3").unwrap_or(public_url),
+        }
+    }
+}
+
+/// GitHub's `simple-user` (also what an organization looks like inside other objects).
+#[derive(Debug, Serialize)]
+pub struct SimpleUser {
+    pub login: String,
+    pub id: i64,
+    pub node_id: String,
+    pub avatar_url: String,
+    pub gravatar_id: String,
+    pub url: String,
+    pub html_url: String,
+    pub followers_url: String,
+    pub following_url: String,
+    pub gists_url: String,
+    pub starred_url: String,
+    pub subscriptions_url: String,
+    pub organizations_url: String,
+    pub repos_url: String,
+    pub events_url: String,
+    pub received_events_url: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub site_admin: bool,
+}
+
+impl SimpleUser {
+    pub fn new(public_url: &str, account: &Account) -> Self {
+        let urls = AccountUrls::new(public_url);
+        let (api, login, id) = (urls.api, account.login.as_str(), account.id.0);
+        let kind = account.kind.as_str();
+        Self {
+            login: login.to_owned(),
+            id,
+            // GitHub's legacy global node id: base64 of "04:<Type><id>".
+            node_id: base64::engine::general_purpose::STANDARD.encode(format!("04:{kind}{id}")),
+            avatar_url: format!("{}/avatars/u/{id}", urls.web),
+            gravatar_id: String::new(),
+            url: format!("{api}/users/{login}"),
+            html_url: format!("{}/{login}", urls.web),
+            followers_url: format!("{api}/users/{login}/followers"),
+            following_url: format!("{api}/users/{login}/following{{/other_user}}"),
+            gists_url: format!("{api}/users/{login}/gists{{/gist_id}}"),
+            starred_url: format!("{api}/users/{login}/starred{{/owner}}{{/repo}}"),
+            subscriptions_url: format!("{api}/users/{login}/subscriptions"),
+            organizations_url: format!("{api}/users/{login}/orgs"),
+            repos_url: format!("{api}/users/{login}/repos"),
+            events_url: format!("{api}/users/{login}/events{{/privacy}}"),
+            received_events_url: format!("{api}/users/{login}/received_events"),
+            kind,
+            site_admin: account.site_admin,
+        }
+    }
+
+    pub fn of_user(public_url: &str, user: &User) -> Self {
+        Self::new(public_url, &user_account(user))
+    }
+}
+
+fn user_account(user: &User) -> Account {
+    Account {
+        id: user.id,
+        login: user.login.clone(),
+        kind: AccountType::User,
+        site_admin: user.site_admin,
+    }
+}
+
+/// GitHub's `private-user`: what `GET /user` shows the user themself. grantd keeps no
+/// profile, repositories, gists or followers, so those fields are null or zero.
+#[derive(Debug, Serialize)]
+pub struct PrivateUser {
+    #[serde(flatten)]
+    pub simple: SimpleUser,
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub blog: Option<String>,
+    pub location: Option<String>,
+    pub email: Option<String>,
+    pub hireable: Option<bool>,
+    pub bio: Option<String>,
+    pub twitter_username: Option<String>,
+    pub public_repos: u32,
+    pub public_gists: u32,
+    pub followers: u32,
+    pub following: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    pub private_gists: u32,
+    pub total_private_repos: u32,
+    pub owned_private_repos: u32,
+    pub disk_usage: u32,
+    pub collaborators: u32,
+    pub two_factor_authentication: bool,
+}
+
+impl PrivateUser {
+    pub fn new(public_url: &str, user: &User) -> Self {
+        Self {
+            simple: SimpleUser::of_user(public_url, user),
+            name: None,
+            company: None,
+            blog: None,
+            location: None,
+            email: user.email.clone(),
+            hireable: None,
+            bio: None,
+            twitter_username: None,
+            public_repos: 0,
+            public_gists: 0,
+            followers: 0,
+            following: 0,
+            created_at: timestamp(user.created_at),
+            updated_at: timestamp(user.updated_at),
+            private_gists: 0,
+            total_private_repos: 0,
+            owned_private_repos: 0,
+            disk_usage: 0,
+            collaborators: 0,
+            two_factor_authentication: user.totp_secret.is_some(),
+        }
+    }
+}
+
+/// The `installation` of a scoped token: what it may reach.
+#[derive(Debug, Serialize)]
+pub struct Installation {
+    pub permissions: serde_json::Map<String, serde_json::Value>,
+    pub repository_selection: &'static str,
+    pub single_file_name: Option<String>,
+    pub has_multiple_single_files: bool,
+    pub single_file_paths: Vec<String>,
+    pub repositories_url: String,
+    pub account: SimpleUser,
+}
+
+impl Installation {
+    pub fn new(public_url: &str, scope: &TokenScope) -> Self {
+        Self {
+            permissions: scope
+                .permissions
+                .iter()
+                .map(|(n, l)| (n.to_owned(), serde_json::Value::from(l)))
+                .collect(),
+            repository_selection: scope.repositories.as_str(),
+            single_file_name: None,
+            has_multiple_single_files: false,
+            single_file_paths: Vec::new(),
+            repositories_url: format!("{public_url}/user/repos"),
+            account: SimpleUser::new(public_url, &scope.target),
+        }
+    }
+}
+
+/// An authorization as the app-side endpoints show it: with its user, and the installation
+/// of a scoped token (`null` for others).
+#[derive(Debug, Serialize)]
+pub struct AppAuthorization {
+    #[serde(flatten)]
+    pub authorization: Authorization,
+    pub user: SimpleUser,
+    pub installation: Option<Installation>,
+}
+
+impl AppAuthorization {
+    /// `token` is the one the app sent (check) or the one just issued (reset, scoped).
+    pub fn new(public_url: &str, record: &TokenRecord, token: &PlainToken) -> Self {
+        Self {
+            authorization: Authorization::with_token(public_url, &record.authorization, token),
+            user: SimpleUser::of_user(public_url, &record.user),
+            installation: record
+                .authorization
+                .scoped_to
+                .as_ref()
+                .map(|scope| Installation::new(public_url, scope)),
+        }
     }
 }

@@ -1,0 +1,212 @@
+//! Handlers of the app side of the token API (`/applications/{client_id}/…`), named after
+//! GitHub's operationIds, plus the legacy forms that carry the token in the path.
+//!
+//! The legacy forms answer exactly like their modern twins, with `Deprecation` (RFC 9745),
+//! `Sunset` (RFC 8594) and a `Link rel="deprecation"`: GitHub deprecated them in February 2020
+//! and removed them from github.com on 5 May 2021, because tokens in URLs end up in logs.
+//! (grantd itself never logs paths: its request spans carry the route pattern only.)
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::docs;
+use super::error::{ApiError, Documented};
+use super::extract::{AppClient, FieldReader, JsonObject};
+use super::schemas::AppAuthorization;
+use crate::domain::app_token::{self, ScopeRequest};
+use crate::domain::token::PlainToken;
+
+/// Reads the required `access_token` of a modern app-token request body.
+fn access_token(body: &JsonObject, doc: &'static str) -> Result<String, ApiError> {
+    let mut fields = FieldReader::new(body);
+    let token = fields.required_string("access_token");
+    fields.finish().doc(doc)?;
+    Ok(token)
+}
+
+/// The token the app sent, echoed in a check response. `check` succeeded, so it parses.
+fn echoed(access_token: &str) -> Result<PlainToken, ApiError> {
+    PlainToken::parse(access_token).ok_or_else(ApiError::not_found)
+}
+
+async fn check(
+    state: &AppState,
+    app: &AppClient,
+    token: &str,
+    doc: &'static str,
+) -> Result<Json<AppAuthorization>, ApiError> {
+    let record = app_token::check(&*state.store, &app.0, token, state.clock.now())
+        .await
+        .doc(doc)?;
+    Ok(Json(AppAuthorization::new(
+        &state.public_url,
+        &record,
+        &echoed(token)?,
+    )))
+}
+
+async fn reset(
+    state: &AppState,
+    app: &AppClient,
+    token: &str,
+    doc: &'static str,
+) -> Result<Json<AppAuthorization>, ApiError> {
+    let issued = app_token::reset(&*state.store, &app.0, token, state.clock.now())
+        .await
+        .doc(doc)?;
+    Ok(Json(AppAuthorization::new(
+        &state.public_url,
+        &issued.record,
+        &issued.token,
+    )))
+}
+
+async fn revoke(
+    state: &AppState,
+    app: &AppClient,
+    token: &str,
+    doc: &'static str,
+) -> Result<StatusCode, ApiError> {
+    app_token::revoke(&*state.store, &app.0, token, state.clock.now())
+        .await
+        .doc(doc)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_grant(
+    state: &AppState,
+    app: &AppClient,
+    token: &str,
+    doc: &'static str,
+) -> Result<StatusCode, ApiError> {
+    app_token::delete_grant(&*state.store, &app.0, token, state.clock.now())
+        .await
+        .doc(doc)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// POST /applications/{client_id}/token
+pub async fn check_token(
+    State(state): State<AppState>,
+    app: AppClient,
+    body: JsonObject,
+) -> Result<Json<AppAuthorization>, ApiError> {
+    let token = access_token(&body, docs::CHECK_TOKEN)?;
+    check(&state, &app, &token, docs::CHECK_TOKEN).await
+}
+
+/// PATCH /applications/{client_id}/token
+pub async fn reset_token(
+    State(state): State<AppState>,
+    app: AppClient,
+    body: JsonObject,
+) -> Result<Json<AppAuthorization>, ApiError> {
+    let token = access_token(&body, docs::RESET_TOKEN)?;
+    reset(&state, &app, &token, docs::RESET_TOKEN).await
+}
+
+/// DELETE /applications/{client_id}/token
+pub async fn delete_token(
+    State(state): State<AppState>,
+    app: AppClient,
+    body: JsonObject,
+) -> Result<StatusCode, ApiError> {
+    let token = access_token(&body, docs::DELETE_TOKEN)?;
+    revoke(&state, &app, &token, docs::DELETE_TOKEN).await
+}
+
+/// DELETE /applications/{client_id}/grant
+pub async fn delete_authorization(
+    State(state): State<AppState>,
+    app: AppClient,
+    body: JsonObject,
+) -> Result<StatusCode, ApiError> {
+    let token = access_token(&body, docs::DELETE_APP_AUTHORIZATION)?;
+    delete_grant(&state, &app, &token, docs::DELETE_APP_AUTHORIZATION).await
+}
+
+/// POST /applications/{client_id}/token/scoped
+pub async fn scope_token(
+    State(state): State<AppState>,
+    app: AppClient,
+    body: JsonObject,
+) -> Result<Json<AppAuthorization>, ApiError> {
+    let doc = docs::SCOPE_TOKEN;
+    let mut fields = FieldReader::new(&body);
+    let request = ScopeRequest {
+        access_token: fields.required_string("access_token"),
+        target: fields.string("target"),
+        target_id: fields.integer("target_id"),
+        repositories: fields.strings("repositories"),
+        repository_ids: fields.integers("repository_ids"),
+        permissions: fields.string_map("permissions"),
+    };
+    fields.finish().doc(doc)?;
+    let issued = app_token::scope(&*state.store, &app.0, request, state.clock.now())
+        .await
+        .doc(doc)?;
+    Ok(Json(AppAuthorization::new(
+        &state.public_url,
+        &issued.record,
+        &issued.token,
+    )))
+}
+
+/// Marks a legacy response as deprecated and sunset, whether it succeeded or failed.
+fn deprecated(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    let headers = response.headers_mut();
+    // 2020-02-14T00:00:00Z, when GitHub announced the deprecation (RFC 9745 structured date).
+    headers.insert(
+        HeaderName::from_static("deprecation"),
+        HeaderValue::from_static("@1581638400"),
+    );
+    headers.insert(
+        HeaderName::from_static("sunset"),
+        HeaderValue::from_static("Wed, 05 May 2021 00:00:00 GMT"),
+    );
+    headers.append(
+        axum::http::header::LINK,
+        HeaderValue::from_static("<https://docs.github.com/enterprise-server@3.19/rest/apps/oauth-applications>; rel=\"deprecation\""),
+    );
+    response
+}
+
+/// GET /applications/{client_id}/tokens/{access_token} (legacy check)
+pub async fn check_authorization(
+    State(state): State<AppState>,
+    app: AppClient,
+    Path((_, token)): Path<(String, String)>,
+) -> Response {
+    deprecated(check(&state, &app, &token, docs::CHECK_TOKEN).await)
+}
+
+/// POST /applications/{client_id}/tokens/{access_token} (legacy reset)
+pub async fn reset_authorization(
+    State(state): State<AppState>,
+    app: AppClient,
+    Path((_, token)): Path<(String, String)>,
+) -> Response {
+    deprecated(reset(&state, &app, &token, docs::RESET_TOKEN).await)
+}
+
+/// DELETE /applications/{client_id}/tokens/{access_token} (legacy revoke)
+pub async fn revoke_authorization_for_application(
+    State(state): State<AppState>,
+    app: AppClient,
+    Path((_, token)): Path<(String, String)>,
+) -> Response {
+    deprecated(revoke(&state, &app, &token, docs::DELETE_TOKEN).await)
+}
+
+/// DELETE /applications/{client_id}/grants/{access_token} (legacy delete grant)
+pub async fn revoke_grant_for_application(
+    State(state): State<AppState>,
+    app: AppClient,
+    Path((_, token)): Path<(String, String)>,
+) -> Response {
+    deprecated(delete_grant(&state, &app, &token, docs::DELETE_APP_AUTHORIZATION).await)
+}
