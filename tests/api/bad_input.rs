@@ -1,0 +1,353 @@
+//! Bad request bodies and odd inputs: GitHub's 400s for JSON that does not parse or is not an object,
+//! 422 `invalid` on a field of the wrong type, 413 over 1 MiB, and never a 500.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{
+    ALICE, ANY_STRING, ANY_URL, OAUTH_APP, RequestExt, TestServer, assert_json,
+    assert_validation_error, error_body, id_of,
+};
+
+/// The endpoints that read a body, with an existing authorization's id for PATCH.
+async fn body_endpoints(srv: &TestServer) -> Vec<(Method, String)> {
+    let id = id_of(&srv.create_pat(&ALICE, "existing").await);
+    vec![
+        (Method::POST, "/authorizations".to_owned()),
+        (
+            Method::PUT,
+            format!("/authorizations/clients/{}", OAUTH_APP.client_id),
+        ),
+        (
+            Method::PUT,
+            format!("/authorizations/clients/{}/fp", OAUTH_APP.client_id),
+        ),
+        (Method::PATCH, format!("/authorizations/{id}")),
+        (Method::POST, format!("/authorizations/{id}")),
+    ]
+}
+
+#[tokio::test]
+async fn malformed_json_is_problems_parsing_json() {
+    let srv = TestServer::spawn().await;
+    for (method, path) in body_endpoints(&srv).await {
+        for raw in [
+            "{",
+            "{\"note\": }",
+            "not json",
+            "{\"note\": \"a\"}}",
+            "{'note': 'a'}",
+            "\u{feff}{}x",
+        ] {
+            let reply = srv
+                .request(method.clone(), &path)
+                .login_as(&ALICE)
+                .header("Content-Type", "application/json")
+                .body(raw)
+                .go()
+                .await;
+            assert_eq!(reply.status, 400, "{method} {path} {raw:?}: {}", reply.body);
+            assert_json(&reply.json(), &error_body(400, "Problems parsing JSON"));
+        }
+    }
+    assert_eq!(srv.authorizations(&ALICE).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_json_value_that_is_not_an_object_is_refused() {
+    let srv = TestServer::spawn().await;
+    for (method, path) in body_endpoints(&srv).await {
+        for raw in ["[]", "[{\"note\": \"a\"}]", "\"note\"", "5", "true", "null"] {
+            let reply = srv
+                .request(method.clone(), &path)
+                .login_as(&ALICE)
+                .header("Content-Type", "application/json")
+                .body(raw)
+                .go()
+                .await;
+            assert_eq!(reply.status, 400, "{method} {path} {raw:?}: {}", reply.body);
+            assert_json(
+                &reply.json(),
+                &error_body(400, "Body should be a JSON object"),
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_json_body_is_read_whatever_its_content_type() {
+    // `curl -d` sends application/x-www-form-urlencoded; GitHub reads the JSON anyway.
+    let srv = TestServer::spawn().await;
+    for content_type in [
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+    ] {
+        let note = format!("ct {content_type:?}");
+        let mut req = srv
+            .post("/authorizations")
+            .login_as(&ALICE)
+            .body(json!({ "note": note }).to_string());
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let body = req.go().await.expect_status(201);
+        assert_eq!(body["note"], note.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_field_of_the_wrong_type_is_invalid_on_that_field() {
+    let srv = TestServer::spawn().await;
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({ "note": 5 }), "note"),
+        (json!({ "note": "n", "scopes": "repo" }), "scopes"),
+        (json!({ "note": "n", "scopes": [1, 2] }), "scopes"),
+        (json!({ "note": "n", "scopes": { "repo": true } }), "scopes"),
+        (json!({ "note": "n", "note_url": 5 }), "note_url"),
+        (json!({ "note": "n", "fingerprint": ["x"] }), "fingerprint"),
+        (
+            json!({ "client_id": 5, "client_secret": OAUTH_APP.client_secret }),
+            "client_id",
+        ),
+        (
+            json!({ "client_id": OAUTH_APP.client_id, "client_secret": true }),
+            "client_secret",
+        ),
+    ];
+    for (body, field) in cases {
+        let reply = srv
+            .post("/authorizations")
+            .login_as(&ALICE)
+            .json(&body)
+            .go()
+            .await;
+        assert_eq!(reply.status, 422, "{body}: {}", reply.body);
+        assert_validation_error(&reply, None, field, "invalid");
+    }
+    assert!(srv.authorizations(&ALICE).await.is_empty());
+
+    let id = id_of(&srv.create_pat(&ALICE, "target").await);
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({ "scopes": "repo" }), "scopes"),
+        (json!({ "add_scopes": "repo" }), "add_scopes"),
+        (json!({ "remove_scopes": 5 }), "remove_scopes"),
+        (json!({ "note": 5 }), "note"),
+        (json!({ "note_url": [] }), "note_url"),
+        (json!({ "fingerprint": 1 }), "fingerprint"),
+    ];
+    for (body, field) in cases {
+        let reply = srv
+            .patch(&format!("/authorizations/{id}"))
+            .login_as(&ALICE)
+            .json(&body)
+            .go()
+            .await;
+        assert_eq!(reply.status, 422, "{body}: {}", reply.body);
+        assert_validation_error(&reply, None, field, "invalid");
+    }
+
+    let reply = srv
+        .put(&format!("/authorizations/clients/{}", OAUTH_APP.client_id))
+        .login_as(&ALICE)
+        .json(&json!({ "client_secret": 5 }))
+        .go()
+        .await;
+    assert_validation_error(&reply, None, "client_secret", "invalid");
+    let reply = srv
+        .get_or_create(&ALICE, &OAUTH_APP, None, json!({ "scopes": "repo" }))
+        .await;
+    assert_validation_error(&reply, None, "scopes", "invalid");
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_is_refused_with_413() {
+    let srv = TestServer::spawn().await;
+    let big = format!("{{\"note\": \"{}\"}}", "x".repeat(1024 * 1024 + 1));
+    let reply = srv
+        .post("/authorizations")
+        .login_as(&ALICE)
+        .header("Content-Type", "application/json")
+        .body(big)
+        .go()
+        .await;
+    assert_eq!(
+        reply.status,
+        413,
+        "{}",
+        reply.body.chars().take(300).collect::<String>()
+    );
+    assert_json(
+        &reply.json(),
+        &json!({ "message": ANY_STRING, "documentation_url": ANY_URL, "status": "413" }),
+    );
+    assert!(srv.authorizations(&ALICE).await.is_empty());
+
+    // Just under the limit is read normally (whatever the verdict on such a note, it is not a 413).
+    let under = format!("{{\"note\": \"{}\"}}", "y".repeat(1024 * 1024 - 100));
+    let reply = srv
+        .post("/authorizations")
+        .login_as(&ALICE)
+        .header("Content-Type", "application/json")
+        .body(under)
+        .go()
+        .await;
+    assert!(
+        reply.status != 413 && reply.status < 500,
+        "status {}",
+        reply.status
+    );
+}
+
+#[tokio::test]
+async fn odd_inputs_never_cause_a_server_error() {
+    let srv = TestServer::spawn().await;
+    let id = id_of(&srv.create_pat(&ALICE, "existing").await);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_obj = format!("{{\"note\": {}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+    let long = "f".repeat(10_000);
+    let cases: Vec<(Method, String, Option<String>)> = vec![
+        (Method::POST, "/authorizations".into(), Some(deep)),
+        (Method::POST, "/authorizations".into(), Some(deep_obj)),
+        (
+            Method::POST,
+            "/authorizations".into(),
+            Some(r#"{"note": "nul \u0000 byte"}"#.into()),
+        ),
+        (
+            Method::POST,
+            "/authorizations".into(),
+            Some(r#"{"note": "🔑 ключ 鍵"}"#.into()),
+        ),
+        (
+            Method::POST,
+            "/authorizations".into(),
+            Some(r#"{"note": "\ud800"}"#.into()),
+        ),
+        (
+            Method::POST,
+            "/authorizations".into(),
+            Some(r#"{"note": "x", "note": "y"}"#.into()),
+        ),
+        (
+            Method::POST,
+            "/authorizations".into(),
+            Some(r#"{"note": "n", "scopes": [null]}"#.into()),
+        ),
+        (
+            Method::POST,
+            "/authorizations".into(),
+            Some(format!(r#"{{"note": "n", "fingerprint": "{long}"}}"#)),
+        ),
+        (
+            Method::POST,
+            "/authorizations".into(),
+            Some(r#"{"client_id": "x'; DROP TABLE users; --", "client_secret": "y"}"#.into()),
+        ),
+        (
+            Method::PUT,
+            format!("/authorizations/clients/{}/{long}", OAUTH_APP.client_id),
+            Some(format!(
+                r#"{{"client_secret": "{}"}}"#,
+                OAUTH_APP.client_secret
+            )),
+        ),
+        (
+            Method::PUT,
+            "/authorizations/clients/%00".into(),
+            Some("{}".into()),
+        ),
+        (
+            Method::PUT,
+            "/authorizations/clients/a/b/c".into(),
+            Some("{}".into()),
+        ),
+        (
+            Method::PATCH,
+            format!("/authorizations/{id}"),
+            Some(r#"{"scopes": null}"#.into()),
+        ),
+        (
+            Method::PATCH,
+            format!("/authorizations/{id}"),
+            Some(r#"{"add_scopes": null}"#.into()),
+        ),
+        (
+            Method::PATCH,
+            format!("/authorizations/{id}"),
+            Some(r#"{"remove_scopes": []}"#.into()),
+        ),
+        (
+            Method::GET,
+            "/authorizations?per_page=99999999999999999999&page=99999999999999999999".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/authorizations?page=9223372036854775807&per_page=100".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/authorizations?client_id=%ZZ&per_page=%".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/applications/grants?page=-9223372036854775808".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/authorizations/9223372036854775807".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/authorizations/9223372036854775808".into(),
+            None,
+        ),
+        (Method::PUT, "/authorizations".into(), Some("{}".into())),
+        (Method::DELETE, "/authorizations".into(), None),
+        (Method::GET, "/no/such/route".into(), None),
+    ];
+    for (method, path, body) in cases {
+        let mut req = srv
+            .request(method.clone(), &path)
+            .login_as(&ALICE)
+            .header("Content-Type", "application/json");
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let reply = req.go().await;
+        let shown: String = path.chars().take(80).collect();
+        assert!(
+            reply.status < 500,
+            "{method} {shown}: {} {}",
+            reply.status,
+            reply.body
+        );
+        if reply.status >= 400 {
+            // Every error is GitHub's JSON error body.
+            let err = reply.json();
+            assert_eq!(
+                err["status"],
+                reply.status.to_string(),
+                "{method} {shown}: {err}"
+            );
+            assert!(err["message"].is_string(), "{method} {shown}: {err}");
+        }
+    }
+    // Bytes that are not UTF-8.
+    let reply = srv
+        .post("/authorizations")
+        .login_as(&ALICE)
+        .header("Content-Type", "application/json")
+        .body(vec![
+            b'{', b'"', b'n', b'o', b't', b'e', b'"', b':', b'"', 0xff, 0xfe, b'"', b'}',
+        ])
+        .go()
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_json(&reply.json(), &error_body(400, "Problems parsing JSON"));
+}

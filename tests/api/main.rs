@@ -1,0 +1,23 @@
+//! grantd's integration tests: one binary, one module per API area. Every test starts its own
+//! server (in-process through `grantd::serve`, or the built binary) on its own temporary SQLite
+//! database, and checks the wire contract of the README's "Behaviour" section: statuses, the
+//! headers that matter and whole JSON bodies.
+
+// Tests may unwrap and panic: a panic is how a test fails (STYLE.md section 9).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::too_many_lines, clippy::needless_pass_by_value, dead_code)]
+
+mod api_v3;
+mod authentication;
+mod authorizations;
+mod bad_input;
+mod binary;
+mod cli;
+mod get_or_create;
+mod grants;
+mod identifiers;
+mod isolation;
+mod pagination;
+mod scopes;
+mod support;
+mod updates;

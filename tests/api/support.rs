@@ -1,0 +1,469 @@
+//! Test harness for the integration suite: a real grantd server per test, on its own temporary
+//! SQLite database and seed, reached over real HTTP on a port the OS picked.
+//!
+//! The listener is bound *before* `grantd::serve` is spawned, so a test can send its first request
+//! at once: no polling, no sleeps, no port counters. Nothing here knows the server's internals; it
+//! only uses the public library API (`store::open`, `fixture::load_file`, `AppState`, `serve`) and
+//! the README's wire contract.
+
+mod json;
+mod process;
+mod tokens;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Method, RequestBuilder};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use json::*;
+pub use process::*;
+pub use tokens::*;
+
+// ---------------------------------------------------------------------------------------------
+// The default seed: three users and three apps with known secrets.
+// ---------------------------------------------------------------------------------------------
+
+pub struct User {
+    pub login: &'static str,
+    pub password: &'static str,
+}
+
+pub const ALICE: User = User {
+    login: "alice",
+    password: "alice: correct horse battery staple",
+};
+pub const BOB: User = User {
+    login: "bob",
+    password: "bob: tr0ub4dor&3",
+};
+/// Has two-factor authentication on, with `TOTP_SECRET`.
+pub const ALICE2FA: User = User {
+    login: "alice2fa",
+    password: "alice2fa: hunter2 hunter2",
+};
+pub const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXP";
+
+pub struct App {
+    pub name: &'static str,
+    pub url: &'static str,
+    pub client_id: &'static str,
+    pub client_secret: &'static str,
+    /// The prefix of the tokens its authorizations carry: `gho_` (OAuth app) or `ghu_` (GitHub App).
+    pub token_prefix: &'static str,
+}
+
+pub const OAUTH_APP: App = App {
+    name: "my oauth app",
+    url: "http://my-oauth-app.example.com",
+    client_id: "abcde12345fghij67890",
+    client_secret: "3ef4ad510c59ad37bac6bb4f80047fb3aee3cc7f",
+    token_prefix: "gho_",
+};
+
+pub const GITHUB_APP: App = App {
+    name: "my github app",
+    url: "http://my-github-app.com",
+    client_id: "Iv1.0123456789abcdef",
+    client_secret: "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567",
+    token_prefix: "ghu_",
+};
+
+/// A second OAuth app (owned by bob), for filters, unions and pagination across apps.
+pub const OTHER_APP: App = App {
+    name: "other oauth app",
+    url: "https://other.example.org/app",
+    client_id: "zyxwv98765utsrq43210",
+    client_secret: "ffeeddccbbaa99887766554433221100ffeeddcc",
+    token_prefix: "gho_",
+};
+
+pub const DEFAULT_FIXTURE: &str = r#"
+[[users]]
+login = "alice"
+password = "alice: correct horse battery staple"
+email = "alice@example.com"
+
+[[users]]
+login = "bob"
+password = "bob: tr0ub4dor&3"
+
+[[users]]
+login = "alice2fa"
+password = "alice2fa: hunter2 hunter2"
+totp_secret = "JBSWY3DPEHPK3PXP"
+
+[[apps]]
+name = "my oauth app"
+url = "http://my-oauth-app.example.com"
+owner = "alice"
+kind = "oauth"
+client_id = "abcde12345fghij67890"
+client_secret = "3ef4ad510c59ad37bac6bb4f80047fb3aee3cc7f"
+
+[[apps]]
+name = "my github app"
+url = "http://my-github-app.com"
+owner = "alice"
+kind = "github"
+client_id = "Iv1.0123456789abcdef"
+client_secret = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
+
+[[apps]]
+name = "other oauth app"
+url = "https://other.example.org/app"
+owner = "bob"
+kind = "oauth"
+client_id = "zyxwv98765utsrq43210"
+client_secret = "ffeeddccbbaa99887766554433221100ffeeddcc"
+"#;
+
+impl App {
+    /// The `app` object of an authorization or grant of this app.
+    pub fn json(&self) -> Value {
+        json!({ "name": self.name, "url": self.url, "client_id": self.client_id })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TestServer
+// ---------------------------------------------------------------------------------------------
+
+pub struct TestServer {
+    pub client: Client,
+    addr: SocketAddr,
+    public_url: String,
+    /// `Some` when the test chose the public URL; `None` means `http://<bound address>`, which
+    /// then follows the port across restarts.
+    fixed_public_url: Option<String>,
+    db_url: String,
+    dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// A server on a fresh database seeded with `DEFAULT_FIXTURE`.
+    pub async fn spawn() -> Self {
+        Self::spawn_seeded(DEFAULT_FIXTURE, None).await
+    }
+
+    /// Same, but every `url` field and `Link` header must be built on `public_url`.
+    pub async fn spawn_with_public_url(public_url: &str) -> Self {
+        Self::spawn_seeded(DEFAULT_FIXTURE, Some(public_url.to_owned())).await
+    }
+
+    pub async fn spawn_seeded(fixture: &str, public_url: Option<String>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_url = sqlite_url(&dir.path().join("grantd.db"));
+        let store = grantd::store::open(&db_url).await.expect("open the store");
+        let seed = dir.path().join("seed.toml");
+        std::fs::write(&seed, fixture).expect("write the seed");
+        grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
+            .await
+            .expect("load the default fixture");
+        Self::start(dir, db_url, store, public_url).await
+    }
+
+    /// A server on an existing database file (made by the CLI, say), with no seed of its own.
+    pub async fn spawn_on_database(db_path: &Path) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_url = sqlite_url(db_path);
+        let store = grantd::store::open(&db_url).await.expect("open the store");
+        Self::start(dir, db_url, store, None).await
+    }
+
+    async fn start(
+        dir: tempfile::TempDir,
+        db_url: String,
+        store: std::sync::Arc<dyn grantd::store::Store>,
+        fixed_public_url: Option<String>,
+    ) -> Self {
+        let mut srv = Self {
+            client: Client::new(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: String::new(),
+            fixed_public_url,
+            db_url,
+            dir,
+            shutdown: None,
+            task: None,
+        };
+        srv.launch(store).await;
+        srv
+    }
+
+    async fn launch(&mut self, store: std::sync::Arc<dyn grantd::store::Store>) {
+        // Bound before the server task exists: the port is ours and ready for the first request.
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        self.addr = listener.local_addr().expect("local addr");
+        self.public_url = self
+            .fixed_public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.addr));
+        let state = grantd::AppState::new(store, self.public_url.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        self.task = Some(tokio::spawn(grantd::serve(listener, state, shutdown)));
+        self.shutdown = Some(tx);
+        self.client = Client::new();
+    }
+
+    /// Shuts the server down gracefully and starts a new one on the same database file (on a new
+    /// port), as an operator restarting the service would.
+    pub async fn restart(&mut self) {
+        // A fresh client: the old one's pooled keep-alive connections belong to the old server.
+        self.client = Client::new();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let ended = tokio::time::timeout(Duration::from_secs(20), task).await;
+            let ended = ended.expect("the server shuts down within 20 s of its shutdown signal");
+            ended
+                .expect("server task joined")
+                .expect("serve returned Ok");
+        }
+        let store = grantd::store::open(&self.db_url)
+            .await
+            .expect("reopen the store");
+        self.launch(store).await;
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db_url(&self) -> &str {
+        &self.db_url
+    }
+
+    /// Where to send a request (the real bound address).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// What the server must write in `url` fields and `Link` headers for `path`.
+    pub fn public(&self, path: &str) -> String {
+        format!("{}{}", self.public_url, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PUT, path)
+    }
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PATCH, path)
+    }
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
+
+    // --- shortcuts that assert their own success -------------------------------------------
+
+    /// POST /authorizations for a personal access token; asserts 201 and returns the body.
+    pub async fn create_pat(&self, user: &User, note: &str) -> Value {
+        self.create_pat_with(user, json!({ "note": note })).await
+    }
+
+    pub async fn create_pat_with(&self, user: &User, body: Value) -> Value {
+        self.post("/authorizations")
+            .login_as(user)
+            .json(&body)
+            .go()
+            .await
+            .expect_status(201)
+    }
+
+    /// POST /authorizations with the app's client_id and client_secret merged into `extra`;
+    /// asserts 201 and returns the body.
+    pub async fn create_app_authorization(&self, user: &User, app: &App, extra: Value) -> Value {
+        let body = merge(
+            json!({ "client_id": app.client_id, "client_secret": app.client_secret }),
+            extra,
+        );
+        self.post("/authorizations")
+            .login_as(user)
+            .json(&body)
+            .go()
+            .await
+            .expect_status(201)
+    }
+
+    /// PUT /authorizations/clients/{client_id}[/{fingerprint}] with the app's secret merged into
+    /// `extra`; the caller checks the status.
+    pub async fn get_or_create(
+        &self,
+        user: &User,
+        app: &App,
+        fingerprint: Option<&str>,
+        extra: Value,
+    ) -> Reply {
+        let path = match fingerprint {
+            Some(fp) => format!("/authorizations/clients/{}/{fp}", app.client_id),
+            None => format!("/authorizations/clients/{}", app.client_id),
+        };
+        let body = merge(json!({ "client_secret": app.client_secret }), extra);
+        self.put(&path).login_as(user).json(&body).go().await
+    }
+
+    /// GET /authorizations?per_page=100 as `user`; asserts 200.
+    pub async fn authorizations(&self, user: &User) -> Vec<Value> {
+        let body = self
+            .get("/authorizations?per_page=100")
+            .login_as(user)
+            .go()
+            .await
+            .expect_status(200);
+        body.as_array().expect("a JSON array").clone()
+    }
+
+    /// GET /applications/grants?per_page=100 as `user`; asserts 200.
+    pub async fn grants(&self, user: &User) -> Vec<Value> {
+        let body = self
+            .get("/applications/grants?per_page=100")
+            .login_as(user)
+            .go()
+            .await
+            .expect_status(200);
+        body.as_array().expect("a JSON array").clone()
+    }
+
+    /// An authorization as the server must show it: fields not given in `fields` take their
+    /// "nothing set" value; `reveal` says whether the clear token is in the body (only in the
+    /// response that created it).
+    pub fn authorization(&self, id: i64, token: &str, reveal: bool, fields: Value) -> Value {
+        merge(
+            json!({
+                "id": id,
+                "url": self.public(&format!("/authorizations/{id}")),
+                "scopes": [],
+                "token": if reveal { token } else { "" },
+                "token_last_eight": &token[token.len().saturating_sub(8)..],
+                "hashed_token": sha256_hex(token),
+                "app": null,
+                "note": null,
+                "note_url": null,
+                "updated_at": TIMESTAMP,
+                "created_at": TIMESTAMP,
+                "expires_at": null,
+                "fingerprint": null,
+            }),
+            fields,
+        )
+    }
+
+    /// A grant as the server must show it.
+    pub fn grant(&self, id: i64, app: &App, scopes: Value) -> Value {
+        json!({
+            "id": id,
+            "url": self.public(&format!("/applications/grants/{id}")),
+            "app": app.json(),
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "scopes": scopes,
+        })
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn sqlite_url(path: &Path) -> String {
+    // `path` is absolute, so this is the `sqlite:///abs/path` form.
+    format!("sqlite://{}", path.display())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and replies
+// ---------------------------------------------------------------------------------------------
+
+pub trait RequestExt {
+    /// HTTP Basic with the user's password (no OTP).
+    fn login_as(self, user: &User) -> Self;
+    /// Sends, and reads the whole reply. A transport error fails the test.
+    fn go(self) -> impl Future<Output = Reply> + Send;
+}
+
+impl RequestExt for RequestBuilder {
+    fn login_as(self, user: &User) -> Self {
+        self.basic_auth(user.login, Some(user.password))
+    }
+
+    async fn go(self) -> Reply {
+        let res = self.send().await.expect("the request reaches the server");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.expect("read the body");
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: body is not JSON ({e}): {:?}",
+                self.status, self.body
+            )
+        })
+    }
+
+    /// Asserts the status (showing the body when it differs) and returns the JSON body.
+    #[track_caller]
+    pub fn expect_status(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self.json()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header").to_owned())
+    }
+
+    /// Asserts a 204 with an empty body.
+    #[track_caller]
+    pub fn expect_no_content(&self) {
+        assert_eq!(self.status, 204, "unexpected status; body: {}", self.body);
+        assert_eq!(self.body, "", "a 204 has no body");
+    }
+}
