@@ -1,0 +1,268 @@
+//! Fixture upserts: each brings one entry of a fixture file's plan into the database inside
+//! the caller's transaction, and says whether it created, updated or left it.
+
+use sqlx::{Sqlite, Transaction};
+
+use super::rows::{APP_SELECT, app_from_row, corrupt};
+use super::{SqliteStore, map_err};
+use crate::domain::ClientId;
+use crate::domain::Login;
+use crate::domain::otp::TotpSecret;
+use crate::store::{
+    AppUpsert, Constraint, Error, OrgUpsert, RepoUpsert, Result, UpsertResult, UserUpsert,
+};
+
+pub(super) async fn upsert_user(
+    tx: &mut Transaction<'static, Sqlite>,
+    user: &UserUpsert,
+    now: i64,
+) -> Result<UpsertResult> {
+    let totp = user.totp_secret.as_ref().map(TotpSecret::expose);
+    let Some(current) = SqliteStore::fetch_user(&mut **tx, &user.login.key()).await? else {
+        let hash = user
+            .password_hash
+            .as_ref()
+            .ok_or_else(|| corrupt("fixture plan: new user without password"))?;
+        sqlx::query(
+            "INSERT INTO users (login, login_key, email, password_hash, totp_secret, site_admin, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.login.as_str())
+        .bind(user.login.key())
+        .bind(&user.email)
+        .bind(&hash.0)
+        .bind(totp)
+        .bind(user.site_admin)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        return Ok(UpsertResult::Created);
+    };
+    let same = current.login.as_str() == user.login.as_str()
+        && current.email == user.email
+        && user.password_hash.is_none()
+        && current.totp_secret.as_ref().map(TotpSecret::expose) == totp
+        && current.site_admin == user.site_admin;
+    if same {
+        return Ok(UpsertResult::Unchanged);
+    }
+    let hash = user
+        .password_hash
+        .as_ref()
+        .unwrap_or(&current.password_hash);
+    sqlx::query("UPDATE users SET login = ?, email = ?, password_hash = ?, totp_secret = ?, site_admin = ?, updated_at = ? WHERE id = ?")
+        .bind(user.login.as_str())
+        .bind(&user.email)
+        .bind(&hash.0)
+        .bind(totp)
+        .bind(user.site_admin)
+        .bind(now)
+        .bind(current.id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(UpsertResult::Updated)
+}
+
+pub(super) async fn upsert_app(
+    tx: &mut Transaction<'static, Sqlite>,
+    app: &AppUpsert,
+    now: i64,
+) -> Result<(ClientId, UpsertResult)> {
+    let owner = SqliteStore::fetch_user(&mut **tx, &app.owner.key())
+        .await?
+        .ok_or_else(|| corrupt("fixture plan: unknown owner"))?;
+    let current = if let Some(client_id) = &app.client_id {
+        SqliteStore::fetch_app(&mut **tx, client_id.as_str()).await?
+    } else {
+        let sql = format!("{APP_SELECT} WHERE p.owner_id = ? AND p.name = ? ORDER BY p.id LIMIT 1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(owner.id.0)
+            .bind(&app.name)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(app_from_row).transpose()?
+    };
+    let Some(current) = current else {
+        let client_id = app
+            .client_id
+            .clone()
+            .unwrap_or_else(|| app.generated_client_id.clone());
+        let secret = app.secret.unwrap_or(app.generated_secret);
+        sqlx::query(
+            "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
+             user_token_ttl, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(app.kind.as_str())
+        .bind(&app.name)
+        .bind(&app.url)
+        .bind(owner.id.0)
+        .bind(client_id.as_str())
+        .bind(&secret.0[..])
+        .bind(app.user_token_ttl.is_some())
+        .bind(app.user_token_ttl.map(time::SignedDuration::whole_seconds))
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        return Ok((client_id, UpsertResult::Created));
+    };
+    let secret = app.secret.unwrap_or(current.client_secret_digest);
+    let same = current.kind == app.kind
+        && current.user_token_ttl == app.user_token_ttl
+        && current.name == app.name
+        && current.url == app.url
+        && current.owner_id == owner.id
+        && current.client_secret_digest == secret;
+    if same {
+        return Ok((current.client_id, UpsertResult::Unchanged));
+    }
+    sqlx::query(
+        "UPDATE apps SET kind = ?, name = ?, url = ?, owner_id = ?, client_secret_digest = ?, \
+         expire_user_tokens = ?, user_token_ttl = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(app.kind.as_str())
+    .bind(&app.name)
+    .bind(&app.url)
+    .bind(owner.id.0)
+    .bind(&secret.0[..])
+    .bind(app.user_token_ttl.is_some())
+    .bind(app.user_token_ttl.map(time::SignedDuration::whole_seconds))
+    .bind(now)
+    .bind(current.id.0)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok((current.client_id, UpsertResult::Updated))
+}
+
+async fn find_account_id(
+    tx: &mut Transaction<'static, Sqlite>,
+    login: &Login,
+) -> Result<Option<(i64, String)>> {
+    sqlx::query_as("SELECT id, type FROM users WHERE login_key = ?")
+        .bind(login.key())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_err)
+}
+
+pub(super) async fn upsert_org(
+    tx: &mut Transaction<'static, Sqlite>,
+    org: &OrgUpsert,
+    now: i64,
+) -> Result<UpsertResult> {
+    let mut members = Vec::with_capacity(org.members.len());
+    for login in &org.members {
+        match find_account_id(tx, login).await? {
+            Some((id, kind)) if kind == "User" => members.push(id),
+            _ => return Err(corrupt("fixture plan: unknown member")),
+        }
+    }
+    members.sort_unstable();
+    members.dedup();
+    let (id, created) = match find_account_id(tx, &org.login).await? {
+        Some((_, kind)) if kind != "Organization" => {
+            return Err(Error::Conflict(Constraint::Login));
+        }
+        Some((id, _)) if org.id.is_some_and(|wanted| wanted != id) => {
+            return Err(Error::Conflict(Constraint::AccountId));
+        }
+        Some((id, _)) => (id, false),
+        None => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO users (id, type, login, login_key, site_admin, created_at, updated_at) \
+                 VALUES (?, 'Organization', ?, ?, 0, ?, ?) RETURNING id",
+            )
+            .bind(org.id)
+            .bind(org.login.as_str())
+            .bind(org.login.key())
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(map_err)?;
+            (id, true)
+        }
+    };
+    let current: Vec<i64> =
+        sqlx::query_scalar("SELECT user_id FROM org_members WHERE org_id = ? ORDER BY user_id")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    if current == members {
+        return Ok(if created {
+            UpsertResult::Created
+        } else {
+            UpsertResult::Unchanged
+        });
+    }
+    sqlx::query("DELETE FROM org_members WHERE org_id = ?")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    for member in members {
+        sqlx::query("INSERT INTO org_members (org_id, user_id) VALUES (?, ?)")
+            .bind(id)
+            .bind(member)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    }
+    Ok(if created {
+        UpsertResult::Created
+    } else {
+        UpsertResult::Updated
+    })
+}
+
+pub(super) async fn upsert_repo(
+    tx: &mut Transaction<'static, Sqlite>,
+    repo: &RepoUpsert,
+) -> Result<UpsertResult> {
+    let Some((owner, _)) = find_account_id(tx, &repo.owner).await? else {
+        return Err(corrupt("fixture plan: unknown repository owner"));
+    };
+    let name_key = repo.name.to_ascii_lowercase();
+    let current: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM repositories WHERE owner_id = ? AND name_key = ?")
+            .bind(owner)
+            .bind(&name_key)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    match current {
+        Some((id, _)) if repo.id.is_some_and(|wanted| wanted != id) => {
+            Err(Error::Conflict(Constraint::AccountId))
+        }
+        Some((_, name)) if name == repo.name => Ok(UpsertResult::Unchanged),
+        Some((id, _)) => {
+            sqlx::query("UPDATE repositories SET name = ? WHERE id = ?")
+                .bind(&repo.name)
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?;
+            Ok(UpsertResult::Updated)
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO repositories (id, owner_id, name, name_key) VALUES (?, ?, ?, ?)",
+            )
+            .bind(repo.id)
+            .bind(owner)
+            .bind(&repo.name)
+            .bind(&name_key)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+            Ok(UpsertResult::Created)
+        }
+    }
+}

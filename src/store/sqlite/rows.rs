@@ -1,0 +1,226 @@
+//! Mapping between SQLite rows and domain types: the SELECT lists and the `*_from_row`
+//! functions. Stored forms that are not plain columns (scopes, permissions, repository ids) are
+//! encoded and decoded here and nowhere else.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::{Duration, OffsetDateTime};
+
+use super::backend;
+use crate::domain::account::{Account, AccountType, RepositoryId, RepositorySelection, TokenScope};
+use crate::domain::app::{App, AppKind, AppSummary};
+use crate::domain::authorization::Authorization;
+use crate::domain::grant::Grant;
+use crate::domain::otp::TotpSecret;
+use crate::domain::permission::Permissions;
+use crate::domain::scope::Scopes;
+use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::token::TokenHash;
+use crate::domain::user::User;
+use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, PageRequest, UserId};
+use crate::store::{Error, Result};
+
+pub(super) fn timestamp(seconds: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(backend)
+}
+
+pub(super) fn corrupt(what: &str) -> Error {
+    Error::Backend(format!("stored {what} is not valid").into())
+}
+
+pub(super) const USER_COLUMNS: &str =
+    "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at";
+
+pub(super) fn user_from_row(row: &SqliteRow) -> Result<User> {
+    let login: String = row.try_get("login").map_err(backend)?;
+    let totp: Option<String> = row.try_get("totp_secret").map_err(backend)?;
+    Ok(User {
+        id: UserId(row.try_get("id").map_err(backend)?),
+        login: Login::parse(&login).ok_or_else(|| corrupt("login"))?,
+        email: row.try_get("email").map_err(backend)?,
+        password_hash: PasswordHashString(row.try_get("password_hash").map_err(backend)?),
+        totp_secret: totp
+            .map(|t| TotpSecret::parse(&t).ok_or_else(|| corrupt("TOTP secret")))
+            .transpose()?,
+        site_admin: row.try_get("site_admin").map_err(backend)?,
+        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
+        updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+pub(super) const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, \
+     p.client_secret_digest, p.user_token_ttl, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id";
+
+/// Seconds, as stored, to a lifetime.
+pub(super) fn ttl(seconds: Option<i64>) -> Option<Duration> {
+    seconds.map(Duration::seconds)
+}
+
+pub(super) fn digest(bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| corrupt("digest"))
+}
+
+pub(super) fn app_from_row(row: &SqliteRow) -> Result<App> {
+    let kind: String = row.try_get("kind").map_err(backend)?;
+    let client_id: String = row.try_get("client_id").map_err(backend)?;
+    let owner: String = row.try_get("owner_login").map_err(backend)?;
+    let secret: Vec<u8> = row.try_get("client_secret_digest").map_err(backend)?;
+    Ok(App {
+        id: AppId(row.try_get("id").map_err(backend)?),
+        kind: AppKind::parse(&kind).ok_or_else(|| corrupt("app kind"))?,
+        name: row.try_get("name").map_err(backend)?,
+        url: row.try_get("url").map_err(backend)?,
+        owner_id: UserId(row.try_get("owner_id").map_err(backend)?),
+        owner_login: Login::parse(&owner).ok_or_else(|| corrupt("login"))?,
+        client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
+        client_secret_digest: SecretDigest(digest(&secret)?),
+        user_token_ttl: ttl(row.try_get("user_token_ttl").map_err(backend)?),
+        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
+        updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+/// The app columns of a joined row (`app_*`), absent for personal access tokens.
+pub(super) fn app_summary_from_row(row: &SqliteRow) -> Result<Option<AppSummary>> {
+    let Some(id) = row.try_get::<Option<i64>, _>("app_id").map_err(backend)? else {
+        return Ok(None);
+    };
+    let kind: String = row.try_get("app_kind").map_err(backend)?;
+    let client_id: String = row.try_get("app_client_id").map_err(backend)?;
+    Ok(Some(AppSummary {
+        id: AppId(id),
+        kind: AppKind::parse(&kind).ok_or_else(|| corrupt("app kind"))?,
+        name: row.try_get("app_name").map_err(backend)?,
+        url: row.try_get("app_url").map_err(backend)?,
+        client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
+        token_ttl: ttl(row.try_get("app_user_token_ttl").map_err(backend)?),
+    }))
+}
+
+pub(super) const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
+     a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, p.id AS app_id, p.kind AS app_kind, \
+     p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, p.user_token_ttl AS app_user_token_ttl, \
+     a.scope_target_id, a.scope_permissions, a.scope_repository_selection, a.scope_repository_ids, \
+     t.login AS target_login, t.type AS target_type, t.site_admin AS target_site_admin \
+     FROM authorizations a LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
+
+/// The stored form of permissions: `name=level` pairs separated by spaces, in order.
+pub(super) fn permissions_to_stored(permissions: &Permissions) -> String {
+    permissions
+        .iter()
+        .map(|(n, l)| format!("{n}={l}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(super) fn scope_from_row(row: &SqliteRow) -> Result<Option<TokenScope>> {
+    let Some(target_id) = row
+        .try_get::<Option<i64>, _>("scope_target_id")
+        .map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    let login: String = row.try_get("target_login").map_err(backend)?;
+    let kind: String = row.try_get("target_type").map_err(backend)?;
+    let permissions: String = row.try_get("scope_permissions").map_err(backend)?;
+    let selection: String = row.try_get("scope_repository_selection").map_err(backend)?;
+    let ids: Option<String> = row.try_get("scope_repository_ids").map_err(backend)?;
+    let pairs = permissions
+        .split_whitespace()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(n, l)| (n.to_owned(), l.to_owned()))
+                .ok_or_else(|| corrupt("permissions"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let repositories = if selection == "all" {
+        RepositorySelection::All
+    } else {
+        let ids = ids.unwrap_or_default();
+        let ids = ids.split_whitespace().map(|id| {
+            id.parse()
+                .map(RepositoryId)
+                .map_err(|_| corrupt("repository ids"))
+        });
+        RepositorySelection::Selected(ids.collect::<Result<_>>()?)
+    };
+    Ok(Some(TokenScope {
+        target: Account {
+            id: UserId(target_id),
+            login: Login::parse(&login).ok_or_else(|| corrupt("login"))?,
+            kind: AccountType::parse(&kind).ok_or_else(|| corrupt("account type"))?,
+            site_admin: row.try_get("target_site_admin").map_err(backend)?,
+        },
+        permissions: Permissions::from_stored(pairs),
+        repositories,
+    }))
+}
+
+pub(super) fn authorization_from_row(row: &SqliteRow) -> Result<Authorization> {
+    let scopes: String = row.try_get("scopes").map_err(backend)?;
+    let hash: Vec<u8> = row.try_get("token_hash").map_err(backend)?;
+    let fingerprint: String = row.try_get("fingerprint").map_err(backend)?;
+    let expires_at: Option<i64> = row.try_get("expires_at").map_err(backend)?;
+    Ok(Authorization {
+        id: AuthorizationId(row.try_get("id").map_err(backend)?),
+        user_id: UserId(row.try_get("user_id").map_err(backend)?),
+        app: app_summary_from_row(row)?,
+        scopes: Scopes::from_stored_text(&scopes),
+        token_hash: TokenHash(digest(&hash)?),
+        token_last_eight: row.try_get("token_last_eight").map_err(backend)?,
+        note: row.try_get("note").map_err(backend)?,
+        note_url: row.try_get("note_url").map_err(backend)?,
+        fingerprint: (!fingerprint.is_empty()).then_some(fingerprint),
+        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
+        updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
+        expires_at: expires_at.map(timestamp).transpose()?,
+        scoped_to: scope_from_row(row)?,
+    })
+}
+
+/// A grant's scopes and `updated_at` are derived from its authorizations, in id order, so the
+/// union keeps the order in which scopes were first granted.
+pub(super) const GRANT_SELECT: &str = "SELECT g.id, g.created_at, \
+     (SELECT MAX(updated_at) FROM authorizations WHERE grant_id = g.id) AS updated_at, \
+     (SELECT group_concat(scopes, ' ') FROM (SELECT scopes FROM authorizations WHERE grant_id = g.id ORDER BY id)) AS scopes, \
+     p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, \
+     p.user_token_ttl AS app_user_token_ttl FROM grants g JOIN apps p ON p.id = g.app_id";
+
+pub(super) fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
+    let scopes: Option<String> = row.try_get("scopes").map_err(backend)?;
+    let created_at: i64 = row.try_get("created_at").map_err(backend)?;
+    let updated_at: Option<i64> = row.try_get("updated_at").map_err(backend)?;
+    Ok(Grant {
+        id: GrantId(row.try_get("id").map_err(backend)?),
+        app: app_summary_from_row(row)?.ok_or_else(|| corrupt("grant"))?,
+        scopes: Scopes::union([&Scopes::from_stored_text(
+            scopes.as_deref().unwrap_or_default(),
+        )]),
+        created_at: timestamp(created_at)?,
+        updated_at: timestamp(updated_at.unwrap_or(created_at))?,
+    })
+}
+
+pub(super) fn account_from_row(row: &SqliteRow) -> Result<Account> {
+    let login: String = row.try_get("login").map_err(backend)?;
+    let kind: String = row.try_get("type").map_err(backend)?;
+    Ok(Account {
+        id: UserId(row.try_get("id").map_err(backend)?),
+        login: Login::parse(&login).ok_or_else(|| corrupt("login"))?,
+        kind: AccountType::parse(&kind).ok_or_else(|| corrupt("account type"))?,
+        site_admin: row.try_get("site_admin").map_err(backend)?,
+    })
+}
+
+/// Which authorization a delete removes: one of a user's, or the one of an app's tokens.
+pub(super) enum Doomed<'a> {
+    Owned { user: UserId, id: AuthorizationId },
+    Token { hash: &'a TokenHash, app: AppId },
+}
+
+pub(super) fn limit_offset(page: PageRequest) -> (i64, i64) {
+    (
+        i64::from(page.per_page),
+        i64::try_from(page.offset()).unwrap_or(i64::MAX),
+    )
+}
