@@ -136,7 +136,7 @@ pub async fn load_file(
     let text = std::fs::read_to_string(path)
         .map_err(|e| fail(None, format!("cannot read the file: {e}")))?;
     let file: FixtureFile =
-        toml::from_str(&text).map_err(|e| fail(None, e.to_string().trim_end().to_owned()))?;
+        toml::from_str(&text).map_err(|e| fail(None, describe_toml_error(&text, &e)))?;
 
     let (users, logins) = plan_users(store, path, file.users).await?;
     let (apps, generated) = plan_apps(store, path, file.apps, &logins).await?;
@@ -474,4 +474,17 @@ async fn plan_repos(
         });
     }
     Ok(repos)
+}
+
+/// A TOML error as "line L, column C: message", without the excerpt of the file that the
+/// `toml` crate's own message quotes: that line may hold a password or a client secret.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    let Some(span) = error.span() else {
+        return message.to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}: {message}")
 }
