@@ -245,25 +245,19 @@ pub async fn find(store: &dyn Store, client_id: &str) -> Result<App, Error> {
         .ok_or(Error::NotFound)
 }
 
-/// A list's `client_id` filter, resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppFilter {
-    All,
-    Only(AppId),
-    /// The client id names no app, so nothing can match: the list is empty, not an error.
-    Nothing,
-}
-
+/// Resolves a list's `client_id` filter: `Some(None)` lists everything, `Some(Some(id))` only
+/// that app's entries, and `None` means the client id names no app, so the list is empty
+/// (a filter that matches nothing, not an error).
 pub async fn resolve_filter(
     store: &dyn Store,
     client_id: Option<&str>,
-) -> Result<AppFilter, Error> {
+) -> Result<Option<Option<AppId>>, Error> {
     let Some(client_id) = client_id else {
-        return Ok(AppFilter::All);
+        return Ok(Some(None));
     };
     match find(store, client_id).await {
-        Ok(app) => Ok(AppFilter::Only(app.id)),
-        Err(Error::NotFound) => Ok(AppFilter::Nothing),
+        Ok(app) => Ok(Some(Some(app.id))),
+        Err(Error::NotFound) => Ok(None),
         Err(other) => Err(other),
     }
 }

@@ -331,15 +331,8 @@ pub async fn list(
     client_id: Option<&str>,
     page: PageRequest,
 ) -> Result<Page<Authorization>, Error> {
-    let app_id = match app::resolve_filter(store, client_id).await? {
-        app::AppFilter::All => None,
-        app::AppFilter::Only(id) => Some(id),
-        app::AppFilter::Nothing => {
-            return Ok(Page {
-                items: Vec::new(),
-                total: 0,
-            });
-        }
+    let Some(app_id) = app::resolve_filter(store, client_id).await? else {
+        return Ok(Page::empty());
     };
     Ok(store.list_authorizations(user.id, app_id, page).await?)
 }

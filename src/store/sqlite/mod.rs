@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 use time::OffsetDateTime;
@@ -25,6 +26,13 @@ use crate::domain::user::{NewUser, User};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A list endpoint's table: its name, the alias its SELECT gives it, and that SELECT.
+struct Listing {
+    table: &'static str,
+    alias: &'static str,
+    select: &'static str,
+}
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -142,6 +150,50 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
+    }
+
+    /// One page of a user's rows of `listing`, optionally one app's, in id order, with the total.
+    async fn list_page<T>(
+        &self,
+        listing: Listing,
+        user: UserId,
+        app: Option<AppId>,
+        page: PageRequest,
+        from_row: fn(&SqliteRow) -> Result<T>,
+    ) -> Result<Page<T>> {
+        let (limit, offset) = limit_offset(page);
+        let Listing {
+            table,
+            alias,
+            select,
+        } = listing;
+        // `? IS NULL OR …` keeps one statement for the filtered and the unfiltered list.
+        let count =
+            format!("SELECT COUNT(*) FROM {table} WHERE user_id = ? AND (? IS NULL OR app_id = ?)");
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+            .bind(user.0)
+            .bind(app.map(|a| a.0))
+            .bind(app.map(|a| a.0))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let sql = format!(
+            "{select} WHERE {alias}.user_id = ? AND (? IS NULL OR {alias}.app_id = ?) ORDER BY {alias}.id LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(app.map(|a| a.0))
+            .bind(app.map(|a| a.0))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let items = rows.iter().map(from_row).collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+        })
     }
 
     async fn fetch_app(
@@ -410,37 +462,18 @@ impl Store for SqliteStore {
         app: Option<AppId>,
         page: PageRequest,
     ) -> Result<Page<Authorization>> {
-        let (limit, offset) = limit_offset(page);
-        // `? IS NULL OR …` keeps one statement for the filtered and unfiltered list.
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM authorizations WHERE user_id = ? AND (? IS NULL OR app_id = ?)",
+        self.list_page(
+            Listing {
+                table: "authorizations",
+                alias: "a",
+                select: AUTHORIZATION_SELECT,
+            },
+            user,
+            app,
+            page,
+            authorization_from_row,
         )
-        .bind(user.0)
-        .bind(app.map(|a| a.0))
-        .bind(app.map(|a| a.0))
-        .fetch_one(&self.pool)
         .await
-        .map_err(map_err)?;
-        let sql = format!(
-            "{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND (? IS NULL OR a.app_id = ?) ORDER BY a.id LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(user.0)
-            .bind(app.map(|a| a.0))
-            .bind(app.map(|a| a.0))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        let items = rows
-            .iter()
-            .map(authorization_from_row)
-            .collect::<Result<_>>()?;
-        Ok(Page {
-            items,
-            total: u64::try_from(total).unwrap_or(0),
-        })
     }
 
     async fn update_authorization(
@@ -611,33 +644,18 @@ impl Store for SqliteStore {
         app: Option<AppId>,
         page: PageRequest,
     ) -> Result<Page<Grant>> {
-        let (limit, offset) = limit_offset(page);
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM grants WHERE user_id = ? AND (? IS NULL OR app_id = ?)",
+        self.list_page(
+            Listing {
+                table: "grants",
+                alias: "g",
+                select: GRANT_SELECT,
+            },
+            user,
+            app,
+            page,
+            grant_from_row,
         )
-        .bind(user.0)
-        .bind(app.map(|a| a.0))
-        .bind(app.map(|a| a.0))
-        .fetch_one(&self.pool)
         .await
-        .map_err(map_err)?;
-        let sql = format!(
-            "{GRANT_SELECT} WHERE g.user_id = ? AND (? IS NULL OR g.app_id = ?) ORDER BY g.id LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(user.0)
-            .bind(app.map(|a| a.0))
-            .bind(app.map(|a| a.0))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-        let items = rows.iter().map(grant_from_row).collect::<Result<_>>()?;
-        Ok(Page {
-            items,
-            total: u64::try_from(total).unwrap_or(0),
-        })
     }
 
     async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool> {
