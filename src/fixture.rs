@@ -135,8 +135,10 @@ pub async fn load_file(
     let fail = |entry: Option<String>, problem: String| failure(path, entry, problem);
     let text = std::fs::read_to_string(path)
         .map_err(|e| fail(None, format!("cannot read the file: {e}")))?;
-    let file: FixtureFile =
-        toml::from_str(&text).map_err(|e| fail(None, describe_toml_error(&text, &e)))?;
+    let file: FixtureFile = toml::from_str(&text).map_err(|e| {
+        let (entry, problem) = describe_toml_error(&text, &e);
+        fail(entry, problem)
+    })?;
 
     let (users, logins) = plan_users(store, path, file.users).await?;
     let (apps, generated) = plan_apps(store, path, file.apps, &logins).await?;
@@ -476,15 +478,85 @@ async fn plan_repos(
     Ok(repos)
 }
 
-/// A TOML error as "line L, column C: message", without the excerpt of the file that the
-/// `toml` crate's own message quotes: that line may hold a password or a client secret.
-fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+/// A TOML error as "line L, column C: key `k`: message", with the entry it falls in
+/// (`users[1]`), but without the excerpt of the file that the `toml` crate's own message
+/// quotes: that line may hold a password or a client secret.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> (Option<String>, String) {
     let message = error.message().trim_end();
+    // serde quotes the value it did not expect ("invalid type: string \"…\", expected a
+    // boolean"); keep only what was expected.
+    let message = match (message.split_once(':'), message.rsplit_once(", expected ")) {
+        (
+            Some((kind @ ("invalid type" | "invalid value" | "invalid length"), _)),
+            Some((_, expected)),
+        ) => {
+            format!("{kind}: expected {expected}")
+        }
+        _ => message.to_owned(),
+    };
     let Some(span) = error.span() else {
-        return message.to_owned();
+        return (None, message);
     };
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    format!("line {line}, column {column}: {message}")
+    // The entry: the last `[[section]]` header before the error, numbered within its section.
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut entry = None;
+    for header in before
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("[[") && l.ends_with("]]"))
+    {
+        let section = header[2..header.len() - 2].trim();
+        let index = seen.entry(section).or_insert(0);
+        entry = Some(format!("{section}[{index}]"));
+        *index += 1;
+    }
+    // The key on the error's line: the part before `=`, which holds no secret.
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| {
+            !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+    let at = match key {
+        Some(key) => format!("line {line}, column {column}, key `{key}`"),
+        None => format!("line {line}, column {column}"),
+    };
+    (entry, format!("{at}: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_error(text: &str) -> (Option<String>, String) {
+        let error = toml::from_str::<FixtureFile>(text).unwrap_err();
+        describe_toml_error(text, &error)
+    }
+
+    #[test]
+    fn toml_errors_name_entry_and_key_but_never_quote_values() {
+        let text = "[[users]]\nlogin = \"a\"\npassword = \"x\"\n\n[[users]]\nlogin = \"b\"\npassword = \"hunter2\"\nsite_admin = \"hunter2\"\n";
+        let (entry, problem) = parse_error(text);
+        assert_eq!(entry.as_deref(), Some("users[1]"));
+        assert!(
+            problem.starts_with("line 8, column 14, key `site_admin`: "),
+            "{problem}"
+        );
+        assert!(!problem.contains("hunter2"), "{problem}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let (entry, problem) = parse_error("[[apps]]\nname = \"a\"\nclient_sekret = \"s3cr3t\"\n");
+        assert_eq!(entry.as_deref(), Some("apps[0]"));
+        assert!(problem.contains("`client_sekret`"), "{problem}");
+        assert!(!problem.contains("s3cr3t"), "{problem}");
+    }
 }
