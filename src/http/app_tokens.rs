@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::AppState;
 use super::docs;
@@ -155,9 +155,9 @@ pub async fn scope_token(
     )))
 }
 
-/// Marks a legacy response as deprecated and sunset, whether it succeeded or failed.
-fn deprecated(response: impl IntoResponse) -> Response {
-    let mut response = response.into_response();
+/// Marks a legacy response as deprecated and sunset. Installed as a route layer on the
+/// legacy routes, so it also marks the answers of their extractors (401s for bad credentials).
+pub async fn mark_deprecated(mut response: Response) -> Response {
     let headers = response.headers_mut();
     // 2020-02-14T00:00:00Z, when GitHub announced the deprecation (RFC 9745 structured date).
     headers.insert(
@@ -180,8 +180,8 @@ pub async fn check_authorization(
     State(state): State<AppState>,
     app: AppClient,
     Path((_, token)): Path<(String, String)>,
-) -> Response {
-    deprecated(check(&state, &app, &token, docs::CHECK_TOKEN).await)
+) -> Result<Json<AppAuthorization>, ApiError> {
+    check(&state, &app, &token, docs::CHECK_TOKEN).await
 }
 
 /// POST /applications/{client_id}/tokens/{access_token} (legacy reset)
@@ -189,8 +189,8 @@ pub async fn reset_authorization(
     State(state): State<AppState>,
     app: AppClient,
     Path((_, token)): Path<(String, String)>,
-) -> Response {
-    deprecated(reset(&state, &app, &token, docs::RESET_TOKEN).await)
+) -> Result<Json<AppAuthorization>, ApiError> {
+    reset(&state, &app, &token, docs::RESET_TOKEN).await
 }
 
 /// DELETE /applications/{client_id}/tokens/{access_token} (legacy revoke)
@@ -198,8 +198,8 @@ pub async fn revoke_authorization_for_application(
     State(state): State<AppState>,
     app: AppClient,
     Path((_, token)): Path<(String, String)>,
-) -> Response {
-    deprecated(revoke(&state, &app, &token, docs::DELETE_TOKEN).await)
+) -> Result<StatusCode, ApiError> {
+    revoke(&state, &app, &token, docs::DELETE_TOKEN).await
 }
 
 /// DELETE /applications/{client_id}/grants/{access_token} (legacy delete grant)
@@ -207,6 +207,6 @@ pub async fn revoke_grant_for_application(
     State(state): State<AppState>,
     app: AppClient,
     Path((_, token)): Path<(String, String)>,
-) -> Response {
-    deprecated(delete_grant(&state, &app, &token, docs::DELETE_APP_AUTHORIZATION).await)
+) -> Result<StatusCode, ApiError> {
+    delete_grant(&state, &app, &token, docs::DELETE_APP_AUTHORIZATION).await
 }

@@ -115,6 +115,16 @@ fn api() -> Router<AppState> {
             "/applications/{client_id}/grant",
             delete(app_tokens::delete_authorization),
         )
+        .merge(legacy_app_tokens())
+        .route("/user", get(users::get_authenticated))
+        .route("/healthz", get(meta::healthz))
+        .method_not_allowed_fallback(meta::method_not_allowed)
+}
+
+/// The legacy app-token routes, which carry the token in the path. Every answer of theirs,
+/// errors from extractors included, is marked deprecated.
+fn legacy_app_tokens() -> Router<AppState> {
+    Router::new()
         .route(
             "/applications/{client_id}/tokens/{access_token}",
             get(app_tokens::check_authorization)
@@ -125,9 +135,7 @@ fn api() -> Router<AppState> {
             "/applications/{client_id}/grants/{access_token}",
             delete(app_tokens::revoke_grant_for_application),
         )
-        .route("/user", get(users::get_authenticated))
-        .route("/healthz", get(meta::healthz))
-        .method_not_allowed_fallback(meta::method_not_allowed)
+        .route_layer(axum::middleware::map_response(app_tokens::mark_deprecated))
 }
 
 /// The whole application: every route at `/` and again under `/api/v3`, the base path of a

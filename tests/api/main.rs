@@ -8,16 +8,26 @@
 #![allow(clippy::too_many_lines, clippy::needless_pass_by_value, dead_code)]
 
 mod api_v3;
+mod app_api_v3;
+mod app_isolation;
+mod app_token_lifecycle;
+mod app_tokens;
 mod authentication;
 mod authorizations;
 mod bad_input;
 mod binary;
 mod cli;
+mod expiry;
 mod get_or_create;
 mod grants;
 mod identifiers;
 mod isolation;
+mod legacy;
+mod octokit;
 mod pagination;
+mod scoped_permissions;
+mod scoped_tokens;
 mod scopes;
 mod support;
 mod updates;
+mod user_endpoint;

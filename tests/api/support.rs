@@ -4,8 +4,11 @@
 //! The listener is bound *before* `grantd::serve` is spawned, so a test can send its first request
 //! at once: no polling, no sleeps, no port counters. Nothing here knows the server's internals; it
 //! only uses the public library API (`store::open`, `fixture::load_file`, `AppState`, `serve`) and
-//! the README's wire contract.
+//! the README's wire contract; the app-side tests also read account and repository ids (which no
+//! endpoint lists) through the public `Store` trait, and move the server's clock (`TestClock`).
 
+mod apps;
+mod clock;
 mod json;
 mod process;
 mod tokens;
@@ -22,6 +25,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use apps::*;
+pub use clock::*;
 pub use json::*;
 pub use process::*;
 pub use tokens::*;
@@ -144,6 +149,10 @@ pub struct TestServer {
     fixed_public_url: Option<String>,
     db_url: String,
     dir: tempfile::TempDir,
+    /// The server's clock: real time unless a test moves or pins it (expiring tokens).
+    pub clock: std::sync::Arc<TestClock>,
+    /// The server's store, for ground truth the API does not show (account and repository ids).
+    store: Option<std::sync::Arc<dyn grantd::store::Store>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -192,6 +201,8 @@ impl TestServer {
             fixed_public_url,
             db_url,
             dir,
+            clock: std::sync::Arc::new(TestClock::default()),
+            store: None,
             shutdown: None,
             task: None,
         };
@@ -209,7 +220,9 @@ impl TestServer {
             .fixed_public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.addr));
-        let state = grantd::AppState::new(store, self.public_url.clone());
+        self.store = Some(store.clone());
+        let clock: std::sync::Arc<dyn grantd::http::Clock> = self.clock.clone();
+        let state = grantd::AppState::with_clock(store, self.public_url.clone(), clock);
         let (tx, rx) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = rx.await;
@@ -234,6 +247,8 @@ impl TestServer {
                 .expect("server task joined")
                 .expect("serve returned Ok");
         }
+        // Our handle on the old store goes with the old server.
+        self.store = None;
         let store = grantd::store::open(&self.db_url)
             .await
             .expect("reopen the store");
