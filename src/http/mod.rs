@@ -3,6 +3,7 @@
 
 pub mod app_tokens;
 pub mod authorizations;
+pub mod conventions;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -21,7 +22,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use time::OffsetDateTime;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::store::Store;
 use error::ApiError;
@@ -151,15 +152,26 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                // The route pattern, never the raw URI: legacy app paths carry tokens in them.
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", MatchedPath::as_str);
-                tracing::info_span!("request", method = %request.method(), route)
-            }),
+            TraceLayer::new_for_http()
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .make_span_with(|request: &Request| {
+                    // The route pattern, never the raw URI: legacy app paths carry tokens in them.
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    let request_id = request
+                        .headers()
+                        .get(conventions::REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %request.method(), route, request_id)
+                }),
         )
+        // Outermost: the request id exists before the span that logs it, and every answer
+        // (errors and CORS preflights included) carries GitHub's headers.
+        .layer(conventions::cors())
+        .layer(axum::middleware::from_fn(conventions::github_headers))
         .with_state(state)
 }
 

@@ -1,0 +1,182 @@
+//! GitHub's HTTP conventions that hold for every endpoint: a request id on every response and
+//! in the logs, the media type served, the API version (checked when the client names one),
+//! and CORS as `api.github.com` serves it.
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::cors::{AllowHeaders, CorsLayer, ExposeHeaders};
+
+use super::error::ApiError;
+
+/// The only REST API version GitHub has published, and so the only one grantd serves.
+pub const API_VERSION: &str = "2022-11-28";
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-github-request-id");
+const API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-github-api-version");
+const API_VERSION_SELECTED: HeaderName = HeaderName::from_static("x-github-api-version-selected");
+const MEDIA_TYPE: HeaderName = HeaderName::from_static("x-github-media-type");
+
+/// A new request id in GitHub's shape (`CB9E:1F45:4A7B2:8C1D3:6527A1B0`): five groups of
+/// random hex, unique per request. Clients quote it in bug reports; the logs carry it too.
+fn new_request_id() -> HeaderValue {
+    let mut bytes = [0u8; 14];
+    // The OS random source failing is not worth failing a request over; zeros still parse.
+    let _ = getrandom::fill(&mut bytes);
+    let hex = hex::encode_upper(bytes);
+    let id = format!(
+        "{}:{}:{}:{}:{}",
+        &hex[0..4],
+        &hex[4..8],
+        &hex[8..13],
+        &hex[13..18],
+        &hex[18..26]
+    );
+    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("0000:0000:00000:00000:00000000"))
+}
+
+/// The `X-GitHub-Media-Type` for an `Accept` header: `github.v3; format=json`, with the
+/// `param` of a `application/vnd.github.v3.PARAM+json` request (`raw`, `full`, …) if any.
+/// grantd serves JSON whatever the client accepts, as GitHub does for these endpoints.
+fn media_type(accept: Option<&HeaderValue>) -> HeaderValue {
+    let param = accept.and_then(|v| v.to_str().ok()).and_then(|accept| {
+        accept.split(',').find_map(|part| {
+            let mime = part.split(';').next()?.trim();
+            let rest = mime
+                .strip_prefix("application/vnd.github")?
+                .strip_suffix("+json")
+                .unwrap_or_default();
+            let rest = rest.strip_prefix(".v3").unwrap_or(rest);
+            let param = rest.strip_prefix('.')?;
+            (!param.is_empty()
+                && param
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .then(|| param.to_owned())
+        })
+    });
+    match param {
+        Some(param) => HeaderValue::from_str(&format!("github.v3; param={param}; format=json"))
+            .unwrap_or(HeaderValue::from_static("github.v3; format=json")),
+        None => HeaderValue::from_static("github.v3; format=json"),
+    }
+}
+
+/// Middleware: stamps the request id (replacing any the client sent, so logs can trust it),
+/// refuses unknown API versions with GitHub's 400, and adds GitHub's response headers.
+pub async fn github_headers(mut request: Request, next: Next) -> Response {
+    let request_id = new_request_id();
+    request.headers_mut().insert(REQUEST_ID, request_id.clone());
+    let media = media_type(request.headers().get(header::ACCEPT));
+    let version = request
+        .headers()
+        .get(API_VERSION_HEADER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let mut response = match version {
+        Some(version) if version != API_VERSION && request.method() != Method::OPTIONS => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "The version you specified in the \"X-GitHub-Api-Version\" request header, {version:?}, is not a \
+                 supported version. The following versions are currently supported: \"{API_VERSION}\" (most recent)."
+            ),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    };
+    let headers = response.headers_mut();
+    headers.insert(REQUEST_ID, request_id);
+    headers.insert(MEDIA_TYPE, media);
+    headers.insert(API_VERSION_SELECTED, HeaderValue::from_static(API_VERSION));
+    response
+}
+
+/// CORS as GitHub's API answers it: any origin, no cookies, the rate-limit, pagination and
+/// token headers exposed, and a preflight that names every request header it allows (a `*`
+/// would not cover `Authorization`, which browsers require be listed by name).
+pub fn cors() -> CorsLayer {
+    let expose = [
+        "etag",
+        "link",
+        "location",
+        "retry-after",
+        "x-github-otp",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-used",
+        "x-ratelimit-resource",
+        "x-ratelimit-reset",
+        "x-oauth-scopes",
+        "x-accepted-oauth-scopes",
+        "x-github-media-type",
+        "x-github-request-id",
+        "x-github-api-version-selected",
+        "deprecation",
+        "sunset",
+    ];
+    let allow = [
+        "authorization",
+        "content-type",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-unmodified-since",
+        "accept",
+        "accept-encoding",
+        "x-github-otp",
+        "x-requested-with",
+        "user-agent",
+        "x-github-api-version",
+    ];
+    CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers(AllowHeaders::list(allow.map(HeaderName::from_static)))
+        .expose_headers(ExposeHeaders::list(expose.map(HeaderName::from_static)))
+        .max_age(std::time::Duration::from_hours(24))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_have_githubs_shape_and_differ() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        let text = a.to_str().unwrap();
+        let groups: Vec<&str> = text.split(':').collect();
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [4, 4, 5, 5, 8]
+        );
+        assert!(text.bytes().all(|b| b == b':' || b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn media_type_follows_the_accept_header() {
+        let of = |accept: &str| media_type(Some(&HeaderValue::from_str(accept).unwrap()));
+        assert_eq!(media_type(None), "github.v3; format=json");
+        assert_eq!(of("application/vnd.github+json"), "github.v3; format=json");
+        assert_eq!(
+            of("application/vnd.github.v3+json"),
+            "github.v3; format=json"
+        );
+        assert_eq!(of("application/json"), "github.v3; format=json");
+        assert_eq!(
+            of("application/vnd.github.v3.raw+json"),
+            "github.v3; param=raw; format=json"
+        );
+        assert_eq!(
+            of("text/html, application/vnd.github.full+json"),
+            "github.v3; param=full; format=json"
+        );
+    }
+}
