@@ -1,31 +1,23 @@
 //! Handlers of `/authorizations…`: thin translations between HTTP and `domain::authorization`.
 //! Each is named after GitHub's operationId.
 
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Json};
 
 use super::AppState;
+use super::conditional::LastModified;
 use super::docs;
 use super::error::{ApiError, Documented};
 use super::extract::{BasicUser, FieldReader, JsonObject, path_id};
-use super::pagination::ListQuery;
+use super::pagination::{ListQuery, list_response};
 use super::schemas;
 use crate::domain::AuthorizationId;
 use crate::domain::authorization::{
     self, CreateRequest, GetOrCreate, GetOrCreateRequest, UpdateRequest,
 };
 use crate::domain::secret::ClientSecret;
-
-/// Adds a `Link` header to a list response when it has more than one page.
-pub(super) fn with_link<T: serde::Serialize>(link: Option<String>, items: Vec<T>) -> Response {
-    let mut headers = HeaderMap::new();
-    if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        headers.insert(header::LINK, value);
-    }
-    (headers, Json(items)).into_response()
-}
 
 /// GET /authorizations
 pub async fn list_authorizations(
@@ -42,7 +34,8 @@ pub async fn list_authorizations(
         .iter()
         .map(|a| schemas::Authorization::new(&state.public_url, a))
         .collect();
-    Ok(with_link(link, items))
+    let last_modified = page.items.iter().map(|a| a.updated_at).max();
+    Ok(list_response(link, last_modified, items))
 }
 
 /// POST /authorizations
@@ -154,12 +147,15 @@ pub async fn get_authorization(
     State(state): State<AppState>,
     BasicUser(user): BasicUser,
     Path(id): Path<String>,
-) -> Result<Json<schemas::Authorization>, ApiError> {
+) -> Result<(Extension<LastModified>, Json<schemas::Authorization>), ApiError> {
     let doc = docs::GET_AUTHORIZATION;
     let found = authorization::find(&*state.store, &user, path_id(&id, AuthorizationId, doc)?)
         .await
         .doc(doc)?;
-    Ok(Json(schemas::Authorization::new(&state.public_url, &found)))
+    Ok((
+        Extension(LastModified(found.updated_at)),
+        Json(schemas::Authorization::new(&state.public_url, &found)),
+    ))
 }
 
 /// PATCH /authorizations/{authorization_id} (POST too: GitHub accepts it for clients that

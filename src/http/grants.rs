@@ -1,16 +1,16 @@
 //! Handlers of `/applications/grants…`, named after GitHub's operationIds.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::{Extension, Json};
 
 use super::AppState;
-use super::authorizations::with_link;
+use super::conditional::LastModified;
 use super::docs;
 use super::error::{ApiError, Documented};
 use super::extract::{BasicUser, path_id};
-use super::pagination::ListQuery;
+use super::pagination::{ListQuery, list_response};
 use super::schemas;
 use crate::domain::GrantId;
 use crate::domain::grant;
@@ -33,7 +33,8 @@ pub async fn list_grants(
         .iter()
         .map(|g| schemas::Grant::new(&state.public_url, g))
         .collect();
-    Ok(with_link(link, items))
+    let last_modified = page.items.iter().map(|g| g.updated_at).max();
+    Ok(list_response(link, last_modified, items))
 }
 
 /// GET /applications/grants/{grant_id}
@@ -41,12 +42,15 @@ pub async fn get_grant(
     State(state): State<AppState>,
     BasicUser(user): BasicUser,
     Path(id): Path<String>,
-) -> Result<Json<schemas::Grant>, ApiError> {
+) -> Result<(Extension<LastModified>, Json<schemas::Grant>), ApiError> {
     let doc = docs::GET_GRANT;
     let found = grant::find(&*state.store, &user, path_id(&id, GrantId, doc)?)
         .await
         .doc(doc)?;
-    Ok(Json(schemas::Grant::new(&state.public_url, &found)))
+    Ok((
+        Extension(LastModified(found.updated_at)),
+        Json(schemas::Grant::new(&state.public_url, &found)),
+    ))
 }
 
 /// DELETE /applications/grants/{grant_id}

@@ -3,6 +3,7 @@
 
 pub mod app_tokens;
 pub mod authorizations;
+pub mod conditional;
 pub mod conventions;
 pub mod docs;
 pub mod error;
@@ -146,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api())
         .nest("/api/v3", api())
         .fallback(meta::not_found)
+        .layer(axum::middleware::from_fn(conditional::conditional_get))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

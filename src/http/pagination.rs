@@ -3,7 +3,14 @@
 
 use std::fmt::Write as _;
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Query};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::conditional::LastModified;
 use axum::http::request::Parts;
 
 use crate::domain::PageRequest;
@@ -79,6 +86,23 @@ impl ListQuery {
         }
         Some(links.join(", "))
     }
+}
+
+/// A list answer: the items, a `Link` header when there is more than one page, and the
+/// latest `updated_at` of the page for conditional requests.
+pub fn list_response<T: Serialize>(
+    link: Option<String>,
+    last_modified: Option<OffsetDateTime>,
+    items: Vec<T>,
+) -> Response {
+    let mut response = Json(items).into_response();
+    if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    if let Some(at) = last_modified {
+        response.extensions_mut().insert(LastModified(at));
+    }
+    response
 }
 
 /// Percent-encodes a query component (RFC 3986 unreserved characters pass through).

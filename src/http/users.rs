@@ -1,11 +1,12 @@
 //! `GET /user`: the one place a token is *used* rather than managed, so that clients and
 //! tests can prove a reset or revocation took effect at once.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue};
+use axum::{Extension, Json};
 
 use super::AppState;
+use super::conditional::LastModified;
 use super::extract::TokenAuth;
 use super::schemas::PrivateUser;
 
@@ -14,7 +15,11 @@ use super::schemas::PrivateUser;
 pub async fn get_authenticated(
     State(state): State<AppState>,
     TokenAuth(record): TokenAuth,
-) -> ([(HeaderName, HeaderValue); 2], Json<PrivateUser>) {
+) -> (
+    [(HeaderName, HeaderValue); 2],
+    Extension<LastModified>,
+    Json<PrivateUser>,
+) {
     let scopes = record.authorization.scopes.as_slice().join(", ");
     let headers = [
         (
@@ -26,8 +31,10 @@ pub async fn get_authenticated(
             HeaderValue::from_static(""),
         ),
     ];
+    let user = PrivateUser::new(&state.public_url, &record.user);
     (
         headers,
-        Json(PrivateUser::new(&state.public_url, &record.user)),
+        Extension(LastModified(record.user.updated_at)),
+        Json(user),
     )
 }
