@@ -97,6 +97,7 @@ pub async fn github_headers(mut request: Request, next: Next) -> Response {
 pub fn cors() -> CorsLayer {
     let expose = [
         "etag",
+        "last-modified",
         "link",
         "location",
         "retry-after",
