@@ -61,6 +61,28 @@ pub struct ServeArgs {
     /// field and `Link` header. Defaults to http://<listen address>.
     #[arg(long, env = "GRANTD_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Requests each user and each app may make per --rate-limit-window (GitHub: 5,000 an hour).
+    #[arg(long, env = "GRANTD_RATE_LIMIT", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit: u32,
+    /// The rate-limit window, such as "1h" or "15m".
+    #[arg(long, env = "GRANTD_RATE_LIMIT_WINDOW", default_value = "1h")]
+    pub rate_limit_window: humantime::Duration,
+    /// Failed sign-ins allowed per login or client id per --login-attempts-window; after that
+    /// every attempt is refused (403) until the window passes.
+    #[arg(long, env = "GRANTD_LOGIN_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_attempts: u32,
+    /// The failed-sign-in window, such as "5m".
+    #[arg(long, env = "GRANTD_LOGIN_ATTEMPTS_WINDOW", default_value = "5m")]
+    pub login_attempts_window: humantime::Duration,
+    /// The Authorizations API's stage of retirement: "deprecated" adds Deprecation and Sunset
+    /// headers, "removed" answers its endpoints with 410 Gone.
+    #[arg(
+        long,
+        env = "GRANTD_AUTHORIZATIONS_API",
+        value_enum,
+        default_value = "enabled"
+    )]
+    pub authorizations_api: crate::http::ApiStatus,
 }
 
 #[derive(Debug, Subcommand)]

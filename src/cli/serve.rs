@@ -6,7 +6,8 @@ use tokio::net::TcpListener;
 
 use super::open_store;
 use crate::config::{OutputArgs, ServeArgs};
-use crate::http::AppState;
+use crate::domain::limits::{LoginThrottle, RateLimit};
+use crate::http::{AppState, Limits};
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -33,6 +34,17 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Checked first, so that a bad flag stops the command before it touches the database.
+    let limits = Limits {
+        rate: RateLimit {
+            limit: args.rate_limit,
+            window: positive(args.rate_limit_window, "--rate-limit-window")?,
+        },
+        login: LoginThrottle {
+            attempts: args.login_attempts,
+            window: positive(args.login_attempts_window, "--login-attempts-window")?,
+        },
+    };
     let store = open_store(&args.db).await?;
     if let Some(seed) = &args.seed {
         super::seed::load_and_report(&*store, seed, OutputArgs { json: false }).await?;
@@ -47,11 +59,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Scripts and tests wait for this line, so it goes to stdout, in one write.
     println!("grantd listening on {address}");
     tracing::info!(%address, %public_url, "serving");
-    crate::serve(
-        listener,
-        AppState::new(store, public_url),
-        shutdown_signal(),
-    )
-    .await
-    .context("the server failed")
+    let state = AppState::new(store, public_url)
+        .with_limits(limits)
+        .with_authorizations_api(args.authorizations_api);
+    crate::serve(listener, state, shutdown_signal())
+        .await
+        .context("the server failed")
+}
+
+/// A window length from the command line: at least one second.
+fn positive(duration: humantime::Duration, flag: &str) -> anyhow::Result<time::Duration> {
+    let window =
+        time::Duration::try_from(*duration).with_context(|| format!("{flag} is too long"))?;
+    if window < time::Duration::SECOND {
+        anyhow::bail!("{flag} must be at least one second");
+    }
+    Ok(window)
 }

@@ -3,6 +3,7 @@
 
 use time::{Duration, OffsetDateTime};
 
+use super::limits::{self, LoginThrottle, Subject};
 use super::secret::{ClientSecret, SecretDigest};
 use super::token::TokenKind;
 use super::{AppId, ClientId, Error, FieldError, Login, UserId, error::ErrorCode};
@@ -260,6 +261,23 @@ pub async fn resolve_filter(
         Err(Error::NotFound) => Ok(None),
         Err(other) => Err(other),
     }
+}
+
+/// [`authenticate`] behind failed-login throttling per client id, as for users' logins.
+pub async fn sign_in(
+    store: &dyn Store,
+    client_id: &str,
+    secret: &ClientSecret,
+    throttle: LoginThrottle,
+    now: OffsetDateTime,
+) -> Result<App, Error> {
+    let subject = Subject::App(client_id.to_owned());
+    limits::ensure_login_allowed(store, &subject, throttle, now).await?;
+    let outcome = authenticate(store, client_id, secret).await;
+    if matches!(outcome, Err(Error::BadCredentials)) {
+        limits::record_login_failure(store, &subject, throttle, now).await?;
+    }
+    outcome
 }
 
 /// Checks an app's Basic credentials (`client_id:client_secret`). An unknown client id and a

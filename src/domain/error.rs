@@ -14,6 +14,12 @@ pub enum Error {
     /// The password was right but the account has two-factor auth and no valid OTP came with it.
     #[error("two-factor authentication code required")]
     OtpRequired,
+    /// Too many failed sign-ins for this login or client id; wait for the window to pass.
+    #[error("maximum number of login attempts exceeded")]
+    LoginAttemptsExceeded,
+    /// The user or app has used up its requests for the window.
+    #[error("rate limit exceeded")]
+    RateLimited(super::limits::RateLimitStatus, super::limits::Subject),
     /// The object does not exist, or belongs to someone else (the two are never told apart).
     #[error("not found")]
     NotFound,

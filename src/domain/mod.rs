@@ -10,6 +10,7 @@ pub mod app_token;
 pub mod authorization;
 pub mod error;
 pub mod grant;
+pub mod limits;
 pub mod otp;
 pub mod permission;
 pub mod scope;

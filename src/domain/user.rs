@@ -3,6 +3,7 @@
 
 use time::OffsetDateTime;
 
+use super::limits::{self, LoginThrottle, Subject};
 use super::otp::TotpSecret;
 use super::secret::{Password, PasswordHashString};
 use super::{Error, FieldError, Login, UserId, error::ErrorCode};
@@ -79,6 +80,29 @@ pub async fn authenticate(
         }
     }
     Ok(user)
+}
+
+/// [`authenticate`] behind failed-login throttling: while the login has used up its failures
+/// for the window, every attempt is refused before the password is even checked; a wrong
+/// password or a wrong OTP code counts as a failure (a missing OTP code does not: clients send
+/// the password alone first to learn that 2FA is on).
+pub async fn sign_in(
+    store: &dyn Store,
+    login: &str,
+    password: Password,
+    otp: Option<&str>,
+    throttle: LoginThrottle,
+    now: OffsetDateTime,
+) -> Result<User, Error> {
+    let subject = Subject::Login(login.to_owned());
+    limits::ensure_login_allowed(store, &subject, throttle, now).await?;
+    let outcome = authenticate(store, login, password, otp, now).await;
+    if matches!(outcome, Err(Error::BadCredentials))
+        || (matches!(outcome, Err(Error::OtpRequired)) && otp.is_some())
+    {
+        limits::record_login_failure(store, &subject, throttle, now).await?;
+    }
+    outcome
 }
 
 /// The fields a person supplies to create a user (CLI `user add`).

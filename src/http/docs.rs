@@ -43,3 +43,8 @@ oauth_applications! {
 
 pub const SCOPE_TOKEN: &str =
     "https://docs.github.com/enterprise-server@3.19/rest/apps/apps#create-a-scoped-access-token";
+
+pub const RATE_LIMITS: &str = "https://docs.github.com/enterprise-server@3.19/rest/using-the-rest-api/rate-limits-for-the-rest-api";
+
+pub const AUTHORIZATIONS_API_DEPRECATION: &str =
+    "https://developer.github.com/changes/2020-02-14-deprecating-oauth-auth-endpoint/";

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::docs;
+use crate::domain::limits::Subject;
 use crate::domain::{self, FieldError};
 
 #[derive(Debug)]
@@ -83,6 +84,30 @@ impl From<domain::Error> for ApiError {
                 "Must specify two-factor authentication OTP code.",
             )
             .with_header("x-github-otp", "required; app"),
+            domain::Error::LoginAttemptsExceeded => Self::new(
+                StatusCode::FORBIDDEN,
+                "Maximum number of login attempts exceeded. Please try again later.",
+            ),
+            domain::Error::RateLimited(status, subject) => {
+                let who = match subject {
+                    Subject::User(id) => format!("user ID {id}"),
+                    Subject::App(client_id) => format!("app {client_id}"),
+                    Subject::Login(login) => format!("login {login}"),
+                };
+                let mut error = Self::new(
+                    StatusCode::FORBIDDEN,
+                    format!("API rate limit exceeded for {who}."),
+                );
+                error.documentation_url = docs::RATE_LIMITS;
+                let mut headers = axum::http::HeaderMap::new();
+                super::limits::insert_headers(&mut headers, &status);
+                error.headers.extend(
+                    headers
+                        .into_iter()
+                        .filter_map(|(name, value)| Some((name?, value))),
+                );
+                error
+            }
             domain::Error::NotFound => Self::not_found(),
             domain::Error::Invalid(errors) => Self {
                 errors,

@@ -10,9 +10,11 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use super::error::ApiError;
+use super::limits::RateLimitSlot;
 use crate::domain::app::{self, App};
 use crate::domain::app_token::{self, TokenRecord};
 use crate::domain::authorization::Field;
+use crate::domain::limits::{self, Subject};
 use crate::domain::secret::{ClientSecret, Password};
 use crate::domain::user::{self, User};
 use crate::domain::{Error, FieldError, error::ErrorCode};
@@ -25,6 +27,24 @@ pub fn path_id<T>(raw: &str, wrap: fn(i64) -> T, doc: &'static str) -> Result<T,
         .filter(|id| *id > 0)
         .map(wrap)
         .ok_or_else(|| ApiError::not_found().documented(doc))
+}
+
+/// Counts an authenticated request against its subject's rate limit and leaves the figures
+/// for the response headers (see `limits.rs`), refused or not.
+async fn count_request(
+    parts: &Parts,
+    state: &AppState,
+    subject: Subject,
+    now: time::OffsetDateTime,
+) -> Result<(), ApiError> {
+    let outcome = limits::count_request(&*state.store, &subject, state.limits.rate, now).await;
+    if let Some(slot) = parts.extensions.get::<RateLimitSlot>() {
+        match &outcome {
+            Ok(status) | Err(Error::RateLimited(status, _)) => slot.set(*status),
+            Err(_) => {}
+        }
+    }
+    outcome.map(|_| ()).map_err(ApiError::from)
 }
 
 /// A user authenticated with HTTP Basic `login:password` (and a TOTP code if they have 2FA).
@@ -78,8 +98,17 @@ impl FromRequestParts<AppState> for BasicUser {
             .get("x-github-otp")
             .and_then(|v| v.to_str().ok());
         let now = state.clock.now();
-        let user =
-            user::authenticate(&*state.store, &login, Password::new(password), otp, now).await?;
+        let throttle = state.limits.login;
+        let user = user::sign_in(
+            &*state.store,
+            &login,
+            Password::new(password),
+            otp,
+            throttle,
+            now,
+        )
+        .await?;
+        count_request(parts, state, Subject::User(user.id), now).await?;
         Ok(Self(user))
     }
 }
@@ -101,7 +130,9 @@ impl FromRequestParts<AppState> for AppClient {
         };
         let (client_id, secret) =
             decode_basic(credentials).ok_or_else(ApiError::requires_authentication)?;
-        let app = app::authenticate(&*state.store, &client_id, &ClientSecret::new(secret)).await?;
+        let now = state.clock.now();
+        let secret = ClientSecret::new(secret);
+        let app = app::sign_in(&*state.store, &client_id, &secret, state.limits.login, now).await?;
         // An app may only act under its own client id: any other path is "not found", so the
         // answer says nothing about the other app or its tokens.
         let path = RawPathParams::from_request_parts(parts, state)
@@ -114,6 +145,7 @@ impl FromRequestParts<AppState> for AppClient {
         if path_client_id != Some(app.client_id.as_str()) {
             return Err(ApiError::not_found());
         }
+        count_request(parts, state, Subject::App(app.client_id.to_string()), now).await?;
         Ok(Self(app))
     }
 }
@@ -143,9 +175,10 @@ impl FromRequestParts<AppState> for TokenAuth {
         } else {
             return Err(ApiError::requires_authentication());
         };
-        Ok(Self(
-            app_token::authenticate(&*state.store, &token, state.clock.now()).await?,
-        ))
+        let now = state.clock.now();
+        let record = app_token::authenticate(&*state.store, &token, now).await?;
+        count_request(parts, state, Subject::User(record.user.id), now).await?;
+        Ok(Self(record))
     }
 }
 

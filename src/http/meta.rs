@@ -2,12 +2,16 @@
 //! methods, which GitHub's clients expect in GitHub's error shape rather than as plain text.
 
 use axum::Json;
+use axum::extract::Request;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::error::ApiError;
+use super::{ApiStatus, AppState, docs};
 
 /// GET /healthz: 200 once the server is up and its database answers, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
@@ -30,3 +34,40 @@ pub async fn not_found() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
 }
+
+/// Route layer of the Authorizations and Grants endpoints: applies `--authorizations-api`.
+pub async fn authorizations_api_gate(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.authorizations_api {
+        ApiStatus::Enabled => next.run(request).await,
+        ApiStatus::Deprecated => {
+            let mut response = next.run(request).await;
+            let headers = response.headers_mut();
+            // 2020-02-14, when GitHub announced it; 2020-11-13, when GitHub removed it.
+            headers.insert(
+                HeaderName::from_static("deprecation"),
+                HeaderValue::from_static("@1581638400"),
+            );
+            headers.insert(
+                HeaderName::from_static("sunset"),
+                HeaderValue::from_static("Fri, 13 Nov 2020 00:00:00 GMT"),
+            );
+            headers.append(header::LINK, HeaderValue::from_static(DEPRECATION_LINK));
+            response
+        }
+        ApiStatus::Removed => {
+            let mut error = ApiError::new(
+                StatusCode::GONE,
+                "The OAuth Authorizations API has been removed. Use the web application flow to create OAuth tokens, \
+                 and the personal access tokens settings page to create personal access tokens.",
+            );
+            error = error.documented(docs::AUTHORIZATIONS_API_DEPRECATION);
+            error.into_response()
+        }
+    }
+}
+
+const DEPRECATION_LINK: &str = "<https://developer.github.com/changes/2020-02-14-deprecating-oauth-auth-endpoint/>; rel=\"deprecation\"";

@@ -9,6 +9,7 @@ pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod grants;
+pub mod limits;
 pub mod meta;
 pub mod pagination;
 pub mod schemas;
@@ -51,6 +52,28 @@ pub struct AppState {
     /// The API's root URL as clients reach it, without a trailing slash; every `url` field
     /// and `Link` header is built on it.
     pub public_url: Arc<str>,
+    pub limits: Limits,
+    pub authorizations_api: ApiStatus,
+}
+
+/// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
+/// deprecated it in 2020 and removed it, with brownouts first, so clients can be tested
+/// against each stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiStatus {
+    #[default]
+    Enabled,
+    /// Answers as usual, with `Deprecation` and `Sunset` headers.
+    Deprecated,
+    /// Answers 410 Gone.
+    Removed,
+}
+
+/// Rate limits and failed-login throttling, configurable per deployment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    pub rate: crate::domain::limits::RateLimit,
+    pub login: crate::domain::limits::LoginThrottle,
 }
 
 impl AppState {
@@ -67,7 +90,22 @@ impl AppState {
             store,
             clock,
             public_url: public_url.as_ref().trim_end_matches('/').into(),
+            limits: Limits::default(),
+            authorizations_api: ApiStatus::default(),
         }
+    }
+
+    #[must_use]
+    pub fn with_authorizations_api(self, authorizations_api: ApiStatus) -> Self {
+        Self {
+            authorizations_api,
+            ..self
+        }
+    }
+
+    #[must_use]
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 }
 
@@ -77,7 +115,32 @@ const BODY_LIMIT: usize = 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The API routes, without prefix.
-fn api() -> Router<AppState> {
+fn api(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(authorizations_api(state))
+        .route(
+            "/applications/{client_id}/token",
+            post(app_tokens::check_token)
+                .patch(app_tokens::reset_token)
+                .delete(app_tokens::delete_token),
+        )
+        .route(
+            "/applications/{client_id}/token/scoped",
+            post(app_tokens::scope_token),
+        )
+        .route(
+            "/applications/{client_id}/grant",
+            delete(app_tokens::delete_authorization),
+        )
+        .merge(legacy_app_tokens())
+        .route("/user", get(users::get_authenticated))
+        .route("/healthz", get(meta::healthz))
+        .method_not_allowed_fallback(meta::method_not_allowed)
+}
+
+/// The user side: the Authorizations and Grants endpoints, which `--authorizations-api` can
+/// mark deprecated or remove.
+fn authorizations_api(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/applications/grants", get(grants::list_grants))
         .route(
@@ -103,24 +166,10 @@ fn api() -> Router<AppState> {
                 .post(authorizations::update_authorization)
                 .delete(authorizations::delete_authorization),
         )
-        .route(
-            "/applications/{client_id}/token",
-            post(app_tokens::check_token)
-                .patch(app_tokens::reset_token)
-                .delete(app_tokens::delete_token),
-        )
-        .route(
-            "/applications/{client_id}/token/scoped",
-            post(app_tokens::scope_token),
-        )
-        .route(
-            "/applications/{client_id}/grant",
-            delete(app_tokens::delete_authorization),
-        )
-        .merge(legacy_app_tokens())
-        .route("/user", get(users::get_authenticated))
-        .route("/healthz", get(meta::healthz))
-        .method_not_allowed_fallback(meta::method_not_allowed)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            meta::authorizations_api_gate,
+        ))
 }
 
 /// The legacy app-token routes, which carry the token in the path. Every answer of theirs,
@@ -144,10 +193,11 @@ fn legacy_app_tokens() -> Router<AppState> {
 /// GitHub Enterprise Server API, so clients configured for GHES work unchanged.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(api())
-        .nest("/api/v3", api())
+        .merge(api(&state))
+        .nest("/api/v3", api(&state))
         .fallback(meta::not_found)
         .layer(axum::middleware::from_fn(conditional::conditional_get))
+        .layer(axum::middleware::from_fn(limits::rate_limit_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -12,7 +12,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::domain::account::{Account, AccountRef, Repository};
 use crate::domain::app::{App, AppKind, NewApp};
@@ -157,6 +157,25 @@ pub trait Store: Send + Sync {
     /// Deletes the grant and every authorization under it.
     async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool>;
 
+    // Counters (rate limits, failed sign-ins).
+    /// Adds one to the counter, first starting a new window at `now` if the current one
+    /// (`window` long) has ended. Atomic: concurrent increments from any node all count.
+    async fn increment_counter(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<Counter>;
+    /// The counter's value in its current window (0 once the window has ended).
+    async fn read_counter(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<Counter>;
+
     // Fixtures.
     /// Applies a whole fixture file in one transaction: all of it or nothing.
     async fn apply_fixture(
@@ -164,6 +183,29 @@ pub trait Store: Send + Sync {
         plan: &FixturePlan,
         now: OffsetDateTime,
     ) -> Result<FixtureOutcome>;
+}
+
+/// What a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterKind {
+    Requests,
+    FailedLogins,
+}
+
+impl CounterKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Requests => "requests",
+            Self::FailedLogins => "failed_logins",
+        }
+    }
+}
+
+/// A counter's value and when its window started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    pub count: u32,
+    pub window_start: OffsetDateTime,
 }
 
 /// A user as a fixture file wants it.

@@ -5,9 +5,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::support::{
-    ALICE, BOB, GITHUB_APP, OAUTH_APP, RequestExt, TestServer, app_authorization,
-    assert_bad_credentials, assert_json, assert_not_found, assert_requires_authentication,
-    assert_validation_error, error_body, id_of, unissued_token, with_bad_checksum,
+    ALICE, BOB, GITHUB_APP, OAUTH_APP, RequestExt, ServerOptions, TestServer, app_authorization,
+    apps_fixture, assert_bad_credentials, assert_json, assert_not_found,
+    assert_requires_authentication, assert_validation_error, error_body, id_of, unissued_token,
+    with_bad_checksum,
 };
 
 /// The five modern app-side endpoints: (method, path after `/applications/{client_id}/`).
@@ -190,7 +191,11 @@ async fn no_credentials_require_authentication() {
 
 #[tokio::test]
 async fn a_wrong_client_secret_is_bad_credentials() {
-    let srv = TestServer::spawn_apps().await;
+    // Fifteen failed sign-ins of one app: more than throttling allows by default, and this
+    // test is about each answer, not about throttling (see `throttling.rs`).
+    let mut options = ServerOptions::default();
+    options.limits.login.attempts = 100;
+    let srv = TestServer::spawn_with_options(&apps_fixture(), None, options).await;
     let (_, token) = srv.alice_token(&GITHUB_APP).await;
     let wrong = [
         "0000000000000000000000000000000000000000",

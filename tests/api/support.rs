@@ -155,6 +155,15 @@ pub struct TestServer {
     store: Option<std::sync::Arc<dyn grantd::store::Store>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Rate limits, login throttling and the Authorizations API's status, kept across restarts.
+    options: ServerOptions,
+}
+
+/// What a test may change about the server beyond its fixture.
+#[derive(Clone, Copy, Default)]
+pub struct ServerOptions {
+    pub limits: grantd::http::Limits,
+    pub authorizations_api: grantd::http::ApiStatus,
 }
 
 impl TestServer {
@@ -169,6 +178,15 @@ impl TestServer {
     }
 
     pub async fn spawn_seeded(fixture: &str, public_url: Option<String>) -> Self {
+        Self::spawn_with_options(fixture, public_url, ServerOptions::default()).await
+    }
+
+    /// A server on `fixture` with non-default limits or Authorizations API status.
+    pub async fn spawn_with_options(
+        fixture: &str,
+        public_url: Option<String>,
+        options: ServerOptions,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = sqlite_url(&dir.path().join("grantd.db"));
         let store = grantd::store::open(&db_url).await.expect("open the store");
@@ -177,7 +195,7 @@ impl TestServer {
         grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
             .await
             .expect("load the default fixture");
-        Self::start(dir, db_url, store, public_url).await
+        Self::start(dir, db_url, store, public_url, options).await
     }
 
     /// A server on an existing database file (made by the CLI, say), with no seed of its own.
@@ -185,7 +203,7 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = sqlite_url(db_path);
         let store = grantd::store::open(&db_url).await.expect("open the store");
-        Self::start(dir, db_url, store, None).await
+        Self::start(dir, db_url, store, None, ServerOptions::default()).await
     }
 
     async fn start(
@@ -193,6 +211,7 @@ impl TestServer {
         db_url: String,
         store: std::sync::Arc<dyn grantd::store::Store>,
         fixed_public_url: Option<String>,
+        options: ServerOptions,
     ) -> Self {
         let mut srv = Self {
             client: Client::new(),
@@ -205,6 +224,7 @@ impl TestServer {
             store: None,
             shutdown: None,
             task: None,
+            options,
         };
         srv.launch(store).await;
         srv
@@ -222,7 +242,9 @@ impl TestServer {
             .unwrap_or_else(|| format!("http://{}", self.addr));
         self.store = Some(store.clone());
         let clock: std::sync::Arc<dyn grantd::http::Clock> = self.clock.clone();
-        let state = grantd::AppState::with_clock(store, self.public_url.clone(), clock);
+        let state = grantd::AppState::with_clock(store, self.public_url.clone(), clock)
+            .with_limits(self.options.limits)
+            .with_authorizations_api(self.options.authorizations_api);
         let (tx, rx) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = rx.await;

@@ -11,9 +11,12 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
-use super::{AuthorizationEdit, Constraint, Error, FixtureOutcome, FixturePlan, Result, Store};
+use super::{
+    AuthorizationEdit, Constraint, Counter, CounterKind, Error, FixtureOutcome, FixturePlan,
+    Result, Store,
+};
 use crate::domain::account::{Account, AccountRef, Repository, RepositoryId, RepositorySelection};
 use crate::domain::app::{App, NewApp};
 use crate::domain::app_token::TokenRecord;
@@ -667,6 +670,64 @@ impl Store for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn increment_counter(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<Counter> {
+        let (now, window) = (now.unix_timestamp(), window.whole_seconds());
+        // One statement, so concurrent increments cannot lose one another.
+        let (start, count): (i64, i64) = sqlx::query_as(
+            "INSERT INTO counters (kind, subject, window_start, count) VALUES (?1, ?2, ?3, 1) \
+             ON CONFLICT (kind, subject) DO UPDATE SET \
+               count = CASE WHEN counters.window_start + ?4 <= ?3 THEN 1 ELSE counters.count + 1 END, \
+               window_start = CASE WHEN counters.window_start + ?4 <= ?3 THEN ?3 ELSE counters.window_start END \
+             RETURNING window_start, count",
+        )
+        .bind(kind.as_str())
+        .bind(subject)
+        .bind(now)
+        .bind(window)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(Counter {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            window_start: rows::timestamp(start)?,
+        })
+    }
+
+    async fn read_counter(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<Counter> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT window_start, count FROM counters WHERE kind = ? AND subject = ?",
+        )
+        .bind(kind.as_str())
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(match row {
+            Some((start, count)) if start + window.whole_seconds() > now.unix_timestamp() => {
+                Counter {
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                    window_start: rows::timestamp(start)?,
+                }
+            }
+            _ => Counter {
+                count: 0,
+                window_start: now,
+            },
+        })
     }
 
     async fn apply_fixture(
