@@ -9,6 +9,7 @@
 
 mod apps;
 mod clock;
+pub mod conformance;
 mod json;
 mod process;
 mod tokens;
@@ -451,10 +452,21 @@ impl RequestExt for RequestBuilder {
     }
 
     async fn go(self) -> Reply {
-        let res = self.send().await.expect("the request reaches the server");
+        let (client, request) = self.build_split();
+        let request = request.expect("a well-formed request");
+        let (method, path) = (
+            request.method().to_string(),
+            request.url().path().to_owned(),
+        );
+        let res = client
+            .execute(request)
+            .await
+            .expect("the request reaches the server");
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = res.text().await.expect("read the body");
+        // Every answer of a documented operation must match GitHub's official schema.
+        conformance::check(&method, &path, status, &body);
         Reply {
             status,
             headers,
