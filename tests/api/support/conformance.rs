@@ -238,14 +238,12 @@ fn load() -> Value {
     let fresh = std::fs::metadata(&cache)
         .and_then(|m| m.modified())
         .is_ok_and(|cached| cached >= spec_modified);
-    if fresh {
-        if let Ok(value) =
-            std::fs::read(&cache).map(|bytes| serde_json::from_slice::<Value>(&bytes))
-        {
-            if let Ok(value) = value {
-                return value;
-            }
-        }
+    let cached = fresh
+        .then(|| std::fs::read(&cache).ok())
+        .flatten()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+    if let Some(value) = cached {
+        return value;
     }
     let spec: Value =
         serde_json::from_slice(&std::fs::read(&spec_file).expect("read the OpenAPI description"))
