@@ -136,11 +136,12 @@ pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
     if spec.name.trim().is_empty() {
         return Err(invalid("name", "the app name must not be empty"));
     }
-    if !(spec.url.starts_with("http://") || spec.url.starts_with("https://")) {
+    let web = spec.url.starts_with("http://") || spec.url.starts_with("https://");
+    if !web || !super::uri::is_absolute_uri(&spec.url) {
         return Err(invalid(
             "url",
             format!(
-                "the app URL {:?} must start with http:// or https://",
+                "the app URL {:?} must be an absolute http:// or https:// URL",
                 spec.url
             ),
         ));

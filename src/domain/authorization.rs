@@ -10,6 +10,7 @@ use super::error::ErrorCode;
 use super::scope::Scopes;
 use super::secret::ClientSecret;
 use super::token::{PlainToken, TokenHash, TokenKind};
+use super::uri::is_absolute_uri;
 use super::user::User;
 use super::{AuthorizationId, Error, FieldError, Page, PageRequest, UserId};
 use crate::store::{self, Store};
@@ -116,6 +117,9 @@ pub struct GetOrCreateRequest {
     pub scopes: Option<Vec<String>>,
     pub note: Option<String>,
     pub note_url: Option<String>,
+    /// The body's fingerprint: only `PUT /authorizations/clients/{client_id}` takes one (the
+    /// form of get-or-create that predates the fingerprint in the path).
+    pub fingerprint: Option<String>,
 }
 
 /// `PATCH /authorizations/{authorization_id}`.
@@ -137,6 +141,19 @@ fn parse_scopes(field: &'static str, requested: Option<Vec<String>>) -> Result<S
 /// An empty string means "none": clients that build bodies from forms send `""` for unset fields.
 fn non_empty(text: Option<String>) -> Option<String> {
     text.filter(|t| !t.is_empty())
+}
+
+fn invalid_note_url() -> Error {
+    Error::invalid(FieldError::new("note_url", ErrorCode::Invalid))
+}
+
+/// An optional `note_url`: empty means none; anything else must be an absolute URI, as
+/// GitHub's schema promises clients (`format: uri`).
+fn checked_note_url(text: Option<String>) -> Result<Option<String>, Error> {
+    match non_empty(text) {
+        Some(url) if !is_absolute_uri(&url) => Err(invalid_note_url()),
+        other => Ok(other),
+    }
 }
 
 fn map_conflict(error: store::Error) -> Error {
@@ -233,7 +250,7 @@ pub async fn create(
 ) -> Result<Created, Error> {
     let scopes = parse_scopes("scopes", request.scopes)?;
     let note = non_empty(request.note);
-    let note_url = non_empty(request.note_url);
+    let note_url = checked_note_url(request.note_url)?;
     let fingerprint = non_empty(request.fingerprint);
     let app = match (
         non_empty(request.client_id),
@@ -284,7 +301,8 @@ pub async fn get_or_create(
     let secret = request.client_secret.filter(|s| !s.expose().is_empty());
     let app = verify_app(store, client_id, secret.as_ref(), Error::NotFound).await?;
     let scopes = parse_scopes("scopes", request.scopes)?;
-    let fingerprint = fingerprint.filter(|f| !f.is_empty()).map(str::to_owned);
+    let fingerprint = non_empty(fingerprint.map(str::to_owned).or(request.fingerprint));
+    let note_url = checked_note_url(request.note_url)?;
     // A few rounds at most: each conflict means a row existed, and a second conflict could
     // only come from that row being deleted between our insert and our read.
     for _ in 0..3 {
@@ -298,7 +316,7 @@ pub async fn get_or_create(
             app: Some(app.clone()),
             scopes: scopes.clone(),
             note: non_empty(request.note.clone()),
-            note_url: non_empty(request.note_url.clone()),
+            note_url: note_url.clone(),
             fingerprint: fingerprint.clone(),
         };
         match insert(store, user, draft, now).await {
@@ -388,6 +406,7 @@ pub async fn update(
     }
     let note_url = match request.note_url {
         Field::Value(text) if text.is_empty() => Field::Null,
+        Field::Value(text) if !is_absolute_uri(&text) => return Err(invalid_note_url()),
         other => other,
     };
     let fingerprint = match request.fingerprint {

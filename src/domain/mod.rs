@@ -16,6 +16,7 @@ pub mod permission;
 pub mod scope;
 pub mod secret;
 pub mod token;
+pub mod uri;
 pub mod user;
 
 use std::fmt;

@@ -77,6 +77,11 @@ const SCOPES: &[(&str, &[&str])] = &[
     ("admin:business", &[]),
 ];
 
+/// Every scope name grantd accepts (for its OpenAPI description).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    SCOPES.iter().map(|(name, _)| *name)
+}
+
 /// Whether `name` is a scope GitHub knows.
 pub fn is_known(name: &str) -> bool {
     SCOPES.iter().any(|(scope, _)| *scope == name)

@@ -66,13 +66,23 @@ pub async fn create_authorization(
     Ok((StatusCode::CREATED, Json(json)))
 }
 
-fn get_or_create_request(body: &JsonObject) -> (GetOrCreateRequest, FieldReader<'_>) {
+/// The body of either get-or-create. Only the form without a fingerprint in the path reads
+/// one from the body; on the other, `fingerprint` is not a body key and is ignored like any.
+fn get_or_create_request<'a>(
+    body: &'a JsonObject,
+    path_fingerprint: Option<&str>,
+) -> (GetOrCreateRequest, FieldReader<'a>) {
     let mut fields = FieldReader::new(body);
     let request = GetOrCreateRequest {
         client_secret: fields.string("client_secret").map(ClientSecret::new),
         scopes: fields.strings("scopes"),
         note: fields.string("note"),
         note_url: fields.string("note_url"),
+        fingerprint: if path_fingerprint.is_none() {
+            fields.string("fingerprint")
+        } else {
+            None
+        },
     };
     (request, fields)
 }
@@ -85,7 +95,7 @@ async fn get_or_create(
     body: &JsonObject,
     doc: &'static str,
 ) -> Result<(StatusCode, Json<schemas::Authorization>), ApiError> {
-    let (request, fields) = get_or_create_request(body);
+    let (request, fields) = get_or_create_request(body, fingerprint);
     fields.finish().doc(doc)?;
     let outcome = authorization::get_or_create(
         &*state.store,

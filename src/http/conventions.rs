@@ -63,32 +63,37 @@ fn media_type(accept: Option<&HeaderValue>) -> HeaderValue {
     }
 }
 
-/// Middleware: stamps the request id (replacing any the client sent, so logs can trust it),
-/// refuses unknown API versions with GitHub's 400, and adds GitHub's response headers.
+/// Middleware, outermost: stamps the request id (replacing any the client sent, so logs can
+/// trust it) and adds GitHub's response headers to every answer, CORS preflights included.
 pub async fn github_headers(mut request: Request, next: Next) -> Response {
     let request_id = new_request_id();
     request.headers_mut().insert(REQUEST_ID, request_id.clone());
     let media = media_type(request.headers().get(header::ACCEPT));
-    let version = request
-        .headers()
-        .get(API_VERSION_HEADER)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let mut response = match version {
-        Some(version) if version != API_VERSION && request.method() != Method::OPTIONS => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "The version you specified in the \"X-GitHub-Api-Version\" request header, {version:?}, is not a \
-                 supported version. The following versions are currently supported: \"{API_VERSION}\" (most recent)."
-            ),
-        )
-        .into_response(),
-        _ => next.run(request).await,
-    };
+    let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(REQUEST_ID, request_id);
     headers.insert(MEDIA_TYPE, media);
     headers.insert(API_VERSION_SELECTED, HeaderValue::from_static(API_VERSION));
     response
+}
+
+/// Middleware, inside CORS (so that its 400 is a CORS answer like any other): refuses an
+/// `X-GitHub-Api-Version` other than the one GitHub publishes, with GitHub's message.
+pub async fn api_version(request: Request, next: Next) -> Response {
+    match request.headers().get(API_VERSION_HEADER) {
+        Some(version) if version.as_bytes() != API_VERSION.as_bytes() => {
+            let version = String::from_utf8_lossy(version.as_bytes());
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "The version you specified in the \"X-GitHub-Api-Version\" request header, {version:?}, is not a \
+                     supported version. The following versions are currently supported: \"{API_VERSION}\" (most recent)."
+                ),
+            )
+            .into_response()
+        }
+        _ => next.run(request).await,
+    }
 }
 
 /// CORS as GitHub's API answers it: any origin, no cookies, the rate-limit, pagination and

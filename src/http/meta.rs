@@ -27,6 +27,22 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
     }
 }
 
+/// GET /openapi.json: grantd's OpenAPI description, with the server URL set to the public URL.
+pub async fn openapi(State(state): State<AppState>) -> Response {
+    let bytes = state.openapi.get_or_init(|| {
+        let document = super::openapi::document(&state.public_url);
+        serde_json::to_vec(&document).unwrap_or_default().into()
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes.clone(),
+    )
+        .into_response()
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::not_found()
 }

@@ -11,11 +11,12 @@ pub mod extract;
 pub mod grants;
 pub mod limits;
 pub mod meta;
+pub mod openapi;
 pub mod pagination;
 pub mod schemas;
 pub mod users;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     pub limits: Limits,
     pub authorizations_api: ApiStatus,
+    /// `GET /openapi.json`, serialised on first request and kept.
+    pub openapi: Arc<OnceLock<axum::body::Bytes>>,
 }
 
 /// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
@@ -92,6 +95,7 @@ impl AppState {
             public_url: public_url.as_ref().trim_end_matches('/').into(),
             limits: Limits::default(),
             authorizations_api: ApiStatus::default(),
+            openapi: Arc::default(),
         }
     }
 
@@ -135,6 +139,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .merge(legacy_app_tokens())
         .route("/user", get(users::get_authenticated))
         .route("/healthz", get(meta::healthz))
+        .route("/openapi.json", get(meta::openapi))
         .method_not_allowed_fallback(meta::method_not_allowed)
 }
 
@@ -222,6 +227,7 @@ pub fn router(state: AppState) -> Router {
         )
         // Outermost: the request id exists before the span that logs it, and every answer
         // (errors and CORS preflights included) carries GitHub's headers.
+        .layer(axum::middleware::from_fn(conventions::api_version))
         .layer(conventions::cors())
         .layer(axum::middleware::from_fn(conventions::github_headers))
         .with_state(state)

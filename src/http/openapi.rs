@@ -1,0 +1,358 @@
+//! grantd's own OpenAPI description, served at `GET /openapi.json`.
+//!
+//! It is GitHub's description of the operations grantd implements (embedded verbatim from
+//! `@octokit/openapi`, see `scripts/extract-github-openapi`), plus what grantd adds:
+//! - the four legacy app-token operations, described with their modern twin's responses;
+//! - the POST alias of `PATCH /authorizations/{authorization_id}`, `GET /healthz` and this
+//!   document itself;
+//! - HTTP Basic and token security schemes;
+//! - every status grantd can answer (GitHub's pages list only some: a 401 before any handler
+//!   runs, a 410 when the API is removed, 413, 429…), each with GitHub's error schema;
+//! - the scope and permission names grantd accepts, as enums, from the same tables the domain
+//!   validates with, so the description cannot promise what the server refuses.
+
+use serde_json::{Map, Value, json};
+
+use crate::domain::{permission, scope};
+
+const GITHUB: &str = include_str!("../../openapi/github-ghes-3.19-operations.json");
+
+/// The error statuses grantd may answer on every operation of a kind, beyond those GitHub's
+/// description lists: 400 (malformed JSON, an unknown API version), 401 (no or bad
+/// credentials), 403 (rate limit, login throttling, wrong auth scheme), 404, 413 (body over
+/// 1 MiB) and 422 (validation).
+const COMMON_ERRORS: &[&str] = &["400", "401", "403", "404", "413", "422"];
+
+/// The Authorizations and Grants endpoints also answer 410 when `--authorizations-api removed`.
+fn is_user_side(path: &str) -> bool {
+    path.starts_with("/authorizations") || path.starts_with("/applications/grants")
+}
+
+fn error_response(description: &str, schema: &Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+/// The schema of GitHub's `basic-error` and `validation-error`, as the description uses them.
+fn error_schemas(paths: &Value) -> (Value, Value) {
+    let schema_of = |path: &str, method: &str, status: &str| {
+        paths[path][method]["responses"][status]["content"]["application/json"]["schema"].clone()
+    };
+    (
+        schema_of("/authorizations", "get", "404"),
+        schema_of("/authorizations", "post", "422"),
+    )
+}
+
+/// Adds the statuses grantd answers that the operation does not list yet.
+fn complete_responses(
+    operation: &mut Value,
+    path: &str,
+    method: &str,
+    basic_error: &Value,
+    validation_error: &Value,
+) {
+    let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut statuses: Vec<&str> = COMMON_ERRORS.to_vec();
+    if is_user_side(path) {
+        statuses.push("410");
+    }
+    if method == "get" {
+        statuses.push("304");
+    }
+    for status in statuses {
+        if responses.contains_key(status) {
+            continue;
+        }
+        let response = match status {
+            "304" => {
+                json!({ "description": "Not modified: the `If-None-Match` or `If-Modified-Since` still matches" })
+            }
+            "422" => error_response("Validation failed", validation_error),
+            _ => error_response("An error, in GitHub's error shape", basic_error),
+        };
+        responses.insert(status.to_owned(), response);
+    }
+}
+
+/// Narrows `scopes`, `add_scopes`, `remove_scopes` items to the scope names grantd knows, and
+/// `permissions` to the permission table, wherever a request body has them.
+fn constrain_request_body(operation: &mut Value) {
+    let scopes: Vec<Value> = scope::names().map(Value::from).collect();
+    let Some(properties) = operation
+        .pointer_mut("/requestBody/content/application~1json/schema/properties")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for key in ["scopes", "add_scopes", "remove_scopes"] {
+        if let Some(items) = properties
+            .get_mut(key)
+            .and_then(|p| p.get_mut("items"))
+            .and_then(Value::as_object_mut)
+        {
+            items.insert("enum".into(), Value::Array(scopes.clone()));
+        }
+    }
+    if let Some(permissions) = properties
+        .get_mut("permissions")
+        .and_then(Value::as_object_mut)
+    {
+        let table: Map<String, Value> = permission::table()
+            .iter()
+            .map(|(name, levels)| {
+                (
+                    (*name).to_owned(),
+                    json!({ "type": "string", "enum": levels }),
+                )
+            })
+            .collect();
+        permissions.insert("properties".into(), Value::Object(table));
+        permissions.insert("additionalProperties".into(), Value::Bool(false));
+    }
+}
+
+/// grantd's leniency, described: `null` for an optional body field counts as absent (as in
+/// GitHub's own handling of form-built bodies), and `per_page` / `page` that are not positive
+/// integers fall back to their defaults instead of failing the request.
+fn describe_leniency(operation: &mut Value) {
+    if let Some(schema) = operation.pointer_mut("/requestBody/content/application~1json/schema") {
+        let required: Vec<String> = schema["required"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+            for (name, property) in properties.iter_mut() {
+                if !required.contains(name) {
+                    property["nullable"] = Value::Bool(true);
+                }
+            }
+        }
+    }
+    if let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for parameter in parameters
+            .iter_mut()
+            .filter(|p| p["in"] == "query" && (p["name"] == "per_page" || p["name"] == "page"))
+        {
+            let default = parameter["schema"]["default"].clone();
+            parameter["schema"] = json!({ "default": default });
+            parameter["description"] = json!(format!(
+                "{} grantd, like GitHub, falls back to {default} when the value is not a positive integer.",
+                parameter["description"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+}
+
+/// A legacy operation: the modern twin's responses, the token in the path, no body.
+fn legacy(twin: &Value, operation_id: &str, summary: &str) -> Value {
+    let mut operation = json!({
+        "operationId": operation_id,
+        "summary": summary,
+        "description": "Legacy form with the token in the path. GitHub deprecated it in February 2020 and removed it \
+                        from github.com on 5 May 2021; grantd answers it like its modern twin, with `Deprecation` \
+                        and `Sunset` headers.",
+        "deprecated": true,
+        "tags": ["apps"],
+        "parameters": [
+            { "name": "client_id", "in": "path", "required": true, "schema": { "type": "string" } },
+            { "name": "access_token", "in": "path", "required": true, "schema": { "type": "string" } },
+        ],
+        "responses": twin["responses"].clone(),
+    });
+    if let Some(security) = twin.get("security") {
+        operation["security"] = security.clone();
+    }
+    operation
+}
+
+/// Builds the whole description for a server reached at `public_url`.
+pub fn document(public_url: &str) -> Value {
+    let github: Value = serde_json::from_str(GITHUB).unwrap_or_else(|_| json!({ "paths": {} }));
+    let mut paths = github["paths"].clone();
+    let (basic_error, validation_error) = error_schemas(&paths);
+    let basic = json!([{ "basicAuth": [] }]);
+
+    let Some(path_map) = paths.as_object_mut() else {
+        return json!({});
+    };
+    for (path, operations) in path_map.iter_mut() {
+        let Some(operations) = operations.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in operations.iter_mut() {
+            operation["security"] = if path == "/user" {
+                json!([{ "tokenAuth": [] }, { "basicAuth": [] }])
+            } else {
+                basic.clone()
+            };
+            constrain_request_body(operation);
+            describe_leniency(operation);
+            complete_responses(operation, path, method, &basic_error, &validation_error);
+        }
+    }
+    let update = paths["/authorizations/{authorization_id}"]["patch"].clone();
+    let mut alias = update.clone();
+    alias["operationId"] = json!("grantd/update-authorization-with-post");
+    alias["summary"] = json!("Update an existing authorization (POST alias of PATCH)");
+    paths["/authorizations/{authorization_id}"]["post"] = alias;
+
+    let check = paths["/applications/{client_id}/token"]["post"].clone();
+    let reset = paths["/applications/{client_id}/token"]["patch"].clone();
+    let revoke = paths["/applications/{client_id}/token"]["delete"].clone();
+    let delete_grant = paths["/applications/{client_id}/grant"]["delete"].clone();
+    paths["/applications/{client_id}/tokens/{access_token}"] = json!({
+        "get": legacy(&check, "apps/check-authorization", "Check an authorization (legacy)"),
+        "post": legacy(&reset, "apps/reset-authorization", "Reset an authorization (legacy)"),
+        "delete": legacy(&revoke, "apps/revoke-authorization-for-application", "Revoke an authorization for an application (legacy)"),
+    });
+    paths["/applications/{client_id}/grants/{access_token}"] = json!({
+        "delete": legacy(&delete_grant, "apps/revoke-grant-for-application", "Revoke a grant for an application (legacy)"),
+    });
+    paths["/healthz"] = json!({ "get": {
+        "operationId": "grantd/healthz",
+        "summary": "Whether the server is up and its database answers",
+        "security": [],
+        "responses": {
+            "200": { "description": "Ready", "content": { "application/json": { "schema": {
+                "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["ok"] } } } } } },
+            "503": { "description": "The database does not answer", "content": { "application/json": { "schema": {
+                "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["unavailable"] } } } } } },
+        },
+    }});
+    paths["/openapi.json"] = json!({ "get": {
+        "operationId": "grantd/openapi",
+        "summary": "This description",
+        "security": [],
+        "responses": {
+            "200": { "description": "grantd's OpenAPI description", "content": { "application/json": { "schema": { "type": "object" } } } },
+            "304": { "description": "Not modified" },
+        },
+    }});
+
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "grantd",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A self-hosted, GitHub-compatible OAuth token authority: GitHub Enterprise Server 3.19's \
+                            OAuth Authorizations and OAuth Apps token APIs, as GitHub describes them, plus grantd's \
+                            additions (legacy app-token paths, statuses GitHub's pages omit, health check).",
+            "license": { "name": "MIT" },
+        },
+        "servers": [{ "url": public_url }],
+        "components": { "securitySchemes": {
+            "basicAuth": { "type": "http", "scheme": "basic",
+                           "description": "login:password for the Authorizations API; client_id:client_secret for the app side" },
+            "tokenAuth": { "type": "http", "scheme": "bearer", "description": "A token (also accepted as `token <t>`)" },
+        }},
+        "paths": paths,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operation_ids(doc: &Value) -> Vec<String> {
+        let mut ids: Vec<String> = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+            .filter_map(Value::as_object)
+            .flat_map(|ops| ops.values())
+            .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn describes_the_nineteen_operations_and_grantds_additions() {
+        let doc = document("http://127.0.0.1:8080");
+        let ids = operation_ids(&doc);
+        for expected in [
+            "oauth-authorizations/list-grants",
+            "oauth-authorizations/get-grant",
+            "oauth-authorizations/delete-grant",
+            "oauth-authorizations/list-authorizations",
+            "oauth-authorizations/create-authorization",
+            "oauth-authorizations/get-or-create-authorization-for-app",
+            "oauth-authorizations/get-or-create-authorization-for-app-and-fingerprint",
+            "oauth-authorizations/get-authorization",
+            "oauth-authorizations/update-authorization",
+            "oauth-authorizations/delete-authorization",
+            "apps/check-token",
+            "apps/reset-token",
+            "apps/delete-token",
+            "apps/delete-authorization",
+            "apps/scope-token",
+            "apps/check-authorization",
+            "apps/reset-authorization",
+            "apps/revoke-authorization-for-application",
+            "apps/revoke-grant-for-application",
+            "users/get-authenticated",
+            "grantd/update-authorization-with-post",
+            "grantd/healthz",
+            "grantd/openapi",
+        ] {
+            assert!(
+                ids.iter().any(|id| id == expected),
+                "{expected} missing from {ids:?}"
+            );
+        }
+        assert_eq!(ids.len(), 23);
+        assert_eq!(doc["servers"][0]["url"], "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn every_operation_lists_the_errors_grantd_answers() {
+        let doc = document("http://h");
+        let removed = &doc["paths"]["/authorizations"]["post"]["responses"];
+        for status in ["400", "401", "403", "410", "413", "422"] {
+            assert!(
+                removed.get(status).is_some(),
+                "POST /authorizations lacks {status}"
+            );
+        }
+        let check = &doc["paths"]["/applications/{client_id}/token"]["post"]["responses"];
+        assert!(check.get("401").is_some() && check.get("410").is_none());
+        assert!(
+            doc["paths"]["/authorizations/{authorization_id}"]["get"]["responses"]
+                .get("304")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn scopes_and_permissions_come_from_the_domain_tables() {
+        let doc = document("http://h");
+        let body = &doc["paths"]["/authorizations"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        let scopes = body["properties"]["scopes"]["items"]["enum"]
+            .as_array()
+            .unwrap();
+        assert_eq!(scopes.len(), scope::names().count());
+        let permissions = &doc["paths"]["/applications/{client_id}/token/scoped"]["post"]["requestBody"]
+            ["content"]["application/json"]["schema"]["properties"]["permissions"];
+        assert_eq!(
+            permissions["properties"]["workflows"]["enum"],
+            json!(["write"])
+        );
+        assert_eq!(
+            permissions["properties"]["team_discussions"]["enum"],
+            json!(["read", "write"])
+        );
+    }
+}
