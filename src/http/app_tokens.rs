@@ -8,14 +8,14 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::AppState;
 use super::docs;
 use super::error::{ApiError, Documented};
 use super::extract::{AppClient, FieldReader, JsonObject};
 use super::schemas::AppAuthorization;
+use super::{AppState, conventions};
 use crate::domain::app_token::{self, ScopeRequest};
 use crate::domain::token::PlainToken;
 
@@ -158,19 +158,11 @@ pub async fn scope_token(
 /// Marks a legacy response as deprecated and sunset. Installed as a route layer on the
 /// legacy routes, so it also marks the answers of their extractors (401s for bad credentials).
 pub async fn mark_deprecated(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    // 2020-02-14T00:00:00Z, when GitHub announced the deprecation (RFC 9745 structured date).
-    headers.insert(
-        HeaderName::from_static("deprecation"),
-        HeaderValue::from_static("@1581638400"),
-    );
-    headers.insert(
-        HeaderName::from_static("sunset"),
-        HeaderValue::from_static("Wed, 05 May 2021 00:00:00 GMT"),
-    );
-    headers.append(
-        axum::http::header::LINK,
-        HeaderValue::from_static("<https://docs.github.com/enterprise-server@3.19/rest/apps/oauth-applications>; rel=\"deprecation\""),
+    // Removed from github.com on 2021-05-05.
+    conventions::mark_deprecated(
+        response.headers_mut(),
+        "Wed, 05 May 2021 00:00:00 GMT",
+        "<https://docs.github.com/enterprise-server@3.19/rest/apps/oauth-applications>; rel=\"deprecation\"",
     );
     response
 }

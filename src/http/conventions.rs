@@ -3,7 +3,7 @@
 //! and CORS as `api.github.com` serves it.
 
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowHeaders, CorsLayer, ExposeHeaders};
@@ -94,6 +94,21 @@ pub async fn api_version(request: Request, next: Next) -> Response {
         }
         _ => next.run(request).await,
     }
+}
+
+/// Marks an answer as deprecated (RFC 9745 `Deprecation`, here 2020-02-14, when GitHub
+/// announced the end of both the Authorizations API and the legacy app-token paths), sunset on
+/// `sunset` (an RFC 8594 HTTP-date) and documented at `notice` (`Link rel="deprecation"`).
+pub fn mark_deprecated(headers: &mut HeaderMap, sunset: &'static str, notice: &'static str) {
+    headers.insert(
+        HeaderName::from_static("deprecation"),
+        HeaderValue::from_static("@1581638400"),
+    );
+    headers.insert(
+        HeaderName::from_static("sunset"),
+        HeaderValue::from_static(sunset),
+    );
+    headers.append(header::LINK, HeaderValue::from_static(notice));
 }
 
 /// CORS as GitHub's API answers it: any origin, no cookies, the rate-limit, pagination and

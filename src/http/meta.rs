@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::Request;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::{ApiStatus, AppState, docs};
+use super::{ApiStatus, AppState, conventions, docs};
 
 /// GET /healthz: 200 once the server is up and its database answers, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
@@ -61,17 +61,12 @@ pub async fn authorizations_api_gate(
         ApiStatus::Enabled => next.run(request).await,
         ApiStatus::Deprecated => {
             let mut response = next.run(request).await;
-            let headers = response.headers_mut();
-            // 2020-02-14, when GitHub announced it; 2020-11-13, when GitHub removed it.
-            headers.insert(
-                HeaderName::from_static("deprecation"),
-                HeaderValue::from_static("@1581638400"),
+            // GitHub removed the Authorizations API on 2020-11-13.
+            conventions::mark_deprecated(
+                response.headers_mut(),
+                "Fri, 13 Nov 2020 00:00:00 GMT",
+                DEPRECATION_LINK,
             );
-            headers.insert(
-                HeaderName::from_static("sunset"),
-                HeaderValue::from_static("Fri, 13 Nov 2020 00:00:00 GMT"),
-            );
-            headers.append(header::LINK, HeaderValue::from_static(DEPRECATION_LINK));
             response
         }
         ApiStatus::Removed => {
