@@ -25,7 +25,7 @@ pub(super) async fn upsert_user(
             .ok_or_else(|| corrupt("fixture plan: new user without password"))?;
         sqlx::query(
             "INSERT INTO users (login, login_key, email, password_hash, totp_secret, site_admin, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(user.login.as_str())
         .bind(user.login.key())
@@ -52,7 +52,7 @@ pub(super) async fn upsert_user(
         .password_hash
         .as_ref()
         .unwrap_or(&current.password_hash);
-    sqlx::query("UPDATE users SET login = ?, email = ?, password_hash = ?, totp_secret = ?, site_admin = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET login = $1, email = $2, password_hash = $3, totp_secret = $4, site_admin = $5, updated_at = $6 WHERE id = $7")
         .bind(user.login.as_str())
         .bind(&user.email)
         .bind(&hash.0)
@@ -77,7 +77,7 @@ pub(super) async fn upsert_app(
     let current = if let Some(client_id) = &app.client_id {
         SqliteStore::fetch_app(&mut **tx, client_id.as_str()).await?
     } else {
-        let sql = format!("{APP_SELECT} WHERE p.owner_id = ? AND p.name = ? ORDER BY p.id LIMIT 1");
+        let sql = format!("{APP_SELECT} WHERE p.owner_id = $1 AND p.name = $2 ORDER BY p.id LIMIT 1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner.id.0)
             .bind(&app.name)
@@ -94,7 +94,7 @@ pub(super) async fn upsert_app(
         let secret = app.secret.unwrap_or(app.generated_secret);
         sqlx::query(
             "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
-             user_token_ttl, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             user_token_ttl, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(app.kind.as_str())
         .bind(&app.name)
@@ -122,8 +122,8 @@ pub(super) async fn upsert_app(
         return Ok((current.client_id, UpsertResult::Unchanged));
     }
     sqlx::query(
-        "UPDATE apps SET kind = ?, name = ?, url = ?, owner_id = ?, client_secret_digest = ?, \
-         expire_user_tokens = ?, user_token_ttl = ?, updated_at = ? WHERE id = ?",
+        "UPDATE apps SET kind = $1, name = $2, url = $3, owner_id = $4, client_secret_digest = $5, \
+         expire_user_tokens = $6, user_token_ttl = $7, updated_at = $8 WHERE id = $9",
     )
     .bind(app.kind.as_str())
     .bind(&app.name)
@@ -144,7 +144,7 @@ async fn find_account_id(
     tx: &mut Transaction<'static, Sqlite>,
     login: &Login,
 ) -> Result<Option<(i64, String)>> {
-    sqlx::query_as("SELECT id, type FROM users WHERE login_key = ?")
+    sqlx::query_as("SELECT id, type FROM users WHERE login_key = $1")
         .bind(login.key())
         .fetch_optional(&mut **tx)
         .await
@@ -176,7 +176,7 @@ pub(super) async fn upsert_org(
         None => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO users (id, type, login, login_key, site_admin, created_at, updated_at) \
-                 VALUES (?, 'Organization', ?, ?, 0, ?, ?) RETURNING id",
+                 VALUES ($1, 'Organization', $2, $3, FALSE, $4, $5) RETURNING id",
             )
             .bind(org.id)
             .bind(org.login.as_str())
@@ -190,7 +190,7 @@ pub(super) async fn upsert_org(
         }
     };
     let current: Vec<i64> =
-        sqlx::query_scalar("SELECT user_id FROM org_members WHERE org_id = ? ORDER BY user_id")
+        sqlx::query_scalar("SELECT user_id FROM org_members WHERE org_id = $1 ORDER BY user_id")
             .bind(id)
             .fetch_all(&mut **tx)
             .await
@@ -202,13 +202,13 @@ pub(super) async fn upsert_org(
             UpsertResult::Unchanged
         });
     }
-    sqlx::query("DELETE FROM org_members WHERE org_id = ?")
+    sqlx::query("DELETE FROM org_members WHERE org_id = $1")
         .bind(id)
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
     for member in members {
-        sqlx::query("INSERT INTO org_members (org_id, user_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO org_members (org_id, user_id) VALUES ($1, $2)")
             .bind(id)
             .bind(member)
             .execute(&mut **tx)
@@ -231,7 +231,7 @@ pub(super) async fn upsert_repo(
     };
     let name_key = repo.name.to_ascii_lowercase();
     let current: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, name FROM repositories WHERE owner_id = ? AND name_key = ?")
+        sqlx::query_as("SELECT id, name FROM repositories WHERE owner_id = $1 AND name_key = $2")
             .bind(owner)
             .bind(&name_key)
             .fetch_optional(&mut **tx)
@@ -243,7 +243,7 @@ pub(super) async fn upsert_repo(
         }
         Some((_, name)) if name == repo.name => Ok(UpsertResult::Unchanged),
         Some((id, _)) => {
-            sqlx::query("UPDATE repositories SET name = ? WHERE id = ?")
+            sqlx::query("UPDATE repositories SET name = $1 WHERE id = $2")
                 .bind(&repo.name)
                 .bind(id)
                 .execute(&mut **tx)
@@ -253,7 +253,7 @@ pub(super) async fn upsert_repo(
         }
         None => {
             sqlx::query(
-                "INSERT INTO repositories (id, owner_id, name, name_key) VALUES (?, ?, ?, ?)",
+                "INSERT INTO repositories (id, owner_id, name, name_key) VALUES ($1, $2, $3, $4)",
             )
             .bind(repo.id)
             .bind(owner)

@@ -115,7 +115,7 @@ impl SqliteStore {
         user: UserId,
         id: AuthorizationId,
     ) -> Result<Option<Authorization>> {
-        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND a.id = ?");
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = $1 AND a.id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .bind(id.0)
@@ -130,12 +130,12 @@ impl SqliteStore {
         let mut tx = self.write().await?;
         let query = match which {
             Doomed::Owned { user, id } => sqlx::query_scalar::<_, Option<i64>>(
-                "DELETE FROM authorizations WHERE id = ? AND user_id = ? RETURNING grant_id",
+                "DELETE FROM authorizations WHERE id = $1 AND user_id = $2 RETURNING grant_id",
             )
             .bind(id.0)
             .bind(user.0),
             Doomed::Token { hash, app } => sqlx::query_scalar::<_, Option<i64>>(
-                "DELETE FROM authorizations WHERE token_hash = ? AND app_id = ? RETURNING grant_id",
+                "DELETE FROM authorizations WHERE token_hash = $1 AND app_id = $2 RETURNING grant_id",
             )
             .bind(&hash.0[..])
             .bind(app.0),
@@ -144,7 +144,7 @@ impl SqliteStore {
             return Ok(false);
         };
         if let Some(grant) = grant {
-            sqlx::query("DELETE FROM grants WHERE id = ? AND NOT EXISTS (SELECT 1 FROM authorizations WHERE grant_id = ?)")
+            sqlx::query("DELETE FROM grants WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM authorizations WHERE grant_id = $2)")
                 .bind(grant)
                 .bind(grant)
                 .execute(&mut *tx)
@@ -172,7 +172,7 @@ impl SqliteStore {
         } = listing;
         // `? IS NULL OR …` keeps one statement for the filtered and the unfiltered list.
         let count =
-            format!("SELECT COUNT(*) FROM {table} WHERE user_id = ? AND (? IS NULL OR app_id = ?)");
+            format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1 AND ($2 IS NULL OR app_id = $3)");
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
             .bind(user.0)
             .bind(app.map(|a| a.0))
@@ -181,7 +181,7 @@ impl SqliteStore {
             .await
             .map_err(map_err)?;
         let sql = format!(
-            "{select} WHERE {alias}.user_id = ? AND (? IS NULL OR {alias}.app_id = ?) ORDER BY {alias}.id LIMIT ? OFFSET ?"
+            "{select} WHERE {alias}.user_id = $1 AND ($2 IS NULL OR {alias}.app_id = $3) ORDER BY {alias}.id LIMIT $4 OFFSET $5"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
@@ -203,7 +203,7 @@ impl SqliteStore {
         executor: impl sqlx::SqliteExecutor<'_>,
         client_id: &str,
     ) -> Result<Option<App>> {
-        let sql = format!("{APP_SELECT} WHERE p.client_id = ?");
+        let sql = format!("{APP_SELECT} WHERE p.client_id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(client_id)
             .fetch_optional(executor)
@@ -216,7 +216,7 @@ impl SqliteStore {
         executor: impl sqlx::SqliteExecutor<'_>,
         login_key: &str,
     ) -> Result<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = ? AND type = 'User'");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = $1 AND type = 'User'");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(login_key)
             .fetch_optional(executor)
@@ -240,7 +240,7 @@ impl Store for SqliteStore {
         let now = user.now.unix_timestamp();
         let sql = format!(
             "INSERT INTO users (login, login_key, email, password_hash, totp_secret, site_admin, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {USER_COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.login.as_str())
@@ -276,7 +276,7 @@ impl Store for SqliteStore {
         hash: &PasswordHashString,
         now: OffsetDateTime,
     ) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+        let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(&hash.0)
             .bind(now.unix_timestamp())
             .bind(id.0)
@@ -288,7 +288,7 @@ impl Store for SqliteStore {
 
     async fn delete_user(&self, id: UserId) -> Result<bool> {
         let mut tx = self.write().await?;
-        let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE owner_id = ?")
+        let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE owner_id = $1")
             .bind(id.0)
             .fetch_one(&mut *tx)
             .await
@@ -296,7 +296,7 @@ impl Store for SqliteStore {
         if owned > 0 {
             return Err(Error::Conflict(Constraint::OwnsApps));
         }
-        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)
             .await
@@ -310,7 +310,7 @@ impl Store for SqliteStore {
         let now = app.now.unix_timestamp();
         sqlx::query(
             "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
-             user_token_ttl, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             user_token_ttl, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(app.kind.as_str())
         .bind(&app.name)
@@ -352,7 +352,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<bool> {
         let done =
-            sqlx::query("UPDATE apps SET client_secret_digest = ?, updated_at = ? WHERE id = ?")
+            sqlx::query("UPDATE apps SET client_secret_digest = $1, updated_at = $2 WHERE id = $3")
                 .bind(&digest.0[..])
                 .bind(now.unix_timestamp())
                 .bind(id.0)
@@ -364,7 +364,7 @@ impl Store for SqliteStore {
 
     async fn delete_app(&self, id: AppId) -> Result<bool> {
         // Grants and authorizations go with it through ON DELETE CASCADE.
-        let done = sqlx::query("DELETE FROM apps WHERE id = ?")
+        let done = sqlx::query("DELETE FROM apps WHERE id = $1")
             .bind(id.0)
             .execute(&self.pool)
             .await
@@ -378,7 +378,7 @@ impl Store for SqliteStore {
         let grant_id: Option<i64> = match &new.app {
             None => None,
             Some(app) => {
-                sqlx::query("INSERT INTO grants (user_id, app_id, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id, app_id) DO NOTHING")
+                sqlx::query("INSERT INTO grants (user_id, app_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, app_id) DO NOTHING")
                     .bind(new.user_id.0)
                     .bind(app.id.0)
                     .bind(now)
@@ -386,7 +386,7 @@ impl Store for SqliteStore {
                     .await
                     .map_err(map_err)?;
                 let id: i64 =
-                    sqlx::query_scalar("SELECT id FROM grants WHERE user_id = ? AND app_id = ?")
+                    sqlx::query_scalar("SELECT id FROM grants WHERE user_id = $1 AND app_id = $2")
                         .bind(new.user_id.0)
                         .bind(app.id.0)
                         .fetch_one(&mut *tx)
@@ -399,7 +399,7 @@ impl Store for SqliteStore {
             "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
              fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
              scope_repository_selection, scope_repository_ids) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
         )
         .bind(new.user_id.0)
         .bind(new.app.as_ref().map(|a| a.id.0))
@@ -447,7 +447,7 @@ impl Store for SqliteStore {
         fingerprint: Option<&str>,
     ) -> Result<Option<Authorization>> {
         let sql = format!(
-            "{AUTHORIZATION_SELECT} WHERE a.user_id = ? AND a.app_id = ? AND a.fingerprint = ?"
+            "{AUTHORIZATION_SELECT} WHERE a.user_id = $1 AND a.app_id = $2 AND a.fingerprint = $3"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
@@ -490,7 +490,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let changes = edit(&current);
-        sqlx::query("UPDATE authorizations SET scopes = ?, note = ?, note_url = ?, fingerprint = ?, updated_at = ? WHERE id = ? AND user_id = ?")
+        sqlx::query("UPDATE authorizations SET scopes = $1, note = $2, note_url = $3, fingerprint = $4, updated_at = $5 WHERE id = $6 AND user_id = $7")
             .bind(changes.scopes.to_stored())
             .bind(&changes.note)
             .bind(&changes.note_url)
@@ -512,7 +512,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
-        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.token_hash = ?");
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.token_hash = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&hash.0[..])
             .fetch_optional(&self.pool)
@@ -520,7 +520,7 @@ impl Store for SqliteStore {
             .map_err(map_err)?;
         let Some(row) = row else { return Ok(None) };
         let authorization = authorization_from_row(&row)?;
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ? AND type = 'User'");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND type = 'User'");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(authorization.user_id.0)
             .fetch_optional(&self.pool)
@@ -544,8 +544,8 @@ impl Store for SqliteStore {
     ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
         let done = sqlx::query(
-            "UPDATE authorizations SET token_hash = ?, token_last_eight = ?, expires_at = ?, updated_at = ? \
-             WHERE id = ? AND token_hash = ?",
+            "UPDATE authorizations SET token_hash = $1, token_last_eight = $2, expires_at = $3, updated_at = $4 \
+             WHERE id = $5 AND token_hash = $6",
         )
         .bind(&new.0[..])
         .bind(last_eight)
@@ -559,7 +559,7 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.id = ?");
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.0)
             .fetch_one(&mut *tx)
@@ -577,7 +577,7 @@ impl Store for SqliteStore {
 
     async fn delete_app_grant(&self, user: UserId, app: AppId) -> Result<bool> {
         // Its authorizations go with it through ON DELETE CASCADE.
-        let done = sqlx::query("DELETE FROM grants WHERE user_id = ? AND app_id = ?")
+        let done = sqlx::query("DELETE FROM grants WHERE user_id = $1 AND app_id = $2")
             .bind(user.0)
             .bind(app.0)
             .execute(&self.pool)
@@ -589,11 +589,11 @@ impl Store for SqliteStore {
     async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>> {
         let query = match account {
             AccountRef::Login(login) => {
-                sqlx::query("SELECT id, login, type, site_admin FROM users WHERE login_key = ?")
+                sqlx::query("SELECT id, login, type, site_admin FROM users WHERE login_key = $1")
                     .bind(login.to_ascii_lowercase())
             }
             AccountRef::Id(id) => {
-                sqlx::query("SELECT id, login, type, site_admin FROM users WHERE id = ?").bind(*id)
+                sqlx::query("SELECT id, login, type, site_admin FROM users WHERE id = $1").bind(*id)
             }
         };
         let row = query.fetch_optional(&self.pool).await.map_err(map_err)?;
@@ -602,7 +602,7 @@ impl Store for SqliteStore {
 
     async fn is_org_member(&self, org: UserId, user: UserId) -> Result<bool> {
         sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM org_members WHERE org_id = ? AND user_id = ?)",
+            "SELECT EXISTS (SELECT 1 FROM org_members WHERE org_id = $1 AND user_id = $2)",
         )
         .bind(org.0)
         .bind(user.0)
@@ -613,7 +613,7 @@ impl Store for SqliteStore {
 
     async fn list_repositories(&self, owner: UserId) -> Result<Vec<Repository>> {
         let rows = sqlx::query(
-            "SELECT id, owner_id, name FROM repositories WHERE owner_id = ? ORDER BY id",
+            "SELECT id, owner_id, name FROM repositories WHERE owner_id = $1 ORDER BY id",
         )
         .bind(owner.0)
         .fetch_all(&self.pool)
@@ -631,7 +631,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_grant(&self, user: UserId, id: GrantId) -> Result<Option<Grant>> {
-        let sql = format!("{GRANT_SELECT} WHERE g.user_id = ? AND g.id = ?");
+        let sql = format!("{GRANT_SELECT} WHERE g.user_id = $1 AND g.id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .bind(id.0)
@@ -663,7 +663,7 @@ impl Store for SqliteStore {
 
     async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool> {
         // Its authorizations go with it through ON DELETE CASCADE.
-        let done = sqlx::query("DELETE FROM grants WHERE id = ? AND user_id = ?")
+        let done = sqlx::query("DELETE FROM grants WHERE id = $1 AND user_id = $2")
             .bind(id.0)
             .bind(user.0)
             .execute(&self.pool)
@@ -682,10 +682,10 @@ impl Store for SqliteStore {
         let (now, window) = (now.unix_timestamp(), window.whole_seconds());
         // One statement, so concurrent increments cannot lose one another.
         let (start, count): (i64, i64) = sqlx::query_as(
-            "INSERT INTO counters (kind, subject, window_start, count) VALUES (?1, ?2, ?3, 1) \
+            "INSERT INTO counters (kind, subject, window_start, count) VALUES ($1, $2, $3, 1) \
              ON CONFLICT (kind, subject) DO UPDATE SET \
-               count = CASE WHEN counters.window_start + ?4 <= ?3 THEN 1 ELSE counters.count + 1 END, \
-               window_start = CASE WHEN counters.window_start + ?4 <= ?3 THEN ?3 ELSE counters.window_start END \
+               count = CASE WHEN counters.window_start + $4 <= $3 THEN 1 ELSE counters.count + 1 END, \
+               window_start = CASE WHEN counters.window_start + $4 <= $3 THEN $3 ELSE counters.window_start END \
              RETURNING window_start, count",
         )
         .bind(kind.as_str())
@@ -709,7 +709,7 @@ impl Store for SqliteStore {
         window: Duration,
     ) -> Result<Counter> {
         let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT window_start, count FROM counters WHERE kind = ? AND subject = ?",
+            "SELECT window_start, count FROM counters WHERE kind = $1 AND subject = $2",
         )
         .bind(kind.as_str())
         .bind(subject)
