@@ -1,24 +1,14 @@
-//! Fixture upserts: each brings one entry of a fixture file's plan into the database inside
-//! the caller's transaction, and says whether it created, updated or left it.
+// Included into each SQL backend module (see `store/sql/mod.rs`): fixture upserts. Each
+// brings one entry of a fixture plan into the database inside the caller's transaction, and
+// says whether it created, updated or left it.
 
-use sqlx::{Sqlite, Transaction};
-
-use super::rows::{APP_SELECT, app_from_row, corrupt};
-use super::{SqliteStore, map_err};
-use crate::domain::ClientId;
-use crate::domain::Login;
-use crate::domain::otp::TotpSecret;
-use crate::store::{
-    AppUpsert, Constraint, Error, OrgUpsert, RepoUpsert, Result, UpsertResult, UserUpsert,
-};
-
-pub(super) async fn upsert_user(
-    tx: &mut Transaction<'static, Sqlite>,
+async fn upsert_user(
+    tx: &mut Transaction<'static, Db>,
     user: &UserUpsert,
     now: i64,
 ) -> Result<UpsertResult> {
     let totp = user.totp_secret.as_ref().map(TotpSecret::expose);
-    let Some(current) = SqliteStore::fetch_user(&mut **tx, &user.login.key()).await? else {
+    let Some(current) = StoreImpl::fetch_user(&mut **tx, &user.login.key()).await? else {
         let hash = user
             .password_hash
             .as_ref()
@@ -66,16 +56,16 @@ pub(super) async fn upsert_user(
     Ok(UpsertResult::Updated)
 }
 
-pub(super) async fn upsert_app(
-    tx: &mut Transaction<'static, Sqlite>,
+async fn upsert_app(
+    tx: &mut Transaction<'static, Db>,
     app: &AppUpsert,
     now: i64,
 ) -> Result<(ClientId, UpsertResult)> {
-    let owner = SqliteStore::fetch_user(&mut **tx, &app.owner.key())
+    let owner = StoreImpl::fetch_user(&mut **tx, &app.owner.key())
         .await?
         .ok_or_else(|| corrupt("fixture plan: unknown owner"))?;
     let current = if let Some(client_id) = &app.client_id {
-        SqliteStore::fetch_app(&mut **tx, client_id.as_str()).await?
+        StoreImpl::fetch_app(&mut **tx, client_id.as_str()).await?
     } else {
         let sql = format!("{APP_SELECT} WHERE p.owner_id = $1 AND p.name = $2 ORDER BY p.id LIMIT 1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -141,7 +131,7 @@ pub(super) async fn upsert_app(
 }
 
 async fn find_account_id(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Db>,
     login: &Login,
 ) -> Result<Option<(i64, String)>> {
     sqlx::query_as("SELECT id, type FROM users WHERE login_key = $1")
@@ -151,8 +141,8 @@ async fn find_account_id(
         .map_err(map_err)
 }
 
-pub(super) async fn upsert_org(
-    tx: &mut Transaction<'static, Sqlite>,
+async fn upsert_org(
+    tx: &mut Transaction<'static, Db>,
     org: &OrgUpsert,
     now: i64,
 ) -> Result<UpsertResult> {
@@ -174,10 +164,12 @@ pub(super) async fn upsert_org(
         }
         Some((id, _)) => (id, false),
         None => {
-            let id: i64 = sqlx::query_scalar(
+            let sql = format!(
                 "INSERT INTO users (id, type, login, login_key, site_admin, created_at, updated_at) \
-                 VALUES ($1, 'Organization', $2, $3, FALSE, $4, $5) RETURNING id",
-            )
+                 VALUES ({}, 'Organization', $2, $3, FALSE, $4, $5) RETURNING id",
+                id_or_next("$1", "users")
+            );
+            let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(org.id)
             .bind(org.login.as_str())
             .bind(org.login.key())
@@ -186,6 +178,7 @@ pub(super) async fn upsert_org(
             .fetch_one(&mut **tx)
             .await
             .map_err(map_err)?;
+            skip_explicit_id(tx, org.id, "users").await?;
             (id, true)
         }
     };
@@ -222,8 +215,8 @@ pub(super) async fn upsert_org(
     })
 }
 
-pub(super) async fn upsert_repo(
-    tx: &mut Transaction<'static, Sqlite>,
+async fn upsert_repo(
+    tx: &mut Transaction<'static, Db>,
     repo: &RepoUpsert,
 ) -> Result<UpsertResult> {
     let Some((owner, _)) = find_account_id(tx, &repo.owner).await? else {
@@ -252,9 +245,11 @@ pub(super) async fn upsert_repo(
             Ok(UpsertResult::Updated)
         }
         None => {
-            sqlx::query(
-                "INSERT INTO repositories (id, owner_id, name, name_key) VALUES ($1, $2, $3, $4)",
-            )
+            let sql = format!(
+                "INSERT INTO repositories (id, owner_id, name, name_key) VALUES ({}, $2, $3, $4)",
+                id_or_next("$1", "repositories")
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(repo.id)
             .bind(owner)
             .bind(&repo.name)
@@ -262,7 +257,17 @@ pub(super) async fn upsert_repo(
             .execute(&mut **tx)
             .await
             .map_err(map_err)?;
+            skip_explicit_id(tx, repo.id, "repositories").await?;
             Ok(UpsertResult::Created)
         }
     }
+}
+
+/// After a fixture fixed an id, moves the table's sequence past it where the engine needs that
+/// (PostgreSQL), so that later ids are never handed out twice.
+async fn skip_explicit_id(tx: &mut Transaction<'static, Db>, id: Option<i64>, table: &str) -> Result<()> {
+    if let (Some(_), Some(sql)) = (id, sync_sequence(table)) {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await.map_err(map_err)?;
+    }
+    Ok(())
 }

@@ -1,34 +1,5 @@
-//! The embedded SQLite store (the default). WAL mode lets reads run beside a write;
-//! `synchronous = FULL` makes every acknowledged write survive a crash; write transactions
-//! start with `BEGIN IMMEDIATE`, so two writers queue on the lock instead of failing midway
-//! when one upgrades a read.
-
-use std::str::FromStr;
-
-use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
-use time::{Duration, OffsetDateTime};
-
-use super::{
-    AuthorizationEdit, Constraint, Counter, CounterKind, Error, FixtureOutcome, FixturePlan,
-    Result, Store,
-};
-use crate::domain::account::{Account, AccountRef, Repository, RepositoryId, RepositorySelection};
-use crate::domain::app::{App, NewApp};
-use crate::domain::app_token::TokenRecord;
-use crate::domain::authorization::{Authorization, NewAuthorization};
-use crate::domain::grant::Grant;
-use crate::domain::otp::TotpSecret;
-use crate::domain::secret::{PasswordHashString, SecretDigest};
-use crate::domain::token::TokenHash;
-use crate::domain::user::{NewUser, User};
-use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+// Included into each SQL backend module (see `store/sql/mod.rs`): the `Store` implementation
+// both engines share, written once with `$N` placeholders, which SQLite and PostgreSQL both take.
 
 /// A list endpoint's table: its name, the alias its SELECT gives it, and that SELECT.
 struct Listing {
@@ -37,81 +8,16 @@ struct Listing {
     select: &'static str,
 }
 
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
-
-fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Backend(Box::new(error))
-}
-
-/// Turns unique-index violations into the [`Constraint`] they broke; SQLite names the
-/// indexed columns in its message ("UNIQUE constraint failed: users.login_key").
-fn map_err(error: sqlx::Error) -> Error {
-    if let Some(db) = error.as_database_error()
-        && db.is_unique_violation()
-    {
-        let message = db.message();
-        let constraint = if message.contains("users.login_key") {
-            Some(Constraint::Login)
-        } else if message.contains("apps.client_id") {
-            Some(Constraint::ClientId)
-        } else if message.contains("authorizations.token_hash") {
-            Some(Constraint::TokenHash)
-        } else if message.contains("authorizations.fingerprint") {
-            Some(Constraint::AppFingerprint)
-        } else if message.contains("authorizations.note") {
-            Some(Constraint::PersonalNote)
-        } else if message.contains("users.id") || message.contains("repositories.id") {
-            Some(Constraint::AccountId)
-        } else {
-            None
-        };
-        if let Some(constraint) = constraint {
-            return Error::Conflict(constraint);
-        }
-    }
-    backend(error)
-}
-
-mod fixture;
-mod rows;
-
-use fixture::{upsert_app, upsert_org, upsert_repo, upsert_user};
-use rows::{
-    APP_SELECT, AUTHORIZATION_SELECT, Doomed, GRANT_SELECT, USER_COLUMNS, account_from_row,
-    app_from_row, authorization_from_row, corrupt, grant_from_row, limit_offset,
-    permissions_to_stored, user_from_row,
-};
-
-impl SqliteStore {
-    pub async fn open(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(backend)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // Another process (the CLI, while the server runs) may hold the write lock briefly.
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(backend)?;
-        MIGRATOR.run(&pool).await.map_err(backend)?;
-        Ok(Self { pool })
-    }
-
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+impl StoreImpl {
+    async fn write(&self) -> Result<Transaction<'static, Db>> {
         self.pool
-            .begin_with("BEGIN IMMEDIATE")
+            .begin_with(BEGIN_WRITE)
             .await
             .map_err(backend)
     }
 
     async fn fetch_authorization(
-        executor: impl sqlx::SqliteExecutor<'_>,
+        executor: impl sqlx::Executor<'_, Database = Db>,
         user: UserId,
         id: AuthorizationId,
     ) -> Result<Option<Authorization>> {
@@ -144,6 +50,9 @@ impl SqliteStore {
             return Ok(false);
         };
         if let Some(grant) = grant {
+            // Lock the grant first: an insert under it in flight finishes before we count.
+            let lock = format!("SELECT id FROM grants WHERE id = $1{LOCK_FOR_UPDATE}");
+            sqlx::query(sqlx::AssertSqlSafe(lock)).bind(grant).fetch_optional(&mut *tx).await.map_err(map_err)?;
             sqlx::query("DELETE FROM grants WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM authorizations WHERE grant_id = $2)")
                 .bind(grant)
                 .bind(grant)
@@ -162,7 +71,7 @@ impl SqliteStore {
         user: UserId,
         app: Option<AppId>,
         page: PageRequest,
-        from_row: fn(&SqliteRow) -> Result<T>,
+        from_row: fn(&DbRow) -> Result<T>,
     ) -> Result<Page<T>> {
         let (limit, offset) = limit_offset(page);
         let Listing {
@@ -200,7 +109,7 @@ impl SqliteStore {
     }
 
     async fn fetch_app(
-        executor: impl sqlx::SqliteExecutor<'_>,
+        executor: impl sqlx::Executor<'_, Database = Db>,
         client_id: &str,
     ) -> Result<Option<App>> {
         let sql = format!("{APP_SELECT} WHERE p.client_id = $1");
@@ -213,7 +122,7 @@ impl SqliteStore {
     }
 
     async fn fetch_user(
-        executor: impl sqlx::SqliteExecutor<'_>,
+        executor: impl sqlx::Executor<'_, Database = Db>,
         login_key: &str,
     ) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = $1 AND type = 'User'");
@@ -227,7 +136,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for StoreImpl {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -385,8 +294,11 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
+                // Locked, so that deleting the grant's last authorization (which may delete
+                // the grant) waits for this insert and then sees it.
+                let sql = format!("SELECT id FROM grants WHERE user_id = $1 AND app_id = $2{LOCK_FOR_UPDATE}");
                 let id: i64 =
-                    sqlx::query_scalar("SELECT id FROM grants WHERE user_id = $1 AND app_id = $2")
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                         .bind(new.user_id.0)
                         .bind(app.id.0)
                         .fetch_one(&mut *tx)
@@ -486,7 +398,10 @@ impl Store for SqliteStore {
         edit: AuthorizationEdit<'_>,
     ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
-        let Some(current) = Self::fetch_authorization(&mut *tx, user, id).await? else {
+        // Locked until the update commits: concurrent edits apply one after the other.
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = $1 AND a.id = $2{LOCK_AUTHORIZATION_FOR_UPDATE}");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(id.0).fetch_optional(&mut *tx).await.map_err(map_err)?;
+        let Some(current) = row.as_ref().map(authorization_from_row).transpose()? else {
             return Ok(None);
         };
         let changes = edit(&current);
@@ -697,7 +612,7 @@ impl Store for SqliteStore {
         .map_err(map_err)?;
         Ok(Counter {
             count: u32::try_from(count).unwrap_or(u32::MAX),
-            window_start: rows::timestamp(start)?,
+            window_start: timestamp(start)?,
         })
     }
 
@@ -720,7 +635,7 @@ impl Store for SqliteStore {
             Some((start, count)) if start + window.whole_seconds() > now.unix_timestamp() => {
                 Counter {
                     count: u32::try_from(count).unwrap_or(u32::MAX),
-                    window_start: rows::timestamp(start)?,
+                    window_start: timestamp(start)?,
                 }
             }
             _ => Counter {

@@ -1,37 +1,18 @@
-//! Mapping between SQLite rows and domain types: the SELECT lists and the `*_from_row`
-//! functions. Stored forms that are not plain columns (scopes, permissions, repository ids) are
-//! encoded and decoded here and nowhere else.
+// Included into each SQL backend module (see `store/sql/mod.rs`): row decoding and the
+// SELECT lists both engines share. Names such as `DbRow` come from the including module.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-use time::{Duration, OffsetDateTime};
-
-use super::backend;
-use crate::domain::account::{Account, AccountType, RepositoryId, RepositorySelection, TokenScope};
-use crate::domain::app::{App, AppKind, AppSummary};
-use crate::domain::authorization::Authorization;
-use crate::domain::grant::Grant;
-use crate::domain::otp::TotpSecret;
-use crate::domain::permission::Permissions;
-use crate::domain::scope::Scopes;
-use crate::domain::secret::{PasswordHashString, SecretDigest};
-use crate::domain::token::TokenHash;
-use crate::domain::user::User;
-use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, PageRequest, UserId};
-use crate::store::{Error, Result};
-
-pub(super) fn timestamp(seconds: i64) -> Result<OffsetDateTime> {
+fn timestamp(seconds: i64) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(seconds).map_err(backend)
 }
 
-pub(super) fn corrupt(what: &str) -> Error {
+fn corrupt(what: &str) -> Error {
     Error::Backend(format!("stored {what} is not valid").into())
 }
 
-pub(super) const USER_COLUMNS: &str =
+const USER_COLUMNS: &str =
     "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at";
 
-pub(super) fn user_from_row(row: &SqliteRow) -> Result<User> {
+fn user_from_row(row: &DbRow) -> Result<User> {
     let login: String = row.try_get("login").map_err(backend)?;
     let totp: Option<String> = row.try_get("totp_secret").map_err(backend)?;
     Ok(User {
@@ -48,19 +29,19 @@ pub(super) fn user_from_row(row: &SqliteRow) -> Result<User> {
     })
 }
 
-pub(super) const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, \
+const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, \
      p.client_secret_digest, p.user_token_ttl, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id";
 
 /// Seconds, as stored, to a lifetime.
-pub(super) fn ttl(seconds: Option<i64>) -> Option<Duration> {
+fn ttl(seconds: Option<i64>) -> Option<Duration> {
     seconds.map(Duration::seconds)
 }
 
-pub(super) fn digest(bytes: &[u8]) -> Result<[u8; 32]> {
+fn digest(bytes: &[u8]) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| corrupt("digest"))
 }
 
-pub(super) fn app_from_row(row: &SqliteRow) -> Result<App> {
+fn app_from_row(row: &DbRow) -> Result<App> {
     let kind: String = row.try_get("kind").map_err(backend)?;
     let client_id: String = row.try_get("client_id").map_err(backend)?;
     let owner: String = row.try_get("owner_login").map_err(backend)?;
@@ -81,7 +62,7 @@ pub(super) fn app_from_row(row: &SqliteRow) -> Result<App> {
 }
 
 /// The app columns of a joined row (`app_*`), absent for personal access tokens.
-pub(super) fn app_summary_from_row(row: &SqliteRow) -> Result<Option<AppSummary>> {
+fn app_summary_from_row(row: &DbRow) -> Result<Option<AppSummary>> {
     let Some(id) = row.try_get::<Option<i64>, _>("app_id").map_err(backend)? else {
         return Ok(None);
     };
@@ -97,7 +78,7 @@ pub(super) fn app_summary_from_row(row: &SqliteRow) -> Result<Option<AppSummary>
     }))
 }
 
-pub(super) const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
+const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
      a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, p.id AS app_id, p.kind AS app_kind, \
      p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, p.user_token_ttl AS app_user_token_ttl, \
      a.scope_target_id, a.scope_permissions, a.scope_repository_selection, a.scope_repository_ids, \
@@ -105,7 +86,7 @@ pub(super) const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes,
      FROM authorizations a LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
 
 /// The stored form of permissions: `name=level` pairs separated by spaces, in order.
-pub(super) fn permissions_to_stored(permissions: &Permissions) -> String {
+fn permissions_to_stored(permissions: &Permissions) -> String {
     permissions
         .iter()
         .map(|(n, l)| format!("{n}={l}"))
@@ -113,7 +94,7 @@ pub(super) fn permissions_to_stored(permissions: &Permissions) -> String {
         .join(" ")
 }
 
-pub(super) fn scope_from_row(row: &SqliteRow) -> Result<Option<TokenScope>> {
+fn scope_from_row(row: &DbRow) -> Result<Option<TokenScope>> {
     let Some(target_id) = row
         .try_get::<Option<i64>, _>("scope_target_id")
         .map_err(backend)?
@@ -156,7 +137,7 @@ pub(super) fn scope_from_row(row: &SqliteRow) -> Result<Option<TokenScope>> {
     }))
 }
 
-pub(super) fn authorization_from_row(row: &SqliteRow) -> Result<Authorization> {
+fn authorization_from_row(row: &DbRow) -> Result<Authorization> {
     let scopes: String = row.try_get("scopes").map_err(backend)?;
     let hash: Vec<u8> = row.try_get("token_hash").map_err(backend)?;
     let fingerprint: String = row.try_get("fingerprint").map_err(backend)?;
@@ -178,15 +159,8 @@ pub(super) fn authorization_from_row(row: &SqliteRow) -> Result<Authorization> {
     })
 }
 
-/// A grant's scopes and `updated_at` are derived from its authorizations, in id order, so the
-/// union keeps the order in which scopes were first granted.
-pub(super) const GRANT_SELECT: &str = "SELECT g.id, g.created_at, \
-     (SELECT MAX(updated_at) FROM authorizations WHERE grant_id = g.id) AS updated_at, \
-     (SELECT group_concat(scopes, ' ') FROM (SELECT scopes FROM authorizations WHERE grant_id = g.id ORDER BY id)) AS scopes, \
-     p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, \
-     p.user_token_ttl AS app_user_token_ttl FROM grants g JOIN apps p ON p.id = g.app_id";
 
-pub(super) fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
+fn grant_from_row(row: &DbRow) -> Result<Grant> {
     let scopes: Option<String> = row.try_get("scopes").map_err(backend)?;
     let created_at: i64 = row.try_get("created_at").map_err(backend)?;
     let updated_at: Option<i64> = row.try_get("updated_at").map_err(backend)?;
@@ -201,7 +175,7 @@ pub(super) fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
     })
 }
 
-pub(super) fn account_from_row(row: &SqliteRow) -> Result<Account> {
+fn account_from_row(row: &DbRow) -> Result<Account> {
     let login: String = row.try_get("login").map_err(backend)?;
     let kind: String = row.try_get("type").map_err(backend)?;
     Ok(Account {
@@ -213,12 +187,12 @@ pub(super) fn account_from_row(row: &SqliteRow) -> Result<Account> {
 }
 
 /// Which authorization a delete removes: one of a user's, or the one of an app's tokens.
-pub(super) enum Doomed<'a> {
+enum Doomed<'a> {
     Owned { user: UserId, id: AuthorizationId },
     Token { hash: &'a TokenHash, app: AppId },
 }
 
-pub(super) fn limit_offset(page: PageRequest) -> (i64, i64) {
+fn limit_offset(page: PageRequest) -> (i64, i64) {
     (
         i64::from(page.per_page),
         i64::try_from(page.offset()).unwrap_or(i64::MAX),

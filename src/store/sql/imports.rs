@@ -1,0 +1,24 @@
+// Included into each SQL backend module: the imports of the shared SQL code.
+
+use async_trait::async_trait;
+use sqlx::{Row, Transaction};
+use time::{Duration, OffsetDateTime};
+
+use super::{
+    AppUpsert, AuthorizationEdit, Counter, CounterKind, FixtureOutcome, FixturePlan, OrgUpsert,
+    RepoUpsert, Store, UpsertResult, UserUpsert,
+};
+use crate::domain::account::{
+    Account, AccountRef, AccountType, Repository, RepositoryId, RepositorySelection, TokenScope,
+};
+use crate::domain::app::{App, AppKind, AppSummary, NewApp};
+use crate::domain::app_token::TokenRecord;
+use crate::domain::authorization::{Authorization, NewAuthorization};
+use crate::domain::grant::Grant;
+use crate::domain::otp::TotpSecret;
+use crate::domain::permission::Permissions;
+use crate::domain::scope::Scopes;
+use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::token::TokenHash;
+use crate::domain::user::{NewUser, User};
+use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};

@@ -1,0 +1,110 @@
+//! The embedded SQLite store (the default). WAL mode lets reads run beside a write;
+//! `synchronous = FULL` makes every acknowledged write survive a crash; write transactions
+//! start with `BEGIN IMMEDIATE`, so two writers queue on the lock instead of failing midway
+//! when one upgrades a read, and row locks are not needed.
+//!
+//! The queries themselves are shared with PostgreSQL (`sql/*.rs`, included below); this file
+//! holds only what differs: the connection, the dialect items and constraint names.
+
+use std::str::FromStr;
+
+use sqlx::Sqlite;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+use super::{Constraint, Error, Result};
+
+include!("sql/imports.rs");
+
+type Db = Sqlite;
+type DbRow = SqliteRow;
+type StoreImpl = SqliteStore;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Starts every write transaction: takes SQLite's write lock at once, so writers queue.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+/// Appended to reads inside a write transaction; the write lock already covers them here.
+const LOCK_FOR_UPDATE: &str = "";
+const LOCK_AUTHORIZATION_FOR_UPDATE: &str = "";
+
+/// A grant's scopes and `updated_at` are derived from its authorizations, in id order, so the
+/// union keeps the order in which scopes were first granted.
+const GRANT_SELECT: &str = "SELECT g.id, g.created_at, \
+     (SELECT MAX(updated_at) FROM authorizations WHERE grant_id = g.id) AS updated_at, \
+     (SELECT group_concat(scopes, ' ') FROM (SELECT scopes FROM authorizations WHERE grant_id = g.id ORDER BY id)) AS scopes, \
+     p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, \
+     p.user_token_ttl AS app_user_token_ttl FROM grants g JOIN apps p ON p.id = g.app_id";
+
+/// An explicit id when given, else the next of the table's sequence (SQLite: NULL does it).
+fn id_or_next(param: &str, _table: &str) -> String {
+    param.to_owned()
+}
+
+/// After inserting an explicit id: nothing to do, AUTOINCREMENT already moved past it.
+fn sync_sequence(_table: &str) -> Option<String> {
+    None
+}
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Backend(Box::new(error))
+}
+
+/// Turns unique-index violations into the [`Constraint`] they broke; SQLite names the
+/// indexed columns in its message ("UNIQUE constraint failed: users.login_key").
+fn map_err(error: sqlx::Error) -> Error {
+    if let Some(db) = error.as_database_error()
+        && db.is_unique_violation()
+    {
+        let message = db.message();
+        let constraint = if message.contains("users.login_key") {
+            Some(Constraint::Login)
+        } else if message.contains("apps.client_id") {
+            Some(Constraint::ClientId)
+        } else if message.contains("authorizations.token_hash") {
+            Some(Constraint::TokenHash)
+        } else if message.contains("authorizations.fingerprint") {
+            Some(Constraint::AppFingerprint)
+        } else if message.contains("authorizations.note") {
+            Some(Constraint::PersonalNote)
+        } else if message.contains("users.id") || message.contains("repositories.id") {
+            Some(Constraint::AccountId)
+        } else {
+            None
+        };
+        if let Some(constraint) = constraint {
+            return Error::Conflict(constraint);
+        }
+    }
+    backend(error)
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            // Another process (the CLI, while the server runs) may hold the write lock briefly.
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        MIGRATOR.run(&pool).await.map_err(backend)?;
+        Ok(Self { pool })
+    }
+}
+
+include!("sql/rows.rs");
+include!("sql/store.rs");
+include!("sql/fixture.rs");
