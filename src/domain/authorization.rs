@@ -156,6 +156,38 @@ fn checked_note_url(text: Option<String>) -> Result<Option<String>, Error> {
     }
 }
 
+/// Longest `note` and `fingerprint`: both are unique-indexed, and 255 characters (at most
+/// 1,020 bytes of UTF-8) fit every engine's index rows (PostgreSQL's stop near 2,700 bytes).
+const MAX_INDEXED_TEXT: usize = 255;
+/// Longest `note_url`.
+const MAX_NOTE_URL: usize = 2_048;
+
+/// Refuses a text field longer than `max` characters, as GitHub words it, or holding a NUL
+/// character, which text columns cannot store (PostgreSQL refuses it outright).
+fn check_length(field: &'static str, text: Option<&str>, max: usize) -> Result<(), Error> {
+    match text {
+        Some(text) if text.chars().count() > max => Err(Error::invalid(FieldError::custom(
+            field,
+            format!("{field} is too long (maximum is {max} characters)"),
+        ))),
+        Some(text) if text.contains('\0') => {
+            Err(Error::invalid(FieldError::new(field, ErrorCode::Invalid)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The length limits of every text an authorization stores.
+fn check_lengths(
+    note: Option<&str>,
+    note_url: Option<&str>,
+    fingerprint: Option<&str>,
+) -> Result<(), Error> {
+    check_length("note", note, MAX_INDEXED_TEXT)?;
+    check_length("note_url", note_url, MAX_NOTE_URL)?;
+    check_length("fingerprint", fingerprint, MAX_INDEXED_TEXT)
+}
+
 fn map_conflict(error: store::Error) -> Error {
     match error {
         store::Error::Conflict(store::Constraint::AppFingerprint) => {
@@ -252,6 +284,7 @@ pub async fn create(
     let note = non_empty(request.note);
     let note_url = checked_note_url(request.note_url)?;
     let fingerprint = non_empty(request.fingerprint);
+    check_lengths(note.as_deref(), note_url.as_deref(), fingerprint.as_deref())?;
     let app = match (
         non_empty(request.client_id),
         request.client_secret.filter(|s| !s.expose().is_empty()),
@@ -303,6 +336,11 @@ pub async fn get_or_create(
     let scopes = parse_scopes("scopes", request.scopes)?;
     let fingerprint = non_empty(fingerprint.map(str::to_owned).or(request.fingerprint));
     let note_url = checked_note_url(request.note_url)?;
+    check_lengths(
+        request.note.as_deref(),
+        note_url.as_deref(),
+        fingerprint.as_deref(),
+    )?;
     // A few rounds at most: each conflict means a row existed, and a second conflict could
     // only come from that row being deleted between our insert and our read.
     for _ in 0..3 {
@@ -413,6 +451,15 @@ pub async fn update(
         Field::Value(text) if text.is_empty() => Field::Null,
         other => other,
     };
+    let value = |field: &Field<String>| match field {
+        Field::Value(text) => Some(text.clone()),
+        Field::Absent | Field::Null => None,
+    };
+    check_lengths(
+        value(&note).as_deref(),
+        value(&note_url).as_deref(),
+        value(&fingerprint).as_deref(),
+    )?;
     let edit = move |current: &Authorization| AuthorizationChanges {
         scopes: match &change {
             ScopeChange::Keep => current.scopes.clone(),

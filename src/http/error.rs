@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::docs;
 use crate::domain::limits::Subject;
 use crate::domain::{self, FieldError};
+use crate::store;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -113,6 +114,13 @@ impl From<domain::Error> for ApiError {
                 errors,
                 ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed")
             },
+            domain::Error::Store(cause @ store::Error::Unavailable(_)) => {
+                tracing::error!(error = %cause, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable: the database does not answer; try again shortly",
+                )
+            }
             domain::Error::Store(cause) => {
                 // Logged once here, never sent: database messages can describe the schema.
                 tracing::error!(error = %cause, "storage failure");

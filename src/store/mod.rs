@@ -7,6 +7,7 @@
 //! - tokens are stored and looked up only by their SHA-256;
 //! - ids come from sequences that never hand out a number twice, even after deletes.
 
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::domain::token::TokenHash;
 use crate::domain::user::{NewUser, User};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
+pub use postgres::{PoolSettings, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// A uniqueness rule that a write broke. The domain turns each into GitHub's `already_exists`.
@@ -47,7 +49,11 @@ pub enum Constraint {
 pub enum Error {
     #[error("conflict with an existing row ({0:?})")]
     Conflict(Constraint),
-    /// The database is unreachable, corrupt or refused the query. Logged, never sent to clients.
+    /// The database cannot be reached right now (down, restarting, no free connection in
+    /// time). Requests answer 503; the pool reconnects by itself when it returns.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database is corrupt, refused the query, or failed otherwise. Logged, never sent.
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -279,15 +285,60 @@ pub enum UpsertResult {
     Unchanged,
 }
 
-/// Opens the store named by a URL (`sqlite://path`), creating the database and applying the
-/// embedded migrations as needed.
+/// Whether a failure means "the database is not there right now" rather than "this query is
+/// wrong": connection and pool failures, and PostgreSQL's shutdown and connection SQLSTATEs
+/// (class 08, 57P01-57P03).
+fn unavailable_or_backend(error: sqlx::Error) -> Error {
+    let unavailable = match &error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    };
+    if unavailable {
+        Error::Unavailable(Box::new(error))
+    } else {
+        Error::Backend(Box::new(error))
+    }
+}
+
+/// Migration failures, with the one an operator can act on spelled out: a database migrated
+/// by a newer grantd than this one.
+fn migration_error(error: sqlx::migrate::MigrateError) -> Error {
+    match error {
+        sqlx::migrate::MigrateError::VersionMissing(version) => Error::Backend(
+            format!(
+                "the database has schema migration {version}, which this grantd does not know: it was \
+                 migrated by a newer grantd. Run that version (or newer), or restore a backup taken before the upgrade"
+            )
+            .into(),
+        ),
+        sqlx::migrate::MigrateError::Execute(sqlx::Error::Io(e)) => Error::Unavailable(Box::new(e)),
+        other => Error::Backend(Box::new(other)),
+    }
+}
+
+/// Opens the store named by a URL (`sqlite://path`, `postgres://…`), creating the SQLite file
+/// or applying the embedded migrations as needed, with default pool settings.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    open_with(url, PoolSettings::default()).await
+}
+
+/// [`open`] with explicit PostgreSQL pool settings (SQLite ignores them).
+pub async fn open_with(url: &str, settings: PoolSettings) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url, settings).await?))
     } else {
         let scheme = url.split(':').next().unwrap_or_default();
         Err(Error::Backend(
-            format!("unsupported database URL scheme {scheme:?}: use sqlite://PATH").into(),
+            format!("unsupported database URL scheme {scheme:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE").into(),
         ))
     }
 }

@@ -82,7 +82,7 @@ fn map_err(error: sqlx::Error) -> Error {
             return Error::Conflict(constraint);
         }
     }
-    backend(error)
+    super::unavailable_or_backend(error)
 }
 
 impl SqliteStore {
@@ -100,7 +100,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        MIGRATOR.run(&pool).await.map_err(backend)?;
+        MIGRATOR.run(&pool).await.map_err(super::migration_error)?;
         Ok(Self { pool })
     }
 }

@@ -351,3 +351,65 @@ async fn odd_inputs_never_cause_a_server_error() {
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_json(&reply.json(), &error_body(400, "Problems parsing JSON"));
 }
+
+/// Limits that hold on every engine: `note` and `fingerprint` are unique-indexed, and text
+/// columns cannot hold NUL (PostgreSQL refuses it), so both are a 422, never a 500.
+#[tokio::test]
+async fn overlong_or_nul_text_is_a_validation_error() {
+    let srv = TestServer::spawn().await;
+    let at_limit = "n".repeat(255);
+    let reply = srv
+        .post("/authorizations")
+        .login_as(&ALICE)
+        .json(&json!({ "note": at_limit, "fingerprint": "f".repeat(255) }))
+        .go()
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    for (field, body) in [
+        ("note", json!({ "note": "n".repeat(256) })),
+        (
+            "fingerprint",
+            json!({ "note": "ok", "fingerprint": "f".repeat(256) }),
+        ),
+        (
+            "note_url",
+            json!({ "note": "ok2", "note_url": format!("https://a/{}", "u".repeat(2_048)) }),
+        ),
+    ] {
+        let reply = srv
+            .post("/authorizations")
+            .login_as(&ALICE)
+            .json(&body)
+            .go()
+            .await;
+        assert_json(
+            &reply.expect_status(422),
+            &json!({
+                "message": "Validation Failed",
+                "errors": [{
+                    "resource": "OauthAccess",
+                    "field": field,
+                    "code": "custom",
+                    "message": format!(
+                        "{field} is too long (maximum is {} characters)",
+                        if field == "note_url" { 2_048 } else { 255 }
+                    ),
+                }],
+                "documentation_url": ANY_URL,
+                "status": "422",
+            }),
+        );
+    }
+    let reply = srv
+        .post("/authorizations")
+        .login_as(&ALICE)
+        .json(&json!({ "note": "nul \u{0} byte" }))
+        .go()
+        .await;
+    assert_eq!(
+        reply.expect_status(422)["errors"],
+        json!([{ "resource": "OauthAccess", "field": "note", "code": "invalid" }])
+    );
+    // Only the one at the limit was stored.
+    assert_eq!(srv.authorizations(&ALICE).await.len(), 1);
+}

@@ -189,7 +189,7 @@ impl TestServer {
         options: ServerOptions,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = sqlite_url(&dir.path().join("grantd.db"));
+        let db_url = fresh_database_url(&dir.path().join("grantd.db")).await;
         let store = grantd::store::open(&db_url).await.expect("open the store");
         let seed = dir.path().join("seed.toml");
         std::fs::write(&seed, fixture).expect("write the seed");
@@ -428,6 +428,38 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// The engine every `TestServer` runs on: PostgreSQL when `GRANTD_TEST_POSTGRES` names a
+/// server (scripts/with-postgres sets it), SQLite otherwise.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("GRANTD_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A new, empty database for one test: a fresh database on the PostgreSQL server under test,
+/// or `sqlite_path` when the suite runs on SQLite.
+pub async fn fresh_database_url(sqlite_path: &Path) -> String {
+    let Some(admin) = postgres_admin_url() else {
+        return sqlite_url(sqlite_path);
+    };
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).expect("random database name");
+    let name = format!("grantd_test_{}", hex::encode(suffix));
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("connect to the PostgreSQL server under test");
+    sqlx::Executor::execute(
+        &mut connection,
+        sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+    )
+    .await
+    .expect("create a test database");
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
 }
 
 pub fn sqlite_url(path: &Path) -> String {

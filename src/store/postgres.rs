@@ -1,0 +1,125 @@
+//! The PostgreSQL store, for deployments where several grantd nodes share one database.
+//! Everything that must agree across nodes (tokens, grants, counters) is in the database,
+//! and no node caches any of it, so a token revoked through one node fails on every other at
+//! once.
+//!
+//! Transactions run at READ COMMITTED; the few read-then-write paths lock the rows they depend
+//! on (`FOR UPDATE`), and uniqueness races end in the unique indexes, which the domain turns
+//! into "already exists" or a retry. The queries are shared with SQLite (`sql/*.rs`).
+
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use sqlx::Postgres;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+
+use super::{Constraint, Error, Result};
+
+include!("sql/imports.rs");
+
+type Db = Postgres;
+type DbRow = PgRow;
+type StoreImpl = PostgresStore;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Starts every write transaction (READ COMMITTED; the locks below do the rest).
+const BEGIN_WRITE: &str = "BEGIN";
+/// Appended to a read whose row the transaction is about to change or depend on.
+const LOCK_FOR_UPDATE: &str = " FOR UPDATE";
+/// The same for the authorization SELECT, whose outer join forbids locking the app side.
+const LOCK_AUTHORIZATION_FOR_UPDATE: &str = " FOR UPDATE OF a";
+
+/// A grant's scopes and `updated_at` are derived from its authorizations, in id order, so the
+/// union keeps the order in which scopes were first granted.
+const GRANT_SELECT: &str = "SELECT g.id, g.created_at, \
+     (SELECT MAX(updated_at) FROM authorizations WHERE grant_id = g.id) AS updated_at, \
+     (SELECT string_agg(scopes, ' ' ORDER BY id) FROM authorizations WHERE grant_id = g.id) AS scopes, \
+     p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, \
+     p.user_token_ttl AS app_user_token_ttl FROM grants g JOIN apps p ON p.id = g.app_id";
+
+/// An explicit id when given, else the next of the table's sequence (a NULL id is refused).
+fn id_or_next(param: &str, table: &str) -> String {
+    format!("COALESCE({param}, nextval(pg_get_serial_sequence('{table}', 'id')))")
+}
+
+/// After inserting an explicit id: a sequence does not notice, so move it past the largest id.
+// `Option` because the signature is the dialect's, shared with SQLite, which has nothing to run.
+#[allow(clippy::unnecessary_wraps)]
+fn sync_sequence(table: &str) -> Option<String> {
+    Some(format!(
+        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+    ))
+}
+
+/// Connection pool and timeouts, from `--db-pool-size` and `--db-statement-timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// A query running longer is cancelled by the server, so a stuck one cannot pin a connection.
+    pub statement_timeout: StdDuration,
+    /// How long a request waits for a free connection (or for an unreachable database) before
+    /// it is answered 503.
+    pub acquire_timeout: StdDuration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            statement_timeout: StdDuration::from_secs(10),
+            acquire_timeout: StdDuration::from_secs(5),
+        }
+    }
+}
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Backend(Box::new(error))
+}
+
+/// Turns unique violations into the [`Constraint`] they broke, by PostgreSQL's constraint and
+/// index names (see migrations/postgres), and a lost database into [`Error::Unavailable`].
+fn map_err(error: sqlx::Error) -> Error {
+    if let Some(db) = error.as_database_error()
+        && db.is_unique_violation()
+    {
+        let constraint = match db.constraint() {
+            Some("users_login_key_key") => Some(Constraint::Login),
+            Some("apps_client_id_key") => Some(Constraint::ClientId),
+            Some("authorizations_token_hash_key") => Some(Constraint::TokenHash),
+            Some("authorizations_app_fingerprint") => Some(Constraint::AppFingerprint),
+            Some("authorizations_personal_note") => Some(Constraint::PersonalNote),
+            Some("users_pkey" | "repositories_pkey") => Some(Constraint::AccountId),
+            _ => None,
+        };
+        if let Some(constraint) = constraint {
+            return Error::Conflict(constraint);
+        }
+    }
+    super::unavailable_or_backend(error)
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str, settings: PoolSettings) -> Result<Self> {
+        let timeout_ms = settings.statement_timeout.as_millis().to_string();
+        let options = PgConnectOptions::from_str(url)
+            .map_err(backend)?
+            .options([("statement_timeout", timeout_ms.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        MIGRATOR.run(&pool).await.map_err(super::migration_error)?;
+        Ok(Self { pool })
+    }
+}
+
+include!("sql/rows.rs");
+include!("sql/store.rs");
+include!("sql/fixture.rs");
