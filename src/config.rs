@@ -29,6 +29,13 @@ pub enum Command {
     App(AppCommand),
     /// Load users and apps from a fixture file (idempotent: loading twice changes nothing).
     Seed(SeedArgs),
+    /// Apply the embedded schema migrations and exit (serve also does this at start).
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 /// Where the data lives; shared by every command.
@@ -61,6 +68,17 @@ pub struct ServeArgs {
     /// field and `Link` header. Defaults to http://<listen address>.
     #[arg(long, env = "GRANTD_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// PostgreSQL: connections this node keeps at most. Keep nodes × pool size below the
+    /// server's max_connections.
+    #[arg(long, env = "GRANTD_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_pool_size: u32,
+    /// PostgreSQL: the server cancels a statement running longer than this.
+    #[arg(long, env = "GRANTD_DB_STATEMENT_TIMEOUT", default_value = "10s")]
+    pub db_statement_timeout: humantime::Duration,
+    /// PostgreSQL: how long a request waits for a connection (or for an unreachable database)
+    /// before it is answered 503.
+    #[arg(long, env = "GRANTD_DB_ACQUIRE_TIMEOUT", default_value = "5s")]
+    pub db_acquire_timeout: humantime::Duration,
     /// Requests each user and each app may make per --rate-limit-window (GitHub: 5,000 an hour).
     #[arg(long, env = "GRANTD_RATE_LIMIT", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit: u32,

@@ -4,7 +4,6 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use super::open_store;
 use crate::config::{OutputArgs, ServeArgs};
 use crate::domain::limits::{LoginThrottle, RateLimit};
 use crate::http::{AppState, Limits};
@@ -45,7 +44,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             window: positive(args.login_attempts_window, "--login-attempts-window")?,
         },
     };
-    let store = open_store(&args.db).await?;
+    let settings = crate::store::PoolSettings {
+        max_connections: args.db_pool_size,
+        statement_timeout: *args.db_statement_timeout,
+        acquire_timeout: *args.db_acquire_timeout,
+    };
+    let store = crate::store::open_with(&args.db.db, settings)
+        .await
+        .context("cannot open the database (check --db or GRANTD_DB)")?;
     if let Some(seed) = &args.seed {
         super::seed::load_and_report(&*store, seed, OutputArgs { json: false }).await?;
     }

@@ -27,6 +27,7 @@ mod identifiers;
 mod isolation;
 mod legacy;
 mod leniency;
+mod nodes;
 mod octokit;
 mod openapi;
 mod pagination;

@@ -1,0 +1,208 @@
+//! Several grantd nodes on one database: PostgreSQL when the suite runs on it (the deployment
+//! this exists for), one SQLite file otherwise. Nothing that decides whether a token is valid
+//! is cached in a node, so what one node does, the other sees at once.
+
+use serde_json::{Value, json};
+
+use crate::support::{
+    ALICE, DEFAULT_FIXTURE, OAUTH_APP, ServerProcess, fresh_database_url, write_file,
+};
+
+struct Cluster {
+    _dir: tempfile::TempDir,
+    a: ServerProcess,
+    b: ServerProcess,
+    client: reqwest::Client,
+}
+
+/// Two `grantd serve` processes on one fresh database; `a` loads the default fixture.
+async fn two_nodes(flags: &[&str]) -> Cluster {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = fresh_database_url(&dir.path().join("grantd.db")).await;
+    let seed = write_file(dir.path(), "seed.toml", DEFAULT_FIXTURE);
+    let mut with_seed = vec!["--seed", seed.to_str().expect("utf-8 path")];
+    with_seed.extend_from_slice(flags);
+    let a = ServerProcess::start(&db, &with_seed, &dir.path().join("a.log"));
+    let b = ServerProcess::start(&db, flags, &dir.path().join("b.log"));
+    Cluster {
+        _dir: dir,
+        a,
+        b,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl Cluster {
+    async fn call(
+        &self,
+        node: &ServerProcess,
+        method: reqwest::Method,
+        path: &str,
+        auth: (&str, &str),
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, node.url(path))
+            .basic_auth(auth.0, Some(auth.1));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let reply = request.send().await.expect("the node answers");
+        let status = reply.status().as_u16();
+        let text = reply.text().await.expect("read the body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn check(&self, node: &ServerProcess, token: &str) -> u16 {
+        let path = format!("/applications/{}/token", OAUTH_APP.client_id);
+        let app = (OAUTH_APP.client_id, OAUTH_APP.client_secret);
+        self.call(
+            node,
+            reqwest::Method::POST,
+            &path,
+            app,
+            Some(json!({ "access_token": token })),
+        )
+        .await
+        .0
+    }
+
+    async fn use_token(&self, node: &ServerProcess, token: &str) -> u16 {
+        let reply = self
+            .client
+            .get(node.url("/user"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the node answers");
+        reply.status().as_u16()
+    }
+}
+
+fn alice() -> (&'static str, &'static str) {
+    (ALICE.login, ALICE.password)
+}
+
+fn token(body: &Value) -> String {
+    body["token"].as_str().expect("a token").to_owned()
+}
+
+#[tokio::test]
+async fn tokens_made_reset_and_revoked_on_one_node_act_at_once_on_the_other() {
+    let nodes = two_nodes(&[]).await;
+    let (a, b) = (&nodes.a, &nodes.b);
+    let path = format!("/authorizations/clients/{}/two-nodes", OAUTH_APP.client_id);
+    let (status, created) = nodes
+        .call(
+            a,
+            reqwest::Method::PUT,
+            &path,
+            alice(),
+            Some(json!({ "client_secret": OAUTH_APP.client_secret })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let first = token(&created);
+    // Made through A, checked and used through B.
+    assert_eq!(nodes.check(b, &first).await, 200);
+    assert_eq!(nodes.use_token(b, &first).await, 200);
+
+    // Reset through A: the old token fails through B at once, the new one works there.
+    let reset = format!("/applications/{}/token", OAUTH_APP.client_id);
+    let app = (OAUTH_APP.client_id, OAUTH_APP.client_secret);
+    let (status, body) = nodes
+        .call(
+            a,
+            reqwest::Method::PATCH,
+            &reset,
+            app,
+            Some(json!({ "access_token": first })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let second = token(&body);
+    assert_eq!(nodes.check(b, &first).await, 404);
+    assert_eq!(nodes.use_token(b, &first).await, 401);
+    assert_eq!(nodes.check(b, &second).await, 200);
+
+    // The grant deleted through B: the token fails through A at once.
+    let grant = format!("/applications/{}/grant", OAUTH_APP.client_id);
+    let (status, _) = nodes
+        .call(
+            b,
+            reqwest::Method::DELETE,
+            &grant,
+            app,
+            Some(json!({ "access_token": second })),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(nodes.use_token(a, &second).await, 401);
+    assert_eq!(nodes.check(a, &second).await, 404);
+    let (status, grants) = nodes
+        .call(
+            a,
+            reqwest::Method::GET,
+            "/applications/grants",
+            alice(),
+            None,
+        )
+        .await;
+    assert_eq!((status, grants), (200, json!([])));
+}
+
+#[tokio::test]
+async fn failed_sign_ins_through_both_nodes_count_together() {
+    let nodes = two_nodes(&["--login-attempts", "4"]).await;
+    let wrong = (ALICE.login, "not the password");
+    for node in [&nodes.a, &nodes.b, &nodes.a, &nodes.b] {
+        let (status, body) = nodes
+            .call(node, reqwest::Method::GET, "/authorizations", wrong, None)
+            .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (401, Some("Bad credentials"))
+        );
+    }
+    // Four failures, two on each node: both nodes now refuse even the right password.
+    for node in [&nodes.a, &nodes.b] {
+        let (status, body) = nodes
+            .call(node, reqwest::Method::GET, "/authorizations", alice(), None)
+            .await;
+        assert_eq!(status, 403);
+        assert_eq!(
+            body["message"],
+            "Maximum number of login attempts exceeded. Please try again later."
+        );
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_count_the_requests_of_both_nodes() {
+    let nodes = two_nodes(&["--rate-limit", "3"]).await;
+    for node in [&nodes.a, &nodes.b, &nodes.a] {
+        assert_eq!(
+            nodes
+                .call(node, reqwest::Method::GET, "/authorizations", alice(), None)
+                .await
+                .0,
+            200
+        );
+    }
+    let (status, body) = nodes
+        .call(
+            &nodes.b,
+            reqwest::Method::GET,
+            "/authorizations",
+            alice(),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("API rate limit exceeded for user ID"))
+    );
+}
