@@ -31,6 +31,7 @@ mod nodes;
 mod octokit;
 mod openapi;
 mod pagination;
+mod postgres_only;
 mod rate_limits;
 mod retirement;
 mod scoped_permissions;
