@@ -1,0 +1,52 @@
+//! Schema migrations: applied by `grantd migrate` (and at every start), idempotent, and a
+//! database migrated by a newer grantd is refused with a message that says so.
+
+use crate::support::{fresh_database_url, grantd};
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = fresh_database_url(&dir.path().join("grantd.db")).await;
+    for _ in 0..2 {
+        let ran = grantd(&["migrate", "--db", &db, "--json"], None);
+        assert!(
+            ran.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        let out: serde_json::Value = serde_json::from_slice(&ran.stdout).expect("JSON");
+        assert_eq!(out, serde_json::json!({ "migrated": true }));
+    }
+
+    // A migration this binary does not have, as a newer grantd would have left it.
+    let future = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                  VALUES (99990101000000, 'from the future', TRUE, '\\x00'::bytea, 0)";
+    let future_sqlite = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                         VALUES (99990101000000, 'from the future', 1, x'00', 0)";
+    if db.starts_with("postgres") {
+        let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&db)
+            .await
+            .expect("connect");
+        sqlx::Executor::execute(&mut connection, future)
+            .await
+            .expect("insert");
+    } else {
+        let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+            .await
+            .expect("connect");
+        sqlx::Executor::execute(&mut connection, future_sqlite)
+            .await
+            .expect("insert");
+    }
+
+    for command in [
+        vec!["migrate", "--db", &db],
+        vec!["user", "list", "--db", &db],
+    ] {
+        let ran = grantd(&command, None);
+        assert!(!ran.status.success(), "{command:?} accepted a newer schema");
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        assert!(stderr.contains("99990101000000"), "{stderr}");
+        assert!(stderr.contains("migrated by a newer grantd"), "{stderr}");
+    }
+}
