@@ -29,6 +29,25 @@ pub enum Command {
     App(AppCommand),
     /// Load users and apps from a fixture file (idempotent: loading twice changes nothing).
     Seed(SeedArgs),
+    /// Write every user, app, grant and token (as hashes) of a database as JSON, to move it to
+    /// another database or engine with `grantd import`.
+    Export {
+        /// Where to write the dump (standard output if absent). It holds password hashes and
+        /// token hashes: keep it as private as the database.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Load a `grantd export` dump into a new, empty database (SQLite or PostgreSQL).
+    Import {
+        /// The dump file.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Apply the embedded schema migrations and exit (serve also does this at start).
     Migrate {
         #[command(flatten)]

@@ -23,6 +23,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Seed(args) => seed::run(&args).await,
         Command::Migrate { db, output } => migrate(&db, output).await,
+        Command::Export { out, db } => export(&db, out.as_deref()).await,
+        Command::Import { file, db, output } => import(&db, &file, output).await,
         Command::User(command) => match command {
             UserCommand::Add {
                 login,
@@ -131,5 +133,49 @@ async fn migrate(db: &DbArgs, output: OutputArgs) -> anyhow::Result<()> {
     open_store(db).await?;
     print(output, &serde_json::json!({ "migrated": true }), || {
         "the database schema is up to date".to_owned()
+    })
+}
+
+/// `grantd export`: the whole database as JSON, to a file (created readable by its owner only)
+/// or to standard output.
+async fn export(db: &DbArgs, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let dump = serde_json::to_vec_pretty(&store.export().await?)?;
+    match out {
+        None => {
+            use std::io::Write as _;
+            std::io::stdout().write_all(&dump)?;
+        }
+        Some(path) => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
+                .open(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            std::io::Write::write_all(&mut file, &dump)?;
+        }
+    }
+    Ok(())
+}
+
+/// `grantd import FILE`: loads a dump into a new, empty database.
+async fn import(db: &DbArgs, file: &std::path::Path, output: OutputArgs) -> anyhow::Result<()> {
+    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let dump: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a grantd dump (JSON)", file.display()))?;
+    let store = open_store(db).await?;
+    let counts = store.import(&dump).await?;
+    let json: serde_json::Map<String, serde_json::Value> = counts
+        .iter()
+        .map(|(table, n)| (table.clone(), serde_json::Value::from(*n)))
+        .collect();
+    print(output, &json, || {
+        counts
+            .iter()
+            .map(|(table, n)| format!("{table}: {n} imported"))
+            .collect::<Vec<_>>()
+            .join("\n")
     })
 }

@@ -182,6 +182,13 @@ pub trait Store: Send + Sync {
         window: Duration,
     ) -> Result<Counter>;
 
+    // Moving between engines (`grantd export` / `grantd import`).
+    /// Every row of every table, ids, token hashes and secret digests included.
+    async fn export(&self) -> Result<serde_json::Value>;
+    /// Loads an [`export`](Store::export) into an empty database, in one transaction.
+    /// Returns the number of rows per table.
+    async fn import(&self, dump: &serde_json::Value) -> Result<Vec<(String, usize)>>;
+
     // Fixtures.
     /// Applies a whole fixture file in one transaction: all of it or nothing.
     async fn apply_fixture(

@@ -52,6 +52,18 @@ fn sync_sequence(table: &str) -> Option<String> {
     ))
 }
 
+/// The last id the table's sequence handed out (deleted rows included), if any.
+fn sequence_position(table: &str) -> String {
+    format!("SELECT pg_sequence_last_value(pg_get_serial_sequence('{table}', 'id')::regclass)")
+}
+
+/// Sets the table's sequence so that the next id is above `$1` (and above every row).
+fn set_sequence_position(table: &str) -> String {
+    format!(
+        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST($1, (SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"
+    )
+}
+
 /// Connection pool and timeouts, from `--db-pool-size` and `--db-statement-timeout`.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
@@ -123,3 +135,4 @@ impl PostgresStore {
 include!("sql/rows.rs");
 include!("sql/store.rs");
 include!("sql/fixture.rs");
+include!("sql/transfer.rs");

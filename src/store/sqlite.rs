@@ -48,6 +48,21 @@ fn sync_sequence(_table: &str) -> Option<String> {
     None
 }
 
+/// The last id the table's sequence handed out (deleted rows included), if any.
+fn sequence_position(table: &str) -> String {
+    format!("SELECT seq FROM sqlite_sequence WHERE name = '{table}'")
+}
+
+/// Sets the table's sequence so that the next id is above `$1` (and above every row).
+fn set_sequence_position(table: &str) -> String {
+    // The sequence row exists only once the table has had a row: create it first if need be.
+    format!(
+        "INSERT INTO sqlite_sequence (name, seq) SELECT '{table}', 0 \
+           WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '{table}'); \
+         UPDATE sqlite_sequence SET seq = MAX(seq, $1, (SELECT COALESCE(MAX(id), 0) FROM {table})) WHERE name = '{table}'"
+    )
+}
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -108,3 +123,4 @@ impl SqliteStore {
 include!("sql/rows.rs");
 include!("sql/store.rs");
 include!("sql/fixture.rs");
+include!("sql/transfer.rs");

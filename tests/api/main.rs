@@ -41,5 +41,6 @@ mod scoped_tokens;
 mod scopes;
 mod support;
 mod throttling;
+mod transfer;
 mod updates;
 mod user_endpoint;

@@ -645,6 +645,14 @@ impl Store for StoreImpl {
         })
     }
 
+    async fn export(&self) -> Result<serde_json::Value> {
+        self.export_tables().await
+    }
+
+    async fn import(&self, dump: &serde_json::Value) -> Result<Vec<(String, usize)>> {
+        self.import_tables(dump).await
+    }
+
     async fn apply_fixture(
         &self,
         plan: &FixturePlan,

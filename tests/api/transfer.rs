@@ -1,0 +1,149 @@
+//! `grantd export` / `grantd import`: moving a deployment from SQLite to the suite's engine
+//! (PostgreSQL in its pass, another SQLite file otherwise) without losing a token, a password,
+//! an app secret or an id.
+
+use serde_json::{Value, json};
+
+use crate::support::{
+    ALICE, DEFAULT_FIXTURE, OAUTH_APP, ServerProcess, fresh_database_url, grantd, sqlite_url,
+    write_file,
+};
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let reply = request.send().await.expect("the server answers");
+    let status = reply.status().as_u16();
+    let text = reply.text().await.expect("read the body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_database_moves_to_another_engine_without_losing_a_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let client = reqwest::Client::new();
+    let source = sqlite_url(&dir.path().join("source.db"));
+    let seed = write_file(dir.path(), "seed.toml", DEFAULT_FIXTURE);
+
+    // The old deployment: a personal token, an app token, and an authorization deleted since.
+    let old = ServerProcess::start(
+        &source,
+        &["--seed", seed.to_str().expect("utf-8")],
+        &dir.path().join("old.log"),
+    );
+    let pat = |note: &'static str| {
+        client
+            .post(old.url("/authorizations"))
+            .basic_auth(ALICE.login, Some(ALICE.password))
+            .json(&json!({ "note": note }))
+    };
+    let (_, personal) = send(pat("kept")).await;
+    let app_path = format!("/authorizations/clients/{}", OAUTH_APP.client_id);
+    let (status, app_token) = send(
+        client
+            .put(old.url(&app_path))
+            .basic_auth(ALICE.login, Some(ALICE.password))
+            .json(&json!({ "client_secret": OAUTH_APP.client_secret, "scopes": ["repo"] })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // The newest authorization is deleted: the database's highest id now has no row.
+    let (_, deleted) = send(pat("deleted")).await;
+    let highest_id = deleted["id"].as_i64().expect("id");
+    assert!(highest_id > app_token["id"].as_i64().expect("id"));
+    let deleted_path = format!("/authorizations/{}", deleted["id"]);
+    let (status, _) = send(
+        client
+            .delete(old.url(&deleted_path))
+            .basic_auth(ALICE.login, Some(ALICE.password)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    drop(old);
+
+    let dump = dir.path().join("dump.json");
+    let exported = grantd(
+        &[
+            "export",
+            "--db",
+            &source,
+            "--out",
+            dump.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let text = std::fs::read_to_string(&dump).expect("the dump");
+    for token in [&personal["token"], &app_token["token"]] {
+        assert!(
+            !text.contains(token.as_str().expect("token")),
+            "a token in clear in the dump"
+        );
+    }
+
+    let target = fresh_database_url(&dir.path().join("target.db")).await;
+    let imported = grantd(
+        &[
+            "import",
+            dump.to_str().expect("utf-8"),
+            "--db",
+            &target,
+            "--json",
+        ],
+        None,
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let counts: Value = serde_json::from_slice(&imported.stdout).expect("JSON");
+    assert_eq!(counts["authorizations"], 2);
+    assert_eq!(counts["grants"], 1);
+    assert_eq!(counts["apps"], 3);
+
+    // The new deployment, with no seed of its own: everything works as before.
+    let new = ServerProcess::start(&target, &[], &dir.path().join("new.log"));
+    for token in [&personal["token"], &app_token["token"]] {
+        let (status, user) = send(
+            client
+                .get(new.url("/user"))
+                .bearer_auth(token.as_str().expect("token")),
+        )
+        .await;
+        assert_eq!((status, user["login"].as_str()), (200, Some(ALICE.login)));
+    }
+    let check = format!("/applications/{}/token", OAUTH_APP.client_id);
+    let (status, _) = send(
+        client
+            .post(new.url(&check))
+            .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
+            .json(&json!({ "access_token": app_token["token"] })),
+    )
+    .await;
+    assert_eq!(status, 200, "the app secret moved too");
+    // Ids continue past every id the old database handed out, the deleted one included.
+    let (status, created) = send(
+        client
+            .post(new.url("/authorizations"))
+            .basic_auth(ALICE.login, Some(ALICE.password))
+            .json(&json!({ "note": "new" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(
+        created["id"].as_i64().expect("id") > highest_id,
+        "{created}"
+    );
+    drop(new);
+
+    // Only into an empty database.
+    let again = grantd(
+        &["import", dump.to_str().expect("utf-8"), "--db", &target],
+        None,
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+}
