@@ -50,3 +50,39 @@ async fn migrate_is_idempotent_and_refuses_a_newer_schema() {
         assert!(stderr.contains("migrated by a newer grantd"), "{stderr}");
     }
 }
+
+/// An unreachable database stops the start with a message, quickly, instead of hanging.
+#[test]
+fn serve_refuses_to_start_on_an_unreachable_database() {
+    // A loopback port nobody listens on: connections are refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let url = format!("postgres://grantd@127.0.0.1:{port}/grantd");
+    let started = std::time::Instant::now();
+    let ran = grantd(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            &url,
+            "--db-acquire-timeout",
+            "2s",
+        ],
+        None,
+    );
+    assert!(!ran.status.success());
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(stderr.contains("cannot open the database"), "{stderr}");
+    assert!(stderr.contains("database unavailable"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&ran.stdout).contains("listening"),
+        "it must not serve"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
