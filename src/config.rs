@@ -48,6 +48,9 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Tokens in bulk, for fixtures and benchmarks.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Apply the embedded schema migrations and exit (serve also does this at start).
     Migrate {
         #[command(flatten)]
@@ -239,6 +242,36 @@ pub struct AppAddArgs {
     /// Lifetime of the app's user tokens, such as "8h" or "30m"; implies --expire-user-tokens.
     #[arg(long)]
     pub user_token_ttl: Option<humantime::Duration>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create COUNT tokens of an app for a user straight through the store, and write them in
+    /// clear, one a line, to a file readable by its owner only.
+    Mint(MintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    /// The app the tokens belong to.
+    #[arg(long)]
+    pub client_id: String,
+    /// The user the tokens act for.
+    #[arg(long)]
+    pub user: String,
+    /// How many tokens to make.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// OAuth scopes of every token, comma-separated (such as "repo,user").
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    /// Where to write the tokens; it must not exist yet.
+    #[arg(long)]
+    pub out: PathBuf,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use serde::Serialize;
 
-use crate::config::{AppCommand, Cli, Command, DbArgs, OutputArgs, UserCommand};
+use crate::config::{
+    AppCommand, Cli, Command, DbArgs, MintArgs, OutputArgs, TokenCommand, UserCommand,
+};
 use crate::domain;
 use crate::store::{self, Store};
 
@@ -23,6 +25,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Seed(args) => seed::run(&args).await,
         Command::Migrate { db, output } => migrate(&db, output).await,
+        Command::Token(TokenCommand::Mint(args)) => mint(args).await,
         Command::Export { out, db } => export(&db, out.as_deref()).await,
         Command::Import { file, db, output } => import(&db, &file, output).await,
         Command::User(command) => match command {
@@ -146,16 +149,7 @@ async fn export(db: &DbArgs, out: Option<&std::path::Path>) -> anyhow::Result<()
             use std::io::Write as _;
             std::io::stdout().write_all(&dump)?;
         }
-        Some(path) => {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options
-                .open(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            std::io::Write::write_all(&mut file, &dump)?;
-        }
+        Some(path) => std::io::Write::write_all(&mut create_private(path)?, &dump)?,
     }
     Ok(())
 }
@@ -177,5 +171,63 @@ async fn import(db: &DbArgs, file: &std::path::Path, output: OutputArgs) -> anyh
             .map(|(table, n)| format!("{table}: {n} imported"))
             .collect::<Vec<_>>()
             .join("\n")
+    })
+}
+
+/// Creates a file for secrets: it must not exist, and only its owner may read it.
+fn create_private(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// `grantd token mint`.
+async fn mint(args: MintArgs) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let store = open_store(&args.db).await?;
+    let user = domain::user::find(&*store, &args.user).await.map_err(|e| {
+        explain(e, || {
+            format!("no user named {:?} (see `grantd user list`)", args.user)
+        })
+    })?;
+    let app = domain::app::find(&*store, &args.client_id)
+        .await
+        .map_err(|e| {
+            explain(e, || {
+                format!(
+                    "no app with client id {:?} (see `grantd app list`)",
+                    args.client_id
+                )
+            })
+        })?;
+    let scopes = domain::scope::Scopes::parse(&args.scopes)
+        .map_err(|unknown| anyhow!("unknown scopes: {}", unknown.join(", ")))?;
+    let mut out = std::io::BufWriter::new(create_private(&args.out)?);
+    let started = std::time::Instant::now();
+    let minted = domain::authorization::mint(
+        &*store,
+        &user,
+        &app.summary(),
+        &scopes,
+        args.count,
+        now(),
+        |token| writeln!(out, "{}", token.expose()),
+    )
+    .await
+    .map_err(|e| explain(e, String::new))?;
+    out.flush()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let json = serde_json::json!({ "minted": minted, "out": args.out.display().to_string(), "seconds": seconds });
+    print(args.output, &json, || {
+        format!(
+            "minted {minted} tokens of {} for {} into {} in {seconds:.1} s",
+            app.client_id,
+            user.login,
+            args.out.display()
+        )
     })
 }

@@ -97,6 +97,8 @@ pub trait Store: Send + Sync {
     // Authorizations.
     /// Inserts the authorization and, for an app, creates its grant if the user has none yet.
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization>;
+    /// Inserts many authorizations in one transaction (`grantd token mint`): all or none.
+    async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64>;
     async fn find_authorization(
         &self,
         user: UserId,

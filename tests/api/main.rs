@@ -28,6 +28,7 @@ mod isolation;
 mod legacy;
 mod leniency;
 mod migrations;
+mod mint;
 mod nodes;
 mod octokit;
 mod openapi;

@@ -108,6 +108,75 @@ impl StoreImpl {
         })
     }
 
+    /// Inserts authorizations inside `tx`, creating each (user, app) grant once as needed;
+    /// returns their ids in order.
+    async fn insert_authorization_rows(tx: &mut Transaction<'static, Db>, news: &[NewAuthorization]) -> Result<Vec<i64>> {
+        let mut grants: Vec<((i64, i64), i64)> = Vec::new();
+        let mut ids = Vec::with_capacity(news.len());
+        for new in news {
+        let now = new.now.unix_timestamp();
+        let grant_id: Option<i64> = match &new.app {
+            None => None,
+            Some(app) if grants.iter().any(|(key, _)| *key == (new.user_id.0, app.id.0)) => {
+                grants.iter().find(|(key, _)| *key == (new.user_id.0, app.id.0)).map(|(_, id)| *id)
+            }
+            Some(app) => {
+                sqlx::query("INSERT INTO grants (user_id, app_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, app_id) DO NOTHING")
+                    .bind(new.user_id.0)
+                    .bind(app.id.0)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(map_err)?;
+                // Locked, so that deleting the grant's last authorization (which may delete
+                // the grant) waits for this insert and then sees it.
+                let sql = format!("SELECT id FROM grants WHERE user_id = $1 AND app_id = $2{LOCK_FOR_UPDATE}");
+                let id: i64 =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .bind(new.user_id.0)
+                        .bind(app.id.0)
+                        .fetch_one(&mut **tx)
+                        .await
+                        .map_err(map_err)?;
+                grants.push(((new.user_id.0, app.id.0), id));
+                Some(id)
+            }
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
+             fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
+             scope_repository_selection, scope_repository_ids) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        )
+        .bind(new.user_id.0)
+        .bind(new.app.as_ref().map(|a| a.id.0))
+        .bind(grant_id)
+        .bind(new.scopes.to_stored())
+        .bind(&new.token_hash.0[..])
+        .bind(&new.token_last_eight)
+        .bind(&new.note)
+        .bind(&new.note_url)
+        .bind(new.fingerprint.as_deref().unwrap_or_default())
+        .bind(now)
+        .bind(now)
+        .bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
+        .bind(new.scoped_to.as_ref().map(|s| s.target.id.0))
+        .bind(new.scoped_to.as_ref().map(|s| permissions_to_stored(&s.permissions)))
+        .bind(new.scoped_to.as_ref().map(|s| s.repositories.as_str()))
+        .bind(new.scoped_to.as_ref().and_then(|s| match &s.repositories {
+            RepositorySelection::All => None,
+            RepositorySelection::Selected(ids) => {
+                Some(ids.iter().map(|id| id.0.to_string()).collect::<Vec<_>>().join(" "))
+            }
+        }))
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        ids.push(id);
+        }
+        Ok(ids)
+    }
+
     async fn fetch_app(
         executor: impl sqlx::Executor<'_, Database = Db>,
         client_id: &str,
@@ -283,65 +352,20 @@ impl Store for StoreImpl {
 
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
         let mut tx = self.write().await?;
-        let now = new.now.unix_timestamp();
-        let grant_id: Option<i64> = match &new.app {
-            None => None,
-            Some(app) => {
-                sqlx::query("INSERT INTO grants (user_id, app_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, app_id) DO NOTHING")
-                    .bind(new.user_id.0)
-                    .bind(app.id.0)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-                // Locked, so that deleting the grant's last authorization (which may delete
-                // the grant) waits for this insert and then sees it.
-                let sql = format!("SELECT id FROM grants WHERE user_id = $1 AND app_id = $2{LOCK_FOR_UPDATE}");
-                let id: i64 =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                        .bind(new.user_id.0)
-                        .bind(app.id.0)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                Some(id)
-            }
-        };
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
-             fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
-             scope_repository_selection, scope_repository_ids) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-        )
-        .bind(new.user_id.0)
-        .bind(new.app.as_ref().map(|a| a.id.0))
-        .bind(grant_id)
-        .bind(new.scopes.to_stored())
-        .bind(&new.token_hash.0[..])
-        .bind(&new.token_last_eight)
-        .bind(&new.note)
-        .bind(&new.note_url)
-        .bind(new.fingerprint.as_deref().unwrap_or_default())
-        .bind(now)
-        .bind(now)
-        .bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
-        .bind(new.scoped_to.as_ref().map(|s| s.target.id.0))
-        .bind(new.scoped_to.as_ref().map(|s| permissions_to_stored(&s.permissions)))
-        .bind(new.scoped_to.as_ref().map(|s| s.repositories.as_str()))
-        .bind(new.scoped_to.as_ref().and_then(|s| match &s.repositories {
-            RepositorySelection::All => None,
-            RepositorySelection::Selected(ids) => {
-                Some(ids.iter().map(|id| id.0.to_string()).collect::<Vec<_>>().join(" "))
-            }
-        }))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        let ids = Self::insert_authorization_rows(&mut tx, std::slice::from_ref(new)).await?;
+        let id = ids.first().copied().ok_or_else(|| corrupt("authorization"))?;
         let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
             .await?
             .ok_or_else(|| corrupt("authorization"))?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
+    }
+
+    async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64> {
+        let mut tx = self.write().await?;
+        let ids = Self::insert_authorization_rows(&mut tx, news).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(ids.len() as u64)
     }
 
     async fn find_authorization(
