@@ -26,7 +26,8 @@ pub struct TokenRecord {
     pub user: User,
 }
 
-/// A token that was just issued (reset or scoped): the only time it exists in clear.
+/// A token in clear with its record: just issued (reset, scoped), the only time it exists in
+/// clear on our side, or as an app sent it to be checked.
 #[derive(Debug)]
 pub struct Issued {
     pub record: TokenRecord,
@@ -73,14 +74,16 @@ async fn lookup_for_app(
     }
 }
 
-/// `POST /applications/{client_id}/token`.
+/// `POST /applications/{client_id}/token`: the live token, parsed (the response echoes it),
+/// with its authorization and user.
 pub async fn check(
     store: &dyn Store,
     app: &App,
     access_token: &str,
     now: OffsetDateTime,
-) -> Result<TokenRecord, Error> {
-    Ok(lookup_for_app(store, app, access_token, now).await?.1)
+) -> Result<Issued, Error> {
+    let (token, record) = lookup_for_app(store, app, access_token, now).await?;
+    Ok(Issued { record, token })
 }
 
 /// `PATCH /applications/{client_id}/token`: a new token for the same authorization (id,

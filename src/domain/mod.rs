@@ -183,11 +183,4 @@ impl<T> Page<T> {
             total: 0,
         }
     }
-
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            total: self.total,
-        }
-    }
 }

@@ -53,7 +53,7 @@ impl TotpSecret {
                 .is_some_and(|totp| totp.check(code, unix_seconds))
     }
 
-    /// The code for `unix_seconds`; used by tests and by `grantd` tooling, never sent anywhere.
+    /// The code for `unix_seconds`, for tests (it is never sent anywhere).
     pub fn code_at(&self, unix_seconds: u64) -> Option<String> {
         self.totp().map(|totp| totp.generate(unix_seconds))
     }

@@ -17,7 +17,6 @@ use super::extract::{AppClient, FieldReader, JsonObject};
 use super::schemas::AppAuthorization;
 use super::{AppState, conventions};
 use crate::domain::app_token::{self, ScopeRequest};
-use crate::domain::token::PlainToken;
 
 /// Reads the required `access_token` of a modern app-token request body.
 fn access_token(body: &JsonObject, doc: &'static str) -> Result<String, ApiError> {
@@ -27,24 +26,19 @@ fn access_token(body: &JsonObject, doc: &'static str) -> Result<String, ApiError
     Ok(token)
 }
 
-/// The token the app sent, echoed in a check response. `check` succeeded, so it parses.
-fn echoed(access_token: &str) -> Result<PlainToken, ApiError> {
-    PlainToken::parse(access_token).ok_or_else(ApiError::not_found)
-}
-
 async fn check(
     state: &AppState,
     app: &AppClient,
     token: &str,
     doc: &'static str,
 ) -> Result<Json<AppAuthorization>, ApiError> {
-    let record = app_token::check(&*state.store, &app.0, token, state.clock.now())
+    let checked = app_token::check(&*state.store, &app.0, token, state.clock.now())
         .await
         .doc(doc)?;
     Ok(Json(AppAuthorization::new(
         &state.public_url,
-        &record,
-        &echoed(token)?,
+        &checked.record,
+        &checked.token,
     )))
 }
 
