@@ -101,6 +101,14 @@ pub struct ServeArgs {
     /// before it is answered 503.
     #[arg(long, env = "GRANTD_DB_ACQUIRE_TIMEOUT", default_value = "5s")]
     pub db_acquire_timeout: humantime::Duration,
+    /// SQLite: how many token records (and, a hundredth of it, apps) the in-memory token index
+    /// keeps; 0 turns the index off, so every check reads the database. PostgreSQL keeps none.
+    #[arg(long, env = "GRANTD_TOKEN_CACHE_SIZE", default_value_t = 100_000)]
+    pub token_cache_size: usize,
+    /// How often the rate-limit and failed-login counts of this node are merged with the
+    /// database (and so with the other nodes'), such as "1s" or "250ms".
+    #[arg(long, env = "GRANTD_COUNTER_SYNC_INTERVAL", default_value = "1s")]
+    pub counter_sync_interval: humantime::Duration,
     /// Requests each user and each app may make per --rate-limit-window (GitHub: 5,000 an hour).
     #[arg(long, env = "GRANTD_RATE_LIMIT", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit: u32,

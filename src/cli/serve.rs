@@ -49,7 +49,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         statement_timeout: *args.db_statement_timeout,
         acquire_timeout: *args.db_acquire_timeout,
     };
-    let store = crate::store::open_with(&args.db.db, settings)
+    if args.counter_sync_interval.is_zero() {
+        anyhow::bail!("--counter-sync-interval must be longer than zero");
+    }
+    let store = crate::store::open_for_serving(&args.db.db, settings, args.token_cache_size)
         .await
         .context("cannot open the database (check --db or GRANTD_DB)")?;
     if let Some(seed) = &args.seed {
@@ -67,7 +70,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%address, %public_url, "serving");
     let state = AppState::new(store, public_url)
         .with_limits(limits)
-        .with_authorizations_api(args.authorizations_api);
+        .with_authorizations_api(args.authorizations_api)
+        .with_sync_interval(*args.counter_sync_interval);
     crate::serve(listener, state, shutdown_signal())
         .await
         .context("the server failed")

@@ -2,7 +2,8 @@
 //! API"; the Authorizations API's "Maximum number of login attempts exceeded").
 //!
 //! Both are counters over fixed windows that start with the first event. They live in the
-//! store, so every node of a deployment sees the same counts.
+//! store, so every node of a deployment sees the same counts (a serving node keeps them in
+//! memory and merges them into the database, see `store/counters.rs`).
 
 use time::{Duration, OffsetDateTime};
 
@@ -85,7 +86,7 @@ pub async fn count_request(
     now: OffsetDateTime,
 ) -> Result<RateLimitStatus, Error> {
     let counter = store
-        .increment_counter(CounterKind::Requests, &subject.key(), now, limit.window)
+        .add_to_counter(CounterKind::Requests, &subject.key(), now, limit.window, 1)
         .await?;
     let status = RateLimitStatus {
         limit: limit.limit,
@@ -134,11 +135,12 @@ pub async fn record_login_failure(
     now: OffsetDateTime,
 ) -> Result<(), Error> {
     store
-        .increment_counter(
+        .add_to_counter(
             CounterKind::FailedLogins,
             &subject.key(),
             now,
             throttle.window,
+            1,
         )
         .await?;
     Ok(())

@@ -57,6 +57,8 @@ pub struct AppState {
     pub authorizations_api: ApiStatus,
     /// `GET /openapi.json`, serialised on first request and kept.
     pub openapi: Arc<OnceLock<axum::body::Bytes>>,
+    /// How often [`Store::sync`] runs while serving (`--counter-sync-interval`).
+    pub sync_interval: Duration,
 }
 
 /// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
@@ -96,6 +98,15 @@ impl AppState {
             limits: Limits::default(),
             authorizations_api: ApiStatus::default(),
             openapi: Arc::default(),
+            sync_interval: Duration::from_secs(1),
+        }
+    }
+
+    #[must_use]
+    pub fn with_sync_interval(self, sync_interval: Duration) -> Self {
+        Self {
+            sync_interval,
+            ..self
         }
     }
 

@@ -7,7 +7,10 @@
 //! - tokens are stored and looked up only by their SHA-256;
 //! - ids come from sequences that never hand out a number twice, even after deletes.
 
+mod cache;
+mod counters;
 mod postgres;
+mod serving;
 mod sqlite;
 
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use crate::domain::user::{NewUser, User};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
 pub use postgres::{PoolSettings, PostgresStore};
+pub use serving::ServingStore;
 pub use sqlite::SqliteStore;
 
 /// A uniqueness rule that a write broke. The domain turns each into GitHub's `already_exists`.
@@ -166,14 +170,15 @@ pub trait Store: Send + Sync {
     async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool>;
 
     // Counters (rate limits, failed sign-ins).
-    /// Adds one to the counter, first starting a new window at `now` if the current one
-    /// (`window` long) has ended. Atomic: concurrent increments from any node all count.
-    async fn increment_counter(
+    /// Adds `by` to the counter, first starting a new window at `now` if the current one
+    /// (`window` long) has ended. Atomic: concurrent additions from any node all count.
+    async fn add_to_counter(
         &self,
         kind: CounterKind,
         subject: &str,
         now: OffsetDateTime,
         window: Duration,
+        by: u32,
     ) -> Result<Counter>;
     /// The counter's value in its current window (0 once the window has ended).
     async fn read_counter(
@@ -183,6 +188,13 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
         window: Duration,
     ) -> Result<Counter>;
+
+    /// Brings what this store keeps in memory (a serving node's counters and token index) in
+    /// step with the database. A server calls it every `--counter-sync-interval` and when it
+    /// stops; the plain stores keep nothing in memory.
+    async fn sync(&self, _now: OffsetDateTime) -> Result<()> {
+        Ok(())
+    }
 
     // Moving between engines (`grantd export` / `grantd import`).
     /// Every row of every table, ids, token hashes and secret digests included.
@@ -201,7 +213,7 @@ pub trait Store: Send + Sync {
 }
 
 /// What a counter counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CounterKind {
     Requests,
     FailedLogins,
@@ -336,6 +348,28 @@ fn migration_error(error: sqlx::migrate::MigrateError) -> Error {
 /// or applying the embedded migrations as needed, with default pool settings.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     open_with(url, PoolSettings::default()).await
+}
+
+/// The store of a serving node: [`open_with`] behind a [`ServingStore`]. On SQLite (a file)
+/// and with a non-zero `token_cache`, token checks are answered from an in-memory index of
+/// at most `token_cache` records that follows every commit (see `cache.rs`).
+pub async fn open_for_serving(
+    url: &str,
+    settings: PoolSettings,
+    token_cache: usize,
+) -> Result<Arc<dyn Store>> {
+    let (inner, file): (Arc<dyn Store>, _) = if url.starts_with("sqlite:") {
+        let store = SqliteStore::open(url).await?;
+        let file = store.file();
+        (Arc::new(store), file)
+    } else {
+        (open_with(url, settings).await?, None)
+    };
+    let index = match file {
+        Some(file) if token_cache > 0 => Some(cache::TokenIndex::open(&file, token_cache)?),
+        _ => None,
+    };
+    Ok(Arc::new(ServingStore::new(inner, index)))
 }
 
 /// [`open`] with explicit PostgreSQL pool settings (SQLite ignores them).

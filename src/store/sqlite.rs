@@ -65,6 +65,8 @@ fn set_sequence_position(table: &str) -> String {
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file; `None` for an in-memory database.
+    file: Option<std::path::PathBuf>,
 }
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -112,11 +114,18 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
+        let file = Some(options.get_filename().to_owned())
+            .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:");
         MIGRATOR.run(&pool).await.map_err(super::migration_error)?;
-        Ok(Self { pool })
+        Ok(Self { pool, file })
+    }
+
+    /// The database file, for a second connection of the server's own (the token index).
+    pub fn file(&self) -> Option<std::path::PathBuf> {
+        self.file.clone()
     }
 }
 

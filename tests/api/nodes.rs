@@ -152,9 +152,17 @@ async fn tokens_made_reset_and_revoked_on_one_node_act_at_once_on_the_other() {
     assert_eq!((status, grants), (200, json!([])));
 }
 
+/// Nodes merge their counters with the database every `--counter-sync-interval`; these tests
+/// use a short one and give both nodes a few of them between requests.
+const SYNC: &str = "100ms";
+
+async fn let_nodes_sync() {
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+}
+
 #[tokio::test]
 async fn failed_sign_ins_through_both_nodes_count_together() {
-    let nodes = two_nodes(&["--login-attempts", "4"]).await;
+    let nodes = two_nodes(&["--login-attempts", "4", "--counter-sync-interval", SYNC]).await;
     let wrong = (ALICE.login, "not the password");
     for node in [&nodes.a, &nodes.b, &nodes.a, &nodes.b] {
         let (status, body) = nodes
@@ -164,6 +172,7 @@ async fn failed_sign_ins_through_both_nodes_count_together() {
             (status, body["message"].as_str()),
             (401, Some("Bad credentials"))
         );
+        let_nodes_sync().await;
     }
     // Four failures, two on each node: both nodes now refuse even the right password.
     for node in [&nodes.a, &nodes.b] {
@@ -180,7 +189,7 @@ async fn failed_sign_ins_through_both_nodes_count_together() {
 
 #[tokio::test]
 async fn rate_limits_count_the_requests_of_both_nodes() {
-    let nodes = two_nodes(&["--rate-limit", "3"]).await;
+    let nodes = two_nodes(&["--rate-limit", "3", "--counter-sync-interval", SYNC]).await;
     for node in [&nodes.a, &nodes.b, &nodes.a] {
         assert_eq!(
             nodes
@@ -189,6 +198,7 @@ async fn rate_limits_count_the_requests_of_both_nodes() {
                 .0,
             200
         );
+        let_nodes_sync().await;
     }
     let (status, body) = nodes
         .call(

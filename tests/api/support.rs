@@ -3,7 +3,7 @@
 //!
 //! The listener is bound *before* `grantd::serve` is spawned, so a test can send its first request
 //! at once: no polling, no sleeps, no port counters. Nothing here knows the server's internals; it
-//! only uses the public library API (`store::open`, `fixture::load_file`, `AppState`, `serve`) and
+//! only uses the public library API (`store::open_for_serving`, `fixture::load_file`, `AppState`, `serve`) and
 //! the README's wire contract; the app-side tests also read account and repository ids (which no
 //! endpoint lists) through the public `Store` trait, and move the server's clock (`TestClock`).
 
@@ -190,7 +190,7 @@ impl TestServer {
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = fresh_database_url(&dir.path().join("grantd.db")).await;
-        let store = grantd::store::open(&db_url).await.expect("open the store");
+        let store = serving_store(&db_url).await.expect("open the store");
         let seed = dir.path().join("seed.toml");
         std::fs::write(&seed, fixture).expect("write the seed");
         grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
@@ -203,7 +203,7 @@ impl TestServer {
     pub async fn spawn_on_database(db_path: &Path) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = sqlite_url(db_path);
-        let store = grantd::store::open(&db_url).await.expect("open the store");
+        let store = serving_store(&db_url).await.expect("open the store");
         Self::start(dir, db_url, store, None, ServerOptions::default()).await
     }
 
@@ -272,9 +272,7 @@ impl TestServer {
         }
         // Our handle on the old store goes with the old server.
         self.store = None;
-        let store = grantd::store::open(&self.db_url)
-            .await
-            .expect("reopen the store");
+        let store = serving_store(&self.db_url).await.expect("reopen the store");
         self.launch(store).await;
     }
 
@@ -547,4 +545,12 @@ impl Reply {
         assert_eq!(self.status, 204, "unexpected status; body: {}", self.body);
         assert_eq!(self.body, "", "a 204 has no body");
     }
+}
+
+/// The store as `grantd serve` opens it: counters in memory and, on SQLite, the token index,
+/// so every in-process server test also exercises them.
+async fn serving_store(
+    db_url: &str,
+) -> Result<std::sync::Arc<dyn grantd::store::Store>, grantd::store::Error> {
+    grantd::store::open_for_serving(db_url, grantd::store::PoolSettings::default(), 100_000).await
 }

@@ -13,19 +13,47 @@ const USER_COLUMNS: &str =
     "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at";
 
 fn user_from_row(row: &DbRow) -> Result<User> {
-    let login: String = row.try_get("login").map_err(backend)?;
-    let totp: Option<String> = row.try_get("totp_secret").map_err(backend)?;
+    user_from_columns(row, ToOwned::to_owned)
+}
+
+/// A user from a row whose user columns are named by `column` (plain, or aliased in a join).
+fn user_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<User> {
+    let login: String = row.try_get(get("login").as_str()).map_err(backend)?;
+    let totp: Option<String> = row.try_get(get("totp_secret").as_str()).map_err(backend)?;
     Ok(User {
-        id: UserId(row.try_get("id").map_err(backend)?),
+        id: UserId(row.try_get(get("id").as_str()).map_err(backend)?),
         login: Login::parse(&login).ok_or_else(|| corrupt("login"))?,
-        email: row.try_get("email").map_err(backend)?,
-        password_hash: PasswordHashString(row.try_get("password_hash").map_err(backend)?),
+        email: row.try_get(get("email").as_str()).map_err(backend)?,
+        password_hash: PasswordHashString(
+            row.try_get(get("password_hash").as_str())
+                .map_err(backend)?,
+        ),
         totp_secret: totp
             .map(|t| TotpSecret::parse(&t).ok_or_else(|| corrupt("TOTP secret")))
             .transpose()?,
-        site_admin: row.try_get("site_admin").map_err(backend)?,
-        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
-        updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
+        site_admin: row.try_get(get("site_admin").as_str()).map_err(backend)?,
+        created_at: timestamp(row.try_get(get("created_at").as_str()).map_err(backend)?)?,
+        updated_at: timestamp(row.try_get(get("updated_at").as_str()).map_err(backend)?)?,
+    })
+}
+
+/// A token's authorization and its user in one query: the hot path of every token check.
+/// The user's columns are aliased `owner_*`; organizations cannot hold tokens.
+const TOKEN_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
+     a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, p.id AS app_id, p.kind AS app_kind, \
+     p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, p.user_token_ttl AS app_user_token_ttl, \
+     a.scope_target_id, a.scope_permissions, a.scope_repository_selection, a.scope_repository_ids, \
+     t.login AS target_login, t.type AS target_type, t.site_admin AS target_site_admin, \
+     o.id AS owner_id, o.login AS owner_login, o.email AS owner_email, o.password_hash AS owner_password_hash, \
+     o.totp_secret AS owner_totp_secret, o.site_admin AS owner_site_admin, o.created_at AS owner_created_at, \
+     o.updated_at AS owner_updated_at \
+     FROM authorizations a JOIN users o ON o.id = a.user_id AND o.type = 'User' \
+     LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
+
+fn token_record_from_row(row: &DbRow) -> Result<TokenRecord> {
+    Ok(TokenRecord {
+        authorization: authorization_from_row(row)?,
+        user: user_from_columns(row, |name| format!("owner_{name}"))?,
     })
 }
 

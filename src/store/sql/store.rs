@@ -451,25 +451,13 @@ impl Store for StoreImpl {
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
-        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.token_hash = $1");
+        let sql = format!("{TOKEN_SELECT} WHERE a.token_hash = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&hash.0[..])
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        let Some(row) = row else { return Ok(None) };
-        let authorization = authorization_from_row(&row)?;
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND type = 'User'");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(authorization.user_id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(TokenRecord {
-            authorization,
-            user: user_from_row(&row)?,
-        }))
+        row.as_ref().map(token_record_from_row).transpose()
     }
 
     async fn replace_token(
@@ -611,19 +599,20 @@ impl Store for StoreImpl {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn increment_counter(
+    async fn add_to_counter(
         &self,
         kind: CounterKind,
         subject: &str,
         now: OffsetDateTime,
         window: Duration,
+        by: u32,
     ) -> Result<Counter> {
         let (now, window) = (now.unix_timestamp(), window.whole_seconds());
         // One statement, so concurrent increments cannot lose one another.
         let (start, count): (i64, i64) = sqlx::query_as(
-            "INSERT INTO counters (kind, subject, window_start, count) VALUES ($1, $2, $3, 1) \
+            "INSERT INTO counters (kind, subject, window_start, count) VALUES ($1, $2, $3, $5) \
              ON CONFLICT (kind, subject) DO UPDATE SET \
-               count = CASE WHEN counters.window_start + $4 <= $3 THEN 1 ELSE counters.count + 1 END, \
+               count = CASE WHEN counters.window_start + $4 <= $3 THEN $5 ELSE counters.count + $5 END, \
                window_start = CASE WHEN counters.window_start + $4 <= $3 THEN $3 ELSE counters.window_start END \
              RETURNING window_start, count",
         )
@@ -631,6 +620,7 @@ impl Store for StoreImpl {
         .bind(subject)
         .bind(now)
         .bind(window)
+        .bind(i64::from(by))
         .fetch_one(&self.pool)
         .await
         .map_err(map_err)?;

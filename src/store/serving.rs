@@ -1,0 +1,312 @@
+//! The store as a serving node uses it: the database behind [`Counters`] (rate limits and
+//! failed sign-ins counted in memory, merged into the database) and, on SQLite, the
+//! [`TokenIndex`] (token checks and app sign-ins answered from memory, kept exactly in step with
+//! the database). Everything else goes straight to the database.
+//!
+//! Commands other than `serve` use the plain store: they run once and count nothing.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
+
+use super::cache::{Presence, TokenIndex};
+use super::counters::Counters;
+use super::{AuthorizationEdit, Counter, CounterKind, FixtureOutcome, FixturePlan, Result, Store};
+use crate::domain::account::{Account, AccountRef, Repository};
+use crate::domain::app::{App, NewApp};
+use crate::domain::app_token::TokenRecord;
+use crate::domain::authorization::{Authorization, NewAuthorization};
+use crate::domain::grant::Grant;
+use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::token::TokenHash;
+use crate::domain::user::{NewUser, User};
+use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
+
+/// How often the change log of the token index is pruned.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_mins(1);
+
+pub struct ServingStore {
+    inner: Arc<dyn Store>,
+    counters: Counters,
+    index: Option<Arc<TokenIndex>>,
+    last_prune: std::sync::Mutex<Option<Instant>>,
+}
+
+impl ServingStore {
+    pub fn new(inner: Arc<dyn Store>, index: Option<Arc<TokenIndex>>) -> Self {
+        Self {
+            counters: Counters::new(Arc::clone(&inner)),
+            inner,
+            index,
+            last_prune: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Prunes the index's change log (SQLite) once a minute, off the async workers.
+    async fn prune(&self, now: OffsetDateTime) -> Result<()> {
+        let Some(index) = self.index.clone() else {
+            return Ok(());
+        };
+        {
+            let mut last = self
+                .last_prune
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < PRUNE_EVERY) {
+                return Ok(());
+            }
+            *last = Some(Instant::now());
+        }
+        tokio::task::spawn_blocking(move || index.prune(now))
+            .await
+            .map_err(|e| super::Error::Backend(Box::new(e)))?
+    }
+}
+
+#[async_trait]
+impl Store for ServingStore {
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+        let Some(index) = &self.index else {
+            return self.inner.find_token(hash).await;
+        };
+        let generation = index.refresh()?;
+        if index.presence(hash) == Presence::Absent {
+            return Ok(None);
+        }
+        if let Some(record) = index.record(hash) {
+            return Ok(Some(TokenRecord::clone(&record)));
+        }
+        let found = self.inner.find_token(hash).await?;
+        // Anything committed while the database was read makes the answer unfit for caching.
+        index.refresh()?;
+        match &found {
+            Some(record) => index.keep_record(*hash, Arc::new(record.clone()), generation),
+            None => index.forget(hash, generation),
+        }
+        Ok(found)
+    }
+
+    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<App>> {
+        let Some(index) = &self.index else {
+            return self.inner.find_app_by_client_id(client_id).await;
+        };
+        let generation = index.refresh()?;
+        if let Some(app) = index.app(client_id.as_str()) {
+            return Ok(Some(App::clone(&app)));
+        }
+        let found = self.inner.find_app_by_client_id(client_id).await?;
+        index.refresh()?;
+        if let Some(app) = &found {
+            index.keep_app(Arc::new(app.clone()), generation);
+        }
+        Ok(found)
+    }
+
+    async fn add_to_counter(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+        by: u32,
+    ) -> Result<Counter> {
+        match (kind, by) {
+            (CounterKind::Requests, 1) => self.counters.count_request(subject, now, window).await,
+            (CounterKind::FailedLogins, 1) => {
+                self.counters.record_failure(subject, now, window).await
+            }
+            _ => {
+                self.inner
+                    .add_to_counter(kind, subject, now, window, by)
+                    .await
+            }
+        }
+    }
+
+    async fn read_counter(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<Counter> {
+        self.counters.read(kind, subject, now, window).await
+    }
+
+    async fn sync(&self, now: OffsetDateTime) -> Result<()> {
+        self.counters.flush(now).await?;
+        if let Some(index) = &self.index {
+            // Also notices changes while no request comes, so the change log can be pruned.
+            index.refresh()?;
+        }
+        self.prune(now).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+
+    async fn insert_user(&self, user: &NewUser) -> Result<User> {
+        self.inner.insert_user(user).await
+    }
+
+    async fn find_user_by_login(&self, login: &Login) -> Result<Option<User>> {
+        self.inner.find_user_by_login(login).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.inner.list_users().await
+    }
+
+    async fn update_user_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHashString,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        self.inner.update_user_password(id, hash, now).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<bool> {
+        self.inner.delete_user(id).await
+    }
+
+    async fn insert_app(&self, app: &NewApp) -> Result<App> {
+        self.inner.insert_app(app).await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<App>> {
+        self.inner.list_apps().await
+    }
+
+    async fn update_app_secret(
+        &self,
+        id: AppId,
+        digest: &SecretDigest,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        self.inner.update_app_secret(id, digest, now).await
+    }
+
+    async fn delete_app(&self, id: AppId) -> Result<bool> {
+        self.inner.delete_app(id).await
+    }
+
+    async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
+        self.inner.insert_authorization(new).await
+    }
+
+    async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64> {
+        self.inner.insert_authorizations(news).await
+    }
+
+    async fn find_authorization(
+        &self,
+        user: UserId,
+        id: AuthorizationId,
+    ) -> Result<Option<Authorization>> {
+        self.inner.find_authorization(user, id).await
+    }
+
+    async fn find_app_authorization(
+        &self,
+        user: UserId,
+        app: AppId,
+        fingerprint: Option<&str>,
+    ) -> Result<Option<Authorization>> {
+        self.inner
+            .find_app_authorization(user, app, fingerprint)
+            .await
+    }
+
+    async fn list_authorizations(
+        &self,
+        user: UserId,
+        app: Option<AppId>,
+        page: PageRequest,
+    ) -> Result<Page<Authorization>> {
+        self.inner.list_authorizations(user, app, page).await
+    }
+
+    async fn update_authorization(
+        &self,
+        user: UserId,
+        id: AuthorizationId,
+        edit: AuthorizationEdit<'_>,
+    ) -> Result<Option<Authorization>> {
+        self.inner.update_authorization(user, id, edit).await
+    }
+
+    async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool> {
+        self.inner.delete_authorization(user, id).await
+    }
+
+    async fn replace_token(
+        &self,
+        id: AuthorizationId,
+        old: &TokenHash,
+        new: &TokenHash,
+        last_eight: &str,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>> {
+        self.inner
+            .replace_token(id, old, new, last_eight, expires_at, now)
+            .await
+    }
+
+    async fn delete_token(&self, hash: &TokenHash, app: AppId) -> Result<bool> {
+        self.inner.delete_token(hash, app).await
+    }
+
+    async fn delete_app_grant(&self, user: UserId, app: AppId) -> Result<bool> {
+        self.inner.delete_app_grant(user, app).await
+    }
+
+    async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>> {
+        self.inner.find_account(account).await
+    }
+
+    async fn is_org_member(&self, org: UserId, user: UserId) -> Result<bool> {
+        self.inner.is_org_member(org, user).await
+    }
+
+    async fn list_repositories(&self, owner: UserId) -> Result<Vec<Repository>> {
+        self.inner.list_repositories(owner).await
+    }
+
+    async fn find_grant(&self, user: UserId, id: GrantId) -> Result<Option<Grant>> {
+        self.inner.find_grant(user, id).await
+    }
+
+    async fn list_grants(
+        &self,
+        user: UserId,
+        app: Option<AppId>,
+        page: PageRequest,
+    ) -> Result<Page<Grant>> {
+        self.inner.list_grants(user, app, page).await
+    }
+
+    async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool> {
+        self.inner.delete_grant(user, id).await
+    }
+
+    async fn export(&self) -> Result<serde_json::Value> {
+        self.inner.export().await
+    }
+
+    async fn import(&self, dump: &serde_json::Value) -> Result<Vec<(String, usize)>> {
+        self.inner.import(dump).await
+    }
+
+    async fn apply_fixture(
+        &self,
+        plan: &FixturePlan,
+        now: OffsetDateTime,
+    ) -> Result<FixtureOutcome> {
+        self.inner.apply_fixture(plan, now).await
+    }
+}
