@@ -9,12 +9,17 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = grantd::config::Cli::parse();
-    // Logs go to stderr so that stdout stays clean for command output and `--json`.
+    // Logs go to stderr so that stdout stays clean for command output and `--json`. A thread
+    // of their own writes them, many lines at a time: a write per request would cost a system
+    // call on every request. Never lossy: a full buffer makes requests wait, it drops nothing.
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("GRANTD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     grantd::cli::run(cli).await

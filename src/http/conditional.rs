@@ -64,7 +64,13 @@ pub async fn conditional_get(request: Request, next: Next) -> Response {
     if request.method() != Method::GET {
         return next.run(request).await;
     }
-    let conditions = request.headers().clone();
+    // Only the two validators are kept: copying every request header would cost more.
+    let mut conditions = HeaderMap::new();
+    for name in [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE] {
+        if let Some(value) = request.headers().get(&name) {
+            conditions.insert(name, value.clone());
+        }
+    }
     let response = next.run(request).await;
     if response.status() != StatusCode::OK {
         return response;

@@ -2,6 +2,9 @@
 //! in the logs, the media type served, the API version (checked when the client names one),
 //! and CORS as `api.github.com` serves it.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -19,21 +22,43 @@ const API_VERSION_SELECTED: HeaderName = HeaderName::from_static("x-github-api-v
 const MEDIA_TYPE: HeaderName = HeaderName::from_static("x-github-media-type");
 
 /// A new request id in GitHub's shape (`CB9E:1F45:4A7B2:8C1D3:6527A1B0`): five groups of
-/// random hex, unique per request. Clients quote it in bug reports; the logs carry it too.
+/// hex, unique per request. Clients quote it in bug reports; the logs carry it too.
+///
+/// Unique, not secret: a per-process random key mixed with a request counter, as unlikely to
+/// repeat as random ids (104 bits) without a system call per request.
 fn new_request_id() -> HeaderValue {
-    let mut bytes = [0u8; 14];
-    // The OS random source failing is not worth failing a request over; zeros still parse.
-    let _ = getrandom::fill(&mut bytes);
-    let hex = hex::encode_upper(bytes);
+    static KEY: OnceLock<[u64; 2]> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let key = KEY.get_or_init(|| {
+        let mut bytes = [0u8; 16];
+        // The OS random source failing is not worth failing requests over: the counter alone
+        // still makes the ids unique.
+        let _ = getrandom::fill(&mut bytes);
+        let (a, b) = bytes.split_at(8);
+        [
+            u64::from_le_bytes(a.try_into().unwrap_or_default()),
+            u64::from_le_bytes(b.try_into().unwrap_or_default()),
+        ]
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let high = mix(n ^ key[0]);
+    let low = mix(n.wrapping_add(key[1]));
     let id = format!(
-        "{}:{}:{}:{}:{}",
-        &hex[0..4],
-        &hex[4..8],
-        &hex[8..13],
-        &hex[13..18],
-        &hex[18..26]
+        "{:04X}:{:04X}:{:05X}:{:05X}:{:08X}",
+        high >> 48,
+        (high >> 32) & 0xFFFF,
+        (high >> 12) & 0xF_FFFF,
+        low >> 44,
+        low & 0xFFFF_FFFF
     );
     HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("0000:0000:00000:00000:00000000"))
+}
+
+/// SplitMix64's finaliser: a bijection on u64 that scatters consecutive inputs.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 /// The `X-GitHub-Media-Type` for an `Accept` header: `github.v3; format=json`, with the
@@ -69,7 +94,8 @@ pub async fn github_headers(mut request: Request, next: Next) -> Response {
     let request_id = new_request_id();
     request.headers_mut().insert(REQUEST_ID, request_id.clone());
     let media = media_type(request.headers().get(header::ACCEPT));
-    let mut response = next.run(request).await;
+    // One view of the token index per request (see `store::with_request_view`).
+    let mut response = crate::store::with_request_view(next.run(request)).await;
     let headers = response.headers_mut();
     headers.insert(REQUEST_ID, request_id);
     headers.insert(MEDIA_TYPE, media);

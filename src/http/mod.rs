@@ -220,8 +220,12 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(
+            // The request span (route and request id) is at INFO, so every event logged while
+            // serving carries them; the line per answered request is at DEBUG
+            // (`GRANTD_LOG=info,tower_http=debug`): formatting and writing a log line costs
+            // about as much as answering a token check, and failures (5xx) are logged anyway.
             TraceLayer::new_for_http()
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
                 .make_span_with(|request: &Request| {
                     // The route pattern, never the raw URI: legacy app paths carry tokens in them.
                     let route = request

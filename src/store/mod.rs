@@ -30,7 +30,7 @@ use crate::domain::user::{NewUser, User};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
 pub use postgres::{PoolSettings, PostgresStore};
-pub use serving::ServingStore;
+pub use serving::{ServingStore, with_request_view};
 pub use sqlite::SqliteStore;
 
 /// A uniqueness rule that a write broke. The domain turns each into GitHub's `already_exists`.

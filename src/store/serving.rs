@@ -5,6 +5,7 @@
 //!
 //! Commands other than `serve` use the plain store: they run once and count nothing.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,6 +25,24 @@ use crate::domain::token::TokenHash;
 use crate::domain::user::{NewUser, User};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
+tokio::task_local! {
+    /// The index generation that the current request has already brought up to date, if any.
+    static REQUEST_VIEW: Cell<Option<u64>>;
+}
+
+/// Runs one request with a view of its own: the first cached read of the request asks SQLite
+/// whether anything changed, and the request's further cached reads (a check reads the app,
+/// then the token) reuse that answer. The request is served as of that instant, which is after
+/// it arrived, so a change committed before it arrived is always seen. A write made by the
+/// request itself ends the view, so the request's own changes are seen too.
+pub async fn with_request_view<F: Future>(request: F) -> F::Output {
+    REQUEST_VIEW.scope(Cell::new(None), request).await
+}
+
+fn forget_request_view() {
+    let _ = REQUEST_VIEW.try_with(|view| view.set(None));
+}
+
 /// How often the change log of the token index is pruned.
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_mins(1);
 
@@ -35,6 +54,17 @@ pub struct ServingStore {
 }
 
 impl ServingStore {
+    /// The index brought up to date for this request (once per request, see
+    /// [`with_request_view`]); returns the generation the caches are valid for.
+    fn refreshed(index: &Arc<TokenIndex>) -> Result<u64> {
+        if let Ok(Some(generation)) = REQUEST_VIEW.try_with(Cell::get) {
+            return Ok(generation);
+        }
+        let generation = index.refresh()?;
+        let _ = REQUEST_VIEW.try_with(|view| view.set(Some(generation)));
+        Ok(generation)
+    }
+
     pub fn new(inner: Arc<dyn Store>, index: Option<Arc<TokenIndex>>) -> Self {
         Self {
             counters: Counters::new(Arc::clone(&inner)),
@@ -71,7 +101,7 @@ impl Store for ServingStore {
         let Some(index) = &self.index else {
             return self.inner.find_token(hash).await;
         };
-        let generation = index.refresh()?;
+        let generation = Self::refreshed(index)?;
         if index.presence(hash) == Presence::Absent {
             return Ok(None);
         }
@@ -92,7 +122,7 @@ impl Store for ServingStore {
         let Some(index) = &self.index else {
             return self.inner.find_app_by_client_id(client_id).await;
         };
-        let generation = index.refresh()?;
+        let generation = Self::refreshed(index)?;
         if let Some(app) = index.app(client_id.as_str()) {
             return Ok(Some(App::clone(&app)));
         }
@@ -149,6 +179,7 @@ impl Store for ServingStore {
     }
 
     async fn insert_user(&self, user: &NewUser) -> Result<User> {
+        forget_request_view();
         self.inner.insert_user(user).await
     }
 
@@ -166,14 +197,17 @@ impl Store for ServingStore {
         hash: &PasswordHashString,
         now: OffsetDateTime,
     ) -> Result<bool> {
+        forget_request_view();
         self.inner.update_user_password(id, hash, now).await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool> {
+        forget_request_view();
         self.inner.delete_user(id).await
     }
 
     async fn insert_app(&self, app: &NewApp) -> Result<App> {
+        forget_request_view();
         self.inner.insert_app(app).await
     }
 
@@ -187,18 +221,22 @@ impl Store for ServingStore {
         digest: &SecretDigest,
         now: OffsetDateTime,
     ) -> Result<bool> {
+        forget_request_view();
         self.inner.update_app_secret(id, digest, now).await
     }
 
     async fn delete_app(&self, id: AppId) -> Result<bool> {
+        forget_request_view();
         self.inner.delete_app(id).await
     }
 
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
+        forget_request_view();
         self.inner.insert_authorization(new).await
     }
 
     async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64> {
+        forget_request_view();
         self.inner.insert_authorizations(news).await
     }
 
@@ -236,10 +274,12 @@ impl Store for ServingStore {
         id: AuthorizationId,
         edit: AuthorizationEdit<'_>,
     ) -> Result<Option<Authorization>> {
+        forget_request_view();
         self.inner.update_authorization(user, id, edit).await
     }
 
     async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool> {
+        forget_request_view();
         self.inner.delete_authorization(user, id).await
     }
 
@@ -258,14 +298,17 @@ impl Store for ServingStore {
     }
 
     async fn delete_token(&self, hash: &TokenHash, app: AppId) -> Result<bool> {
+        forget_request_view();
         self.inner.delete_token(hash, app).await
     }
 
     async fn delete_app_grant(&self, user: UserId, app: AppId) -> Result<bool> {
+        forget_request_view();
         self.inner.delete_app_grant(user, app).await
     }
 
     async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>> {
+        forget_request_view();
         self.inner.find_account(account).await
     }
 
@@ -291,6 +334,7 @@ impl Store for ServingStore {
     }
 
     async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool> {
+        forget_request_view();
         self.inner.delete_grant(user, id).await
     }
 
@@ -299,6 +343,7 @@ impl Store for ServingStore {
     }
 
     async fn import(&self, dump: &serde_json::Value) -> Result<Vec<(String, usize)>> {
+        forget_request_view();
         self.inner.import(dump).await
     }
 
@@ -307,6 +352,7 @@ impl Store for ServingStore {
         plan: &FixturePlan,
         now: OffsetDateTime,
     ) -> Result<FixtureOutcome> {
+        forget_request_view();
         self.inner.apply_fixture(plan, now).await
     }
 }

@@ -71,7 +71,8 @@ async fn each_request_id_is_on_its_requests_log_line() {
         dir.path(),
         &db,
         &["--seed", &seed],
-        &[("GRANTD_LOG", "info")],
+        // The line per answered request is at DEBUG (see the README's "Logs").
+        &[("GRANTD_LOG", "info,tower_http=debug")],
     );
     let client = Client::new();
     let forged = "CAFE:CAFE:CAFEC:CAFEC:CAFECAFE";
