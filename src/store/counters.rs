@@ -213,3 +213,286 @@ impl Counters {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2030-01-01 00:00:00 UTC);
+    const WINDOW: Duration = Duration::minutes(1);
+    const SUBJECT: &str = "user:1";
+
+    /// A real SQLite store on a fresh file; the directory lives as long as the test needs it.
+    async fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("counters.db").display());
+        let store = crate::store::open(&url).await.expect("open the store");
+        (dir, store)
+    }
+
+    async fn count_requests(counters: &Counters, n: u32, now: OffsetDateTime) -> Vec<u32> {
+        let mut seen = Vec::new();
+        for _ in 0..n {
+            let counter = counters
+                .count_request(SUBJECT, now, WINDOW)
+                .await
+                .expect("count");
+            seen.push(counter.count);
+        }
+        seen
+    }
+
+    async fn local(counters: &Counters, kind: CounterKind, now: OffsetDateTime) -> Counter {
+        counters
+            .read(kind, SUBJECT, now, WINDOW)
+            .await
+            .expect("read")
+    }
+
+    async fn stored(store: &Arc<dyn Store>, kind: CounterKind, now: OffsetDateTime) -> Counter {
+        store
+            .read_counter(kind, SUBJECT, now, WINDOW)
+            .await
+            .expect("read the database")
+    }
+
+    #[tokio::test]
+    async fn counts_are_exact_locally_before_any_merge() {
+        let (_dir, store) = store().await;
+        let counters = Counters::new(Arc::clone(&store));
+        assert_eq!(count_requests(&counters, 5, T0).await, vec![1, 2, 3, 4, 5]);
+        let seen = local(&counters, CounterKind::Requests, T0 + Duration::seconds(30)).await;
+        assert_eq!(
+            seen,
+            Counter {
+                count: 5,
+                window_start: T0
+            }
+        );
+        // Nothing is in the database yet, and other subjects and kinds are apart.
+        assert_eq!(stored(&store, CounterKind::Requests, T0).await.count, 0);
+        assert_eq!(
+            local(&counters, CounterKind::FailedLogins, T0).await.count,
+            0
+        );
+        let other = counters
+            .read(CounterKind::Requests, "user:2", T0, WINDOW)
+            .await
+            .expect("read");
+        assert_eq!(other.count, 0);
+    }
+
+    #[tokio::test]
+    async fn flush_merges_pending_counts_into_the_database_once() {
+        let (_dir, store) = store().await;
+        let counters = Counters::new(Arc::clone(&store));
+        count_requests(&counters, 3, T0).await;
+        counters
+            .flush(T0 + Duration::seconds(1))
+            .await
+            .expect("flush");
+        assert_eq!(
+            stored(&store, CounterKind::Requests, T0 + Duration::seconds(1)).await,
+            Counter {
+                count: 3,
+                window_start: T0
+            }
+        );
+        // A flush with nothing pending adds nothing.
+        counters
+            .flush(T0 + Duration::seconds(2))
+            .await
+            .expect("flush");
+        assert_eq!(
+            stored(&store, CounterKind::Requests, T0 + Duration::seconds(2))
+                .await
+                .count,
+            3
+        );
+        // The local view goes on from the merged total.
+        let later = T0 + Duration::seconds(3);
+        assert_eq!(count_requests(&counters, 2, later).await, vec![4, 5]);
+        counters.flush(later).await.expect("flush");
+        assert_eq!(stored(&store, CounterKind::Requests, later).await.count, 5);
+        assert_eq!(
+            local(&counters, CounterKind::Requests, later).await.count,
+            5
+        );
+    }
+
+    #[tokio::test]
+    async fn two_nodes_see_each_others_counts_after_both_merge() {
+        let (_dir, store) = store().await;
+        let a = Counters::new(Arc::clone(&store));
+        let b = Counters::new(Arc::clone(&store));
+        let at = T0 + Duration::seconds(1);
+        count_requests(&a, 2, T0).await;
+        count_requests(&b, 3, at).await;
+        // Before any merge each node sees its own counts only.
+        assert_eq!(local(&a, CounterKind::Requests, at).await.count, 2);
+        assert_eq!(local(&b, CounterKind::Requests, at).await.count, 3);
+
+        let at = T0 + Duration::seconds(2);
+        a.flush(at).await.expect("flush a");
+        b.flush(at).await.expect("flush b");
+        // B merged last, so it saw A's counts; A sees B's with its next merge.
+        assert_eq!(local(&b, CounterKind::Requests, at).await.count, 5);
+        a.flush(at).await.expect("flush a again");
+        assert_eq!(local(&a, CounterKind::Requests, at).await.count, 5);
+        assert_eq!(stored(&store, CounterKind::Requests, at).await.count, 5);
+        // One window for both: the first node's.
+        assert_eq!(local(&b, CounterKind::Requests, at).await.window_start, T0);
+        // And each node's next request counts on top of the shared total.
+        assert_eq!(count_requests(&a, 1, at).await, vec![6]);
+        assert_eq!(count_requests(&b, 1, at).await, vec![6]);
+        a.flush(at).await.expect("flush a");
+        b.flush(at).await.expect("flush b");
+        assert_eq!(stored(&store, CounterKind::Requests, at).await.count, 7);
+        assert_eq!(local(&b, CounterKind::Requests, at).await.count, 7);
+    }
+
+    #[tokio::test]
+    async fn a_restarted_node_starts_from_the_databases_count() {
+        let (_dir, store) = store().await;
+        let before = Counters::new(Arc::clone(&store));
+        count_requests(&before, 4, T0).await;
+        before.flush(T0).await.expect("flush at shutdown");
+        drop(before);
+
+        let at = T0 + Duration::seconds(10);
+        let after = Counters::new(Arc::clone(&store));
+        assert_eq!(
+            local(&after, CounterKind::Requests, at).await,
+            Counter {
+                count: 4,
+                window_start: T0
+            }
+        );
+        let restarted = Counters::new(Arc::clone(&store));
+        assert_eq!(count_requests(&restarted, 1, at).await, vec![5]);
+    }
+
+    #[tokio::test]
+    async fn an_ended_window_starts_again_from_zero() {
+        let (_dir, store) = store().await;
+        let counters = Counters::new(Arc::clone(&store));
+        count_requests(&counters, 3, T0).await;
+        counters.flush(T0).await.expect("flush");
+        count_requests(&counters, 2, T0 + Duration::seconds(59)).await;
+
+        // Exactly one window later, the window has ended: locally...
+        let next = T0 + WINDOW;
+        assert_eq!(
+            local(&counters, CounterKind::Requests, next).await,
+            Counter {
+                count: 0,
+                window_start: next
+            }
+        );
+        assert_eq!(count_requests(&counters, 1, next).await, vec![1]);
+        assert_eq!(
+            local(&counters, CounterKind::Requests, next)
+                .await
+                .window_start,
+            next
+        );
+        // ...and in the database once merged.
+        counters.flush(next).await.expect("flush");
+        assert_eq!(
+            stored(&store, CounterKind::Requests, next).await,
+            Counter {
+                count: 1,
+                window_start: next
+            }
+        );
+        // A node that never merged the ended window starts from zero too.
+        let other = Counters::new(Arc::clone(&store));
+        let far = next + WINDOW * 3;
+        assert_eq!(local(&other, CounterKind::Requests, far).await.count, 0);
+        assert_eq!(count_requests(&other, 1, far).await, vec![1]);
+    }
+
+    #[tokio::test]
+    async fn pending_counts_of_an_ended_window_are_merged_into_that_window() {
+        let (_dir, store) = store().await;
+        let counters = Counters::new(Arc::clone(&store));
+        count_requests(&counters, 3, T0).await;
+        // The merge comes after the window ended (a node's last sync, say).
+        let late = T0 + WINDOW + Duration::seconds(5);
+        counters.flush(late).await.expect("flush");
+        assert_eq!(
+            stored(&store, CounterKind::Requests, T0 + Duration::seconds(30)).await,
+            Counter {
+                count: 3,
+                window_start: T0
+            }
+        );
+        assert_eq!(stored(&store, CounterKind::Requests, late).await.count, 0);
+        assert_eq!(local(&counters, CounterKind::Requests, late).await.count, 0);
+    }
+
+    #[tokio::test]
+    async fn failed_logins_are_in_the_database_at_once() {
+        let (_dir, store) = store().await;
+        let a = Counters::new(Arc::clone(&store));
+        let b = Counters::new(Arc::clone(&store));
+        let first = a.record_failure(SUBJECT, T0, WINDOW).await.expect("record");
+        assert_eq!(
+            first,
+            Counter {
+                count: 1,
+                window_start: T0
+            }
+        );
+        // No flush: the database has it already, and so does another node's next failure.
+        assert_eq!(stored(&store, CounterKind::FailedLogins, T0).await.count, 1);
+        let at = T0 + Duration::seconds(1);
+        let second = b.record_failure(SUBJECT, at, WINDOW).await.expect("record");
+        assert_eq!(second.count, 2);
+        assert_eq!(stored(&store, CounterKind::FailedLogins, at).await.count, 2);
+        assert_eq!(local(&b, CounterKind::FailedLogins, at).await.count, 2);
+        // A node that saw none reads the total from the database; A learns B's with a merge.
+        let c = Counters::new(Arc::clone(&store));
+        assert_eq!(local(&c, CounterKind::FailedLogins, at).await.count, 2);
+        a.flush(at).await.expect("flush");
+        assert_eq!(local(&a, CounterKind::FailedLogins, at).await.count, 2);
+        // Merging adds nothing to failures already written through.
+        b.flush(at).await.expect("flush");
+        assert_eq!(stored(&store, CounterKind::FailedLogins, at).await.count, 2);
+        // Requests and failures are counted apart.
+        assert_eq!(stored(&store, CounterKind::Requests, at).await.count, 0);
+    }
+
+    /// Node A counts requests late in a window and has not merged them when the window ends;
+    /// node B then starts the next window in the database. A's merge must not count A's old
+    /// requests in B's new window (they belong to the ended one, which the database had).
+    ///
+    /// It does: `flush` merges with `add_to_counter(.., now = the local window's start, ..)`,
+    /// and the store only starts a new window when the stored one has ended by `now`. The
+    /// stored window (B's) started after A's `now`, so A's old counts are added to it: the
+    /// new window starts at 4 instead of 1, and a client near its limit at the end of one
+    /// window can be refused at the start of the next one on every node.
+    #[tokio::test]
+    #[ignore = "BUG in Counters::flush: counts of an ended window leak into the next window"]
+    async fn counts_of_an_ended_window_do_not_leak_into_the_next_window() {
+        let (_dir, store) = store().await;
+        let a = Counters::new(Arc::clone(&store));
+        let b = Counters::new(Arc::clone(&store));
+        // The window [T0, T0 + 1 min) is in the database; A counts 3 more late in it.
+        count_requests(&a, 1, T0).await;
+        a.flush(T0).await.expect("flush a");
+        assert_eq!(
+            count_requests(&a, 3, T0 + Duration::seconds(50)).await,
+            vec![2, 3, 4]
+        );
+
+        let next = T0 + Duration::seconds(61);
+        assert_eq!(count_requests(&b, 1, next).await, vec![1]);
+        b.flush(next).await.expect("flush b");
+        a.flush(next + Duration::seconds(1)).await.expect("flush a");
+
+        let at = next + Duration::seconds(2);
+        assert_eq!(stored(&store, CounterKind::Requests, at).await.count, 1);
+    }
+}

@@ -42,6 +42,7 @@ mod scoped_tokens;
 mod scopes;
 mod support;
 mod throttling;
+mod token_index;
 mod transfer;
 mod updates;
 mod user_endpoint;
