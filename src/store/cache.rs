@@ -264,6 +264,7 @@ impl TokenIndex {
         watch.data_version = version;
         watch.generation += 1;
         let watch = &mut *watch;
+        let handed_out = last_change(&watch.connection)?;
         let mut statement = watch
             .connection
             .prepare_cached("SELECT seq, token_hash FROM cache_changes WHERE seq > ?1 ORDER BY seq")
@@ -291,6 +292,13 @@ impl TokenIndex {
         }
         drop(rows);
         drop(statement);
+        // Rows may also have been pruned with none after them: the sequence (read before the
+        // rows, so every row it counts was there to be read) then ran ahead of the last row
+        // this index applied.
+        if handed_out > watch.last_change {
+            gap = true;
+            watch.last_change = handed_out;
+        }
         if gap {
             self.records.clear();
             self.apps.clear();

@@ -893,18 +893,11 @@ async fn a_server_that_missed_pruned_changes_reloads_when_it_finds_the_gap() {
 /// The same without a later change: every row B did not see was pruned and none came after.
 /// B's next request must still not answer from its stale memory.
 ///
-/// It does: `TokenIndex::refresh` (src/store/cache.rs) detects pruned rows only as a jump in
-/// `seq` between the last row it applied and the next row it reads. When all the rows after its
-/// position were pruned and no newer row exists, it reads no row at all, finds no gap, keeps
-/// its cached records and answers 200 for a deleted user's token (and `GET /user` accepts it).
-/// In production this needs a server that did not look at the database for ten minutes (a
-/// `--counter-sync-interval` of ten minutes or more with no request, or a stopped process)
-/// while another server on the file pruned; here the other server's clock is moved instead.
-/// A fix: when `PRAGMA data_version` moved, compare the position with the log's
-/// `sqlite_sequence` and treat "behind, but row `last_change + 1` is missing" as a gap, even
-/// when no row is left after the position.
+/// The index compares its position with the log's `sqlite_sequence` (read before the rows), so a
+/// gap is found even when no row is left after the position. In production this needs a server
+/// that did not look at the database for ten minutes while another server on the file pruned;
+/// here the other server's clock is moved instead.
 #[tokio::test]
-#[ignore = "BUG in src/store/cache.rs: a gap in the change log is missed when no row follows it"]
 async fn a_server_that_missed_pruned_changes_does_not_serve_a_stale_token() {
     let dir = tempfile::tempdir().expect("temp dir");
     let Some((path, db, token)) = sqlite_with_carols_token(dir.path()).await else {

@@ -110,39 +110,53 @@ impl StoreImpl {
 
     /// Inserts authorizations inside `tx`, creating each (user, app) grant once as needed;
     /// returns their ids in order.
-    async fn insert_authorization_rows(tx: &mut Transaction<'static, Db>, news: &[NewAuthorization]) -> Result<Vec<i64>> {
-        let mut grants: Vec<((i64, i64), i64)> = Vec::new();
-        let mut ids = Vec::with_capacity(news.len());
+    /// The id of the user's grant for the app, created if need be.
+    async fn ensure_grant(tx: &mut Transaction<'static, Db>, user: i64, app: i64, now: i64) -> Result<i64> {
+        sqlx::query("INSERT INTO grants (user_id, app_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, app_id) DO NOTHING")
+            .bind(user)
+            .bind(app)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        // Locked, so that deleting the grant's last authorization (which may delete
+        // the grant) waits for this insert and then sees it.
+        let sql = format!("SELECT id FROM grants WHERE user_id = $1 AND app_id = $2{LOCK_FOR_UPDATE}");
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(user)
+            .bind(app)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(map_err)
+    }
+
+    /// The grant of each authorization (by position), each grant created or read once.
+    async fn grants_of(tx: &mut Transaction<'static, Db>, news: &[NewAuthorization]) -> Result<Vec<Option<i64>>> {
+        let mut known: std::collections::HashMap<(i64, i64), i64> = std::collections::HashMap::new();
+        let mut grants = Vec::with_capacity(news.len());
         for new in news {
+            let grant = match &new.app {
+                None => None,
+                Some(app) => {
+                    let key = (new.user_id.0, app.id.0);
+                    if let Some(id) = known.get(&key) {
+                        Some(*id)
+                    } else {
+                        let id = Self::ensure_grant(tx, key.0, key.1, new.now.unix_timestamp()).await?;
+                        known.insert(key, id);
+                        Some(id)
+                    }
+                }
+            };
+            grants.push(grant);
+        }
+        Ok(grants)
+    }
+
+    async fn insert_authorization_row(tx: &mut Transaction<'static, Db>, new: &NewAuthorization) -> Result<i64> {
+        let grant_id = Self::grants_of(tx, std::slice::from_ref(new)).await?.pop().flatten();
         let now = new.now.unix_timestamp();
-        let grant_id: Option<i64> = match &new.app {
-            None => None,
-            Some(app) if grants.iter().any(|(key, _)| *key == (new.user_id.0, app.id.0)) => {
-                grants.iter().find(|(key, _)| *key == (new.user_id.0, app.id.0)).map(|(_, id)| *id)
-            }
-            Some(app) => {
-                sqlx::query("INSERT INTO grants (user_id, app_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, app_id) DO NOTHING")
-                    .bind(new.user_id.0)
-                    .bind(app.id.0)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(map_err)?;
-                // Locked, so that deleting the grant's last authorization (which may delete
-                // the grant) waits for this insert and then sees it.
-                let sql = format!("SELECT id FROM grants WHERE user_id = $1 AND app_id = $2{LOCK_FOR_UPDATE}");
-                let id: i64 =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                        .bind(new.user_id.0)
-                        .bind(app.id.0)
-                        .fetch_one(&mut **tx)
-                        .await
-                        .map_err(map_err)?;
-                grants.push(((new.user_id.0, app.id.0), id));
-                Some(id)
-            }
-        };
-        let id: i64 = sqlx::query_scalar(
+        sqlx::query_scalar(
             "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
              fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
              scope_repository_selection, scope_repository_ids) \
@@ -163,18 +177,45 @@ impl StoreImpl {
         .bind(new.scoped_to.as_ref().map(|s| s.target.id.0))
         .bind(new.scoped_to.as_ref().map(|s| permissions_to_stored(&s.permissions)))
         .bind(new.scoped_to.as_ref().map(|s| s.repositories.as_str()))
-        .bind(new.scoped_to.as_ref().and_then(|s| match &s.repositories {
-            RepositorySelection::All => None,
-            RepositorySelection::Selected(ids) => {
-                Some(ids.iter().map(|id| id.0.to_string()).collect::<Vec<_>>().join(" "))
-            }
-        }))
+        .bind(new.scoped_to.as_ref().and_then(stored_repository_ids))
         .fetch_one(&mut **tx)
         .await
-        .map_err(map_err)?;
-        ids.push(id);
+        .map_err(map_err)
+    }
+
+    /// Inserts many authorizations with multi-row statements: one statement per
+    /// [`ROWS_PER_INSERT`] rows instead of one per row (`grantd token mint`).
+    async fn insert_authorization_batch(tx: &mut Transaction<'static, Db>, news: &[NewAuthorization]) -> Result<()> {
+        let grants = Self::grants_of(tx, news).await?;
+        let rows: Vec<(&NewAuthorization, Option<i64>)> = news.iter().zip(grants).collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<Db>::new(
+                "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
+                 fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
+                 scope_repository_selection, scope_repository_ids) ",
+            );
+            insert.push_values(chunk, |mut row, (new, grant_id)| {
+                let now = new.now.unix_timestamp();
+                row.push_bind(new.user_id.0)
+                    .push_bind(new.app.as_ref().map(|a| a.id.0))
+                    .push_bind(*grant_id)
+                    .push_bind(new.scopes.to_stored())
+                    .push_bind(new.token_hash.0.to_vec())
+                    .push_bind(new.token_last_eight.clone())
+                    .push_bind(new.note.clone())
+                    .push_bind(new.note_url.clone())
+                    .push_bind(new.fingerprint.clone().unwrap_or_default())
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
+                    .push_bind(new.scoped_to.as_ref().map(|s| s.target.id.0))
+                    .push_bind(new.scoped_to.as_ref().map(|s| permissions_to_stored(&s.permissions)))
+                    .push_bind(new.scoped_to.as_ref().map(|s| s.repositories.as_str().to_owned()))
+                    .push_bind(new.scoped_to.as_ref().and_then(stored_repository_ids));
+            });
+            insert.build().execute(&mut **tx).await.map_err(map_err)?;
         }
-        Ok(ids)
+        Ok(())
     }
 
     async fn fetch_app(
@@ -352,8 +393,7 @@ impl Store for StoreImpl {
 
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
         let mut tx = self.write().await?;
-        let ids = Self::insert_authorization_rows(&mut tx, std::slice::from_ref(new)).await?;
-        let id = ids.first().copied().ok_or_else(|| corrupt("authorization"))?;
+        let id = Self::insert_authorization_row(&mut tx, new).await?;
         let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
             .await?
             .ok_or_else(|| corrupt("authorization"))?;
@@ -363,9 +403,9 @@ impl Store for StoreImpl {
 
     async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64> {
         let mut tx = self.write().await?;
-        let ids = Self::insert_authorization_rows(&mut tx, news).await?;
+        Self::insert_authorization_batch(&mut tx, news).await?;
         tx.commit().await.map_err(map_err)?;
-        Ok(ids.len() as u64)
+        Ok(news.len() as u64)
     }
 
     async fn find_authorization(
