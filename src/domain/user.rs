@@ -32,23 +32,43 @@ pub struct NewUser {
     pub now: OffsetDateTime,
 }
 
-/// Runs argon2 on a blocking thread: it takes tens of milliseconds of CPU, which would stall
-/// every other request sharing the async worker.
-pub async fn hash_password(password: Password) -> Result<PasswordHashString, Error> {
-    tokio::task::spawn_blocking(move || password.hash())
+/// At most this many argon2 computations run at once per CPU. Each takes 19 MiB and tens of
+/// milliseconds of CPU: unbounded, a burst of Basic-auth requests would start a blocking
+/// thread per request (memory grows by 19 MiB each, and the allocator keeps it) while none of
+/// them finishes sooner. Queued requests wait their turn instead.
+const HASHES_PER_CPU: usize = 1;
+
+async fn with_hashing_slot<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cpus * HASHES_PER_CPU)
+    });
+    let _slot = slots
+        .acquire()
         .await
-        .map_err(|e| Error::Internal(format!("hashing thread failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("hashing slots closed: {e}")))?;
+    // On a blocking thread: argon2 would stall every other request sharing the async worker.
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("hashing thread failed: {e}")))
+}
+
+/// Hashes a password with argon2id, off the async workers and within the hashing slots.
+pub async fn hash_password(password: Password) -> Result<PasswordHashString, Error> {
+    with_hashing_slot(move || password.hash())
+        .await?
         .map_err(|e| Error::Internal(format!("argon2 failed: {e}")))
 }
 
-/// See [`hash_password`] for why this runs on a blocking thread.
+/// See [`hash_password`].
 pub async fn verify_password(
     password: Password,
     stored: Option<PasswordHashString>,
 ) -> Result<bool, Error> {
-    tokio::task::spawn_blocking(move || password.verify(stored.as_ref()))
-        .await
-        .map_err(|e| Error::Internal(format!("hashing thread failed: {e}")))
+    with_hashing_slot(move || password.verify(stored.as_ref())).await
 }
 
 /// Checks Basic credentials and, for accounts with two-factor auth, the OTP code.
