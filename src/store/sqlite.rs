@@ -113,10 +113,10 @@ impl SqliteStore {
             // Another process (the CLI, while the server runs) may hold the write lock briefly.
             .busy_timeout(std::time::Duration::from_secs(10))
             // Token hashes are random, so inserts and lookups touch index pages all over the
-            // file: a 32 MiB page cache per connection (SQLite's default is 2 MiB) and reads
-            // through a memory map keep a million-token database from re-reading pages.
-            .pragma("cache_size", "-32768")
-            .pragma("mmap_size", "268435456");
+            // file: a 32 MiB page cache per connection (SQLite's default is 2 MiB) keeps a
+            // million-token database from re-reading them. (No memory map: every pooled
+            // connection would map the file again, and each mapping counts in the RSS.)
+            .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.clone())
