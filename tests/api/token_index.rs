@@ -921,3 +921,59 @@ async fn a_server_that_missed_pruned_changes_does_not_serve_a_stale_token() {
     assert_eq!(b.check(&token).await.0, 404, "a deleted user's token");
     assert_eq!(b.use_token(&token).await, 401, "a deleted user's token");
 }
+
+/// `--token-cache-size 0` turns the index off: every check reads the database, and a token
+/// made, reset and revoked through the server still answers as it should.
+#[tokio::test]
+async fn with_the_index_off_every_check_reads_the_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = fresh_database_url(&dir.path().join("grantd.db")).await;
+    let seed = write_file(dir.path(), "seed.toml", DEFAULT_FIXTURE);
+    let seed = seed.to_str().expect("UTF-8 path");
+    let server = ServerProcess::start(
+        &db,
+        &["--seed", seed, "--token-cache-size", "0"],
+        &dir.path().join("serve.log"),
+    );
+    let client = reqwest::Client::new();
+    let node = Node {
+        server: &server,
+        client: &client,
+    };
+    let (_, token) = node.new_token(json!(["repo"])).await;
+    node.warm(&token).await;
+    let (status, reset) = node.app(Method::PATCH, &token).await;
+    assert_eq!(status, 200, "{reset}");
+    let new = str_of(&reset, "token").to_owned();
+    assert_eq!(node.check(&token).await.0, 404);
+    assert_eq!(node.check(&new).await.0, 200);
+    assert_eq!(node.app(Method::DELETE, &new).await.0, 204);
+    assert_eq!(node.check(&new).await.0, 404);
+    assert_eq!(node.use_token(&new).await, 401);
+}
+
+/// A zero merge interval would spin: `serve` refuses it before touching the database.
+#[tokio::test]
+async fn serve_refuses_a_zero_counter_sync_interval() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sqlite_url(&dir.path().join("grantd.db"));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_grantd"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--db", &db])
+            .args(["--counter-sync-interval", "0s"])
+            .output()
+            .expect("run grantd")
+    })
+    .await
+    .expect("join");
+    assert!(!out.status.success(), "serve started with a zero interval");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--counter-sync-interval must be longer than zero"),
+        "stderr: {stderr}"
+    );
+    assert!(
+        !dir.path().join("grantd.db").exists(),
+        "the database was created before the flag was checked"
+    );
+}
