@@ -24,9 +24,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let syncing = tokio::spawn(sync_periodically(state.clone()));
-    let served = axum::serve(listener, http::router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(http::app(state.clone())),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     syncing.abort();
     if let Err(error) = state.store.sync(state.clock.now()).await {
         tracing::error!(%error, "cannot write the counters back at shutdown");

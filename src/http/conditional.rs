@@ -7,8 +7,7 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -59,19 +58,20 @@ fn not_modified(request: &HeaderMap, etag: &str, last_modified: Option<OffsetDat
     }
 }
 
-/// Middleware: tags successful GET answers and turns still-current ones into 304s.
-pub async fn conditional_get(request: Request, next: Next) -> Response {
-    if request.method() != Method::GET {
-        return next.run(request).await;
-    }
-    // Only the two validators are kept: copying every request header would cost more.
+/// The request's validators, kept for [`tag`]: copying every request header would cost more.
+pub fn conditions(request: &Request) -> HeaderMap {
     let mut conditions = HeaderMap::new();
     for name in [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE] {
         if let Some(value) = request.headers().get(&name) {
             conditions.insert(name, value.clone());
         }
     }
-    let response = next.run(request).await;
+    conditions
+}
+
+/// Tags a successful answer to a GET and turns it into a 304 if the client's copy, described by
+/// the request's `conditions`, is still current.
+pub async fn tag(conditions: &HeaderMap, response: Response) -> Response {
     if response.status() != StatusCode::OK {
         return response;
     }
@@ -87,7 +87,7 @@ pub async fn conditional_get(request: Request, next: Next) -> Response {
     if let Some(value) = last_modified.and_then(http_date) {
         parts.headers.insert(header::LAST_MODIFIED, value);
     }
-    if not_modified(&conditions, &etag, last_modified) {
+    if not_modified(conditions, &etag, last_modified) {
         parts.status = StatusCode::NOT_MODIFIED;
         parts.headers.remove(header::CONTENT_TYPE);
         parts.headers.remove(header::CONTENT_LENGTH);

@@ -2,16 +2,23 @@
 //! in the logs, the media type served, the API version (checked when the client names one),
 //! and CORS as `api.github.com` serves it.
 
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use axum::extract::Request;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower_http::cors::{AllowHeaders, CorsLayer, ExposeHeaders};
+use tower::{Service, ServiceExt};
+use tracing::Instrument;
 
+use super::conditional;
 use super::error::ApiError;
+use super::limits::{self, RateLimitSlot};
 
 /// The only REST API version GitHub has published, and so the only one grantd serves.
 pub const API_VERSION: &str = "2022-11-28";
@@ -88,40 +95,6 @@ fn media_type(accept: Option<&HeaderValue>) -> HeaderValue {
     }
 }
 
-/// Middleware, outermost: stamps the request id (replacing any the client sent, so logs can
-/// trust it) and adds GitHub's response headers to every answer, CORS preflights included.
-pub async fn github_headers(mut request: Request, next: Next) -> Response {
-    let request_id = new_request_id();
-    request.headers_mut().insert(REQUEST_ID, request_id.clone());
-    let media = media_type(request.headers().get(header::ACCEPT));
-    // One view of the token index per request (see `store::with_request_view`).
-    let mut response = crate::store::with_request_view(next.run(request)).await;
-    let headers = response.headers_mut();
-    headers.insert(REQUEST_ID, request_id);
-    headers.insert(MEDIA_TYPE, media);
-    headers.insert(API_VERSION_SELECTED, HeaderValue::from_static(API_VERSION));
-    response
-}
-
-/// Middleware, inside CORS (so that its 400 is a CORS answer like any other): refuses an
-/// `X-GitHub-Api-Version` other than the one GitHub publishes, with GitHub's message.
-pub async fn api_version(request: Request, next: Next) -> Response {
-    match request.headers().get(API_VERSION_HEADER) {
-        Some(version) if version.as_bytes() != API_VERSION.as_bytes() => {
-            let version = String::from_utf8_lossy(version.as_bytes());
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "The version you specified in the \"X-GitHub-Api-Version\" request header, {version:?}, is not a \
-                     supported version. The following versions are currently supported: \"{API_VERSION}\" (most recent)."
-                ),
-            )
-            .into_response()
-        }
-        _ => next.run(request).await,
-    }
-}
-
 /// Marks an answer as deprecated (RFC 9745 `Deprecation`, here 2020-02-14, when GitHub
 /// announced the end of both the Authorizations API and the legacy app-token paths), sunset on
 /// `sunset` (an RFC 8594 HTTP-date) and documented at `notice` (`Link rel="deprecation"`).
@@ -137,56 +110,231 @@ pub fn mark_deprecated(headers: &mut HeaderMap, sunset: &'static str, notice: &'
     headers.append(header::LINK, HeaderValue::from_static(notice));
 }
 
+/// GitHub's 400 for an `X-GitHub-Api-Version` other than the one it publishes, if the request
+/// names one.
+fn unsupported_version(request: &Request) -> Option<Response> {
+    let version = request.headers().get(API_VERSION_HEADER)?;
+    if version.as_bytes() == API_VERSION.as_bytes() {
+        return None;
+    }
+    let version = String::from_utf8_lossy(version.as_bytes());
+    Some(
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "The version you specified in the \"X-GitHub-Api-Version\" request header, {version:?}, is not a \
+                 supported version. The following versions are currently supported: \"{API_VERSION}\" (most recent)."
+            ),
+        )
+        .into_response(),
+    )
+}
+
 /// CORS as GitHub's API answers it: any origin, no cookies, the rate-limit, pagination and
 /// token headers exposed, and a preflight that names every request header it allows (a `*`
-/// would not cover `Authorization`, which browsers require be listed by name).
-pub fn cors() -> CorsLayer {
-    let expose = [
-        "etag",
-        "last-modified",
-        "link",
-        "location",
-        "retry-after",
-        "x-github-otp",
-        "x-ratelimit-limit",
-        "x-ratelimit-remaining",
-        "x-ratelimit-used",
-        "x-ratelimit-resource",
-        "x-ratelimit-reset",
-        "x-oauth-scopes",
-        "x-accepted-oauth-scopes",
-        "x-github-media-type",
-        "x-github-request-id",
-        "x-github-api-version-selected",
-        "deprecation",
-        "sunset",
-    ];
-    let allow = [
-        "authorization",
-        "content-type",
-        "if-match",
-        "if-modified-since",
-        "if-none-match",
-        "if-unmodified-since",
-        "accept",
-        "accept-encoding",
-        "x-github-otp",
-        "x-requested-with",
-        "user-agent",
-        "x-github-api-version",
-    ];
-    CorsLayer::new()
-        .allow_origin(tower_http::cors::Any)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PATCH,
-            Method::PUT,
-            Method::DELETE,
-        ])
-        .allow_headers(AllowHeaders::list(allow.map(HeaderName::from_static)))
-        .expose_headers(ExposeHeaders::list(expose.map(HeaderName::from_static)))
-        .max_age(std::time::Duration::from_hours(24))
+/// would not cover `Authorization`, which browsers require be listed by name). Every OPTIONS
+/// request is a preflight, answered before authentication; nothing else answers OPTIONS.
+mod cors {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    const EXPOSE: &str = "etag,last-modified,link,location,retry-after,x-github-otp,\
+        x-ratelimit-limit,x-ratelimit-remaining,x-ratelimit-used,x-ratelimit-resource,\
+        x-ratelimit-reset,x-oauth-scopes,x-accepted-oauth-scopes,x-github-media-type,\
+        x-github-request-id,x-github-api-version-selected,deprecation,sunset";
+    const ALLOW_HEADERS: &str = "authorization,content-type,if-match,if-modified-since,\
+        if-none-match,if-unmodified-since,accept,accept-encoding,x-github-otp,x-requested-with,\
+        user-agent,x-github-api-version";
+    const ALLOW_METHODS: &str = "GET,POST,PATCH,PUT,DELETE";
+    /// A day: browsers may reuse a preflight's answer that long.
+    const MAX_AGE: &str = "86400";
+    /// The answer depends on these request headers (for caches between browser and server).
+    const VARY: &str = "origin, access-control-request-method, access-control-request-headers";
+
+    /// The headers of every answer that is not a preflight's.
+    pub fn insert(headers: &mut HeaderMap) {
+        headers.append(header::VARY, HeaderValue::from_static(VARY));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSE),
+        );
+    }
+
+    /// The headers of a preflight's answer (200, no body).
+    pub fn insert_preflight(headers: &mut HeaderMap) {
+        headers.append(header::VARY, HeaderValue::from_static(VARY));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW_METHODS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOW_HEADERS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static(MAX_AGE),
+        );
+    }
+}
+
+/// Every convention of GitHub's that holds for all endpoints, as one layer around the router
+/// (one boxed future per request, where a stack of seven middlewares cost about as much as
+/// answering a token check; see BENCHMARKS.md). Outermost first, it:
+/// - stamps a fresh request id (replacing any the client sent, so logs can trust it) and opens
+///   the request's log span (method, route, request id);
+/// - answers CORS preflights, then refuses an unsupported `X-GitHub-Api-Version`;
+/// - serves the request on one view of the token index (see `store::with_request_view`),
+///   bounded by [`REQUEST_TIMEOUT`] (408);
+/// - adds the rate-limit headers the authentication extractors left in the request's
+///   [`RateLimitSlot`], tags GET answers for conditional requests (see `conditional.rs`),
+///   and adds the CORS and GitHub headers to every answer;
+/// - logs the answer: server failures at ERROR, every other one at DEBUG.
+#[derive(Clone)]
+pub struct Conventions<S> {
+    inner: S,
+}
+
+impl<S> Conventions<S> {
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+}
+
+/// Bounds every request, so that graceful shutdown cannot wait forever on a stuck one.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl<S> Service<Request> for Conventions<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let request_id = new_request_id();
+        request.headers_mut().insert(REQUEST_ID, request_id.clone());
+        let media = media_type(request.headers().get(header::ACCEPT));
+        let finish = move |response: &mut Response| {
+            let headers = response.headers_mut();
+            headers.insert(REQUEST_ID, request_id);
+            headers.insert(MEDIA_TYPE, media);
+            headers.insert(API_VERSION_SELECTED, HeaderValue::from_static(API_VERSION));
+        };
+
+        if request.method() == Method::OPTIONS {
+            let mut response = Response::new(Body::empty());
+            cors::insert_preflight(response.headers_mut());
+            finish(&mut response);
+            return Box::pin(std::future::ready(Ok(response)));
+        }
+        if let Some(mut response) = unsupported_version(&request) {
+            cors::insert(response.headers_mut());
+            finish(&mut response);
+            return Box::pin(std::future::ready(Ok(response)));
+        }
+
+        // The route is recorded once routing has matched one (see `RecordRoute`); never the
+        // raw path: legacy app paths carry tokens in them.
+        let span = tracing::info_span!(
+            "request",
+            method = %request.method(),
+            route = tracing::field::Empty,
+            request_id = request_id_str(&request),
+        );
+        let slot = RateLimitSlot::default();
+        request.extensions_mut().insert(slot.clone());
+        let conditions =
+            (request.method() == Method::GET).then(|| conditional::conditions(&request));
+        // The service that was made ready is the one to call; a clone takes its place.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let started = Instant::now();
+        Box::pin(
+            async move {
+                let served = crate::store::with_request_view(inner.oneshot(request));
+                let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, served).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(_elapsed) => StatusCode::REQUEST_TIMEOUT.into_response(),
+                };
+                if let Some(status) = slot.take() {
+                    limits::insert_headers(response.headers_mut(), &status);
+                }
+                if let Some(conditions) = conditions {
+                    response = conditional::tag(&conditions, response).await;
+                }
+                cors::insert(response.headers_mut());
+                finish(&mut response);
+                let status = response.status().as_u16();
+                let latency_us = started.elapsed().as_micros();
+                if response.status().is_server_error() {
+                    tracing::error!(status, latency_us, "response failed");
+                } else {
+                    tracing::debug!(target: ACCESS_LOG, status, latency_us, "answered");
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// The log target of the line per answered request (`GRANTD_LOG=info,grantd::access=debug`).
+pub const ACCESS_LOG: &str = "grantd::access";
+
+fn request_id_str(request: &Request) -> &str {
+    request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// Records the matched route pattern in the request's span: a layer on the routes, the only
+/// place that knows which one matched.
+#[derive(Clone)]
+pub struct RecordRoute<S> {
+    inner: S,
+}
+
+impl<S> RecordRoute<S> {
+    pub fn layer() -> tower::layer::LayerFn<fn(S) -> Self> {
+        tower::layer::layer_fn(|inner| Self { inner })
+    }
+}
+
+impl<S> Service<Request> for RecordRoute<S>
+where
+    S: Service<Request>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> S::Future {
+        if let Some(route) = request.extensions().get::<MatchedPath>() {
+            tracing::Span::current().record("route", route.as_str());
+        }
+        self.inner.call(request)
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,10 @@
 //! Rate-limit headers. Authentication extractors count each authenticated request (see
-//! `extract.rs`) and leave the figures in a per-request slot; this middleware, which created
-//! the slot, copies them onto the response, whatever the handler answered.
+//! `extract.rs`) and leave the figures in a per-request slot; the conventions layer, which
+//! created the slot, copies them onto the response, whatever the handler answered.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 
 use crate::domain::limits::RateLimitStatus;
 
@@ -20,7 +17,7 @@ impl RateLimitSlot {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(status);
     }
 
-    fn take(&self) -> Option<RateLimitStatus> {
+    pub fn take(&self) -> Option<RateLimitStatus> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
@@ -42,15 +39,4 @@ pub fn insert_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
             headers.insert(HeaderName::from_static(name), value);
         }
     }
-}
-
-/// Middleware: gives the request an empty slot and the response the figures put in it.
-pub async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
-    let slot = RateLimitSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let mut response = next.run(request).await;
-    if let Some(status) = slot.take() {
-        insert_headers(response.headers_mut(), &status);
-    }
-    response
 }

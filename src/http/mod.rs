@@ -16,16 +16,14 @@ pub mod pagination;
 pub mod schemas;
 pub mod users;
 
+use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::routing::{delete, get, post, put};
 use time::OffsetDateTime;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::store::Store;
 use error::ApiError;
@@ -126,8 +124,6 @@ impl AppState {
 
 /// GitHub rejects larger bodies; nothing in this API needs more than a few hundred bytes.
 const BODY_LIMIT: usize = 1024 * 1024;
-/// Bounds every request, so that graceful shutdown cannot wait forever on a stuck one.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The API routes, without prefix.
 fn api(state: &AppState) -> Router<AppState> {
@@ -206,50 +202,34 @@ fn legacy_app_tokens() -> Router<AppState> {
 }
 
 /// The whole application: every route at `/` and again under `/api/v3`, the base path of a
-/// GitHub Enterprise Server API, so clients configured for GHES work unchanged.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// GitHub Enterprise Server API, so clients configured for GHES work unchanged, inside the
+/// layer of GitHub's conventions. The layers wrap the router as a whole rather than each route
+/// (`Router::layer`), which would box and clone them once per layer and request.
+pub fn app(
+    state: AppState,
+) -> impl tower::Service<
+    Request,
+    Response = axum::response::Response,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let routes = Router::new()
         .merge(api(&state))
         .nest("/api/v3", api(&state))
+        .route_layer(conventions::RecordRoute::layer())
         .fallback(meta::not_found)
-        .layer(axum::middleware::from_fn(conditional::conditional_get))
-        .layer(axum::middleware::from_fn(limits::rate_limit_headers))
+        .with_state(state);
+    tower::ServiceBuilder::new()
+        .layer_fn(conventions::Conventions::new)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(
-            // The request span (route and request id) is at INFO, so every event logged while
-            // serving carries them; the line per answered request is at DEBUG
-            // (`GRANTD_LOG=info,tower_http=debug`): formatting and writing a log line costs
-            // about as much as answering a token check, and failures (5xx) are logged anyway.
-            TraceLayer::new_for_http()
-                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
-                .make_span_with(|request: &Request| {
-                    // The route pattern, never the raw URI: legacy app paths carry tokens in them.
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("unmatched", MatchedPath::as_str);
-                    let request_id = request
-                        .headers()
-                        .get(conventions::REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!("request", method = %request.method(), route, request_id)
-                }),
-        )
-        // Outermost: the request id exists before the span that logs it, and every answer
-        // (errors and CORS preflights included) carries GitHub's headers.
-        .layer(axum::middleware::from_fn(conventions::api_version))
-        .layer(conventions::cors())
-        .layer(axum::middleware::from_fn(conventions::github_headers))
-        .with_state(state)
+        .service(routes)
 }
 
-impl From<std::convert::Infallible> for ApiError {
-    fn from(never: std::convert::Infallible) -> Self {
+impl From<Infallible> for ApiError {
+    fn from(never: Infallible) -> Self {
         match never {}
     }
 }

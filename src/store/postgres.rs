@@ -85,6 +85,9 @@ impl Default for PoolSettings {
     }
 }
 
+/// A pooled connection idle this long is pinged before use (see [`PostgresStore::open`]).
+const IDLE_BEFORE_PING: StdDuration = StdDuration::from_secs(1);
+
 pub struct PostgresStore {
     pool: PgPool,
 }
@@ -124,6 +127,19 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            // sqlx pings every connection it hands out by default, a round trip before each
+            // query (a token check made four instead of two). A connection in steady use has
+            // just answered a query, so only one idle for longer is tested: after an outage
+            // every connection has been idle, and each broken one is dropped before use.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(map_err)?;

@@ -119,6 +119,9 @@ impl SqliteStore {
             .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // sqlx pings every connection it hands out by default: for a local file that is a
+            // round trip to the connection's thread that can only ever succeed.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(backend)?;

@@ -72,7 +72,7 @@ async fn each_request_id_is_on_its_requests_log_line() {
         &db,
         &["--seed", &seed],
         // The line per answered request is at DEBUG (see the README's "Logs").
-        &[("GRANTD_LOG", "info,tower_http=debug")],
+        &[("GRANTD_LOG", "info,grantd::access=debug")],
     );
     let client = Client::new();
     let forged = "CAFE:CAFE:CAFEC:CAFEC:CAFECAFE";
