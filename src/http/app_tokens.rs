@@ -6,7 +6,7 @@
 //! and removed them from github.com on 5 May 2021, because tokens in URLs end up in logs.
 //! (grantd itself never logs paths: its request spans carry the route pattern only.)
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;

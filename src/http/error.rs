@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use axum::Json;
+use super::json::Json;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;

@@ -3,7 +3,9 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::{Extension, Json};
+use axum::Extension;
+
+use super::json::Json;
 
 use super::AppState;
 use super::conditional::LastModified;

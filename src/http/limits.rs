@@ -24,19 +24,20 @@ impl RateLimitSlot {
 
 /// `X-RateLimit-Limit`, `-Remaining`, `-Used`, `-Reset` (Unix seconds) and `-Resource`.
 pub fn insert_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
-    let pairs = [
-        ("x-ratelimit-limit", status.limit.to_string()),
-        ("x-ratelimit-remaining", status.remaining().to_string()),
-        ("x-ratelimit-used", status.used.to_string()),
-        (
-            "x-ratelimit-reset",
-            status.reset.unix_timestamp().to_string(),
-        ),
-        ("x-ratelimit-resource", "core".to_owned()),
+    let numbers = [
+        ("x-ratelimit-limit", u64::from(status.limit)),
+        ("x-ratelimit-remaining", u64::from(status.remaining())),
+        ("x-ratelimit-used", u64::from(status.used)),
     ];
-    for (name, value) in pairs {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
+    for (name, value) in numbers {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
     }
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-reset"),
+        HeaderValue::from(status.reset.unix_timestamp()),
+    );
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-resource"),
+        HeaderValue::from_static("core"),
+    );
 }

@@ -1,7 +1,7 @@
 //! Routes about the server itself (`/healthz`) and the JSON answers for unknown paths and
 //! methods, which GitHub's clients expect in GitHub's error shape rather than as plain text.
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::Request;
 use axum::extract::State;
 use axum::http::StatusCode;

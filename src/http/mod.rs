@@ -9,6 +9,7 @@ pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod grants;
+pub mod json;
 pub mod limits;
 pub mod meta;
 pub mod openapi;

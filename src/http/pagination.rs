@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};

@@ -16,12 +16,21 @@ use crate::domain::grant::Grant as DomainGrant;
 use crate::domain::token::PlainToken;
 use crate::domain::user::User;
 
-/// GitHub's timestamps: `2011-09-06T17:26:27Z`, UTC, whole seconds.
+/// GitHub's timestamps: `2011-09-06T17:26:27Z`, UTC, whole seconds. (Written by hand: the
+/// `time` crate's formatter interprets a format description on every call.)
 pub fn timestamp(at: OffsetDateTime) -> String {
-    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let (year, month, day) = at.to_calendar_date();
+    let (hour, minute, second) = at.to_hms();
+    if (0..=9999).contains(&year) {
+        format!(
+            "{year:04}-{:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z",
+            u8::from(month)
+        )
+    } else {
+        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        at.format(&format).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -164,68 +173,91 @@ impl<'a> AccountUrls<'a> {
 }
 
 /// GitHub's `simple-user` (also what an organization looks like inside other objects).
-#[derive(Debug, Serialize)]
+///
+/// Its eleven URLs are all made of the public URL and the login, so they are written straight
+/// into the answer when it is serialised rather than built as strings first (a token check
+/// shows one of these; formatting each URL on its own cost more than the lookup).
+#[derive(Debug)]
 pub struct SimpleUser {
+    /// The public URL (see [`AccountUrls`]).
+    pub public_url: String,
     pub login: String,
     pub id: i64,
-    pub node_id: String,
-    pub avatar_url: String,
-    pub gravatar_id: String,
-    pub url: String,
-    pub html_url: String,
-    pub followers_url: String,
-    pub following_url: String,
-    pub gists_url: String,
-    pub starred_url: String,
-    pub subscriptions_url: String,
-    pub organizations_url: String,
-    pub repos_url: String,
-    pub events_url: String,
-    pub received_events_url: String,
-    #[serde(rename = "type")]
     pub kind: &'static str,
     pub site_admin: bool,
 }
 
+impl Serialize for SimpleUser {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let urls = AccountUrls::new(&self.public_url);
+        let (api, web, login, id, kind) = (urls.api, urls.web, &self.login, self.id, self.kind);
+        let user = |path: &'static str| Joined([api, "/users/", login, path]);
+        let mut out = serializer.serialize_struct("SimpleUser", 18)?;
+        out.serialize_field("login", login)?;
+        out.serialize_field("id", &id)?;
+        // GitHub's legacy global node id: base64 of "04:<Type><id>".
+        out.serialize_field(
+            "node_id",
+            &base64::engine::general_purpose::STANDARD.encode(format!("04:{kind}{id}")),
+        )?;
+        out.serialize_field("avatar_url", &Display(format_args!("{web}/avatars/u/{id}")))?;
+        out.serialize_field("gravatar_id", "")?;
+        out.serialize_field("url", &user(""))?;
+        out.serialize_field("html_url", &Joined([web, "/", login, ""]))?;
+        out.serialize_field("followers_url", &user("/followers"))?;
+        out.serialize_field("following_url", &user("/following{/other_user}"))?;
+        out.serialize_field("gists_url", &user("/gists{/gist_id}"))?;
+        out.serialize_field("starred_url", &user("/starred{/owner}{/repo}"))?;
+        out.serialize_field("subscriptions_url", &user("/subscriptions"))?;
+        out.serialize_field("organizations_url", &user("/orgs"))?;
+        out.serialize_field("repos_url", &user("/repos"))?;
+        out.serialize_field("events_url", &user("/events{/privacy}"))?;
+        out.serialize_field("received_events_url", &user("/received_events"))?;
+        out.serialize_field("type", kind)?;
+        out.serialize_field("site_admin", &self.site_admin)?;
+        out.end()
+    }
+}
+
+/// A string serialised from its parts, without being put together first.
+struct Joined<'a>([&'a str; 4]);
+
+impl Serialize for Joined<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let [a, b, c, d] = self.0;
+        serializer.collect_str(&format_args!("{a}{b}{c}{d}"))
+    }
+}
+
+/// A string serialised from a format, without being put together first.
+struct Display<'a>(std::fmt::Arguments<'a>);
+
+impl Serialize for Display<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
 impl SimpleUser {
     pub fn new(public_url: &str, account: &Account) -> Self {
-        let urls = AccountUrls::new(public_url);
-        let (api, login, id) = (urls.api, account.login.as_str(), account.id.0);
-        let kind = account.kind.as_str();
         Self {
-            login: login.to_owned(),
-            id,
-            // GitHub's legacy global node id: base64 of "04:<Type><id>".
-            node_id: base64::engine::general_purpose::STANDARD.encode(format!("04:{kind}{id}")),
-            avatar_url: format!("{}/avatars/u/{id}", urls.web),
-            gravatar_id: String::new(),
-            url: format!("{api}/users/{login}"),
-            html_url: format!("{}/{login}", urls.web),
-            followers_url: format!("{api}/users/{login}/followers"),
-            following_url: format!("{api}/users/{login}/following{{/other_user}}"),
-            gists_url: format!("{api}/users/{login}/gists{{/gist_id}}"),
-            starred_url: format!("{api}/users/{login}/starred{{/owner}}{{/repo}}"),
-            subscriptions_url: format!("{api}/users/{login}/subscriptions"),
-            organizations_url: format!("{api}/users/{login}/orgs"),
-            repos_url: format!("{api}/users/{login}/repos"),
-            events_url: format!("{api}/users/{login}/events{{/privacy}}"),
-            received_events_url: format!("{api}/users/{login}/received_events"),
-            kind,
+            public_url: public_url.to_owned(),
+            login: account.login.as_str().to_owned(),
+            id: account.id.0,
+            kind: account.kind.as_str(),
             site_admin: account.site_admin,
         }
     }
 
     pub fn of_user(public_url: &str, user: &User) -> Self {
-        Self::new(public_url, &user_account(user))
-    }
-}
-
-fn user_account(user: &User) -> Account {
-    Account {
-        id: user.id,
-        login: user.login.clone(),
-        kind: AccountType::User,
-        site_admin: user.site_admin,
+        Self {
+            public_url: public_url.to_owned(),
+            login: user.login.as_str().to_owned(),
+            id: user.id.0,
+            kind: AccountType::User.as_str(),
+            site_admin: user.site_admin,
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue};
-use axum::{Extension, Json};
+use axum::Extension;
+
+use super::json::Json;
 
 use super::AppState;
 use super::conditional::LastModified;
