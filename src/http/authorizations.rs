@@ -1,10 +1,10 @@
 //! Handlers of `/authorizations…`: thin translations between HTTP and `domain::authorization`.
 //! Each is named after GitHub's operationId.
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Extension;
 
 use super::json::Json;
 

@@ -1,9 +1,9 @@
 //! Handlers of `/applications/grants…`, named after GitHub's operationIds.
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Extension;
 
 use super::json::Json;
 

@@ -1,9 +1,9 @@
 //! `GET /user`: the one place a token is *used* rather than managed, so that clients and
 //! tests can prove a reset or revocation took effect at once.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue};
-use axum::Extension;
 
 use super::json::Json;
 

@@ -5,7 +5,7 @@
 //! request, whoever revoked it (this server, another grantd on the same file, or a `grantd`
 //! command run beside the server). So before every answer from memory the index asks SQLite
 //! whether anything was committed since it last looked (`PRAGMA data_version` on a connection of
-//! its own: about two microseconds, no disk access). If so, it reads the change log that
+//! its own, skipped while SQLite's WAL-index header reads as it did then: see [`WalHeader`]). If so, it reads the change log that
 //! triggers keep (`cache_changes`, migration 0003) and the authorizations with ids above the
 //! last one it knows, and applies both before answering. A record read from the database is
 //! only cached if nothing was committed while it was being read.
@@ -53,9 +53,60 @@ enum Known {
     Ready { keys: HashSet<u64>, last_id: i64 },
 }
 
+/// SQLite's WAL-index header, read from the `-shm` file that every connection to a database in
+/// WAL mode shares (<https://sqlite.org/walformat.html>; the format is fixed, since processes
+/// running different SQLite versions share the file). A writer rewrites it in every commit
+/// (its change counter, last frame and checksums) before the commit returns, and it is kept
+/// twice: the second copy is written first, the first last. So while both copies read the same
+/// as just before the last `PRAGMA data_version`, nothing was committed since, and the pragma
+/// (a read transaction: two file-lock system calls) can be skipped for one `pread`. Anything
+/// else (no such file, the copies differing mid-commit, a read error) means "ask the pragma".
+///
+/// The file cannot be truncated under it: SQLite rebuilds it only when no connection has the
+/// database open, and the index's own connection keeps it open.
+struct WalHeader {
+    shm: std::fs::File,
+}
+
+/// One copy of the header (`WalIndexHdr`: 48 bytes, the two copies back to back).
+type WalHeaderBytes = [u8; WAL_HEADER_LEN];
+const WAL_HEADER_LEN: usize = 48;
+
+impl WalHeader {
+    fn open(database: &Path) -> Option<Self> {
+        let mut name = database.as_os_str().to_owned();
+        name.push("-shm");
+        let shm = std::fs::File::open(name).ok()?;
+        Some(Self { shm })
+    }
+
+    /// The header as committed, or `None` if it cannot be trusted right now.
+    #[cfg(unix)]
+    fn read(&self) -> Option<WalHeaderBytes> {
+        use std::os::unix::fs::FileExt;
+        let mut both = [0u8; 2 * WAL_HEADER_LEN];
+        self.shm.read_exact_at(&mut both, 0).ok()?;
+        let (first, second) = both.split_at(WAL_HEADER_LEN);
+        // Byte 12 is `isInit`: a header not yet built by any connection says nothing.
+        (first == second && first[12] != 0)
+            .then(|| first.try_into().ok())
+            .flatten()
+    }
+
+    #[cfg(not(unix))]
+    fn read(&self) -> Option<WalHeaderBytes> {
+        None
+    }
+}
+
 /// What the index has seen of the database.
 struct Watch {
     connection: Connection,
+    /// The `-shm` file, if there is one to read (see [`WalHeader`]).
+    wal: Option<WalHeader>,
+    /// The WAL-index header as read just before the last `data_version` that was applied in
+    /// full; `None` forces the pragma.
+    wal_header: Option<WalHeaderBytes>,
     data_version: i64,
     /// The last change-log row applied.
     last_change: i64,
@@ -177,6 +228,9 @@ impl TokenIndex {
         let index = Arc::new(Self {
             path: path.to_owned(),
             watch: Mutex::new(Watch {
+                // After the first pragma, which made sure the file exists.
+                wal: WalHeader::open(path),
+                wal_header: None,
                 connection,
                 data_version,
                 last_change,
@@ -257,13 +311,35 @@ impl TokenIndex {
     /// caches are now valid for. Called before every answer from memory.
     pub fn refresh(self: &Arc<Self>) -> Result<u64> {
         let mut watch = self.lock();
+        // Read before the pragma: a commit after this read changes the header, so it is seen
+        // by the next refresh even if the pragma below already counted it.
+        let header = watch.wal.as_ref().and_then(WalHeader::read);
+        if header.is_some() && header == watch.wal_header {
+            return Ok(watch.generation);
+        }
+        let applied = self.apply_changes(&mut watch);
+        // Trust the header next time only if everything up to it was applied.
+        watch.wal_header = if applied.is_ok() { header } else { None };
+        applied
+    }
+
+    /// Applies whatever `PRAGMA data_version` says was committed since the last look.
+    fn apply_changes(self: &Arc<Self>, watch: &mut Watch) -> Result<u64> {
         let version = data_version(&watch.connection)?;
         if version == watch.data_version {
             return Ok(watch.generation);
         }
-        watch.data_version = version;
         watch.generation += 1;
-        let watch = &mut *watch;
+        let applied = self.apply_change_log(watch);
+        // A version is only settled once its changes are applied; after a failure the next
+        // refresh reads the log again.
+        if applied.is_ok() {
+            watch.data_version = version;
+        }
+        applied.map(|()| watch.generation)
+    }
+
+    fn apply_change_log(self: &Arc<Self>, watch: &mut Watch) -> Result<()> {
         let handed_out = last_change(&watch.connection)?;
         let mut statement = watch
             .connection
@@ -307,7 +383,7 @@ impl TokenIndex {
         } else if let Known::Ready { keys, last_id } = &mut watch.known {
             *last_id = add_new_tokens(&watch.connection, keys, *last_id)?;
         }
-        Ok(watch.generation)
+        Ok(())
     }
 
     /// Whether `hash` may be a stored token. Call [`refresh`](Self::refresh) first.
@@ -365,5 +441,60 @@ impl TokenIndex {
             )
             .map_err(backend)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn execute(connection: &Connection, sql: &str) {
+        connection.execute_batch(sql).expect(sql);
+    }
+
+    /// The shortcut is only sound if every commit, from any connection, changes the header
+    /// and reading it is stable while nothing is committed.
+    #[test]
+    #[cfg(unix)]
+    fn the_wal_index_header_changes_with_every_commit_and_only_then() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("wal.db");
+        let writer = Connection::open(&path).expect("create");
+        execute(
+            &writer,
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);",
+        );
+        let reader = open_connection(&path).expect("open");
+        data_version(&reader).expect("data_version");
+        let wal = WalHeader::open(&path).expect("the -shm file exists in WAL mode");
+
+        let mut seen = vec![wal.read().expect("a header")];
+        for round in 0..5 {
+            // Reads, from either connection, change nothing.
+            data_version(&reader).expect("data_version");
+            execute(&writer, "SELECT COUNT(*) FROM t");
+            assert_eq!(wal.read(), seen.last().copied(), "round {round}: no commit");
+            // A commit (from the other connection) always does, to a header never seen before.
+            execute(&writer, "INSERT INTO t VALUES (1)");
+            let header = wal.read().expect("a header");
+            assert!(!seen.contains(&header), "round {round}: commit not visible");
+            seen.push(header);
+        }
+        // So does a commit after a checkpoint restarted the log.
+        execute(
+            &writer,
+            "PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO t VALUES (2);",
+        );
+        let header = wal.read().expect("a header");
+        assert!(
+            !seen.contains(&header),
+            "commit after a checkpoint not visible"
+        );
+    }
+
+    #[test]
+    fn no_shm_file_means_no_shortcut() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(WalHeader::open(&dir.path().join("missing.db")).is_none());
     }
 }
