@@ -3,9 +3,10 @@
 
 use time::{Duration, OffsetDateTime};
 
+use super::app_token::TokenRecord;
 use super::limits::{self, LoginThrottle, Subject};
 use super::secret::{ClientSecret, SecretDigest};
-use super::token::TokenKind;
+use super::token::{TokenHash, TokenKind};
 use super::{AppId, ClientId, Error, FieldError, Login, UserId, error::ErrorCode};
 use crate::store::{self, Store};
 
@@ -294,6 +295,11 @@ pub async fn authenticate(
         Err(Error::NotFound) => None,
         Err(other) => return Err(other),
     };
+    verify(app, secret)
+}
+
+/// The app if `secret` is its secret; [`Error::BadCredentials`] otherwise, and for no app.
+fn verify(app: Option<App>, secret: &ClientSecret) -> Result<App, Error> {
     let digest = app
         .as_ref()
         .map_or(SecretDigest([0; 32]), |a| a.client_secret_digest);
@@ -301,5 +307,31 @@ pub async fn authenticate(
     match app {
         Some(app) if matches => Ok(app),
         _ => Err(Error::BadCredentials),
+    }
+}
+
+/// [`sign_in`], fetching the token with hash `token` in the same round trip (a token check's
+/// two lookups): the token is the stored one whatever app it belongs to, for the caller to
+/// judge; nothing of it is used if the credentials are wrong.
+pub async fn sign_in_with_token(
+    store: &dyn Store,
+    client_id: &str,
+    secret: &ClientSecret,
+    token: &TokenHash,
+    throttle: LoginThrottle,
+    now: OffsetDateTime,
+) -> Result<(App, Option<TokenRecord>), Error> {
+    let subject = Subject::App(client_id.to_owned());
+    limits::ensure_login_allowed(store, &subject, throttle, now).await?;
+    let (app, record) = match ClientId::parse(client_id) {
+        Some(client_id) => store.find_app_and_token(&client_id, token).await?,
+        None => (None, None),
+    };
+    match verify(app, secret) {
+        Ok(app) => Ok((app, record)),
+        Err(error) => {
+            limits::record_login_failure(store, &subject, throttle, now).await?;
+            Err(error)
+        }
     }
 }

@@ -53,6 +53,15 @@ async fn lookup(
     Ok(is_live(&record.authorization, now).then_some((token, record)))
 }
 
+/// Whether `record` is a token `app` issued.
+fn issued_by(record: &TokenRecord, app: &App) -> bool {
+    record
+        .authorization
+        .app
+        .as_ref()
+        .is_some_and(|a| a.id == app.id)
+}
+
 /// The live token `access_token` issued to `app`, or [`Error::NotFound`].
 async fn lookup_for_app(
     store: &dyn Store,
@@ -61,15 +70,7 @@ async fn lookup_for_app(
     now: OffsetDateTime,
 ) -> Result<(PlainToken, TokenRecord), Error> {
     match lookup(store, access_token, now).await? {
-        Some((token, record))
-            if record
-                .authorization
-                .app
-                .as_ref()
-                .is_some_and(|a| a.id == app.id) =>
-        {
-            Ok((token, record))
-        }
+        Some((token, record)) if issued_by(&record, app) => Ok((token, record)),
         _ => Err(Error::NotFound),
     }
 }
@@ -84,6 +85,22 @@ pub async fn check(
 ) -> Result<Issued, Error> {
     let (token, record) = lookup_for_app(store, app, access_token, now).await?;
     Ok(Issued { record, token })
+}
+
+/// [`check`] of a token already fetched with the app's sign-in
+/// ([`super::app::sign_in_with_token`]): `stored` is what the store holds under its hash.
+pub fn check_fetched(
+    app: &App,
+    token: PlainToken,
+    stored: Option<TokenRecord>,
+    now: OffsetDateTime,
+) -> Result<Issued, Error> {
+    match stored {
+        Some(record) if is_live(&record.authorization, now) && issued_by(&record, app) => {
+            Ok(Issued { record, token })
+        }
+        _ => Err(Error::NotFound),
+    }
 }
 
 /// `PATCH /applications/{client_id}/token`: a new token for the same authorization (id,

@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use super::docs;
 use super::error::{ApiError, Documented};
-use super::extract::{AppClient, FieldReader, JsonObject};
+use super::extract::{AppClient, AppTokenRequest, FieldReader, JsonObject};
 use super::schemas::AppAuthorization;
 use super::{AppState, conventions};
 use crate::domain::app_token::{self, ScopeRequest};
@@ -85,11 +85,23 @@ async fn delete_grant(
 /// POST /applications/{client_id}/token
 pub async fn check_token(
     State(state): State<AppState>,
-    app: AppClient,
-    body: JsonObject,
+    request: AppTokenRequest,
 ) -> Result<Json<AppAuthorization>, ApiError> {
-    let token = access_token(&body, docs::CHECK_TOKEN)?;
-    check(&state, &app, &token, docs::CHECK_TOKEN).await
+    let token = access_token(&request.body?, docs::CHECK_TOKEN)?;
+    match request.fetched {
+        // Fetched with the sign-in: the same string, so the same token.
+        Some((parsed, stored)) if parsed.expose() == token => {
+            let checked =
+                app_token::check_fetched(&request.app.0, parsed, stored, state.clock.now())
+                    .doc(docs::CHECK_TOKEN)?;
+            Ok(Json(AppAuthorization::new(
+                &state.public_url,
+                &checked.record,
+                &checked.token,
+            )))
+        }
+        _ => check(&state, &request.app, &token, docs::CHECK_TOKEN).await,
+    }
 }
 
 /// PATCH /applications/{client_id}/token

@@ -16,6 +16,7 @@ use crate::domain::app_token::{self, TokenRecord};
 use crate::domain::authorization::Field;
 use crate::domain::limits::{self, Subject};
 use crate::domain::secret::{ClientSecret, Password};
+use crate::domain::token::{PlainToken, TokenHash};
 use crate::domain::user::{self, User};
 use crate::domain::{Error, FieldError, error::ErrorCode};
 
@@ -32,13 +33,13 @@ pub fn path_id<T>(raw: &str, wrap: fn(i64) -> T, doc: &'static str) -> Result<T,
 /// Counts an authenticated request against its subject's rate limit and leaves the figures
 /// for the response headers (see `limits.rs`), refused or not.
 async fn count_request(
-    parts: &Parts,
+    slot: Option<&RateLimitSlot>,
     state: &AppState,
     subject: Subject,
     now: time::OffsetDateTime,
 ) -> Result<(), ApiError> {
     let outcome = limits::count_request(&*state.store, &subject, state.limits.rate, now).await;
-    if let Some(slot) = parts.extensions.get::<RateLimitSlot>() {
+    if let Some(slot) = slot {
         match &outcome {
             Ok(status) | Err(Error::RateLimited(status, _)) => slot.set(*status),
             Err(_) => {}
@@ -108,7 +109,7 @@ impl FromRequestParts<AppState> for BasicUser {
             now,
         )
         .await?;
-        count_request(parts, state, Subject::User(user.id), now).await?;
+        count_request(parts.extensions.get(), state, Subject::User(user.id), now).await?;
         Ok(Self(user))
     }
 }
@@ -125,28 +126,114 @@ impl FromRequestParts<AppState> for AppClient {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let credentials = AppCredentials::from_parts(parts, state).await?;
+        let (app, _) = credentials.sign_in(state, None).await?;
+        Ok(Self(app))
+    }
+}
+
+/// What an app-side request carries before the store is asked: its Basic credentials, the
+/// client id in its path and its rate-limit slot.
+struct AppCredentials {
+    client_id: String,
+    secret: ClientSecret,
+    path_client_id: Option<String>,
+    slot: Option<RateLimitSlot>,
+}
+
+impl AppCredentials {
+    async fn from_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(("Basic" | "basic" | "BASIC", credentials)) = authorization_header(parts) else {
             return Err(ApiError::requires_authentication());
         };
         let (client_id, secret) =
             decode_basic(credentials).ok_or_else(ApiError::requires_authentication)?;
+        let path_client_id = RawPathParams::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|path| {
+                path.iter()
+                    .find(|(name, _)| *name == "client_id")
+                    .map(|(_, value)| value.to_owned())
+            });
+        Ok(Self {
+            client_id,
+            secret: ClientSecret::new(secret),
+            path_client_id,
+            slot: parts.extensions.get::<RateLimitSlot>().cloned(),
+        })
+    }
+
+    /// Signs the app in and counts the request; with `token`, also fetches what the store
+    /// holds under that hash, in the same round trip.
+    async fn sign_in(
+        self,
+        state: &AppState,
+        token: Option<&TokenHash>,
+    ) -> Result<(App, Option<Option<TokenRecord>>), ApiError> {
         let now = state.clock.now();
-        let secret = ClientSecret::new(secret);
-        let app = app::sign_in(&*state.store, &client_id, &secret, state.limits.login, now).await?;
+        let (store, throttle) = (&*state.store, state.limits.login);
+        let (app, fetched) = match token {
+            None => {
+                let app = app::sign_in(store, &self.client_id, &self.secret, throttle, now).await?;
+                (app, None)
+            }
+            Some(token) => {
+                let (app, stored) = app::sign_in_with_token(
+                    store,
+                    &self.client_id,
+                    &self.secret,
+                    token,
+                    throttle,
+                    now,
+                )
+                .await?;
+                (app, Some(stored))
+            }
+        };
         // An app may only act under its own client id: any other path is "not found", so the
         // answer says nothing about the other app or its tokens.
-        let path = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found())?;
-        let path_client_id = path
-            .iter()
-            .find(|(name, _)| *name == "client_id")
-            .map(|(_, value)| value);
-        if path_client_id != Some(app.client_id.as_str()) {
+        if self.path_client_id.as_deref() != Some(app.client_id.as_str()) {
             return Err(ApiError::not_found());
         }
-        count_request(parts, state, Subject::App(app.client_id.to_string()), now).await?;
-        Ok(Self(app))
+        let subject = Subject::App(app.client_id.to_string());
+        count_request(self.slot.as_ref(), state, subject, now).await?;
+        Ok((app, fetched))
+    }
+}
+
+/// An app-side request whose JSON body names a token (`{"access_token": …}`): the app signed
+/// in and, when the body holds a well-formed token, that token fetched in the same round trip
+/// (on PostgreSQL a token check is then one query, not two). Errors come in the order of
+/// [`AppClient`] then [`JsonObject`]: authentication's first, the body's for the handler.
+pub struct AppTokenRequest {
+    pub app: AppClient,
+    pub body: Result<JsonObject, ApiError>,
+    /// The body's token, parsed, and what the store holds under its hash.
+    pub fetched: Option<(PlainToken, Option<TokenRecord>)>,
+}
+
+impl FromRequest<AppState> for AppTokenRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let credentials = AppCredentials::from_parts(&mut parts, state).await?;
+        let body = JsonObject::from_request(Request::from_parts(parts, body), state).await;
+        let token = body
+            .as_ref()
+            .ok()
+            .and_then(|body| body.0.get("access_token"))
+            .and_then(Value::as_str)
+            .and_then(PlainToken::parse);
+        let (app, stored) = credentials
+            .sign_in(state, token.as_ref().map(PlainToken::hash).as_ref())
+            .await?;
+        Ok(Self {
+            app: AppClient(app),
+            body,
+            fetched: token.zip(stored),
+        })
     }
 }
 
@@ -177,7 +264,13 @@ impl FromRequestParts<AppState> for TokenAuth {
         };
         let now = state.clock.now();
         let record = app_token::authenticate(&*state.store, &token, now).await?;
-        count_request(parts, state, Subject::User(record.user.id), now).await?;
+        count_request(
+            parts.extensions.get(),
+            state,
+            Subject::User(record.user.id),
+            now,
+        )
+        .await?;
         Ok(Self(record))
     }
 }

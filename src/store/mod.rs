@@ -137,6 +137,14 @@ pub trait Store: Send + Sync {
     /// The authorization whose token has this hash, with its user; expired ones included
     /// (the domain decides what expiry means).
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>>;
+    /// [`find_app_by_client_id`](Self::find_app_by_client_id) and
+    /// [`find_token`](Self::find_token) at once: a token check needs both, and a database
+    /// server answers them in one round trip. The token is `None` when the app is.
+    async fn find_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<(Option<App>, Option<TokenRecord>)>;
     /// Swaps an authorization's token, only if its hash is still `old`: of concurrent resets
     /// one wins and the others get `None`.
     async fn replace_token(

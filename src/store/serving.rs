@@ -118,6 +118,21 @@ impl Store for ServingStore {
         Ok(found)
     }
 
+    async fn find_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<(Option<App>, Option<TokenRecord>)> {
+        if self.index.is_none() {
+            return self.inner.find_app_and_token(client_id, hash).await;
+        }
+        // Both from memory in the common case: no round trip to save.
+        let Some(app) = self.find_app_by_client_id(client_id).await? else {
+            return Ok((None, None));
+        };
+        Ok((Some(app), self.find_token(hash).await?))
+    }
+
     async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<App>> {
         let Some(index) = &self.index else {
             return self.inner.find_app_by_client_id(client_id).await;

@@ -70,23 +70,58 @@ fn digest(bytes: &[u8]) -> Result<[u8; 32]> {
 }
 
 fn app_from_row(row: &DbRow) -> Result<App> {
-    let kind: String = row.try_get("kind").map_err(backend)?;
-    let client_id: String = row.try_get("client_id").map_err(backend)?;
-    let owner: String = row.try_get("owner_login").map_err(backend)?;
-    let secret: Vec<u8> = row.try_get("client_secret_digest").map_err(backend)?;
+    app_from_columns(row, |name| name.to_owned())
+}
+
+fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
+    let column = |name| get(name);
+    let kind: String = row.try_get(column("kind").as_str()).map_err(backend)?;
+    let client_id: String = row.try_get(column("client_id").as_str()).map_err(backend)?;
+    let owner: String = row.try_get(column("owner_login").as_str()).map_err(backend)?;
+    let secret: Vec<u8> = row
+        .try_get(column("client_secret_digest").as_str())
+        .map_err(backend)?;
     Ok(App {
-        id: AppId(row.try_get("id").map_err(backend)?),
+        id: AppId(row.try_get(column("id").as_str()).map_err(backend)?),
         kind: AppKind::parse(&kind).ok_or_else(|| corrupt("app kind"))?,
-        name: row.try_get("name").map_err(backend)?,
-        url: row.try_get("url").map_err(backend)?,
-        owner_id: UserId(row.try_get("owner_id").map_err(backend)?),
+        name: row.try_get(column("name").as_str()).map_err(backend)?,
+        url: row.try_get(column("url").as_str()).map_err(backend)?,
+        owner_id: UserId(row.try_get(column("owner_id").as_str()).map_err(backend)?),
         owner_login: Login::parse(&owner).ok_or_else(|| corrupt("login"))?,
         client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
         client_secret_digest: SecretDigest(digest(&secret)?),
-        user_token_ttl: ttl(row.try_get("user_token_ttl").map_err(backend)?),
-        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
-        updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
+        user_token_ttl: ttl(row
+            .try_get(column("user_token_ttl").as_str())
+            .map_err(backend)?),
+        created_at: timestamp(row.try_get(column("created_at").as_str()).map_err(backend)?)?,
+        updated_at: timestamp(row.try_get(column("updated_at").as_str()).map_err(backend)?)?,
     })
+}
+
+/// The app a client id names (columns `req_*`) and, in the same row, the token with hash `$2`
+/// whichever app it belongs to (the columns of [`TOKEN_SELECT`], NULL if there is none).
+fn app_and_token_select() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT r.id AS req_id, r.kind AS req_kind, r.name AS req_name, r.url AS req_url, \
+             r.owner_id AS req_owner_id, ru.login AS req_owner_login, r.client_id AS req_client_id, \
+             r.client_secret_digest AS req_client_secret_digest, r.user_token_ttl AS req_user_token_ttl, \
+             r.created_at AS req_created_at, r.updated_at AS req_updated_at, t.* \
+             FROM apps r JOIN users ru ON ru.id = r.owner_id \
+             LEFT JOIN ({TOKEN_SELECT} WHERE a.token_hash = $2) t ON 1 = 1 \
+             WHERE r.client_id = $1"
+        )
+    })
+}
+
+fn app_and_token_from_row(row: &DbRow) -> Result<(App, Option<TokenRecord>)> {
+    let app = app_from_columns(row, |name| format!("req_{name}"))?;
+    let token = match row.try_get::<Option<i64>, _>("id").map_err(backend)? {
+        Some(_) => Some(token_record_from_row(row)?),
+        None => None,
+    };
+    Ok((app, token))
 }
 
 /// The app columns of a joined row (`app_*`), absent for personal access tokens.

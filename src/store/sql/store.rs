@@ -500,6 +500,23 @@ impl Store for StoreImpl {
         row.as_ref().map(token_record_from_row).transpose()
     }
 
+    async fn find_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<(Option<App>, Option<TokenRecord>)> {
+        let row = sqlx::query(app_and_token_select())
+            .bind(client_id.as_str())
+            .bind(&hash.0[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        match row.as_ref().map(app_and_token_from_row).transpose()? {
+            Some((app, token)) => Ok((Some(app), token)),
+            None => Ok((None, None)),
+        }
+    }
+
     async fn replace_token(
         &self,
         id: AuthorizationId,
