@@ -70,7 +70,7 @@ fn digest(bytes: &[u8]) -> Result<[u8; 32]> {
 }
 
 fn app_from_row(row: &DbRow) -> Result<App> {
-    app_from_columns(row, |name| name.to_owned())
+    app_from_columns(row, str::to_owned)
 }
 
 fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
