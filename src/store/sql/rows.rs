@@ -74,27 +74,26 @@ fn app_from_row(row: &DbRow) -> Result<App> {
 }
 
 fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
-    let column = |name| get(name);
-    let kind: String = row.try_get(column("kind").as_str()).map_err(backend)?;
-    let client_id: String = row.try_get(column("client_id").as_str()).map_err(backend)?;
-    let owner: String = row.try_get(column("owner_login").as_str()).map_err(backend)?;
+    let kind: String = row.try_get(get("kind").as_str()).map_err(backend)?;
+    let client_id: String = row.try_get(get("client_id").as_str()).map_err(backend)?;
+    let owner: String = row.try_get(get("owner_login").as_str()).map_err(backend)?;
     let secret: Vec<u8> = row
-        .try_get(column("client_secret_digest").as_str())
+        .try_get(get("client_secret_digest").as_str())
         .map_err(backend)?;
     Ok(App {
-        id: AppId(row.try_get(column("id").as_str()).map_err(backend)?),
+        id: AppId(row.try_get(get("id").as_str()).map_err(backend)?),
         kind: AppKind::parse(&kind).ok_or_else(|| corrupt("app kind"))?,
-        name: row.try_get(column("name").as_str()).map_err(backend)?,
-        url: row.try_get(column("url").as_str()).map_err(backend)?,
-        owner_id: UserId(row.try_get(column("owner_id").as_str()).map_err(backend)?),
+        name: row.try_get(get("name").as_str()).map_err(backend)?,
+        url: row.try_get(get("url").as_str()).map_err(backend)?,
+        owner_id: UserId(row.try_get(get("owner_id").as_str()).map_err(backend)?),
         owner_login: Login::parse(&owner).ok_or_else(|| corrupt("login"))?,
         client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
         client_secret_digest: SecretDigest(digest(&secret)?),
         user_token_ttl: ttl(row
-            .try_get(column("user_token_ttl").as_str())
+            .try_get(get("user_token_ttl").as_str())
             .map_err(backend)?),
-        created_at: timestamp(row.try_get(column("created_at").as_str()).map_err(backend)?)?,
-        updated_at: timestamp(row.try_get(column("updated_at").as_str()).map_err(backend)?)?,
+        created_at: timestamp(row.try_get(get("created_at").as_str()).map_err(backend)?)?,
+        updated_at: timestamp(row.try_get(get("updated_at").as_str()).map_err(backend)?)?,
     })
 }
 
