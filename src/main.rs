@@ -24,3 +24,9 @@ async fn main() -> ExitCode {
         .init();
     grantd::cli::run(cli).await
 }
+
+/// mimalloc rather than glibc's allocator: a request allocates and frees many small objects
+/// across threads, which glibc serves more slowly, and glibc kept the freed 19 MiB argon2
+/// blocks as resident memory (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
