@@ -103,7 +103,12 @@ pub struct TokenHash(pub [u8; 32]);
 
 impl TokenHash {
     pub fn to_hex(self) -> String {
-        hex::encode(self.0)
+        // `hex::encode` goes through a char iterator; every token check shows this hash.
+        let mut text = [0u8; 64];
+        match hex::encode_to_slice(self.0, &mut text) {
+            Ok(()) => String::from_utf8_lossy(&text).into_owned(),
+            Err(_) => hex::encode(self.0),
+        }
     }
 
     pub fn from_hex(text: &str) -> Option<Self> {
