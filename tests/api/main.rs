@@ -33,6 +33,7 @@ mod nodes;
 mod octokit;
 mod openapi;
 mod pagination;
+mod pool;
 mod postgres_only;
 mod races;
 mod rate_limits;

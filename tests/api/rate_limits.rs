@@ -30,6 +30,7 @@ async fn spawn_limited(limit: u32) -> (TestServer, OffsetDateTime) {
             login: LoginThrottle::default(),
         },
         authorizations_api: ApiStatus::Enabled,
+        ..ServerOptions::default()
     };
     let srv = TestServer::spawn_with_options(DEFAULT_FIXTURE, None, options).await;
     let t0 = pin_now(&srv);

@@ -165,6 +165,10 @@ pub struct TestServer {
 pub struct ServerOptions {
     pub limits: grantd::http::Limits,
     pub authorizations_api: grantd::http::ApiStatus,
+    /// PostgreSQL: the pool's size (`--db-pool-size`); default 16.
+    pub db_pool_size: Option<u32>,
+    /// Serve without the SQLite token index (`--token-cache-size 0`): every lookup queries.
+    pub without_token_index: bool,
 }
 
 impl TestServer {
@@ -190,7 +194,9 @@ impl TestServer {
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = fresh_database_url(&dir.path().join("grantd.db")).await;
-        let store = serving_store(&db_url).await.expect("open the store");
+        let store = serving_store(&db_url, options)
+            .await
+            .expect("open the store");
         let seed = dir.path().join("seed.toml");
         std::fs::write(&seed, fixture).expect("write the seed");
         grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
@@ -203,8 +209,11 @@ impl TestServer {
     pub async fn spawn_on_database(db_path: &Path) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = sqlite_url(db_path);
-        let store = serving_store(&db_url).await.expect("open the store");
-        Self::start(dir, db_url, store, None, ServerOptions::default()).await
+        let options = ServerOptions::default();
+        let store = serving_store(&db_url, options)
+            .await
+            .expect("open the store");
+        Self::start(dir, db_url, store, None, options).await
     }
 
     async fn start(
@@ -272,7 +281,9 @@ impl TestServer {
         }
         // Our handle on the old store goes with the old server.
         self.store = None;
-        let store = serving_store(&self.db_url).await.expect("reopen the store");
+        let store = serving_store(&self.db_url, self.options)
+            .await
+            .expect("reopen the store");
         self.launch(store).await;
     }
 
@@ -549,8 +560,22 @@ impl Reply {
 
 /// The store as `grantd serve` opens it: counters in memory and, on SQLite, the token index,
 /// so every in-process server test also exercises them.
+/// `--token-cache-size`'s default.
+const TOKEN_CACHE: usize = 100_000;
+
+/// The store `grantd serve` would open with these options.
 async fn serving_store(
     db_url: &str,
+    options: ServerOptions,
 ) -> Result<std::sync::Arc<dyn grantd::store::Store>, grantd::store::Error> {
-    grantd::store::open_for_serving(db_url, grantd::store::PoolSettings::default(), 100_000).await
+    let mut settings = grantd::store::PoolSettings::default();
+    if let Some(size) = options.db_pool_size {
+        settings.max_connections = size;
+    }
+    let token_cache = if options.without_token_index {
+        0
+    } else {
+        TOKEN_CACHE
+    };
+    grantd::store::open_for_serving(db_url, settings, token_cache).await
 }

@@ -36,6 +36,7 @@ async fn spawn_throttled(attempts: u32) -> TestServer {
             },
         },
         authorizations_api: ApiStatus::Enabled,
+        ..ServerOptions::default()
     };
     TestServer::spawn_with_options(DEFAULT_FIXTURE, None, options).await
 }
