@@ -150,13 +150,18 @@ mod cors {
     /// The answer depends on these request headers (for caches between browser and server).
     const VARY: &str = "origin, access-control-request-method, access-control-request-headers";
 
-    /// The headers of every answer that is not a preflight's.
-    pub fn insert(headers: &mut HeaderMap) {
+    /// The headers of every answer, preflight or not.
+    fn insert_common(headers: &mut HeaderMap) {
         headers.append(header::VARY, HeaderValue::from_static(VARY));
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
         );
+    }
+
+    /// The headers of every answer that is not a preflight's.
+    pub fn insert(headers: &mut HeaderMap) {
+        insert_common(headers);
         headers.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static(EXPOSE),
@@ -165,11 +170,7 @@ mod cors {
 
     /// The headers of a preflight's answer (200, no body).
     pub fn insert_preflight(headers: &mut HeaderMap) {
-        headers.append(header::VARY, HeaderValue::from_static(VARY));
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
+        insert_common(headers);
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static(ALLOW_METHODS),
