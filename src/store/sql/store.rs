@@ -79,16 +79,27 @@ impl StoreImpl {
             alias,
             select,
         } = listing;
-        // `? IS NULL OR …` keeps one statement for the filtered and the unfiltered list.
-        let count =
-            format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1 AND ($2 IS NULL OR app_id = $3)");
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
-            .bind(user.0)
-            .bind(app.map(|a| a.0))
-            .bind(app.map(|a| a.0))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
+        // Two statements, not one with `$2 IS NULL OR app_id = $2`: that form makes the count
+        // read every row of the user for its app id, where the unfiltered count needs only the
+        // `(user_id, id)` index (a user with a million authorizations: 260 ms a page).
+        let total: i64 = match app {
+            None => {
+                let count = format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+                    .bind(user.0)
+                    .fetch_one(&self.pool)
+                    .await
+            }
+            Some(app) => {
+                let count = format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1 AND app_id = $2");
+                sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+                    .bind(user.0)
+                    .bind(app.0)
+                    .fetch_one(&self.pool)
+                    .await
+            }
+        }
+        .map_err(map_err)?;
         let sql = format!(
             "{select} WHERE {alias}.user_id = $1 AND ($2 IS NULL OR {alias}.app_id = $3) ORDER BY {alias}.id LIMIT $4 OFFSET $5"
         );
