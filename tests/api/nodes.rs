@@ -41,17 +41,7 @@ impl Cluster {
         auth: (&str, &str),
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, node.url(path))
-            .basic_auth(auth.0, Some(auth.1));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let reply = request.send().await.expect("the node answers");
-        let status = reply.status().as_u16();
-        let text = reply.text().await.expect("read the body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        node.send(&self.client, method, path, auth, body).await
     }
 
     async fn check(&self, node: &ServerProcess, token: &str) -> u16 {

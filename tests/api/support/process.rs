@@ -106,6 +106,28 @@ impl ServerProcess {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// `METHOD path` with HTTP Basic `auth` and an optional JSON body: the status and the body
+    /// as JSON (`null` if it is none).
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        auth: (&str, &str),
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = client
+            .request(method, self.url(path))
+            .basic_auth(auth.0, Some(auth.1));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let reply = request.send().await.expect("the server answers");
+        let status = reply.status().as_u16();
+        let text = reply.text().await.expect("read the body");
+        (status, serde_json::from_str(&text).unwrap_or_default())
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
