@@ -6,6 +6,7 @@
 //! ceiling --listen 127.0.0.1:0 --check-body FILE --user-body FILE
 //!         [--check-headers FILE] [--user-headers FILE] [--check-status CODE]
 //!         [--not-found-body FILE] [--not-found-headers FILE]
+//!         [--floor CLIENT_ID:CLIENT_SECRET --floor-tokens FILE]
 //! ```
 //!
 //! * `POST /applications/{client_id}/token` answers `--check-status` (default 200) with the
@@ -17,9 +18,19 @@
 //!   are, so the ceiling sends the same header bytes as grantd too. Without one, the only header
 //!   besides hyper's own is `content-type: application/json; charset=utf-8`.
 //!
+//! * With `--floor`, the check route first does the work no token authority can skip, and
+//!   nothing else: decode the Basic credentials, compare the client id with the path's, hash
+//!   the client secret (SHA-256) and compare the digest in constant time, parse the JSON body,
+//!   hash its `access_token` and look the digest up among those of `--floor-tokens` (one token
+//!   a line). Wrong credentials answer 401 with GitHub's message; a token not in the set answers
+//!   the `--not-found-*` bytes. This is the floor under any implementation of the check: what
+//!   the same machine answers with the irreducible work done and no conventions, no storage,
+//!   no rendering.
+//!
 //! It prints `ceiling listening on ADDR` on stdout once bound, as grantd does. The request body is
 //! never read or parsed (hyper discards it). Built with `cargo build --release --example ceiling`.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,17 +38,25 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::http::header::CONTENT_TYPE;
+use axum::extract::Path;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 const DEFAULT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 const GITHUB_NOT_FOUND: &str =
     r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#;
+const GITHUB_UNAUTHORIZED: &str =
+    r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}"#;
 const USAGE: &str = "usage: ceiling --listen ADDR --check-body FILE --user-body FILE \
      [--check-headers FILE] [--user-headers FILE] [--check-status CODE] \
-     [--not-found-body FILE] [--not-found-headers FILE]";
+     [--not-found-body FILE] [--not-found-headers FILE] \
+     [--floor CLIENT_ID:CLIENT_SECRET --floor-tokens FILE]";
 
 /// One fixed response, built once at start and cloned (reference counts only) per request.
 #[derive(Clone)]
@@ -73,6 +92,8 @@ struct Args {
     check_status: StatusCode,
     not_found_body: Option<PathBuf>,
     not_found_headers: Option<PathBuf>,
+    floor: Option<(String, String)>,
+    floor_tokens: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -84,6 +105,8 @@ fn parse_args() -> Result<Args, String> {
     let mut check_status = StatusCode::OK;
     let mut not_found_body = None;
     let mut not_found_headers = None;
+    let mut floor = None;
+    let mut floor_tokens = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
@@ -113,6 +136,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--not-found-body" => not_found_body = Some(PathBuf::from(value)),
             "--not-found-headers" => not_found_headers = Some(PathBuf::from(value)),
+            "--floor" => {
+                let (id, secret) = value
+                    .split_once(':')
+                    .ok_or_else(|| format!("--floor wants CLIENT_ID:CLIENT_SECRET\n{USAGE}"))?;
+                floor = Some((id.to_owned(), secret.to_owned()));
+            }
+            "--floor-tokens" => floor_tokens = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
     }
@@ -125,6 +155,8 @@ fn parse_args() -> Result<Args, String> {
         check_status,
         not_found_body,
         not_found_headers,
+        floor,
+        floor_tokens,
     })
 }
 
@@ -171,6 +203,77 @@ fn read_headers(path: Option<&PathBuf>) -> Result<HeaderMap, String> {
     Ok(headers)
 }
 
+/// The check with only its irreducible work (see `--floor`).
+struct Floor {
+    client_id: String,
+    secret_digest: [u8; 32],
+    tokens: HashSet<[u8; 32]>,
+    found: Arc<Canned>,
+    not_found: Arc<Canned>,
+}
+
+#[derive(serde::Deserialize)]
+struct CheckBody {
+    access_token: String,
+}
+
+impl Floor {
+    fn new(
+        client_id: String,
+        secret: &str,
+        tokens: &PathBuf,
+        found: Arc<Canned>,
+        not_found: Arc<Canned>,
+    ) -> Result<Self, String> {
+        let text = std::fs::read_to_string(tokens)
+            .map_err(|e| format!("cannot read {}: {e}", tokens.display()))?;
+        Ok(Self {
+            client_id,
+            secret_digest: Sha256::digest(secret.as_bytes()).into(),
+            tokens: text
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(|token| Sha256::digest(token.as_bytes()).into())
+                .collect(),
+            found,
+            not_found,
+        })
+    }
+
+    fn check(&self, path_client_id: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+        let unauthorized = || {
+            let mut response = Response::new(Body::from(GITHUB_UNAUTHORIZED));
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+        };
+        let credentials = headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Basic "))
+            .and_then(|encoded| BASE64.decode(encoded).ok())
+            .and_then(|decoded| String::from_utf8(decoded).ok());
+        let Some((client_id, secret)) = credentials.as_deref().and_then(|c| c.split_once(':'))
+        else {
+            return unauthorized();
+        };
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        let secret_matches: bool = digest.ct_eq(&self.secret_digest).into();
+        if client_id != self.client_id || client_id != path_client_id || !secret_matches {
+            return unauthorized();
+        }
+        let Ok(body) = serde_json::from_slice::<CheckBody>(body) else {
+            return self.not_found.respond();
+        };
+        let token: [u8; 32] = Sha256::digest(body.access_token.as_bytes()).into();
+        if self.tokens.contains(&token) {
+            self.found.respond()
+        } else {
+            self.not_found.respond()
+        }
+    }
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let check = Arc::new(Canned::new(
         args.check_status,
@@ -199,14 +302,33 @@ async fn run(args: Args) -> Result<(), String> {
         Bytes::from_static(br#"{"status":"ok"}"#),
     ));
 
+    let check_route = match args.floor {
+        None => post(move || {
+            let check = Arc::clone(&check);
+            async move { check.respond() }
+        }),
+        Some((client_id, secret)) => {
+            let tokens = args
+                .floor_tokens
+                .as_ref()
+                .ok_or_else(|| format!("--floor needs --floor-tokens\n{USAGE}"))?;
+            let floor = Arc::new(Floor::new(
+                client_id,
+                &secret,
+                tokens,
+                check,
+                Arc::clone(&not_found),
+            )?);
+            post(
+                move |Path(client_id): Path<String>, headers: HeaderMap, body: Bytes| {
+                    let floor = Arc::clone(&floor);
+                    async move { floor.check(&client_id, &headers, &body) }
+                },
+            )
+        }
+    };
     let app = Router::new()
-        .route(
-            "/applications/{client_id}/token",
-            post(move || {
-                let check = Arc::clone(&check);
-                async move { check.respond() }
-            }),
-        )
+        .route("/applications/{client_id}/token", check_route)
         .route(
             "/user",
             get(move || {

@@ -1,6 +1,8 @@
 //! OAuth apps and GitHub Apps: the clients that tokens are issued to, identified by a public
 //! client id and authenticated by a client secret stored only as a SHA-256 digest.
 
+use std::sync::Arc;
+
 use time::{Duration, OffsetDateTime};
 
 use super::app_token::TokenRecord;
@@ -320,7 +322,7 @@ pub async fn sign_in_with_token(
     token: &TokenHash,
     throttle: LoginThrottle,
     now: OffsetDateTime,
-) -> Result<(App, Option<TokenRecord>), Error> {
+) -> Result<(App, Option<Arc<TokenRecord>>), Error> {
     let subject = Subject::App(client_id.to_owned());
     limits::ensure_login_allowed(store, &subject, throttle, now).await?;
     let (app, record) = match ClientId::parse(client_id) {

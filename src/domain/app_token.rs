@@ -6,6 +6,8 @@
 //! the store is asked, an expired one is as good as gone, and a token of another app is
 //! [`Error::NotFound`], so an app cannot even learn that another app's token exists.
 
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
 use super::account::{AccountRef, AccountType, RepositorySelection, TokenScope};
@@ -30,7 +32,7 @@ pub struct TokenRecord {
 /// clear on our side, or as an app sent it to be checked.
 #[derive(Debug)]
 pub struct Issued {
-    pub record: TokenRecord,
+    pub record: Arc<TokenRecord>,
     pub token: PlainToken,
 }
 
@@ -43,7 +45,7 @@ async fn lookup(
     store: &dyn Store,
     access_token: &str,
     now: OffsetDateTime,
-) -> Result<Option<(PlainToken, TokenRecord)>, Error> {
+) -> Result<Option<(PlainToken, Arc<TokenRecord>)>, Error> {
     let Some(token) = PlainToken::parse(access_token) else {
         return Ok(None);
     };
@@ -68,7 +70,7 @@ async fn lookup_for_app(
     app: &App,
     access_token: &str,
     now: OffsetDateTime,
-) -> Result<(PlainToken, TokenRecord), Error> {
+) -> Result<(PlainToken, Arc<TokenRecord>), Error> {
     match lookup(store, access_token, now).await? {
         Some((token, record)) if issued_by(&record, app) => Ok((token, record)),
         _ => Err(Error::NotFound),
@@ -92,7 +94,7 @@ pub async fn check(
 pub fn check_fetched(
     app: &App,
     token: PlainToken,
-    stored: Option<TokenRecord>,
+    stored: Option<Arc<TokenRecord>>,
     now: OffsetDateTime,
 ) -> Result<Issued, Error> {
     match stored {
@@ -127,10 +129,10 @@ pub async fn reset(
         .await?
         .ok_or(Error::NotFound)?;
     Ok(Issued {
-        record: TokenRecord {
+        record: Arc::new(TokenRecord {
             authorization,
-            user: record.user,
-        },
+            user: record.user.clone(),
+        }),
         token,
     })
 }
@@ -321,10 +323,10 @@ pub async fn scope(
     };
     let authorization = store.insert_authorization(&new).await?;
     Ok(Issued {
-        record: TokenRecord {
+        record: Arc::new(TokenRecord {
             authorization,
-            user: record.user,
-        },
+            user: record.user.clone(),
+        }),
         token,
     })
 }
@@ -335,7 +337,7 @@ pub async fn authenticate(
     store: &dyn Store,
     access_token: &str,
     now: OffsetDateTime,
-) -> Result<TokenRecord, Error> {
+) -> Result<Arc<TokenRecord>, Error> {
     lookup(store, access_token, now)
         .await?
         .map(|(_, record)| record)

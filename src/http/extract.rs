@@ -1,6 +1,8 @@
 //! Extractors: authentication and request bodies. A handler that takes [`BasicUser`] cannot
 //! run for an unauthenticated request; one that takes [`JsonObject`] always gets GitHub's 400s.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
@@ -170,7 +172,7 @@ impl AppCredentials {
         self,
         state: &AppState,
         token: Option<&TokenHash>,
-    ) -> Result<(App, Option<Option<TokenRecord>>), ApiError> {
+    ) -> Result<(App, Option<Option<Arc<TokenRecord>>>), ApiError> {
         let now = state.clock.now();
         let (store, throttle) = (&*state.store, state.limits.login);
         let (app, fetched) = match token {
@@ -210,7 +212,7 @@ pub struct AppTokenRequest {
     pub app: AppClient,
     pub body: Result<JsonObject, ApiError>,
     /// The body's token, parsed, and what the store holds under its hash.
-    pub fetched: Option<(PlainToken, Option<TokenRecord>)>,
+    pub fetched: Option<(PlainToken, Option<Arc<TokenRecord>>)>,
 }
 
 impl FromRequest<AppState> for AppTokenRequest {
@@ -240,7 +242,7 @@ impl FromRequest<AppState> for AppTokenRequest {
 /// A request authenticated with a token: `Authorization: token …`, `Bearer …`, or Basic with
 /// the token as the password (as git and older clients send it).
 #[derive(Debug, Clone)]
-pub struct TokenAuth(pub TokenRecord);
+pub struct TokenAuth(pub Arc<TokenRecord>);
 
 impl FromRequestParts<AppState> for TokenAuth {
     type Rejection = ApiError;

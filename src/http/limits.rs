@@ -22,22 +22,18 @@ impl RateLimitSlot {
     }
 }
 
+const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const USED: HeaderName = HeaderName::from_static("x-ratelimit-used");
+const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+const RESOURCE: HeaderName = HeaderName::from_static("x-ratelimit-resource");
+
 /// `X-RateLimit-Limit`, `-Remaining`, `-Used`, `-Reset` (Unix seconds) and `-Resource`.
+/// (The names are constants: `HeaderName::from_static` checks its string each time it runs.)
 pub fn insert_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
-    let numbers = [
-        ("x-ratelimit-limit", u64::from(status.limit)),
-        ("x-ratelimit-remaining", u64::from(status.remaining())),
-        ("x-ratelimit-used", u64::from(status.used)),
-    ];
-    for (name, value) in numbers {
-        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
-    }
-    headers.insert(
-        HeaderName::from_static("x-ratelimit-reset"),
-        HeaderValue::from(status.reset.unix_timestamp()),
-    );
-    headers.insert(
-        HeaderName::from_static("x-ratelimit-resource"),
-        HeaderValue::from_static("core"),
-    );
+    headers.insert(LIMIT, HeaderValue::from(status.limit));
+    headers.insert(REMAINING, HeaderValue::from(status.remaining()));
+    headers.insert(USED, HeaderValue::from(status.used));
+    headers.insert(RESET, HeaderValue::from(status.reset.unix_timestamp()));
+    headers.insert(RESOURCE, HeaderValue::from_static("core"));
 }

@@ -16,21 +16,39 @@ use crate::domain::grant::Grant as DomainGrant;
 use crate::domain::token::PlainToken;
 use crate::domain::user::User;
 
-/// GitHub's timestamps: `2011-09-06T17:26:27Z`, UTC, whole seconds. (Written by hand: the
-/// `time` crate's formatter interprets a format description on every call.)
+/// GitHub's timestamps: `2011-09-06T17:26:27Z`, UTC, whole seconds. (Written digit by digit:
+/// the `time` crate's formatter interprets a format description on every call, and `format!`
+/// with padding cost as much again; a token check shows three of these.)
 pub fn timestamp(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     let (year, month, day) = at.to_calendar_date();
     let (hour, minute, second) = at.to_hms();
-    if (0..=9999).contains(&year) {
-        format!(
-            "{year:04}-{:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z",
-            u8::from(month)
-        )
-    } else {
-        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-        at.format(&format).unwrap_or_default()
+    let Ok(year) = u16::try_from(year) else {
+        return timestamp_outside_0_to_9999(at);
+    };
+    if year > 9999 {
+        return timestamp_outside_0_to_9999(at);
     }
+    let mut text = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, mut value: u16| {
+        for slot in text[at..at + width].iter_mut().rev() {
+            // Each digit is below 10, so the cast cannot truncate.
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, u16::from(u8::from(month)));
+    put(8, 2, u16::from(day));
+    put(11, 2, u16::from(hour));
+    put(14, 2, u16::from(minute));
+    put(17, 2, u16::from(second));
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+fn timestamp_outside_0_to_9999(at: OffsetDateTime) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    at.format(&format).unwrap_or_default()
 }
 
 #[derive(Debug, Serialize)]
@@ -153,6 +171,14 @@ mod tests {
             timestamp(datetime!(2011-09-06 17:26:27.9 +02:00)),
             "2011-09-06T15:26:27Z"
         );
+        assert_eq!(
+            timestamp(datetime!(0007-01-02 03:04:05 UTC)),
+            "0007-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            timestamp(datetime!(9999-12-31 23:59:59 UTC)),
+            "9999-12-31T23:59:59Z"
+        );
     }
 }
 
@@ -174,9 +200,10 @@ impl<'a> AccountUrls<'a> {
 
 /// GitHub's `simple-user` (also what an organization looks like inside other objects).
 ///
-/// Its eleven URLs are all made of the public URL and the login, so they are written straight
-/// into the answer when it is serialised rather than built as strings first (a token check
-/// shows one of these; formatting each URL on its own cost more than the lookup).
+/// Its eleven URLs are all made of the public URL and the login, so they are put together in
+/// one reused buffer when the answer is serialised rather than built as strings first (a token
+/// check shows one of these; formatting each URL on its own cost more than the lookup, and
+/// serialising each from its parts with `collect_str` escaped every part separately).
 #[derive(Debug)]
 pub struct SimpleUser {
     /// The public URL (see [`AccountUrls`]).
@@ -190,52 +217,52 @@ pub struct SimpleUser {
 impl Serialize for SimpleUser {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
+        use std::fmt::Write as _;
         let urls = AccountUrls::new(&self.public_url);
         let (api, web, login, id, kind) = (urls.api, urls.web, &self.login, self.id, self.kind);
-        let user = |path: &'static str| Joined([api, "/users/", login, path]);
+        let mut buffer = String::with_capacity(api.len() + login.len() + 48);
+        let joined = |buffer: &mut String, parts: &[&str]| {
+            buffer.clear();
+            for part in parts {
+                buffer.push_str(part);
+            }
+        };
         let mut out = serializer.serialize_struct("SimpleUser", 18)?;
         out.serialize_field("login", login)?;
         out.serialize_field("id", &id)?;
         // GitHub's legacy global node id: base64 of "04:<Type><id>".
+        let mut node = String::with_capacity(32);
+        let _ = write!(node, "04:{kind}{id}");
         out.serialize_field(
             "node_id",
-            &base64::engine::general_purpose::STANDARD.encode(format!("04:{kind}{id}")),
+            &base64::engine::general_purpose::STANDARD.encode(node),
         )?;
-        out.serialize_field("avatar_url", &Display(format_args!("{web}/avatars/u/{id}")))?;
+        let mut avatar = String::with_capacity(web.len() + 32);
+        let _ = write!(avatar, "{web}/avatars/u/{id}");
+        out.serialize_field("avatar_url", &avatar)?;
         out.serialize_field("gravatar_id", "")?;
-        out.serialize_field("url", &user(""))?;
-        out.serialize_field("html_url", &Joined([web, "/", login, ""]))?;
-        out.serialize_field("followers_url", &user("/followers"))?;
-        out.serialize_field("following_url", &user("/following{/other_user}"))?;
-        out.serialize_field("gists_url", &user("/gists{/gist_id}"))?;
-        out.serialize_field("starred_url", &user("/starred{/owner}{/repo}"))?;
-        out.serialize_field("subscriptions_url", &user("/subscriptions"))?;
-        out.serialize_field("organizations_url", &user("/orgs"))?;
-        out.serialize_field("repos_url", &user("/repos"))?;
-        out.serialize_field("events_url", &user("/events{/privacy}"))?;
-        out.serialize_field("received_events_url", &user("/received_events"))?;
+        joined(&mut buffer, &[api, "/users/", login]);
+        out.serialize_field("url", &buffer)?;
+        joined(&mut buffer, &[web, "/", login]);
+        out.serialize_field("html_url", &buffer)?;
+        let user_urls = [
+            ("followers_url", "/followers"),
+            ("following_url", "/following{/other_user}"),
+            ("gists_url", "/gists{/gist_id}"),
+            ("starred_url", "/starred{/owner}{/repo}"),
+            ("subscriptions_url", "/subscriptions"),
+            ("organizations_url", "/orgs"),
+            ("repos_url", "/repos"),
+            ("events_url", "/events{/privacy}"),
+            ("received_events_url", "/received_events"),
+        ];
+        for (field, path) in user_urls {
+            joined(&mut buffer, &[api, "/users/", login, path]);
+            out.serialize_field(field, &buffer)?;
+        }
         out.serialize_field("type", kind)?;
         out.serialize_field("site_admin", &self.site_admin)?;
         out.end()
-    }
-}
-
-/// A string serialised from its parts, without being put together first.
-struct Joined<'a>([&'a str; 4]);
-
-impl Serialize for Joined<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let [a, b, c, d] = self.0;
-        serializer.collect_str(&format_args!("{a}{b}{c}{d}"))
-    }
-}
-
-/// A string serialised from a format, without being put together first.
-struct Display<'a>(std::fmt::Arguments<'a>);
-
-impl Serialize for Display<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
     }
 }
 

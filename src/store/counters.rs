@@ -46,23 +46,51 @@ impl Local {
     }
 }
 
-type Key = (CounterKind, String);
+/// This node's counters, one map per kind keyed by subject, so that a request's lookups borrow
+/// the subject instead of allocating a key.
+#[derive(Default)]
+struct Locals {
+    requests: HashMap<String, Local>,
+    failed_logins: HashMap<String, Local>,
+}
+
+impl Locals {
+    fn of(&mut self, kind: CounterKind) -> &mut HashMap<String, Local> {
+        match kind {
+            CounterKind::Requests => &mut self.requests,
+            CounterKind::FailedLogins => &mut self.failed_logins,
+        }
+    }
+
+    /// The live counter of `subject`, if this node knows it for this window length.
+    fn live(
+        &mut self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Option<&mut Local> {
+        self.of(kind)
+            .get_mut(subject)
+            .filter(|l| l.window == window && !l.ended(now))
+    }
+}
 
 /// The counters of one server, in front of the store's shared counter rows.
 pub struct Counters {
     store: Arc<dyn Store>,
-    local: Mutex<HashMap<Key, Local>>,
+    local: Mutex<Locals>,
 }
 
 impl Counters {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::new(Locals::default()),
         }
     }
 
-    fn with_local<T>(&self, f: impl FnOnce(&mut HashMap<Key, Local>) -> T) -> T {
+    fn with_local<T>(&self, f: impl FnOnce(&mut Locals) -> T) -> T {
         // The map holds plain numbers: a panic elsewhere cannot leave it half-written.
         f(&mut self.local.lock().unwrap_or_else(PoisonError::into_inner))
     }
@@ -76,18 +104,13 @@ impl Counters {
         now: OffsetDateTime,
         window: Duration,
     ) -> Result<()> {
-        let key = (kind, subject.to_owned());
-        let known = self.with_local(|local| {
-            local
-                .get(&key)
-                .is_some_and(|l| l.window == window && !l.ended(now))
-        });
+        let known = self.with_local(|local| local.live(kind, subject, now, window).is_some());
         if known {
             return Ok(());
         }
         let stored = self.store.read_counter(kind, subject, now, window).await?;
         self.with_local(|local| {
-            let entry = local.entry(key).or_insert(Local {
+            let entry = local.of(kind).entry(subject.to_owned()).or_insert(Local {
                 window_start: stored.window_start,
                 window,
                 shared: stored.count,
@@ -113,11 +136,20 @@ impl Counters {
         now: OffsetDateTime,
         window: Duration,
     ) -> Result<Counter> {
-        self.view(CounterKind::Requests, subject, now, window)
-            .await?;
-        let key = (CounterKind::Requests, subject.to_owned());
+        let kind = CounterKind::Requests;
+        // The common case, a subject already counted in its window: one lock, no allocation.
+        let counted = self.with_local(|local| {
+            local.live(kind, subject, now, window).map(|entry| {
+                entry.pending = entry.pending.saturating_add(1);
+                entry.counter()
+            })
+        });
+        if let Some(counter) = counted {
+            return Ok(counter);
+        }
+        self.view(kind, subject, now, window).await?;
         Ok(self.with_local(|local| {
-            let entry = local.entry(key).or_insert(Local {
+            let entry = local.of(kind).entry(subject.to_owned()).or_insert(Local {
                 window_start: now,
                 window,
                 shared: 0,
@@ -148,8 +180,8 @@ impl Counters {
             .add_to_counter(CounterKind::FailedLogins, subject, now, window, 1)
             .await?;
         self.with_local(|local| {
-            local.insert(
-                (CounterKind::FailedLogins, subject.to_owned()),
+            local.failed_logins.insert(
+                subject.to_owned(),
                 Local {
                     window_start: stored.window_start,
                     window,
@@ -169,10 +201,16 @@ impl Counters {
         now: OffsetDateTime,
         window: Duration,
     ) -> Result<Counter> {
+        if let Some(counter) =
+            self.with_local(|local| local.live(kind, subject, now, window).map(|l| l.counter()))
+        {
+            return Ok(counter);
+        }
         self.view(kind, subject, now, window).await?;
         Ok(self.with_local(|local| {
             local
-                .get(&(kind, subject.to_owned()))
+                .of(kind)
+                .get(subject)
                 .filter(|l| !l.ended(now))
                 .map_or(
                     Counter {
@@ -187,11 +225,16 @@ impl Counters {
     /// Merges every counter with this node's pending counts into the database, re-reads the
     /// totals of the ones still in their window, and forgets the ended ones.
     pub async fn flush(&self, now: OffsetDateTime) -> Result<()> {
-        let snapshot: Vec<(Key, Local)> = self.with_local(|local| {
-            // Counts of an ended window limit nothing any more: merging them could only land
-            // them in the next window, which another node may have started.
-            local.retain(|_, l| !l.ended(now));
-            local.iter().map(|(k, l)| (k.clone(), *l)).collect()
+        let snapshot: Vec<((CounterKind, String), Local)> = self.with_local(|local| {
+            let mut snapshot = Vec::new();
+            for kind in [CounterKind::Requests, CounterKind::FailedLogins] {
+                let counters = local.of(kind);
+                // Counts of an ended window limit nothing any more: merging them could only
+                // land them in the next window, which another node may have started.
+                counters.retain(|_, l| !l.ended(now));
+                snapshot.extend(counters.iter().map(|(s, l)| ((kind, s.clone()), *l)));
+            }
+            snapshot
         });
         for ((kind, subject), seen) in snapshot {
             let stored = if seen.pending > 0 {
@@ -207,7 +250,8 @@ impl Counters {
                 // Only into the window that was merged: a request may have started a new one
                 // while the merge ran, whose counts are not in `stored`.
                 if let Some(entry) = local
-                    .get_mut(&(kind, subject))
+                    .of(kind)
+                    .get_mut(&subject)
                     .filter(|entry| entry.window_start == seen.window_start)
                 {
                     // Counts that arrived while the merge ran stay pending for the next one.

@@ -135,8 +135,9 @@ pub trait Store: Send + Sync {
 
     // Tokens, as the app side and token authentication see them.
     /// The authorization whose token has this hash, with its user; expired ones included
-    /// (the domain decides what expiry means).
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>>;
+    /// (the domain decides what expiry means). Shared, not copied: a serving node hands out
+    /// the record its token index keeps.
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>>;
     /// [`find_app_by_client_id`](Self::find_app_by_client_id) and
     /// [`find_token`](Self::find_token) at once: a token check needs both, and a database
     /// server answers them in one round trip. The token is `None` when the app is.
@@ -144,7 +145,7 @@ pub trait Store: Send + Sync {
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
-    ) -> Result<(Option<App>, Option<TokenRecord>)>;
+    ) -> Result<(Option<App>, Option<Arc<TokenRecord>>)>;
     /// Swaps an authorization's token, only if its hash is still `old`: of concurrent resets
     /// one wins and the others get `None`.
     async fn replace_token(

@@ -97,7 +97,7 @@ impl ServingStore {
 
 #[async_trait]
 impl Store for ServingStore {
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>> {
         let Some(index) = &self.index else {
             return self.inner.find_token(hash).await;
         };
@@ -106,13 +106,13 @@ impl Store for ServingStore {
             return Ok(None);
         }
         if let Some(record) = index.record(hash) {
-            return Ok(Some(TokenRecord::clone(&record)));
+            return Ok(Some(record));
         }
         let found = self.inner.find_token(hash).await?;
         // Anything committed while the database was read makes the answer unfit for caching.
         index.refresh()?;
         match &found {
-            Some(record) => index.keep_record(*hash, Arc::new(record.clone()), generation),
+            Some(record) => index.keep_record(*hash, Arc::clone(record), generation),
             None => index.forget(hash, generation),
         }
         Ok(found)
@@ -122,7 +122,7 @@ impl Store for ServingStore {
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
-    ) -> Result<(Option<App>, Option<TokenRecord>)> {
+    ) -> Result<(Option<App>, Option<Arc<TokenRecord>>)> {
         if self.index.is_none() {
             return self.inner.find_app_and_token(client_id, hash).await;
         }

@@ -501,21 +501,25 @@ impl Store for StoreImpl {
             .await
     }
 
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
         let sql = format!("{TOKEN_SELECT} WHERE a.token_hash = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&hash.0[..])
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        row.as_ref().map(token_record_from_row).transpose()
+        Ok(row
+            .as_ref()
+            .map(token_record_from_row)
+            .transpose()?
+            .map(std::sync::Arc::new))
     }
 
     async fn find_app_and_token(
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
-    ) -> Result<(Option<App>, Option<TokenRecord>)> {
+    ) -> Result<(Option<App>, Option<std::sync::Arc<TokenRecord>>)> {
         let row = sqlx::query(app_and_token_select())
             .bind(client_id.as_str())
             .bind(&hash.0[..])
@@ -523,7 +527,7 @@ impl Store for StoreImpl {
             .await
             .map_err(map_err)?;
         match row.as_ref().map(app_and_token_from_row).transpose()? {
-            Some((app, token)) => Ok((Some(app), token)),
+            Some((app, token)) => Ok((Some(app), token.map(std::sync::Arc::new))),
             None => Ok((None, None)),
         }
     }
