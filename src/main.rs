@@ -21,6 +21,8 @@ async fn main() -> ExitCode {
         )
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
+        // Each line inside a request names it (method, route, request id): see `http::log`.
+        .event_format(grantd::http::log::LineFormat)
         .init();
     grantd::cli::run(cli).await
 }

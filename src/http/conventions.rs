@@ -14,11 +14,11 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Service, ServiceExt};
-use tracing::Instrument;
 
 use super::conditional;
 use super::error::ApiError;
 use super::limits::{self, RateLimitSlot};
+use super::log::RequestContext;
 
 /// The only REST API version GitHub has published, and so the only one grantd serves.
 pub const API_VERSION: &str = "2022-11-28";
@@ -240,6 +240,8 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let request_id = new_request_id();
         request.headers_mut().insert(REQUEST_ID, request_id.clone());
+        // The route joins the context once routing has matched one (see `RecordRoute`).
+        let context = RequestContext::new(request.method().clone(), request_id.clone());
         let media = media_type(request.headers().get(header::ACCEPT));
         let finish = move |response: &mut Response| {
             let headers = response.headers_mut();
@@ -260,16 +262,6 @@ where
             return Box::pin(std::future::ready(Ok(response)));
         }
 
-        // The route is recorded once routing has matched one (see `RecordRoute`); never the
-        // raw path: legacy app paths carry tokens in them. Both are recorded as `Display`: a
-        // `&str` field is written with `Debug`, quoted and escaped character by character,
-        // which cost a tenth of a token check.
-        let span = tracing::info_span!(
-            "request",
-            method = %request.method(),
-            route = tracing::field::Empty,
-            request_id = %request_id_str(&request),
-        );
         let slot = RateLimitSlot::default();
         request.extensions_mut().insert(slot.clone());
         let conditions =
@@ -278,36 +270,34 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let started = Instant::now();
-        Box::pin(
-            async move {
-                let served = crate::store::with_request_view(inner.oneshot(request));
-                let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, served).await {
-                    Ok(Ok(response)) => response,
-                    Ok(Err(never)) => match never {},
-                    Err(_elapsed) => StatusCode::REQUEST_TIMEOUT.into_response(),
-                };
-                // Room for every header added below at once: a map grown one insert at a time
-                // rehashes four times on the way to GitHub's twenty-odd headers.
-                response.headers_mut().reserve(ADDED_HEADERS);
-                if let Some(status) = slot.take() {
-                    limits::insert_headers(response.headers_mut(), &status);
-                }
-                if let Some(conditions) = conditions {
-                    response = conditional::tag(&conditions, response).await;
-                }
-                cors::insert(response.headers_mut());
-                finish(&mut response);
-                let status = response.status().as_u16();
-                let latency_us = started.elapsed().as_micros();
-                if response.status().is_server_error() {
-                    tracing::error!(status, latency_us, "response failed");
-                } else {
-                    tracing::debug!(target: ACCESS_LOG, status, latency_us, "answered");
-                }
-                Ok(response)
+        let served = async move {
+            let served = crate::store::with_request_view(inner.oneshot(request));
+            let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, served).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(_elapsed) => StatusCode::REQUEST_TIMEOUT.into_response(),
+            };
+            // Room for every header added below at once: a map grown one insert at a time
+            // rehashes four times on the way to GitHub's twenty-odd headers.
+            response.headers_mut().reserve(ADDED_HEADERS);
+            if let Some(status) = slot.take() {
+                limits::insert_headers(response.headers_mut(), &status);
             }
-            .instrument(span),
-        )
+            if let Some(conditions) = conditions {
+                response = conditional::tag(&conditions, response).await;
+            }
+            cors::insert(response.headers_mut());
+            finish(&mut response);
+            let status = response.status().as_u16();
+            let latency_us = started.elapsed().as_micros();
+            if response.status().is_server_error() {
+                tracing::error!(status, latency_us, "response failed");
+            } else {
+                tracing::debug!(target: ACCESS_LOG, status, latency_us, "answered");
+            }
+            Ok(response)
+        };
+        Box::pin(context.scope(served))
     }
 }
 
@@ -318,16 +308,8 @@ const ADDED_HEADERS: usize = 13;
 /// The log target of the line per answered request (`GRANTD_LOG=info,grantd::access=debug`).
 pub const ACCESS_LOG: &str = "grantd::access";
 
-fn request_id_str(request: &Request) -> &str {
-    request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-}
-
-/// Records the matched route pattern in the request's span: a layer on the routes, the only
-/// place that knows which one matched.
+/// Records the matched route pattern in the request's log context: a layer on the routes, the
+/// only place that knows which one matched.
 #[derive(Clone)]
 pub struct RecordRoute<S> {
     inner: S,
@@ -353,7 +335,7 @@ where
 
     fn call(&mut self, request: Request) -> S::Future {
         if let Some(route) = request.extensions().get::<MatchedPath>() {
-            tracing::Span::current().record("route", tracing::field::display(route.as_str()));
+            super::log::record_route(route.as_str());
         }
         self.inner.call(request)
     }

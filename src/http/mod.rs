@@ -11,6 +11,7 @@ pub mod extract;
 pub mod grants;
 pub mod json;
 pub mod limits;
+pub mod log;
 pub mod meta;
 pub mod openapi;
 pub mod pagination;
