@@ -20,11 +20,34 @@ pub struct LastModified(pub OffsetDateTime);
 /// Bodies of this API are small; a larger one is served without a tag rather than buffered.
 const MAX_TAGGED_BODY: usize = 4 * 1024 * 1024;
 
-/// `Sat, 21 Nov 2026 06:50:26 GMT` (an HTTP-date, RFC 9110 §5.6.7).
+/// `Sat, 21 Nov 2026 06:50:26 GMT` (an HTTP-date, RFC 9110 §5.6.7). Written by hand, as the
+/// JSON timestamps are: `GET /user` sends one with every answer, and the `time` crate's
+/// formatter interprets its format description on every call.
 fn http_date(at: OffsetDateTime) -> Option<HeaderValue> {
-    let text = at.to_offset(time::UtcOffset::UTC).format(&Rfc2822).ok()?;
-    // RFC 2822 writes the zone as "+0000"; HTTP wants "GMT".
-    HeaderValue::from_str(&text.replace("+0000", "GMT")).ok()
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let year = u16::try_from(at.year()).ok().filter(|year| *year <= 9999)?;
+    let two = |n: u8| [b'0' + n / 10, b'0' + n % 10];
+    let mut text = Vec::with_capacity(29);
+    text.extend_from_slice(DAYS[usize::from(at.weekday().number_days_from_monday())].as_bytes());
+    text.extend_from_slice(b", ");
+    text.extend_from_slice(&two(at.day()));
+    text.push(b' ');
+    text.extend_from_slice(MONTHS[usize::from(u8::from(at.month()) - 1)].as_bytes());
+    text.push(b' ');
+    for divisor in [1000, 100, 10, 1] {
+        // Each digit is below 10, so the cast cannot truncate.
+        text.push(b'0' + (year / divisor % 10) as u8);
+    }
+    for (separator, value) in [(b' ', at.hour()), (b':', at.minute()), (b':', at.second())] {
+        text.push(separator);
+        text.extend_from_slice(&two(value));
+    }
+    text.extend_from_slice(b" GMT");
+    HeaderValue::from_bytes(&text).ok()
 }
 
 fn parse_http_date(value: &HeaderValue) -> Option<OffsetDateTime> {
@@ -79,7 +102,13 @@ pub async fn tag(conditions: &HeaderMap, response: Response) -> Response {
     let Ok(bytes) = to_bytes(body, MAX_TAGGED_BODY).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let etag = format!("W/\"{}\"", hex::encode(Sha256::digest(&bytes)));
+    // `hex::encode` goes through a char iterator; 32 bytes always fit the 64 digits.
+    let digest = Sha256::digest(&bytes);
+    let mut hex = [0u8; 64];
+    let etag = match hex::encode_to_slice(digest, &mut hex) {
+        Ok(()) => format!("W/\"{}\"", String::from_utf8_lossy(&hex)),
+        Err(_) => format!("W/\"{}\"", hex::encode(digest)),
+    };
     let last_modified = parts.extensions.get::<LastModified>().map(|m| m.0);
     if let Ok(value) = HeaderValue::from_str(&etag) {
         parts.headers.insert(header::ETAG, value);
@@ -107,6 +136,39 @@ mod tests {
         let value = http_date(at).unwrap();
         assert_eq!(value, "Sat, 21 Nov 2026 06:50:26 GMT");
         assert_eq!(parse_http_date(&value), Some(at));
+        // Every weekday and month, single-digit days, a leap day, and other offsets.
+        for (at, text) in [
+            (
+                datetime!(2024-02-29 00:00:00 UTC),
+                "Thu, 29 Feb 2024 00:00:00 GMT",
+            ),
+            (
+                datetime!(2025-01-05 23:59:59 UTC),
+                "Sun, 05 Jan 2025 23:59:59 GMT",
+            ),
+            (
+                datetime!(2025-12-01 01:02:03 -05:00),
+                "Mon, 01 Dec 2025 06:02:03 GMT",
+            ),
+            (
+                datetime!(2026-03-03 12:00:00 UTC),
+                "Tue, 03 Mar 2026 12:00:00 GMT",
+            ),
+            (
+                datetime!(2026-06-17 09:30:00 +02:00),
+                "Wed, 17 Jun 2026 07:30:00 GMT",
+            ),
+            (
+                datetime!(2026-10-09 00:00:01 UTC),
+                "Fri, 09 Oct 2026 00:00:01 GMT",
+            ),
+        ] {
+            let value = http_date(at).unwrap();
+            assert_eq!(value, text);
+            assert_eq!(parse_http_date(&value), Some(at));
+            let rfc2822 = at.to_offset(time::UtcOffset::UTC).format(&Rfc2822).unwrap();
+            assert_eq!(rfc2822.replace("+0000", "GMT"), text);
+        }
     }
 
     #[test]
