@@ -71,7 +71,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(store, public_url)
         .with_limits(limits)
         .with_authorizations_api(args.authorizations_api)
-        .with_sync_interval(*args.counter_sync_interval);
+        .with_sync_interval(*args.counter_sync_interval)
+        // A tenth of the records the token index keeps (an answer is ~1.4 kB, a record less).
+        .with_check_answers(args.token_cache_size / 10);
     crate::serve(listener, state, shutdown_signal())
         .await
         .context("the server failed")

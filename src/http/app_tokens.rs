@@ -31,15 +31,13 @@ async fn check(
     app: &AppClient,
     token: &str,
     doc: &'static str,
-) -> Result<Json<AppAuthorization>, ApiError> {
+) -> Result<Response, ApiError> {
     let checked = app_token::check(&*state.store, &app.0, token, state.clock.now())
         .await
         .doc(doc)?;
-    Ok(Json(AppAuthorization::new(
-        &state.public_url,
-        &checked.record,
-        &checked.token,
-    )))
+    Ok(state
+        .check_answers
+        .answer(&state.public_url, &checked.record, &checked.token))
 }
 
 async fn reset(
@@ -86,7 +84,7 @@ async fn delete_grant(
 pub async fn check_token(
     State(state): State<AppState>,
     request: AppTokenRequest,
-) -> Result<Json<AppAuthorization>, ApiError> {
+) -> Result<Response, ApiError> {
     let token = access_token(&request.body?, docs::CHECK_TOKEN)?;
     match request.fetched {
         // Fetched with the sign-in: the same string, so the same token.
@@ -94,11 +92,9 @@ pub async fn check_token(
             let checked =
                 app_token::check_fetched(&request.app.0, parsed, stored, state.clock.now())
                     .doc(docs::CHECK_TOKEN)?;
-            Ok(Json(AppAuthorization::new(
-                &state.public_url,
-                &checked.record,
-                &checked.token,
-            )))
+            Ok(state
+                .check_answers
+                .answer(&state.public_url, &checked.record, &checked.token))
         }
         _ => check(&state, &request.app, &token, docs::CHECK_TOKEN).await,
     }
@@ -178,7 +174,7 @@ pub async fn check_authorization(
     State(state): State<AppState>,
     app: AppClient,
     Path((_, token)): Path<(String, String)>,
-) -> Result<Json<AppAuthorization>, ApiError> {
+) -> Result<Response, ApiError> {
     check(&state, &app, &token, docs::CHECK_TOKEN).await
 }
 

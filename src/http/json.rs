@@ -22,20 +22,25 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         let mut body = Vec::with_capacity(INITIAL_CAPACITY);
         match sonic_rs::to_writer(&mut body, &self.0) {
-            Ok(()) => (
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                body,
-            )
-                .into_response(),
+            Ok(()) => response(body),
             Err(error) => {
                 tracing::error!(%error, "cannot serialise an answer");
                 ApiError::internal().into_response()
             }
         }
     }
+}
+
+/// A JSON answer of bytes already serialised.
+pub fn response(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! HTTP: axum routing, extractors and JSON shapes. No SQL and no business rules here; every
 //! handler translates a request into a `domain` call and the result into GitHub's JSON.
 
+pub mod answers;
 pub mod app_tokens;
 pub mod authorizations;
 pub mod conditional;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub openapi: Arc<OnceLock<axum::body::Bytes>>,
     /// How often [`Store::sync`] runs while serving (`--counter-sync-interval`).
     pub sync_interval: Duration,
+    /// Token checks' answers rendered once per stored record (see `answers.rs`).
+    pub check_answers: Arc<answers::CheckAnswers>,
 }
 
 /// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
@@ -99,6 +102,16 @@ impl AppState {
             authorizations_api: ApiStatus::default(),
             openapi: Arc::default(),
             sync_interval: Duration::from_secs(1),
+            check_answers: Arc::new(answers::CheckAnswers::new(DEFAULT_CHECK_ANSWERS)),
+        }
+    }
+
+    /// Keeps at most `capacity` rendered check answers (0: none).
+    #[must_use]
+    pub fn with_check_answers(self, capacity: usize) -> Self {
+        Self {
+            check_answers: Arc::new(answers::CheckAnswers::new(capacity)),
+            ..self
         }
     }
 
@@ -123,6 +136,9 @@ impl AppState {
         Self { limits, ..self }
     }
 }
+
+/// Rendered check answers kept by default: ~14 MiB at most.
+const DEFAULT_CHECK_ANSWERS: usize = 10_000;
 
 /// GitHub rejects larger bodies; nothing in this API needs more than a few hundred bytes.
 const BODY_LIMIT: usize = 1024 * 1024;

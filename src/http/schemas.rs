@@ -463,8 +463,15 @@ impl Serialize for AppAuthorization {
 impl AppAuthorization {
     /// `token` is the one the app sent (check) or the one just issued (reset, scoped).
     pub fn new(public_url: &str, record: &TokenRecord, token: &PlainToken) -> Self {
+        let mut answer = Self::without_token(public_url, record);
+        token.expose().clone_into(&mut answer.authorization.token);
+        answer
+    }
+
+    /// The same with `token` empty (see `answers.rs`, which splices the token in).
+    pub fn without_token(public_url: &str, record: &TokenRecord) -> Self {
         Self {
-            authorization: Authorization::with_token(public_url, &record.authorization, token),
+            authorization: Authorization::new(public_url, &record.authorization),
             user: SimpleUser::of_user(public_url, &record.user),
             installation: record
                 .authorization

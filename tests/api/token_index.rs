@@ -414,6 +414,62 @@ async fn an_edit_of_a_cached_authorization_shows_in_the_next_check() {
     }
 }
 
+/// A check's answer is rendered once per cached record and the token spliced in (see
+/// `src/http/answers.rs`): each answer must still be its own token's, byte for byte the same on
+/// every check, and agree with the user side's view of the authorization.
+#[tokio::test]
+async fn cached_check_answers_are_each_tokens_own() {
+    let srv = TestServer::spawn().await;
+    let note = "quotes \" and \\ backslash, ünïcödé, 🦀, \u{1} control";
+    let (first, token) = srv
+        .new_token(
+            &ALICE,
+            &OAUTH_APP,
+            json!({ "scopes": ["repo"], "note": note }),
+        )
+        .await;
+    let (second, other) = srv
+        .new_token(
+            &ALICE,
+            &OAUTH_APP,
+            json!({ "scopes": ["gist"], "fingerprint": "second" }),
+        )
+        .await;
+    warm(&srv, &OAUTH_APP, &token, "alice").await;
+    warm(&srv, &OAUTH_APP, &other, "alice").await;
+
+    let mut answers: Vec<Reply> = Vec::new();
+    for checked in [&token, &other, &token, &other, &token] {
+        answers.push(srv.check(&OAUTH_APP, checked).await);
+    }
+    for (reply, (token, authorization)) in answers
+        .iter()
+        .zip([(&token, &first), (&other, &second)].into_iter().cycle())
+    {
+        let body = reply.json();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(&body["token"], token.as_str());
+        assert_eq!(body["id"], authorization["id"]);
+        // Everything but the token as the user side shows it (there the token is empty).
+        let shown = srv
+            .get(&format!("/authorizations/{}", id_of(authorization)))
+            .login_as(&ALICE)
+            .go()
+            .await
+            .expect_status(200);
+        let mut answered = body.clone();
+        let object = answered.as_object_mut().expect("an object");
+        object.insert("token".into(), json!(""));
+        object.remove("user");
+        object.remove("installation");
+        assert_eq!(answered, shown);
+    }
+    assert_eq!(answers[0].body, answers[2].body);
+    assert_eq!(answers[0].body, answers[4].body);
+    assert_eq!(answers[1].body, answers[3].body);
+    assert_eq!(answers[0].json()["note"], note);
+}
+
 #[tokio::test]
 async fn a_user_or_app_changed_by_a_cli_fixture_shows_in_the_next_use_of_a_cached_token() {
     // A cached token record carries its user and its app: a `grantd seed` that changes either
