@@ -4,7 +4,7 @@
 //! The legacy forms answer exactly like their modern twins, with `Deprecation` (RFC 9745),
 //! `Sunset` (RFC 8594) and a `Link rel="deprecation"`: GitHub deprecated them in February 2020
 //! and removed them from github.com on 5 May 2021, because tokens in URLs end up in logs.
-//! (grantd itself never logs paths: its request spans carry the route pattern only.)
+//! (grantd itself never logs paths: its log lines carry the route pattern only.)
 
 use super::json::Json;
 use axum::extract::{Path, State};

@@ -202,7 +202,7 @@ mod cors {
 /// (one boxed future per request, where a stack of seven middlewares cost about as much as
 /// answering a token check; see BENCHMARKS.md). Outermost first, it:
 /// - stamps a fresh request id (replacing any the client sent, so logs can trust it) and opens
-///   the request's log span (method, route, request id);
+///   the request's log context (method, route, request id: see `log.rs`);
 /// - answers CORS preflights, then refuses an unsupported `X-GitHub-Api-Version`;
 /// - serves the request on one view of the token index (see `store::with_request_view`),
 ///   bounded by [`REQUEST_TIMEOUT`] (408);
