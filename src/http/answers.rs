@@ -31,12 +31,12 @@ pub struct CheckAnswers {
     rendered: Option<Cache<usize, Arc<Rendered>>>,
 }
 
-/// The answer for one record, split where the token goes.
+/// The answer for one record with an empty token, and where the token goes.
 struct Rendered {
     /// Keeps the record's allocation, and so the entry's key, from being reused.
     _record: Weak<TokenRecord>,
-    before: Vec<u8>,
-    after: Vec<u8>,
+    json: Vec<u8>,
+    token_at: usize,
 }
 
 /// Where the token's value starts in a rendered answer whose token is empty: the top-level
@@ -46,15 +46,15 @@ const EMPTY_TOKEN: &[u8] = br#","token":"""#;
 impl Rendered {
     fn new(public_url: &str, record: &Arc<TokenRecord>) -> Option<Self> {
         let json = sonic_rs::to_vec(&AppAuthorization::without_token(public_url, record)).ok()?;
-        let at = json
+        let token_at = json
             .windows(EMPTY_TOKEN.len())
             .position(|window| window == EMPTY_TOKEN)?
             + EMPTY_TOKEN.len()
             - 1;
         Some(Self {
             _record: Arc::downgrade(record),
-            before: json[..at].to_vec(),
-            after: json[at..].to_vec(),
+            json,
+            token_at,
         })
     }
 }
@@ -97,11 +97,11 @@ impl CheckAnswers {
         };
         // A token is base62 and `_` (`PlainToken` refused anything else): nothing to escape.
         let token = token.expose().as_bytes();
-        let mut body =
-            Vec::with_capacity(rendered.before.len() + token.len() + rendered.after.len());
-        body.extend_from_slice(&rendered.before);
+        let (before, after) = rendered.json.split_at(rendered.token_at);
+        let mut body = Vec::with_capacity(before.len() + token.len() + after.len());
+        body.extend_from_slice(before);
         body.extend_from_slice(token);
-        body.extend_from_slice(&rendered.after);
+        body.extend_from_slice(after);
         json::response(body)
     }
 }

@@ -238,8 +238,8 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        // Any id the client sent is ignored: logs and the answer carry this one.
         let request_id = new_request_id();
-        request.headers_mut().insert(REQUEST_ID, request_id.clone());
         // The route joins the context once routing has matched one (see `RecordRoute`).
         let context = RequestContext::new(request.method().clone(), request_id.clone());
         let media = media_type(request.headers().get(header::ACCEPT));
