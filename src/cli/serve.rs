@@ -73,7 +73,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_authorizations_api(args.authorizations_api)
         .with_sync_interval(*args.counter_sync_interval)
         // A tenth of the records the token index keeps (an answer is ~1.4 kB, a record less).
-        .with_check_answers(args.token_cache_size / 10);
+        .with_answers(args.token_cache_size / 10);
     crate::serve(listener, state, shutdown_signal())
         .await
         .context("the server failed")

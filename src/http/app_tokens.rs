@@ -36,8 +36,8 @@ async fn check(
         .await
         .doc(doc)?;
     Ok(state
-        .check_answers
-        .answer(&state.public_url, &checked.record, &checked.token))
+        .answers
+        .check(&state.public_url, &checked.record, &checked.token))
 }
 
 async fn reset(
@@ -93,8 +93,8 @@ pub async fn check_token(
                 app_token::check_fetched(&request.app.0, parsed, stored, state.clock.now())
                     .doc(docs::CHECK_TOKEN)?;
             Ok(state
-                .check_answers
-                .answer(&state.public_url, &checked.record, &checked.token))
+                .answers
+                .check(&state.public_url, &checked.record, &checked.token))
         }
         _ => check(&state, &request.app, &token, docs::CHECK_TOKEN).await,
     }

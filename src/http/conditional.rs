@@ -3,7 +3,9 @@
 //! `If-None-Match` (or, without one, `If-Modified-Since`) still matches gets 304 with no body.
 //!
 //! Handlers only state when their data last changed, through the [`LastModified`] response
-//! extension; the tag is computed from the bytes sent, so it changes exactly when they do.
+//! extension; the tag is computed from the bytes sent ([`entity_tag`]), so it changes exactly
+//! when they do. A handler that sends bytes rendered earlier may send their tag along
+//! ([`Tagged`]), computed by the same function when they were rendered.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
@@ -16,6 +18,10 @@ use time::format_description::well_known::Rfc2822;
 /// When the data of a response last changed; set by handlers that know it.
 #[derive(Debug, Clone, Copy)]
 pub struct LastModified(pub OffsetDateTime);
+
+/// The `ETag` of a body, computed by [`entity_tag`] from exactly the bytes sent with it.
+#[derive(Debug, Clone)]
+pub struct Tagged(pub HeaderValue);
 
 /// Bodies of this API are small; a larger one is served without a tag rather than buffered.
 const MAX_TAGGED_BODY: usize = 4 * 1024 * 1024;
@@ -99,30 +105,43 @@ pub async fn tag(conditions: &HeaderMap, response: Response) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = to_bytes(body, MAX_TAGGED_BODY).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    // `hex::encode` goes through a char iterator; 32 bytes always fit the 64 digits.
-    let digest = Sha256::digest(&bytes);
-    let mut hex = [0u8; 64];
-    let etag = match hex::encode_to_slice(digest, &mut hex) {
-        Ok(()) => format!("W/\"{}\"", String::from_utf8_lossy(&hex)),
-        Err(_) => format!("W/\"{}\"", hex::encode(digest)),
+    let (etag, body) = match parts.extensions.remove::<Tagged>() {
+        Some(Tagged(etag)) => (etag, body),
+        None => {
+            let Ok(bytes) = to_bytes(body, MAX_TAGGED_BODY).await else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            let Some(etag) = entity_tag(&bytes) else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            (etag, Body::from(bytes))
+        }
     };
     let last_modified = parts.extensions.get::<LastModified>().map(|m| m.0);
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        parts.headers.insert(header::ETAG, value);
-    }
+    // Made of ASCII by `entity_tag`, so always text.
+    let unchanged = not_modified(conditions, etag.to_str().unwrap_or_default(), last_modified);
+    parts.headers.insert(header::ETAG, etag);
     if let Some(value) = last_modified.and_then(http_date) {
         parts.headers.insert(header::LAST_MODIFIED, value);
     }
-    if not_modified(conditions, &etag, last_modified) {
+    if unchanged {
         parts.status = StatusCode::NOT_MODIFIED;
         parts.headers.remove(header::CONTENT_TYPE);
         parts.headers.remove(header::CONTENT_LENGTH);
         return Response::from_parts(parts, Body::empty());
     }
-    Response::from_parts(parts, Body::from(bytes))
+    Response::from_parts(parts, body)
+}
+
+/// `W/"…"`: the SHA-256 of `body` in hex, a weak tag as GitHub's are.
+pub fn entity_tag(body: &[u8]) -> Option<HeaderValue> {
+    let digest = Sha256::digest(body);
+    let mut tag = [0u8; 68];
+    tag[..3].copy_from_slice(b"W/\"");
+    // `hex::encode` goes through a char iterator; 32 bytes always fit the 64 digits.
+    hex::encode_to_slice(digest, &mut tag[3..67]).ok()?;
+    tag[67] = b'"';
+    HeaderValue::from_bytes(&tag).ok()
 }
 
 #[cfg(test)]

@@ -60,8 +60,9 @@ pub struct AppState {
     pub openapi: Arc<OnceLock<axum::body::Bytes>>,
     /// How often [`Store::sync`] runs while serving (`--counter-sync-interval`).
     pub sync_interval: Duration,
-    /// Token checks' answers rendered once per stored record (see `answers.rs`).
-    pub check_answers: Arc<answers::CheckAnswers>,
+    /// Token checks' and `GET /user`'s answers rendered once per stored record (see
+    /// `answers.rs`).
+    pub answers: Arc<answers::Answers>,
 }
 
 /// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
@@ -102,15 +103,15 @@ impl AppState {
             authorizations_api: ApiStatus::default(),
             openapi: Arc::default(),
             sync_interval: Duration::from_secs(1),
-            check_answers: Arc::new(answers::CheckAnswers::new(DEFAULT_CHECK_ANSWERS)),
+            answers: Arc::new(answers::Answers::new(DEFAULT_RENDERED_RECORDS)),
         }
     }
 
-    /// Keeps at most `capacity` rendered check answers (0: none).
+    /// Keeps the answers rendered for at most `capacity` records (0: none).
     #[must_use]
-    pub fn with_check_answers(self, capacity: usize) -> Self {
+    pub fn with_answers(self, capacity: usize) -> Self {
         Self {
-            check_answers: Arc::new(answers::CheckAnswers::new(capacity)),
+            answers: Arc::new(answers::Answers::new(capacity)),
             ..self
         }
     }
@@ -137,8 +138,9 @@ impl AppState {
     }
 }
 
-/// Rendered check answers kept by default: ~14 MiB at most.
-const DEFAULT_CHECK_ANSWERS: usize = 10_000;
+/// Records whose answers are kept rendered by default: ~28 MiB at most (a check's and
+/// `GET /user`'s, ~1.4 kB each).
+const DEFAULT_RENDERED_RECORDS: usize = 10_000;
 
 /// GitHub rejects larger bodies; nothing in this API needs more than a few hundred bytes.
 const BODY_LIMIT: usize = 1024 * 1024;

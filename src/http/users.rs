@@ -3,40 +3,40 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue};
-
-use super::json::Json;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::conditional::LastModified;
+use super::conditional::{LastModified, Tagged};
+use super::error::ApiError;
 use super::extract::TokenAuth;
-use super::schemas::PrivateUser;
+
+const OAUTH_SCOPES: HeaderName = HeaderName::from_static("x-oauth-scopes");
+const ACCEPTED_OAUTH_SCOPES: HeaderName = HeaderName::from_static("x-accepted-oauth-scopes");
 
 /// GET /user, with `X-OAuth-Scopes` (the token's scopes) and `X-Accepted-OAuth-Scopes` (the
-/// scopes this endpoint wants: none).
+/// scopes this endpoint wants: none). The body and its tag are rendered once per stored record
+/// (`answers.rs`).
 pub async fn get_authenticated(
     State(state): State<AppState>,
     TokenAuth(record): TokenAuth,
-) -> (
-    [(HeaderName, HeaderValue); 2],
-    Extension<LastModified>,
-    Json<PrivateUser>,
-) {
-    let scopes = record.authorization.scopes.as_slice().join(", ");
-    let headers = [
-        (
-            HeaderName::from_static("x-oauth-scopes"),
-            HeaderValue::from_str(&scopes).unwrap_or(HeaderValue::from_static("")),
-        ),
-        (
-            HeaderName::from_static("x-accepted-oauth-scopes"),
-            HeaderValue::from_static(""),
-        ),
-    ];
-    let user = PrivateUser::new(&state.public_url, &record.user);
-    (
-        headers,
+) -> Result<Response, ApiError> {
+    let answer = state
+        .answers
+        .user(&state.public_url, &record)
+        .ok_or_else(ApiError::internal)?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (OAUTH_SCOPES, answer.scopes),
+            (ACCEPTED_OAUTH_SCOPES, HeaderValue::from_static("")),
+        ],
         Extension(LastModified(record.user.updated_at)),
-        Json(user),
+        Extension(Tagged(answer.etag)),
+        answer.body,
     )
+        .into_response())
 }

@@ -470,6 +470,77 @@ async fn cached_check_answers_are_each_tokens_own() {
     assert_eq!(answers[0].json()["note"], note);
 }
 
+/// `GET /user`'s body, tag and scopes header are rendered once per cached record too: each
+/// answer must be its own token's user and scopes, byte for byte the same each time, tagged
+/// with the hash of exactly the bytes sent, and that tag must make the next request a 304.
+#[tokio::test]
+async fn cached_user_answers_are_each_tokens_own() {
+    use sha2::{Digest, Sha256};
+
+    let srv = TestServer::spawn().await;
+    let (_, alices) = srv
+        .new_token(&ALICE, &OAUTH_APP, json!({ "scopes": ["repo", "gist"] }))
+        .await;
+    let (_, bobs) = srv
+        .new_token(&BOB, &OAUTH_APP, json!({ "scopes": ["user"] }))
+        .await;
+    warm(&srv, &OAUTH_APP, &alices, "alice").await;
+    warm(&srv, &OAUTH_APP, &bobs, "bob").await;
+
+    let mut answers: Vec<Reply> = Vec::new();
+    for token in [&alices, &bobs, &alices, &bobs] {
+        let reply = srv.get_user(token).await;
+        reply.expect_status(200);
+        answers.push(reply);
+    }
+    for (reply, (login, scopes)) in answers.iter().zip(
+        [("alice", "repo, gist"), ("bob", "user")]
+            .into_iter()
+            .cycle(),
+    ) {
+        assert_eq!(reply.json()["login"], login);
+        let header = reply.header("X-OAuth-Scopes").unwrap_or_default();
+        let mut shown: Vec<&str> = header.split(", ").collect();
+        let mut expected: Vec<&str> = scopes.split(", ").collect();
+        shown.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(shown, expected, "{login}'s scopes");
+        let etag = format!(
+            "W/\"{}\"",
+            hex::encode(Sha256::digest(reply.body.as_bytes()))
+        );
+        assert_eq!(reply.header("ETag").as_deref(), Some(etag.as_str()));
+    }
+    assert_eq!(answers[0].body, answers[2].body);
+    assert_eq!(answers[1].body, answers[3].body);
+    assert_ne!(answers[0].header("ETag"), answers[1].header("ETag"));
+
+    for (token, reply) in [(&alices, &answers[2]), (&bobs, &answers[3])] {
+        let etag = reply.header("ETag").expect("an ETag");
+        let unchanged = srv
+            .get("/user")
+            .header("Authorization", format!("token {token}"))
+            .header("If-None-Match", etag.clone())
+            .go()
+            .await;
+        assert_eq!(unchanged.status, 304, "{}", unchanged.body);
+        assert_eq!(unchanged.body, "");
+        assert_eq!(unchanged.header("ETag"), Some(etag));
+        // Another token's tag does not match.
+        let other = if token == &alices {
+            &answers[1]
+        } else {
+            &answers[0]
+        };
+        srv.get("/user")
+            .header("Authorization", format!("token {token}"))
+            .header("If-None-Match", other.header("ETag").expect("an ETag"))
+            .go()
+            .await
+            .expect_status(200);
+    }
+}
+
 #[tokio::test]
 async fn a_user_or_app_changed_by_a_cli_fixture_shows_in_the_next_use_of_a_cached_token() {
     // A cached token record carries its user and its app: a `grantd seed` that changes either
