@@ -105,17 +105,16 @@ pub async fn tag(conditions: &HeaderMap, response: Response) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let (etag, body) = match parts.extensions.remove::<Tagged>() {
-        Some(Tagged(etag)) => (etag, body),
-        None => {
-            let Ok(bytes) = to_bytes(body, MAX_TAGGED_BODY).await else {
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            };
-            let Some(etag) = entity_tag(&bytes) else {
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            };
-            (etag, Body::from(bytes))
-        }
+    let (etag, body) = if let Some(Tagged(etag)) = parts.extensions.remove::<Tagged>() {
+        (etag, body)
+    } else {
+        let Ok(bytes) = to_bytes(body, MAX_TAGGED_BODY).await else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        let Some(etag) = entity_tag(&bytes) else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        (etag, Body::from(bytes))
     };
     let last_modified = parts.extensions.get::<LastModified>().map(|m| m.0);
     // Made of ASCII by `entity_tag`, so always text.
