@@ -229,7 +229,7 @@ pub async fn rotate_secret(
     store: &dyn Store,
     client_id: &str,
     now: OffsetDateTime,
-) -> Result<(App, ClientSecret), Error> {
+) -> Result<(Arc<App>, ClientSecret), Error> {
     let app = find(store, client_id).await?;
     let secret = ClientSecret::generate()?;
     if !store
@@ -242,7 +242,7 @@ pub async fn rotate_secret(
 }
 
 /// Finds an app by client id or answers [`Error::NotFound`].
-pub async fn find(store: &dyn Store, client_id: &str) -> Result<App, Error> {
+pub async fn find(store: &dyn Store, client_id: &str) -> Result<Arc<App>, Error> {
     let client_id = ClientId::parse(client_id).ok_or(Error::NotFound)?;
     store
         .find_app_by_client_id(&client_id)
@@ -274,7 +274,7 @@ pub async fn sign_in(
     secret: &ClientSecret,
     throttle: LoginThrottle,
     now: OffsetDateTime,
-) -> Result<App, Error> {
+) -> Result<Arc<App>, Error> {
     let subject = Subject::App(client_id.to_owned());
     limits::ensure_login_allowed(store, &subject, throttle, now).await?;
     let outcome = authenticate(store, client_id, secret).await;
@@ -291,7 +291,7 @@ pub async fn authenticate(
     store: &dyn Store,
     client_id: &str,
     secret: &ClientSecret,
-) -> Result<App, Error> {
+) -> Result<Arc<App>, Error> {
     let app = match find(store, client_id).await {
         Ok(app) => Some(app),
         Err(Error::NotFound) => None,
@@ -301,7 +301,7 @@ pub async fn authenticate(
 }
 
 /// The app if `secret` is its secret; [`Error::BadCredentials`] otherwise, and for no app.
-fn verify(app: Option<App>, secret: &ClientSecret) -> Result<App, Error> {
+fn verify(app: Option<Arc<App>>, secret: &ClientSecret) -> Result<Arc<App>, Error> {
     let digest = app
         .as_ref()
         .map_or(SecretDigest([0; 32]), |a| a.client_secret_digest);
@@ -322,7 +322,7 @@ pub async fn sign_in_with_token(
     token: &TokenHash,
     throttle: LoginThrottle,
     now: OffsetDateTime,
-) -> Result<(App, Option<Arc<TokenRecord>>), Error> {
+) -> Result<(Arc<App>, Option<Arc<TokenRecord>>), Error> {
     let subject = Subject::App(client_id.to_owned());
     limits::ensure_login_allowed(store, &subject, throttle, now).await?;
     let (app, record) = match ClientId::parse(client_id) {

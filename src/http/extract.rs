@@ -119,7 +119,7 @@ impl FromRequestParts<AppState> for BasicUser {
 /// An OAuth app or GitHub App authenticated with HTTP Basic `client_id:client_secret`, on a
 /// route whose path names the same client id.
 #[derive(Debug, Clone)]
-pub struct AppClient(pub App);
+pub struct AppClient(pub Arc<App>);
 
 impl FromRequestParts<AppState> for AppClient {
     type Rejection = ApiError;
@@ -172,7 +172,7 @@ impl AppCredentials {
         self,
         state: &AppState,
         token: Option<&TokenHash>,
-    ) -> Result<(App, Option<Option<Arc<TokenRecord>>>), ApiError> {
+    ) -> Result<(Arc<App>, Option<Option<Arc<TokenRecord>>>), ApiError> {
         let now = state.clock.now();
         let (store, throttle) = (&*state.store, state.limits.login);
         let (app, fetched) = match token {

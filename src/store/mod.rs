@@ -87,7 +87,7 @@ pub trait Store: Send + Sync {
 
     // Apps.
     async fn insert_app(&self, app: &NewApp) -> Result<App>;
-    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<App>>;
+    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<Arc<App>>>;
     async fn list_apps(&self) -> Result<Vec<App>>;
     async fn update_app_secret(
         &self,
@@ -145,7 +145,7 @@ pub trait Store: Send + Sync {
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
-    ) -> Result<(Option<App>, Option<Arc<TokenRecord>>)>;
+    ) -> Result<(Option<Arc<App>>, Option<Arc<TokenRecord>>)>;
     /// Swaps an authorization's token, only if its hash is still `old`: of concurrent resets
     /// one wins and the others get `None`.
     async fn replace_token(

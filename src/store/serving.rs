@@ -122,7 +122,7 @@ impl Store for ServingStore {
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
-    ) -> Result<(Option<App>, Option<Arc<TokenRecord>>)> {
+    ) -> Result<(Option<Arc<App>>, Option<Arc<TokenRecord>>)> {
         if self.index.is_none() {
             return self.inner.find_app_and_token(client_id, hash).await;
         }
@@ -133,18 +133,18 @@ impl Store for ServingStore {
         Ok((Some(app), self.find_token(hash).await?))
     }
 
-    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<App>> {
+    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<Arc<App>>> {
         let Some(index) = &self.index else {
             return self.inner.find_app_by_client_id(client_id).await;
         };
         let generation = Self::refreshed(index)?;
         if let Some(app) = index.app(client_id.as_str()) {
-            return Ok(Some(App::clone(&app)));
+            return Ok(Some(app));
         }
         let found = self.inner.find_app_by_client_id(client_id).await?;
         index.refresh()?;
         if let Some(app) = &found {
-            index.keep_app(Arc::new(app.clone()), generation);
+            index.keep_app(Arc::clone(app), generation);
         }
         Ok(found)
     }

@@ -362,8 +362,13 @@ impl Store for StoreImpl {
         Ok(stored)
     }
 
-    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<App>> {
-        Self::fetch_app(&self.pool, client_id.as_str()).await
+    async fn find_app_by_client_id(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<std::sync::Arc<App>>> {
+        Ok(Self::fetch_app(&self.pool, client_id.as_str())
+            .await?
+            .map(std::sync::Arc::new))
     }
 
     async fn list_apps(&self) -> Result<Vec<App>> {
@@ -519,7 +524,7 @@ impl Store for StoreImpl {
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
-    ) -> Result<(Option<App>, Option<std::sync::Arc<TokenRecord>>)> {
+    ) -> Result<(Option<std::sync::Arc<App>>, Option<std::sync::Arc<TokenRecord>>)> {
         let row = sqlx::query(app_and_token_select())
             .bind(client_id.as_str())
             .bind(&hash.0[..])
@@ -527,7 +532,10 @@ impl Store for StoreImpl {
             .await
             .map_err(map_err)?;
         match row.as_ref().map(app_and_token_from_row).transpose()? {
-            Some((app, token)) => Ok((Some(app), token.map(std::sync::Arc::new))),
+            Some((app, token)) => Ok((
+                Some(std::sync::Arc::new(app)),
+                token.map(std::sync::Arc::new),
+            )),
             None => Ok((None, None)),
         }
     }
