@@ -23,7 +23,8 @@ pub struct LastModified(pub OffsetDateTime);
 #[derive(Debug, Clone)]
 pub struct Tagged(pub HeaderValue);
 
-/// Bodies of this API are small; a larger one is served without a tag rather than buffered.
+/// Bodies of this API are small (the longest list page is ~150 kB); buffering for the tag stops
+/// here, and an answer that outgrew it would be a 500 rather than buffered without bound.
 const MAX_TAGGED_BODY: usize = 4 * 1024 * 1024;
 
 /// `Sat, 21 Nov 2026 06:50:26 GMT` (an HTTP-date, RFC 9110 §5.6.7). Written by hand, as the
