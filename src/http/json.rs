@@ -31,8 +31,8 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// A JSON answer of bytes already serialised.
-pub fn response(body: Vec<u8>) -> Response {
+/// A JSON answer of bytes already serialised (a `Vec<u8>`, or `Bytes` kept rendered).
+pub fn response(body: impl IntoResponse) -> Response {
     (
         [(
             header::CONTENT_TYPE,

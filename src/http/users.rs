@@ -3,13 +3,14 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::conditional::{LastModified, Tagged};
 use super::error::ApiError;
 use super::extract::TokenAuth;
+use super::json;
 
 const OAUTH_SCOPES: HeaderName = HeaderName::from_static("x-oauth-scopes");
 const ACCEPTED_OAUTH_SCOPES: HeaderName = HeaderName::from_static("x-accepted-oauth-scopes");
@@ -27,16 +28,12 @@ pub async fn get_authenticated(
         .ok_or_else(ApiError::internal)?;
     Ok((
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
             (OAUTH_SCOPES, answer.scopes),
             (ACCEPTED_OAUTH_SCOPES, HeaderValue::from_static("")),
         ],
         Extension(LastModified(record.user.updated_at)),
         Extension(Tagged(answer.etag)),
-        answer.body,
+        json::response(answer.body),
     )
         .into_response())
 }
