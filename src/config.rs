@@ -102,8 +102,8 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTD_DB_ACQUIRE_TIMEOUT", default_value = "5s")]
     pub db_acquire_timeout: humantime::Duration,
     /// SQLite: how many token records (and, a hundredth of it, apps) the in-memory token index
-    /// keeps, and a tenth of it the rendered answers of checks and of `GET /user`; 0 turns the index off, so every
-    /// check reads the database. PostgreSQL keeps none.
+    /// keeps, and for a tenth of it the rendered answers of checks and of `GET /user`; 0 turns
+    /// the index off, so every check reads the database. PostgreSQL keeps none.
     #[arg(long, env = "GRANTD_TOKEN_CACHE_SIZE", default_value_t = 100_000)]
     pub token_cache_size: usize,
     /// How often the rate-limit and failed-login counts of this node are merged with the

@@ -72,7 +72,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_limits(limits)
         .with_authorizations_api(args.authorizations_api)
         .with_sync_interval(*args.counter_sync_interval)
-        // A tenth of the records the token index keeps (an answer is ~1.4 kB, a record less).
+        // A tenth of the records the token index keeps (a record's two answers are ~2.6 kB,
+        // the record itself less).
         .with_answers(args.token_cache_size / 10);
     crate::serve(listener, state, shutdown_signal())
         .await

@@ -90,7 +90,7 @@ impl CheckTemplate {
 
 impl UserAnswer {
     /// Renders `GET /user`'s answer for `record`; `None` if it cannot be serialised.
-    pub fn render(public_url: &str, record: &TokenRecord) -> Option<Self> {
+    fn render(public_url: &str, record: &TokenRecord) -> Option<Self> {
         let body = sonic_rs::to_vec(&PrivateUser::new(public_url, &record.user))
             .inspect_err(|error| tracing::error!(%error, "cannot serialise an answer"))
             .ok()?;
