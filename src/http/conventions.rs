@@ -335,7 +335,7 @@ where
 
     fn call(&mut self, request: Request) -> S::Future {
         if let Some(route) = request.extensions().get::<MatchedPath>() {
-            super::log::record_route(route.as_str());
+            super::log::record_route(super::log::Route::Matched(route.clone()));
         }
         self.inner.call(request)
     }

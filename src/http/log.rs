@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
+use axum::extract::MatchedPath;
 use axum::http::{HeaderValue, Method};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -26,7 +27,23 @@ pub struct RequestContext {
     request_id: HeaderValue,
     /// The matched route pattern, once routing has matched one; never the raw path, which may
     /// hold a token (the legacy app-token paths).
-    route: RefCell<Option<String>>,
+    route: RefCell<Option<Route>>,
+}
+
+/// A route pattern as routing found it: named by the hot routes' own dispatch, or the router's
+/// `MatchedPath` (shared, so recording it copies no string).
+pub enum Route {
+    Pattern(&'static str),
+    Matched(MatchedPath),
+}
+
+impl Route {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Pattern(pattern) => pattern,
+            Self::Matched(matched) => matched.as_str(),
+        }
+    }
 }
 
 impl RequestContext {
@@ -45,9 +62,9 @@ impl RequestContext {
 }
 
 /// Records the matched route of the request the current task serves (no-op outside one).
-pub fn record_route(route: &str) {
+pub fn record_route(route: Route) {
     let _ = REQUEST.try_with(|request| {
-        *request.route.borrow_mut() = Some(route.to_owned());
+        *request.route.borrow_mut() = Some(route);
     });
 }
 
@@ -57,8 +74,9 @@ impl fmt::Display for RequestContext {
         match &*self.route.borrow() {
             Some(route) => write!(
                 f,
-                "request{{method={} route={route} request_id={id}}}",
-                self.method
+                "request{{method={} route={} request_id={id}}}",
+                self.method,
+                route.as_str()
             ),
             None => write!(f, "request{{method={} request_id={id}}}", self.method),
         }
@@ -107,7 +125,7 @@ mod tests {
             context.to_string(),
             "request{method=POST request_id=CB9E:1F45:4A7B2:8C1D3:6527A1B0}"
         );
-        *context.route.borrow_mut() = Some("/applications/{client_id}/token".to_owned());
+        *context.route.borrow_mut() = Some(Route::Pattern("/applications/{client_id}/token"));
         assert_eq!(
             context.to_string(),
             "request{method=POST route=/applications/{client_id}/token \
@@ -117,11 +135,11 @@ mod tests {
 
     #[tokio::test]
     async fn routes_are_recorded_only_inside_a_request() {
-        record_route("/outside"); // no request: nothing to record into, and no panic
+        record_route(Route::Pattern("/outside")); // no request: nothing to record into, and no panic
         let context = RequestContext::new(Method::GET, HeaderValue::from_static("ID"));
         let seen = context
             .scope(async {
-                record_route("/user");
+                record_route(Route::Pattern("/user"));
                 REQUEST.with(ToString::to_string)
             })
             .await;

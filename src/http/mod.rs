@@ -10,6 +10,7 @@ pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod grants;
+pub mod hot_routes;
 pub mod json;
 pub mod limits;
 pub mod log;
@@ -241,11 +242,11 @@ pub fn app(
         .nest("/api/v3", api(&state))
         .route_layer(conventions::RecordRoute::layer())
         .fallback(meta::not_found)
-        .with_state(state);
+        .with_state(state.clone());
     tower::ServiceBuilder::new()
         .layer_fn(conventions::Conventions::new)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .service(routes)
+        .service(hot_routes::HotRoutes::new(routes, state))
 }
 
 impl From<Infallible> for ApiError {
