@@ -5,7 +5,8 @@
 //! some sixty strings, mostly URLs: that scan was the largest single cost of the answer). The
 //! bytes are the same as `serde_json`'s, which a test below pins.
 
-use axum::http::{HeaderValue, header};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -31,16 +32,21 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// Headers an answer ends up with: its own, the rate-limit ones, CORS and GitHub's, and a
+/// conditional GET's (`conventions.rs`). Room for all at once: a map grown as headers come
+/// would allocate and rehash on the way.
+const HEADERS_CAPACITY: usize = 24;
+
 /// A JSON answer of bytes already serialised (a `Vec<u8>`, or `Bytes` kept rendered).
-pub fn response(body: impl IntoResponse) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+pub fn response(body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    let headers = response.headers_mut();
+    *headers = HeaderMap::with_capacity(HEADERS_CAPACITY);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::domain::limits::RateLimitStatus;
@@ -30,10 +31,65 @@ const RESOURCE: HeaderName = HeaderName::from_static("x-ratelimit-resource");
 
 /// `X-RateLimit-Limit`, `-Remaining`, `-Used`, `-Reset` (Unix seconds) and `-Resource`.
 /// (The names are constants: `HeaderName::from_static` checks its string each time it runs.)
+/// The four numbers are written into one buffer and each value is a slice of it: one
+/// allocation per answer where `HeaderValue::from(number)` makes one per header.
 pub fn insert_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
-    headers.insert(LIMIT, HeaderValue::from(status.limit));
-    headers.insert(REMAINING, HeaderValue::from(status.remaining()));
-    headers.insert(USED, HeaderValue::from(status.used));
-    headers.insert(RESET, HeaderValue::from(status.reset.unix_timestamp()));
+    let numbers = [
+        (LIMIT, i64::from(status.limit)),
+        (REMAINING, i64::from(status.remaining())),
+        (USED, i64::from(status.used)),
+        (RESET, status.reset.unix_timestamp()),
+    ];
+    let mut digits = itoa::Buffer::new();
+    let mut text = Vec::with_capacity(4 * 20);
+    let mut ends = [0; 4];
+    for (end, (_, number)) in ends.iter_mut().zip(&numbers) {
+        text.extend_from_slice(digits.format(*number).as_bytes());
+        *end = text.len();
+    }
+    let text = Bytes::from(text);
+    let mut start = 0;
+    for ((name, number), end) in numbers.into_iter().zip(ends) {
+        // Digits and a minus sign are always a valid header value; the fallback is unreachable.
+        let value = HeaderValue::from_maybe_shared(text.slice(start..end))
+            .unwrap_or_else(|_| HeaderValue::from(number));
+        headers.insert(name, value);
+        start = end;
+    }
     headers.insert(RESOURCE, HeaderValue::from_static("core"));
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+        headers.get(name).map(|v| v.to_str().unwrap_or("?"))
+    }
+
+    #[test]
+    fn the_headers_carry_each_figure() {
+        let status = RateLimitStatus {
+            limit: 5000,
+            used: 4999,
+            reset: datetime!(2026-11-21 20:00:00 UTC),
+        };
+        let mut headers = HeaderMap::new();
+        insert_headers(&mut headers, &status);
+        assert_eq!(value(&headers, "x-ratelimit-limit"), Some("5000"));
+        assert_eq!(value(&headers, "x-ratelimit-remaining"), Some("1"));
+        assert_eq!(value(&headers, "x-ratelimit-used"), Some("4999"));
+        assert_eq!(value(&headers, "x-ratelimit-reset"), Some("1795291200"));
+        assert_eq!(value(&headers, "x-ratelimit-resource"), Some("core"));
+        let spent = RateLimitStatus {
+            used: 7000,
+            ..status
+        };
+        insert_headers(&mut headers, &spent);
+        assert_eq!(value(&headers, "x-ratelimit-remaining"), Some("0"));
+        assert_eq!(value(&headers, "x-ratelimit-used"), Some("7000"));
+        assert_eq!(headers.len(), 5);
+    }
 }
