@@ -99,24 +99,52 @@ pub fn conditions(request: &Request) -> HeaderMap {
     conditions
 }
 
+/// What [`tag`] made of an answer.
+pub enum TagOutcome {
+    /// Tagged (or a 304), or not to be tagged: ready to send.
+    Done(Response),
+    /// Its tag needs its body read first: see [`tag_buffered`].
+    NeedsBody(Response),
+}
+
 /// Tags a successful answer to a GET and turns it into a 304 if the client's copy, described by
-/// the request's `conditions`, is still current.
-pub async fn tag(conditions: &HeaderMap, response: Response) -> Response {
+/// the request's `conditions`, is still current. Answers that carry their tag ([`Tagged`]) and
+/// answers other than 200 are done here, without waiting.
+pub fn tag(conditions: &HeaderMap, response: Response) -> TagOutcome {
     if response.status() != StatusCode::OK {
-        return response;
+        return TagOutcome::Done(response);
     }
     let (mut parts, body) = response.into_parts();
-    let (etag, body) = if let Some(Tagged(etag)) = parts.extensions.remove::<Tagged>() {
-        (etag, body)
-    } else {
-        let Ok(bytes) = to_bytes(body, MAX_TAGGED_BODY).await else {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        };
-        let Some(etag) = entity_tag(&bytes) else {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        };
-        (etag, Body::from(bytes))
+    match parts.extensions.remove::<Tagged>() {
+        Some(Tagged(etag)) => TagOutcome::Done(tagged(conditions, parts, etag, body)),
+        None => TagOutcome::NeedsBody(Response::from_parts(parts, body)),
+    }
+}
+
+/// [`tag`] for an answer whose tag is computed from its body, read here (up to
+/// [`MAX_TAGGED_BODY`]; past it, or if the body fails, the answer is a 500).
+pub async fn tag_buffered(conditions: HeaderMap, response: Response) -> Response {
+    let response = match tag(&conditions, response) {
+        TagOutcome::Done(done) => return done,
+        TagOutcome::NeedsBody(untagged) => untagged,
     };
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_TAGGED_BODY).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let Some(etag) = entity_tag(&bytes) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    tagged(&conditions, parts, etag, Body::from(bytes))
+}
+
+/// The answer with its `ETag` and `Last-Modified`, or the 304 they make it.
+fn tagged(
+    conditions: &HeaderMap,
+    mut parts: axum::http::response::Parts,
+    etag: HeaderValue,
+    body: Body,
+) -> Response {
     let last_modified = parts.extensions.get::<LastModified>().map(|m| m.0);
     // Made of ASCII by `entity_tag`, so always text.
     let unchanged = not_modified(conditions, etag.to_str().unwrap_or_default(), last_modified);

@@ -11,6 +11,7 @@ use std::fmt;
 
 use axum::extract::MatchedPath;
 use axum::http::{HeaderValue, Method};
+use tokio::task::futures::TaskLocalFuture;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
@@ -55,9 +56,10 @@ impl RequestContext {
         }
     }
 
-    /// Serves `request` (a future) with this context on its log lines.
-    pub async fn scope<F: Future>(self, request: F) -> F::Output {
-        REQUEST.scope(self, request).await
+    /// Serves `request` (a future) with this context on its log lines. (Not an `async fn`:
+    /// one would hold `request` twice, its argument and the scope's, in every request's future.)
+    pub fn scope<F: Future>(self, request: F) -> TaskLocalFuture<RequestContext, F> {
+        REQUEST.scope(self, request)
     }
 }
 

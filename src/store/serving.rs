@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
+use tokio::task::futures::TaskLocalFuture;
 
 use super::cache::{Presence, TokenIndex};
 use super::counters::Counters;
@@ -35,8 +36,10 @@ tokio::task_local! {
 /// then the token) reuse that answer. The request is served as of that instant, which is after
 /// it arrived, so a change committed before it arrived is always seen. A write made by the
 /// request itself ends the view, so the request's own changes are seen too.
-pub async fn with_request_view<F: Future>(request: F) -> F::Output {
-    REQUEST_VIEW.scope(Cell::new(None), request).await
+///
+/// (Not an `async fn`: one would hold `request` twice in every request's future.)
+pub fn with_request_view<F: Future>(request: F) -> TaskLocalFuture<Cell<Option<u64>>, F> {
+    REQUEST_VIEW.scope(Cell::new(None), request)
 }
 
 fn forget_request_view() {
