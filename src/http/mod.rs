@@ -47,9 +47,23 @@ impl Clock for SystemClock {
     }
 }
 
-/// Everything a handler needs, cloned into each request (all fields are shared pointers).
+/// Everything a handler needs, cloned into each request (several times: by the router, the
+/// conventions layer and the `State` extractor), so one shared pointer: a clone is one atomic
+/// increment rather than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     /// The API's root URL as clients reach it, without a trailing slash; every `url` field
@@ -96,7 +110,7 @@ impl AppState {
         public_url: impl AsRef<str>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             store,
             clock,
             public_url: public_url.as_ref().trim_end_matches('/').into(),
@@ -105,37 +119,34 @@ impl AppState {
             openapi: Arc::default(),
             sync_interval: Duration::from_secs(1),
             answers: Arc::new(answers::Answers::new(DEFAULT_RENDERED_RECORDS)),
-        }
+        }))
+    }
+
+    /// The state with one setting changed (set up before serving: a copy if already shared).
+    fn edited(mut self, edit: impl FnOnce(&mut Shared)) -> Self {
+        edit(Arc::make_mut(&mut self.0));
+        self
     }
 
     /// Keeps the answers rendered for at most `capacity` records (0: none).
     #[must_use]
     pub fn with_answers(self, capacity: usize) -> Self {
-        Self {
-            answers: Arc::new(answers::Answers::new(capacity)),
-            ..self
-        }
+        self.edited(|s| s.answers = Arc::new(answers::Answers::new(capacity)))
     }
 
     #[must_use]
     pub fn with_sync_interval(self, sync_interval: Duration) -> Self {
-        Self {
-            sync_interval,
-            ..self
-        }
+        self.edited(|s| s.sync_interval = sync_interval)
     }
 
     #[must_use]
     pub fn with_authorizations_api(self, authorizations_api: ApiStatus) -> Self {
-        Self {
-            authorizations_api,
-            ..self
-        }
+        self.edited(|s| s.authorizations_api = authorizations_api)
     }
 
     #[must_use]
     pub fn with_limits(self, limits: Limits) -> Self {
-        Self { limits, ..self }
+        self.edited(|s| s.limits = limits)
     }
 }
 
