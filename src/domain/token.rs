@@ -53,7 +53,7 @@ impl PlainToken {
         let mut token = String::with_capacity(TOKEN_LEN);
         token.push_str(kind.prefix());
         token.push_str(&random);
-        token.push_str(&checksum(random.as_bytes()));
+        token.extend(checksum(random.as_bytes()).map(char::from));
         Ok(Self(token))
     }
 
@@ -69,7 +69,7 @@ impl PlainToken {
             return None;
         }
         let (random, sum) = rest.split_at(RANDOM_LEN);
-        (checksum(random.as_bytes()) == sum).then(|| Self(candidate.to_owned()))
+        (checksum(random.as_bytes()) == sum.as_bytes()).then(|| Self(candidate.to_owned()))
     }
 
     pub fn kind(&self) -> TokenKind {
@@ -124,8 +124,8 @@ impl fmt::Debug for TokenHash {
     }
 }
 
-/// The CRC32 of `data` in base62, left-padded with `0` to six characters.
-fn checksum(data: &[u8]) -> String {
+/// The CRC32 of `data` in base62, left-padded with `0` to six characters (ASCII).
+fn checksum(data: &[u8]) -> [u8; CHECKSUM_LEN] {
     let mut value = crc32fast::hash(data);
     let mut digits = [b'0'; CHECKSUM_LEN];
     for slot in digits.iter_mut().rev() {
@@ -133,7 +133,7 @@ fn checksum(data: &[u8]) -> String {
         value /= 62;
     }
     // 62^6 > 2^32, so six digits always hold the whole CRC.
-    String::from_utf8_lossy(&digits).into_owned()
+    digits
 }
 
 /// `len` characters drawn uniformly from the base62 alphabet. Bytes of 248 and above are
@@ -184,14 +184,14 @@ mod tests {
             expected.insert(0, char::from(BASE62[(v % 62) as usize]));
             v /= 62;
         }
-        assert_eq!(checksum(random.as_bytes()), expected);
+        assert_eq!(checksum(random.as_bytes()), expected.as_bytes());
         assert!(PlainToken::parse(&format!("ghp_{random}{expected}")).is_some());
     }
 
     #[test]
     fn checksum_pads_small_values_with_zeros() {
         // The CRC32 of the empty string is 0.
-        assert_eq!(checksum(b""), "000000");
+        assert_eq!(&checksum(b""), b"000000");
     }
 
     #[test]
@@ -217,7 +217,10 @@ mod tests {
     fn hash_is_sha256_hex_and_last_eight_is_the_tail() {
         let token = PlainToken::parse(&{
             let random = "0123456789abcdefghijABCDEFGHIJ";
-            format!("ghp_{random}{}", checksum(random.as_bytes()))
+            format!(
+                "ghp_{random}{}",
+                String::from_utf8_lossy(&checksum(random.as_bytes()))
+            )
         })
         .unwrap();
         let expected = hex::encode(Sha256::digest(token.expose().as_bytes()));

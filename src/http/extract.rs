@@ -74,9 +74,12 @@ fn decode_basic(credentials: &str) -> Option<(String, String)> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(credentials)
         .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (login, password) = text.split_once(':')?;
-    Some((login.to_owned(), password.to_owned()))
+    let mut login = String::from_utf8(bytes).ok()?;
+    // The login keeps the decoded buffer; only the password is copied out of it.
+    let colon = login.find(':')?;
+    let password = login.split_off(colon + 1);
+    login.truncate(colon);
+    Some((login, password))
 }
 
 impl FromRequestParts<AppState> for BasicUser {
