@@ -331,6 +331,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let Some(after) = this.after.as_mut() else {
+            return Poll::Pending; // polled after completion: the inner future is spent
+        };
         let response = if let Some(tagging) = this.tagging {
             std::task::ready!(tagging.as_mut().poll(cx))
         } else {
@@ -338,9 +341,6 @@ where
                 Ok(Ok(response)) => response,
                 Ok(Err(never)) => match never {},
                 Err(_elapsed) => StatusCode::REQUEST_TIMEOUT.into_response(),
-            };
-            let Some(after) = this.after.as_mut() else {
-                return Poll::Pending; // polled after completion
             };
             // Room for every header added below at once: a map grown one insert at a time
             // rehashes four times on the way to GitHub's twenty-odd headers.
@@ -362,10 +362,11 @@ where
                 },
             }
         };
-        let Some(after) = this.after.take() else {
-            return Poll::Pending; // polled after completion
-        };
-        Poll::Ready(Ok(after.answer(response)))
+        // `after` is there: checked on entry.
+        Poll::Ready(Ok(match this.after.take() {
+            Some(after) => after.answer(response),
+            None => response,
+        }))
     }
 }
 
