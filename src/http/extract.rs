@@ -205,7 +205,9 @@ impl AppCredentials {
         if self.path_client_id.as_deref() != Some(app.client_id.as_str()) {
             return Err(ApiError::not_found());
         }
-        let subject = Subject::App(app.client_id.to_string());
+        // Signed in, so the client id sent is the app's (apps are found by exact client id):
+        // the subject takes the string already decoded rather than a copy of the app's.
+        let subject = Subject::App(self.client_id);
         count_request(self.slot.as_ref(), state, subject, now).await?;
         Ok((app, fetched))
     }
