@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use super::docs;
 use super::error::{ApiError, Documented};
-use super::extract::{AppClient, AppTokenRequest, FieldReader, JsonObject};
+use super::extract::{AppClient, AppTokenRequest, FieldReader, JsonObject, TokenBody};
 use super::schemas::AppAuthorization;
 use super::{AppState, conventions};
 use crate::domain::app_token::{self, ScopeRequest};
@@ -85,18 +85,18 @@ pub async fn check_token(
     State(state): State<AppState>,
     request: AppTokenRequest,
 ) -> Result<Response, ApiError> {
-    let token = access_token(&request.body?, docs::CHECK_TOKEN)?;
-    match request.fetched {
-        // Fetched with the sign-in: the same string, so the same token.
-        Some((parsed, stored)) if parsed.expose() == token => {
+    let doc = docs::CHECK_TOKEN;
+    let app = &request.app;
+    match request.body? {
+        TokenBody::Fetched(token, stored) => {
             let checked =
-                app_token::check_fetched(&request.app.0, parsed, stored, state.clock.now())
-                    .doc(docs::CHECK_TOKEN)?;
+                app_token::check_fetched(&app.0, token, stored, state.clock.now()).doc(doc)?;
             Ok(state
                 .answers
                 .check(&state.public_url, &checked.record, &checked.token))
         }
-        _ => check(&state, &request.app, &token, docs::CHECK_TOKEN).await,
+        TokenBody::Malformed(token) => check(&state, app, &token, doc).await,
+        TokenBody::Object(body) => check(&state, app, &access_token(&body, doc)?, doc).await,
     }
 }
 

@@ -33,6 +33,10 @@ impl ApiError {
         }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn requires_authentication() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Requires authentication")
     }

@@ -219,9 +219,18 @@ impl AppCredentials {
 /// [`AppClient`] then [`JsonObject`]: authentication's first, the body's for the handler.
 pub struct AppTokenRequest {
     pub app: AppClient,
-    pub body: Result<JsonObject, ApiError>,
-    /// The body's token, parsed, and what the store holds under its hash.
-    pub fetched: Option<(PlainToken, Option<Arc<TokenRecord>>)>,
+    pub body: Result<TokenBody, ApiError>,
+}
+
+/// The body of an app-token request, as far as the extractor read it.
+pub enum TokenBody {
+    /// `access_token` a well-formed token, and what the store holds under its hash.
+    Fetched(PlainToken, Option<Arc<TokenRecord>>),
+    /// `access_token` a string that no token can have (wrong length, prefix or checksum).
+    Malformed(String),
+    /// Any other body (no `access_token`, not a string, escapes in it, a key twice), read as
+    /// a JSON object for the handler's [`FieldReader`], whose 422s name the field.
+    Object(JsonObject),
 }
 
 impl FromRequest<AppState> for AppTokenRequest {
@@ -230,21 +239,83 @@ impl FromRequest<AppState> for AppTokenRequest {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
         let credentials = AppCredentials::from_parts(&mut parts, state).await?;
-        let body = JsonObject::from_request(Request::from_parts(parts, body), state).await;
-        let token = body
-            .as_ref()
-            .ok()
-            .and_then(|body| body.0.get("access_token"))
-            .and_then(Value::as_str)
-            .and_then(PlainToken::parse);
-        let (app, stored) = credentials
-            .sign_in(state, token.as_ref().map(PlainToken::hash).as_ref())
-            .await?;
+        let sent = read_body(Request::from_parts(parts, body), state)
+            .await
+            .and_then(|bytes| SentToken::read(&bytes));
+        let token = match &sent {
+            Ok(SentToken::Token(token)) => Some(token.hash()),
+            _ => None,
+        };
+        let (app, stored) = credentials.sign_in(state, token.as_ref()).await?;
+        let body = sent.map(|sent| match sent {
+            SentToken::Token(token) => TokenBody::Fetched(token, stored.flatten()),
+            SentToken::Malformed(text) => TokenBody::Malformed(text),
+            SentToken::Other(object) => TokenBody::Object(object),
+        });
         Ok(Self {
             app: AppClient(app),
             body,
-            fetched: token.zip(stored),
         })
+    }
+}
+
+/// What an app-token request's body sent, before the store is asked.
+enum SentToken {
+    Token(PlainToken),
+    Malformed(String),
+    Other(JsonObject),
+}
+
+impl SentToken {
+    /// Reads the body as most clients send it, `{"access_token":"gho_…"}`, straight from its
+    /// bytes: a [`JsonObject`] would first copy every key and value into a map. Anything the
+    /// quick reading refuses is read as a [`JsonObject`], so both readings give every body
+    /// the same answer (see [`TokenField`]).
+    fn read(bytes: &[u8]) -> Result<Self, ApiError> {
+        match serde_json::from_slice::<TokenField<'_>>(bytes) {
+            Ok(TokenField(Some(text))) => Ok(PlainToken::parse(text)
+                .map_or_else(|| Self::Malformed(text.to_owned()), Self::Token)),
+            Ok(TokenField(None)) | Err(_) => JsonObject::from_bytes(bytes).map(Self::Other),
+        }
+    }
+}
+
+/// The `access_token` of a JSON object whose `access_token`, if any, is a string without
+/// escapes (so it can be borrowed from the body) and appears once. Any other body is an error
+/// here and is read as a [`JsonObject`] instead. The other values are read as
+/// [`serde_json::Value`]s, so a body refused as a [`JsonObject`] (a number out of range,
+/// invalid UTF-8 in a string) is refused here too, and never answered as if it were well-formed.
+struct TokenField<'a>(Option<&'a str>);
+
+impl<'de> serde::Deserialize<'de> for TokenField<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TokenFieldVisitor)
+    }
+}
+
+struct TokenFieldVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TokenFieldVisitor {
+    type Value = TokenField<'de>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut token = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "access_token" {
+                if token.is_some() {
+                    // A JSON object keeps the last; leave that reading to it.
+                    return Err(serde::de::Error::duplicate_field("access_token"));
+                }
+                token = Some(map.next_value::<&'de str>()?);
+            } else {
+                map.next_value::<Value>()?;
+            }
+        }
+        Ok(TokenField(token))
     }
 }
 
@@ -297,22 +368,16 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "Request body is too large (the limit is 1 MiB)",
-                    )
-                } else {
-                    ApiError::problems_parsing_json()
-                }
-            })?;
+        Self::from_bytes(&read_body(request, state).await?)
+    }
+}
+
+impl JsonObject {
+    fn from_bytes(bytes: &[u8]) -> Result<Self, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
-        match serde_json::from_slice::<Value>(&bytes) {
+        match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(_) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -321,6 +386,22 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             Err(_) => Err(ApiError::problems_parsing_json()),
         }
     }
+}
+
+/// A request's body, up to the 1 MiB limit.
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request body is too large (the limit is 1 MiB)",
+                )
+            } else {
+                ApiError::problems_parsing_json()
+            }
+        })
 }
 
 /// Reads typed fields out of a [`JsonObject`], collecting every type error so that one 422
@@ -468,5 +549,97 @@ impl<'a> FieldReader<'a> {
         } else {
             Err(Error::Invalid(self.errors))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::token::TokenKind;
+
+    /// What the check handler makes of a body: the token it checks, or the status it answers.
+    fn outcome_read_whole(body: &[u8]) -> Result<String, StatusCode> {
+        let object = JsonObject::from_bytes(body).map_err(|e| e.status())?;
+        let mut fields = FieldReader::new(&object);
+        let token = fields.required_string("access_token");
+        fields
+            .finish()
+            .map_err(|_| StatusCode::UNPROCESSABLE_ENTITY)?;
+        Ok(token)
+    }
+
+    fn outcome_read_quickly(body: &[u8]) -> Result<String, StatusCode> {
+        match SentToken::read(body).map_err(|e| e.status())? {
+            SentToken::Token(token) => Ok(token.expose().to_owned()),
+            SentToken::Malformed(text) => Ok(text),
+            SentToken::Other(object) => {
+                let mut fields = FieldReader::new(&object);
+                let token = fields.required_string("access_token");
+                fields
+                    .finish()
+                    .map_err(|_| StatusCode::UNPROCESSABLE_ENTITY)?;
+                Ok(token)
+            }
+        }
+    }
+
+    /// The quick reading of a check's body answers every body as reading it whole does.
+    #[test]
+    fn the_quick_body_reading_agrees_with_the_whole_one() {
+        let token = PlainToken::generate(TokenKind::OAuthApp)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .expose()
+            .to_owned();
+        let escaped = format!("\\u0067{}", &token[1..]);
+        let bodies: Vec<Vec<u8>> = [
+            format!(r#"{{"access_token":"{token}"}}"#),
+            format!(r#" {{ "access_token" : "{token}" , "note": {{"a": [1, 2.5, null]}} }} "#),
+            format!(r#"{{"note":"x","access_token":"{token}"}}"#),
+            format!(r#"{{"access_token":"{escaped}"}}"#),
+            format!(r#"{{"\u0061ccess_token":"{token}"}}"#),
+            format!(r#"{{"access_token":"{token}","access_token":"gho_other"}}"#),
+            format!(r#"{{"access_token":"gho_other","access_token":"{token}"}}"#),
+            format!(r#"{{"access_token":"{token}","n":1e400}}"#),
+            format!(r#"{{"access_token":"{token}"}} trailing"#),
+            format!(r#"{{"access_token":"{token}""#),
+            format!(r#"["{token}"]"#),
+            format!(r#""{token}""#),
+            r#"{"access_token":"gho_not_a_token"}"#.to_owned(),
+            r#"{"access_token":null}"#.to_owned(),
+            r#"{"access_token":42}"#.to_owned(),
+            r#"{"access_token":["x"]}"#.to_owned(),
+            "{}".to_owned(),
+            "   ".to_owned(),
+            String::new(),
+            "null".to_owned(),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .chain([
+            [
+                br#"{"access_token":""#,
+                token.as_bytes(),
+                br#"","x":"\xff"}"#,
+            ]
+            .concat(),
+            [br#"{"\xff":1,"access_token":""#, token.as_bytes(), br#""}"#].concat(),
+        ])
+        .collect();
+        let mut quick = 0;
+        for body in &bodies {
+            assert_eq!(
+                outcome_read_quickly(body),
+                outcome_read_whole(body),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            quick += usize::from(matches!(
+                SentToken::read(body),
+                Ok(SentToken::Token(_) | SentToken::Malformed(_))
+            ));
+        }
+        // The quick reading took the plain bodies: four with the token (one key escaped), one
+        // malformed.
+        assert_eq!(quick, 5);
     }
 }
