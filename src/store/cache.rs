@@ -5,8 +5,8 @@
 //! request, whoever revoked it (this server, another grantd on the same file, or a `grantd`
 //! command run beside the server). So before every answer from memory the index asks SQLite
 //! whether anything was committed since it last looked (`PRAGMA data_version` on a connection of
-//! its own, skipped while SQLite's WAL-index header reads as it did then: see [`WalHeader`]). If so, it reads the change log that
-//! triggers keep (`cache_changes`, migration 0003) and the authorizations with ids above the
+//! its own, skipped while SQLite's WAL-index header reads as it did then, which costs no system
+//! call: see `wal_index.rs`). If so, it reads the change log that triggers keep (`cache_changes`, migration 0003) and the authorizations with ids above the
 //! last one it knows, and applies both before answering. A record read from the database is
 //! only cached if nothing was committed while it was being read.
 //!
@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use quick_cache::sync::Cache;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use super::wal_index::{WalHeader, WalHeaderBytes};
 use super::{Error, Result};
 use crate::domain::app::App;
 use crate::domain::app_token::TokenRecord;
@@ -51,52 +52,6 @@ fn hash_key(hash: &[u8]) -> u64 {
 enum Known {
     Loading,
     Ready { keys: HashSet<u64>, last_id: i64 },
-}
-
-/// SQLite's WAL-index header, read from the `-shm` file that every connection to a database in
-/// WAL mode shares (<https://sqlite.org/walformat.html>; the format is fixed, since processes
-/// running different SQLite versions share the file). A writer rewrites it in every commit
-/// (its change counter, last frame and checksums) before the commit returns, and it is kept
-/// twice: the second copy is written first, the first last. So while both copies read the same
-/// as just before the last `PRAGMA data_version`, nothing was committed since, and the pragma
-/// (a read transaction: two file-lock system calls) can be skipped for one `pread`. Anything
-/// else (no such file, the copies differing mid-commit, a read error) means "ask the pragma".
-///
-/// The file cannot be truncated under it: SQLite rebuilds it only when no connection has the
-/// database open, and the index's own connection keeps it open.
-struct WalHeader {
-    shm: std::fs::File,
-}
-
-/// One copy of the header (`WalIndexHdr`: 48 bytes, the two copies back to back).
-type WalHeaderBytes = [u8; WAL_HEADER_LEN];
-const WAL_HEADER_LEN: usize = 48;
-
-impl WalHeader {
-    fn open(database: &Path) -> Option<Self> {
-        let mut name = database.as_os_str().to_owned();
-        name.push("-shm");
-        let shm = std::fs::File::open(name).ok()?;
-        Some(Self { shm })
-    }
-
-    /// The header as committed, or `None` if it cannot be trusted right now.
-    #[cfg(unix)]
-    fn read(&self) -> Option<WalHeaderBytes> {
-        use std::os::unix::fs::FileExt;
-        let mut both = [0u8; 2 * WAL_HEADER_LEN];
-        self.shm.read_exact_at(&mut both, 0).ok()?;
-        let (first, second) = both.split_at(WAL_HEADER_LEN);
-        // Byte 12 is `isInit`: a header not yet built by any connection says nothing.
-        (first == second && first[12] != 0)
-            .then(|| first.try_into().ok())
-            .flatten()
-    }
-
-    #[cfg(not(unix))]
-    fn read(&self) -> Option<WalHeaderBytes> {
-        None
-    }
 }
 
 /// What the index has seen of the database.
@@ -440,60 +395,5 @@ impl TokenIndex {
             )
             .map_err(backend)?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn execute(connection: &Connection, sql: &str) {
-        connection.execute_batch(sql).expect(sql);
-    }
-
-    /// The shortcut is only sound if every commit, from any connection, changes the header
-    /// and reading it is stable while nothing is committed.
-    #[test]
-    #[cfg(unix)]
-    fn the_wal_index_header_changes_with_every_commit_and_only_then() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("wal.db");
-        let writer = Connection::open(&path).expect("create");
-        execute(
-            &writer,
-            "PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);",
-        );
-        let reader = open_connection(&path).expect("open");
-        data_version(&reader).expect("data_version");
-        let wal = WalHeader::open(&path).expect("the -shm file exists in WAL mode");
-
-        let mut seen = vec![wal.read().expect("a header")];
-        for round in 0..5 {
-            // Reads, from either connection, change nothing.
-            data_version(&reader).expect("data_version");
-            execute(&writer, "SELECT COUNT(*) FROM t");
-            assert_eq!(wal.read(), seen.last().copied(), "round {round}: no commit");
-            // A commit (from the other connection) always does, to a header never seen before.
-            execute(&writer, "INSERT INTO t VALUES (1)");
-            let header = wal.read().expect("a header");
-            assert!(!seen.contains(&header), "round {round}: commit not visible");
-            seen.push(header);
-        }
-        // So does a commit after a checkpoint restarted the log.
-        execute(
-            &writer,
-            "PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO t VALUES (2);",
-        );
-        let header = wal.read().expect("a header");
-        assert!(
-            !seen.contains(&header),
-            "commit after a checkpoint not visible"
-        );
-    }
-
-    #[test]
-    fn no_shm_file_means_no_shortcut() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        assert!(WalHeader::open(&dir.path().join("missing.db")).is_none());
     }
 }

@@ -12,6 +12,7 @@ mod counters;
 mod postgres;
 mod serving;
 mod sqlite;
+mod wal_index;
 
 use std::sync::Arc;
 
