@@ -557,10 +557,9 @@ mod tests {
     use super::*;
     use crate::domain::token::TokenKind;
 
-    /// What the check handler makes of a body: the token it checks, or the status it answers.
-    fn outcome_read_whole(body: &[u8]) -> Result<String, StatusCode> {
-        let object = JsonObject::from_bytes(body).map_err(|e| e.status())?;
-        let mut fields = FieldReader::new(&object);
+    /// The `access_token` the check handler reads from a JSON object, or the 422 it answers.
+    fn required_token(object: &JsonObject) -> Result<String, StatusCode> {
+        let mut fields = FieldReader::new(object);
         let token = fields.required_string("access_token");
         fields
             .finish()
@@ -568,18 +567,16 @@ mod tests {
         Ok(token)
     }
 
+    /// What the check handler makes of a body: the token it checks, or the status it answers.
+    fn outcome_read_whole(body: &[u8]) -> Result<String, StatusCode> {
+        required_token(&JsonObject::from_bytes(body).map_err(|e| e.status())?)
+    }
+
     fn outcome_read_quickly(body: &[u8]) -> Result<String, StatusCode> {
         match SentToken::read(body).map_err(|e| e.status())? {
             SentToken::Token(token) => Ok(token.expose().to_owned()),
             SentToken::Malformed(text) => Ok(text),
-            SentToken::Other(object) => {
-                let mut fields = FieldReader::new(&object);
-                let token = fields.required_string("access_token");
-                fields
-                    .finish()
-                    .map_err(|_| StatusCode::UNPROCESSABLE_ENTITY)?;
-                Ok(token)
-            }
+            SentToken::Other(object) => required_token(&object),
         }
     }
 
