@@ -6,8 +6,9 @@
 //! command run beside the server). So before every answer from memory the index asks SQLite
 //! whether anything was committed since it last looked (`PRAGMA data_version` on a connection of
 //! its own, skipped while SQLite's WAL-index header reads as it did then, which costs no system
-//! call: see `wal_index.rs`). If so, it reads the change log that triggers keep (`cache_changes`, migration 0003) and the authorizations with ids above the
-//! last one it knows, and applies both before answering. A record read from the database is
+//! call: see `wal_index.rs`). If so, it reads the change log that triggers keep
+//! (`cache_changes`, migration 0003) and the authorizations with ids above the last one it
+//! knows, and applies both before answering. A record read from the database is
 //! only cached if nothing was committed while it was being read.
 //!
 //! "Which tokens exist" is a set of the first 64 bits of every token hash, loaded in the
