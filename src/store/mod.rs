@@ -8,6 +8,7 @@
 //! - ids come from sequences that never hand out a number twice, even after deletes.
 
 mod cache;
+mod coalesce;
 mod counters;
 mod postgres;
 mod serving;
@@ -64,6 +65,10 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a token check looks up: the app its client id names, and the token with the sent hash
+/// whichever app that token belongs to; the token is `None` when the app is.
+pub type AppAndToken = (Option<Arc<App>>, Option<Arc<TokenRecord>>);
 
 /// Computes an authorization's new fields from its current ones, inside the update's transaction.
 pub type AuthorizationEdit<'a> = &'a (dyn Fn(&Authorization) -> AuthorizationChanges + Send + Sync);
@@ -146,7 +151,7 @@ pub trait Store: Send + Sync {
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
-    ) -> Result<(Option<Arc<App>>, Option<Arc<TokenRecord>>)>;
+    ) -> Result<AppAndToken>;
     /// Swaps an authorization's token, only if its hash is still `old`: of concurrent resets
     /// one wins and the others get `None`.
     async fn replace_token(

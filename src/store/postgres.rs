@@ -3,6 +3,9 @@
 //! and no node caches any of it, so a token revoked through one node fails on every other at
 //! once.
 //!
+//! Token lookups (every check and every request with a token) are batched while the database
+//! is busy, each answered by a query that starts after it was asked (`coalesce.rs`).
+//!
 //! Transactions run at READ COMMITTED; the few read-then-write paths lock the rows they depend
 //! on (`FOR UPDATE`), and uniqueness races end in the unique indexes, which the domain turns
 //! into "already exists" or a retry. The queries are shared with SQLite (`sql/*.rs`).
@@ -13,6 +16,7 @@ use std::time::Duration as StdDuration;
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
+use super::coalesce::Coalescer;
 use super::{Constraint, Error, Result};
 
 include!("sql/imports.rs");
@@ -90,7 +94,16 @@ const IDLE_BEFORE_PING: StdDuration = StdDuration::from_secs(1);
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Token lookups, batched while the database is busy (see `coalesce.rs`).
+    token_lookups: Coalescer<TokenHash, Option<std::sync::Arc<TokenRecord>>>,
+    check_lookups: Coalescer<(ClientId, TokenHash), AppAndToken>,
 }
+
+/// Batches of lookups at the database at once. Two: while one batch is at the database the
+/// next one gathers, and a slow batch does not hold up every check.
+const LOOKUP_BATCHES_IN_FLIGHT: usize = 2;
+/// Lookups per batch at most.
+const LOOKUP_BATCH_SIZE: usize = 128;
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Backend(Box::new(error))
@@ -144,8 +157,115 @@ impl PostgresStore {
             .await
             .map_err(map_err)?;
         MIGRATOR.run(&pool).await.map_err(super::migration_error)?;
-        Ok(Self { pool })
+        let token_lookups = Coalescer::new(LOOKUP_BATCHES_IN_FLIGHT, LOOKUP_BATCH_SIZE, {
+            let pool = pool.clone();
+            move |hashes| Box::pin(fetch_tokens(pool.clone(), hashes))
+        });
+        let check_lookups = Coalescer::new(LOOKUP_BATCHES_IN_FLIGHT, LOOKUP_BATCH_SIZE, {
+            let pool = pool.clone();
+            move |keys| Box::pin(fetch_apps_and_tokens(pool.clone(), keys))
+        });
+        Ok(Self {
+            pool,
+            token_lookups,
+            check_lookups,
+        })
     }
+
+    async fn lookup_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
+        self.token_lookups.get(*hash).await
+    }
+
+    async fn lookup_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<AppAndToken> {
+        self.check_lookups.get((client_id.clone(), *hash)).await
+    }
+}
+
+/// The tokens with these hashes, in their order, in one query: the keys go as an array, and
+/// each row says which key it answers (a hash sent twice gets two rows). A lone key, the rule
+/// under light load, takes the plain statement, which is cheaper for the database.
+///
+/// `OFFSET 0` keeps each key's lookup a subquery of its own, run once per key through the
+/// unique index. Without it PostgreSQL flattens the joins, and the generic plan it settles on
+/// for a prepared statement (it cannot see the array's length) may scan every authorization of
+/// the user and filter them against the batch, 1.6 ms instead of 0.2 ms for four keys on a
+/// thousand tokens, and worse the more tokens a user holds.
+async fn fetch_tokens(
+    pool: PgPool,
+    hashes: Vec<TokenHash>,
+) -> Result<Vec<Option<std::sync::Arc<TokenRecord>>>> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let [hash] = hashes[..] {
+        return Ok(vec![PostgresStore::fetch_token(&pool, &hash).await?]);
+    }
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "SELECT q.batch_position, t.* FROM unnest($1::bytea[]) WITH ORDINALITY AS q(token_hash, batch_position) \
+             CROSS JOIN LATERAL ({TOKEN_SELECT} WHERE a.token_hash = q.token_hash OFFSET 0) t"
+        )
+    });
+    let keys: Vec<&[u8]> = hashes.iter().map(|hash| &hash.0[..]).collect();
+    let rows = sqlx::query(sql.as_str())
+        .bind(keys)
+        .fetch_all(&pool)
+        .await
+        .map_err(map_err)?;
+    let mut found = vec![None; hashes.len()];
+    for row in &rows {
+        *batch_slot(&mut found, row)? = Some(std::sync::Arc::new(token_record_from_row(row)?));
+    }
+    Ok(found)
+}
+
+/// What [`fetch_tokens`] is to `find_token`, for `find_app_and_token`.
+async fn fetch_apps_and_tokens(
+    pool: PgPool,
+    keys: Vec<(ClientId, TokenHash)>,
+) -> Result<Vec<AppAndToken>> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let [(client_id, hash)] = &keys[..] {
+        return Ok(vec![
+            PostgresStore::fetch_app_and_token(&pool, client_id, hash).await?,
+        ]);
+    }
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "SELECT q.batch_position, r.*, t.* \
+             FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS q(client_id, token_hash, batch_position) \
+             CROSS JOIN LATERAL (SELECT {REQUESTING_APP_COLUMNS} FROM apps r JOIN users ru ON ru.id = r.owner_id \
+                                 WHERE r.client_id = q.client_id OFFSET 0) r \
+             LEFT JOIN LATERAL ({TOKEN_SELECT} WHERE a.token_hash = q.token_hash OFFSET 0) t ON true"
+        )
+    });
+    let client_ids: Vec<&str> = keys
+        .iter()
+        .map(|(client_id, _)| client_id.as_str())
+        .collect();
+    let hashes: Vec<&[u8]> = keys.iter().map(|(_, hash)| &hash.0[..]).collect();
+    let rows = sqlx::query(sql.as_str())
+        .bind(client_ids)
+        .bind(hashes)
+        .fetch_all(&pool)
+        .await
+        .map_err(map_err)?;
+    let mut found = vec![(None, None); keys.len()];
+    for row in &rows {
+        *batch_slot(&mut found, row)? = app_and_token_from_row(row)?;
+    }
+    Ok(found)
+}
+
+/// The answer slot of the key a batch row names by its `batch_position` (1-based).
+fn batch_slot<'a, T>(slots: &'a mut [T], row: &PgRow) -> Result<&'a mut T> {
+    let position: i64 = row.try_get("batch_position").map_err(backend)?;
+    usize::try_from(position - 1)
+        .ok()
+        .and_then(|index| slots.get_mut(index))
+        .ok_or_else(|| corrupt("batch position"))
 }
 
 include!("sql/rows.rs");

@@ -125,7 +125,7 @@ impl Store for ServingStore {
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
-    ) -> Result<(Option<Arc<App>>, Option<Arc<TokenRecord>>)> {
+    ) -> Result<super::AppAndToken> {
         if self.index.is_none() {
             return self.inner.find_app_and_token(client_id, hash).await;
         }

@@ -135,6 +135,20 @@ impl SqliteStore {
     pub fn file(&self) -> Option<std::path::PathBuf> {
         self.file.clone()
     }
+
+    // Token lookups go to SQLite one by one: it answers in the process, with nothing to gain
+    // from batching, and a serving node answers most of them from its token index anyway.
+    async fn lookup_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
+        Self::fetch_token(&self.pool, hash).await
+    }
+
+    async fn lookup_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<AppAndToken> {
+        Self::fetch_app_and_token(&self.pool, client_id, hash).await
+    }
 }
 
 include!("sql/rows.rs");

@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::support::{
-    ALICE, DEFAULT_FIXTURE, OAUTH_APP, ServerProcess, fresh_database_url, write_file,
+    ALICE, BOB, DEFAULT_FIXTURE, OAUTH_APP, OTHER_APP, ServerProcess, fresh_database_url,
+    write_file,
 };
 
 struct Cluster {
@@ -140,6 +141,136 @@ async fn tokens_made_reset_and_revoked_on_one_node_act_at_once_on_the_other() {
         )
         .await;
     assert_eq!((status, grants), (200, json!([])));
+}
+
+/// One check or token use of [`many_at_once`] and what it must answer.
+struct Expected {
+    token: String,
+    /// The authorization a check answers with; `None` for 404 (and 401 on `/user`).
+    id: Option<i64>,
+}
+
+/// Sends a check and a `GET /user` for every token at once, `rounds` times over, to `node`, and
+/// asserts each answer is the one for its own token. On PostgreSQL concurrent lookups share
+/// batch queries, so this holds only if every answer reaches the lookup that asked for it.
+async fn many_at_once(nodes: &Cluster, node: &ServerProcess, expected: &[Expected], rounds: usize) {
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..rounds {
+        for (index, case) in expected.iter().enumerate() {
+            let client = nodes.client.clone();
+            let check = client
+                .post(node.url(&format!("/applications/{}/token", OAUTH_APP.client_id)))
+                .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
+                .json(&json!({ "access_token": case.token }));
+            let user = client.get(node.url("/user")).bearer_auth(&case.token);
+            requests.spawn(async move {
+                let check = check.send().await.expect("the node answers");
+                let status = check.status().as_u16();
+                let body: Value = check.json().await.unwrap_or_default();
+                let user = user
+                    .send()
+                    .await
+                    .expect("the node answers")
+                    .status()
+                    .as_u16();
+                (index, status, body["id"].as_i64(), user)
+            });
+        }
+    }
+    let mut answered = 0;
+    while let Some(answer) = requests.join_next().await {
+        let (index, status, id, user) = answer.expect("the request task");
+        let case = &expected[index];
+        match case.id {
+            Some(want) => assert_eq!((status, id, user), (200, Some(want), 200), "token {index}"),
+            None => assert_eq!((status, user), (404, 401), "token {index}"),
+        }
+        answered += 1;
+    }
+    assert_eq!(answered, rounds * expected.len());
+}
+
+#[tokio::test]
+async fn concurrent_checks_each_get_their_own_answer_and_see_revocations_at_once() {
+    let nodes = two_nodes(&[]).await;
+    let (a, b) = (&nodes.a, &nodes.b);
+    let mut expected = Vec::new();
+    for (user, app, count) in [
+        (alice(), &OAUTH_APP, 8),
+        ((BOB.login, BOB.password), &OTHER_APP, 3),
+    ] {
+        for n in 0..count {
+            let path = format!("/authorizations/clients/{}/concurrent-{n}", app.client_id);
+            let body = json!({ "client_secret": app.client_secret });
+            let (status, created) = nodes
+                .call(a, reqwest::Method::PUT, &path, user, Some(body))
+                .await;
+            assert_eq!(status, 201);
+            // Checked with OAUTH_APP's credentials: another app's token is not found.
+            let id = created["id"]
+                .as_i64()
+                .filter(|_| app.client_id == OAUTH_APP.client_id);
+            expected.push(Expected {
+                token: token(&created),
+                id,
+            });
+        }
+    }
+    // Bob's tokens (another app's) are left to the last pass: the check refuses them, but
+    // `/user` accepts them.
+    many_at_once(&nodes, b, &expected[..8], 6).await;
+
+    // Revoked through A, half of them fail through B at once, whatever batch they share.
+    let app = (OAUTH_APP.client_id, OAUTH_APP.client_secret);
+    let path = format!("/applications/{}/token", OAUTH_APP.client_id);
+    for case in expected.iter_mut().take(8).step_by(2) {
+        let body = json!({ "access_token": case.token });
+        let (status, _) = nodes
+            .call(a, reqwest::Method::DELETE, &path, app, Some(body))
+            .await;
+        assert_eq!(status, 204);
+        case.id = None;
+    }
+    many_at_once(&nodes, b, &expected[..8], 6).await;
+
+    // Another app's tokens, mixed in, never answer for this app.
+    let mut checks = tokio::task::JoinSet::new();
+    for round in 0..20 {
+        let case = &expected[8 + round % 3];
+        let request = nodes
+            .client
+            .post(b.url(&path))
+            .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
+            .json(&json!({ "access_token": case.token }));
+        checks.spawn(async move {
+            request
+                .send()
+                .await
+                .expect("the node answers")
+                .status()
+                .as_u16()
+        });
+        let live = &expected[1 + 2 * (round % 4)];
+        let request = nodes
+            .client
+            .post(b.url(&path))
+            .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
+            .json(&json!({ "access_token": live.token }));
+        checks.spawn(async move {
+            request
+                .send()
+                .await
+                .expect("the node answers")
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = checks.join_next().await {
+        statuses.push(status.expect("the request task"));
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [vec![200; 20], vec![404; 20]].concat());
 }
 
 /// Nodes merge their counters with the database every `--counter-sync-interval`; these tests

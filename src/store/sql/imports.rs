@@ -5,7 +5,7 @@ use sqlx::{Row, Transaction};
 use time::{Duration, OffsetDateTime};
 
 use super::{
-    AppUpsert, AuthorizationEdit, Counter, CounterKind, FixtureOutcome, FixturePlan, OrgUpsert,
+    AppAndToken, AppUpsert, AuthorizationEdit, Counter, CounterKind, FixtureOutcome, FixturePlan, OrgUpsert,
     RepoUpsert, Store, UpsertResult, UserUpsert,
 };
 use crate::domain::account::{

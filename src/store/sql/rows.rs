@@ -97,30 +97,33 @@ fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
     })
 }
 
+/// The columns of the app that a token check names by client id (`apps r JOIN users ru`), as
+/// `req_*` beside the token's.
+const REQUESTING_APP_COLUMNS: &str = "r.id AS req_id, r.kind AS req_kind, r.name AS req_name, r.url AS req_url, \
+     r.owner_id AS req_owner_id, ru.login AS req_owner_login, r.client_id AS req_client_id, \
+     r.client_secret_digest AS req_client_secret_digest, r.user_token_ttl AS req_user_token_ttl, \
+     r.created_at AS req_created_at, r.updated_at AS req_updated_at";
+
 /// The app a client id names (columns `req_*`) and, in the same row, the token with hash `$2`
 /// whichever app it belongs to (the columns of [`TOKEN_SELECT`], NULL if there is none).
 fn app_and_token_select() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "SELECT r.id AS req_id, r.kind AS req_kind, r.name AS req_name, r.url AS req_url, \
-             r.owner_id AS req_owner_id, ru.login AS req_owner_login, r.client_id AS req_client_id, \
-             r.client_secret_digest AS req_client_secret_digest, r.user_token_ttl AS req_user_token_ttl, \
-             r.created_at AS req_created_at, r.updated_at AS req_updated_at, t.* \
-             FROM apps r JOIN users ru ON ru.id = r.owner_id \
+            "SELECT {REQUESTING_APP_COLUMNS}, t.* FROM apps r JOIN users ru ON ru.id = r.owner_id \
              LEFT JOIN ({TOKEN_SELECT} WHERE a.token_hash = $2) t ON 1 = 1 \
              WHERE r.client_id = $1"
         )
     })
 }
 
-fn app_and_token_from_row(row: &DbRow) -> Result<(App, Option<TokenRecord>)> {
+fn app_and_token_from_row(row: &DbRow) -> Result<AppAndToken> {
     let app = app_from_columns(row, |name| format!("req_{name}"))?;
     let token = match row.try_get::<Option<i64>, _>("id").map_err(backend)? {
-        Some(_) => Some(token_record_from_row(row)?),
+        Some(_) => Some(std::sync::Arc::new(token_record_from_row(row)?)),
         None => None,
     };
-    Ok((app, token))
+    Ok((Some(std::sync::Arc::new(app)), token))
 }
 
 /// The app columns of a joined row (`app_*`), absent for personal access tokens.

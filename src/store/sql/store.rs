@@ -9,6 +9,44 @@ struct Listing {
 }
 
 impl StoreImpl {
+    /// One token by its hash, in a query of its own (see the dialect's `lookup_token`).
+    async fn fetch_token(
+        pool: &sqlx::Pool<Db>,
+        hash: &TokenHash,
+    ) -> Result<Option<std::sync::Arc<TokenRecord>>> {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| format!("{TOKEN_SELECT} WHERE a.token_hash = $1"));
+        let row = sqlx::query(sql.as_str())
+            .bind(&hash.0[..])
+            .fetch_optional(pool)
+            .await
+            .map_err(map_err)?;
+        Ok(row
+            .as_ref()
+            .map(token_record_from_row)
+            .transpose()?
+            .map(std::sync::Arc::new))
+    }
+
+    /// An app and a token, in a query of their own (see the dialect's `lookup_app_and_token`).
+    async fn fetch_app_and_token(
+        pool: &sqlx::Pool<Db>,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<AppAndToken> {
+        let row = sqlx::query(app_and_token_select())
+            .bind(client_id.as_str())
+            .bind(&hash.0[..])
+            .fetch_optional(pool)
+            .await
+            .map_err(map_err)?;
+        Ok(row
+            .as_ref()
+            .map(app_and_token_from_row)
+            .transpose()?
+            .unwrap_or_default())
+    }
+
     async fn write(&self) -> Result<Transaction<'static, Db>> {
         self.pool
             .begin_with(BEGIN_WRITE)
@@ -507,37 +545,15 @@ impl Store for StoreImpl {
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
-        let sql = format!("{TOKEN_SELECT} WHERE a.token_hash = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&hash.0[..])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(row
-            .as_ref()
-            .map(token_record_from_row)
-            .transpose()?
-            .map(std::sync::Arc::new))
+        self.lookup_token(hash).await
     }
 
     async fn find_app_and_token(
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
-    ) -> Result<(Option<std::sync::Arc<App>>, Option<std::sync::Arc<TokenRecord>>)> {
-        let row = sqlx::query(app_and_token_select())
-            .bind(client_id.as_str())
-            .bind(&hash.0[..])
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        match row.as_ref().map(app_and_token_from_row).transpose()? {
-            Some((app, token)) => Ok((
-                Some(std::sync::Arc::new(app)),
-                token.map(std::sync::Arc::new),
-            )),
-            None => Ok((None, None)),
-        }
+    ) -> Result<AppAndToken> {
+        self.lookup_app_and_token(client_id, hash).await
     }
 
     async fn replace_token(
