@@ -94,9 +94,11 @@ const IDLE_BEFORE_PING: StdDuration = StdDuration::from_secs(1);
 
 pub struct PostgresStore {
     pool: PgPool,
-    /// Token lookups, batched while the database is busy (see `coalesce.rs`).
+    /// Token lookups, batched while the database is busy (see `coalesce.rs`): tokens alone
+    /// (token authentication), and apps by client id with or without a token (app sign-in,
+    /// and a check's sign-in and token at once).
     token_lookups: Coalescer<TokenHash, Option<std::sync::Arc<TokenRecord>>>,
-    check_lookups: Coalescer<(ClientId, TokenHash), AppAndToken>,
+    app_lookups: Coalescer<(ClientId, Option<TokenHash>), AppAndToken>,
 }
 
 /// Batches of lookups at the database at once. Two: while one batch is at the database the
@@ -161,14 +163,14 @@ impl PostgresStore {
             let pool = pool.clone();
             move |hashes| Box::pin(fetch_tokens(pool.clone(), hashes))
         });
-        let check_lookups = Coalescer::new(LOOKUP_BATCHES_IN_FLIGHT, LOOKUP_BATCH_SIZE, {
+        let app_lookups = Coalescer::new(LOOKUP_BATCHES_IN_FLIGHT, LOOKUP_BATCH_SIZE, {
             let pool = pool.clone();
             move |keys| Box::pin(fetch_apps_and_tokens(pool.clone(), keys))
         });
         Ok(Self {
             pool,
             token_lookups,
-            check_lookups,
+            app_lookups,
         })
     }
 
@@ -176,12 +178,17 @@ impl PostgresStore {
         self.token_lookups.get(*hash).await
     }
 
+    async fn lookup_app(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
+        let (app, _) = self.app_lookups.get((client_id.clone(), None)).await?;
+        Ok(app)
+    }
+
     async fn lookup_app_and_token(
         &self,
         client_id: &ClientId,
         hash: &TokenHash,
     ) -> Result<AppAndToken> {
-        self.check_lookups.get((client_id.clone(), *hash)).await
+        self.app_lookups.get((client_id.clone(), Some(*hash))).await
     }
 }
 
@@ -221,16 +228,24 @@ async fn fetch_tokens(
     Ok(found)
 }
 
-/// What [`fetch_tokens`] is to `find_token`, for `find_app_and_token`.
+/// What [`fetch_tokens`] is to `find_token`, for `find_app_and_token` and, with no token
+/// (a NULL in the array, which matches no row), `find_app_by_client_id`.
 async fn fetch_apps_and_tokens(
     pool: PgPool,
-    keys: Vec<(ClientId, TokenHash)>,
+    keys: Vec<(ClientId, Option<TokenHash>)>,
 ) -> Result<Vec<AppAndToken>> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    if let [(client_id, hash)] = &keys[..] {
-        return Ok(vec![
-            PostgresStore::fetch_app_and_token(&pool, client_id, hash).await?,
-        ]);
+    match &keys[..] {
+        [(client_id, Some(hash))] => {
+            return Ok(vec![
+                PostgresStore::fetch_app_and_token(&pool, client_id, hash).await?,
+            ]);
+        }
+        [(client_id, None)] => {
+            let app = PostgresStore::fetch_app(&pool, client_id.as_str()).await?;
+            return Ok(vec![(app.map(std::sync::Arc::new), None)]);
+        }
+        _ => {}
     }
     let sql = SQL.get_or_init(|| {
         format!(
@@ -245,7 +260,10 @@ async fn fetch_apps_and_tokens(
         .iter()
         .map(|(client_id, _)| client_id.as_str())
         .collect();
-    let hashes: Vec<&[u8]> = keys.iter().map(|(_, hash)| &hash.0[..]).collect();
+    let hashes: Vec<Option<&[u8]>> = keys
+        .iter()
+        .map(|(_, hash)| hash.as_ref().map(|hash| &hash.0[..]))
+        .collect();
     let rows = sqlx::query(sql.as_str())
         .bind(client_ids)
         .bind(hashes)

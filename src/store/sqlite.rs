@@ -136,10 +136,16 @@ impl SqliteStore {
         self.file.clone()
     }
 
-    // Token lookups go to SQLite one by one: it answers in the process, with nothing to gain
+    // App and token lookups go to SQLite one by one: it answers in the process, with nothing to gain
     // from batching, and a serving node answers most of them from its token index anyway.
     async fn lookup_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
         Self::fetch_token(&self.pool, hash).await
+    }
+
+    async fn lookup_app(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
+        Ok(Self::fetch_app(&self.pool, client_id.as_str())
+            .await?
+            .map(std::sync::Arc::new))
     }
 
     async fn lookup_app_and_token(

@@ -404,9 +404,7 @@ impl Store for StoreImpl {
         &self,
         client_id: &ClientId,
     ) -> Result<Option<std::sync::Arc<App>>> {
-        Ok(Self::fetch_app(&self.pool, client_id.as_str())
-            .await?
-            .map(std::sync::Arc::new))
+        self.lookup_app(client_id).await
     }
 
     async fn list_apps(&self) -> Result<Vec<App>> {
