@@ -45,18 +45,21 @@ impl Cluster {
         node.send(&self.client, method, path, auth, body).await
     }
 
+    /// A check of `token` by OAUTH_APP through `node`, to send as the caller likes.
+    fn check_request(&self, node: &ServerProcess, token: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(node.url(&format!("/applications/{}/token", OAUTH_APP.client_id)))
+            .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
+            .json(&json!({ "access_token": token }))
+    }
+
     async fn check(&self, node: &ServerProcess, token: &str) -> u16 {
-        let path = format!("/applications/{}/token", OAUTH_APP.client_id);
-        let app = (OAUTH_APP.client_id, OAUTH_APP.client_secret);
-        self.call(
-            node,
-            reqwest::Method::POST,
-            &path,
-            app,
-            Some(json!({ "access_token": token })),
-        )
-        .await
-        .0
+        let reply = self
+            .check_request(node, token)
+            .send()
+            .await
+            .expect("the node answers");
+        reply.status().as_u16()
     }
 
     async fn use_token(&self, node: &ServerProcess, token: &str) -> u16 {
@@ -157,12 +160,8 @@ async fn many_at_once(nodes: &Cluster, node: &ServerProcess, expected: &[Expecte
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..rounds {
         for (index, case) in expected.iter().enumerate() {
-            let client = nodes.client.clone();
-            let check = client
-                .post(node.url(&format!("/applications/{}/token", OAUTH_APP.client_id)))
-                .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
-                .json(&json!({ "access_token": case.token }));
-            let user = client.get(node.url("/user")).bearer_auth(&case.token);
+            let check = nodes.check_request(node, &case.token);
+            let user = nodes.client.get(node.url("/user")).bearer_auth(&case.token);
             requests.spawn(async move {
                 let check = check.send().await.expect("the node answers");
                 let status = check.status().as_u16();
@@ -237,47 +236,20 @@ async fn concurrent_checks_each_get_their_own_answer_and_see_revocations_at_once
     // checks look up the app alone (on PostgreSQL in the same batches, with no token).
     let mut checks = tokio::task::JoinSet::new();
     for round in 0..20 {
-        let request = nodes
-            .client
-            .post(b.url(&path))
-            .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
-            .json(&json!({ "access_token": format!("gho_malformed{round}") }));
-        checks.spawn(async move {
-            request
-                .send()
-                .await
-                .expect("the node answers")
-                .status()
-                .as_u16()
-        });
-        let case = &expected[8 + round % 3];
-        let request = nodes
-            .client
-            .post(b.url(&path))
-            .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
-            .json(&json!({ "access_token": case.token }));
-        checks.spawn(async move {
-            request
-                .send()
-                .await
-                .expect("the node answers")
-                .status()
-                .as_u16()
-        });
-        let live = &expected[1 + 2 * (round % 4)];
-        let request = nodes
-            .client
-            .post(b.url(&path))
-            .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
-            .json(&json!({ "access_token": live.token }));
-        checks.spawn(async move {
-            request
-                .send()
-                .await
-                .expect("the node answers")
-                .status()
-                .as_u16()
-        });
+        let malformed = format!("gho_malformed{round}");
+        let other_app = &expected[8 + round % 3].token;
+        let live = &expected[1 + 2 * (round % 4)].token;
+        for token in [&malformed, other_app, live] {
+            let request = nodes.check_request(b, token);
+            checks.spawn(async move {
+                request
+                    .send()
+                    .await
+                    .expect("the node answers")
+                    .status()
+                    .as_u16()
+            });
+        }
     }
     let mut statuses = Vec::new();
     while let Some(status) = checks.join_next().await {
