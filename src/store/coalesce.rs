@@ -5,7 +5,8 @@
 //! check's cost (a backend woken, a statement run, two context switches), and it is the same
 //! for one token as for fifty. Under load, checks arrive faster than round trips complete, so
 //! one query per waiting group costs a fraction of one query per check. Under light load
-//! nothing waits: a lookup that finds a free slot goes to the database at once, alone.
+//! nothing waits: a lookup that finds a free slot goes to the database after one turn of the
+//! scheduler (in which requests already received may join it), usually alone.
 //!
 //! Freshness is unchanged: every lookup is answered by a query that the database starts after
 //! the lookup was queued, so a write committed before a check arrived is seen by that check,
