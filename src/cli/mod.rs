@@ -213,7 +213,13 @@ async fn mint(args: MintArgs) -> anyhow::Result<()> {
         &user,
         &app.summary(),
         &scopes,
-        args.count,
+        domain::authorization::MintCount {
+            count: args.count,
+            batch_size: usize::try_from(args.batch_size)
+                .ok()
+                .and_then(std::num::NonZeroUsize::new)
+                .context("--batch-size out of range")?,
+        },
         now(),
         |token| writeln!(out, "{}", token.expose()),
     )

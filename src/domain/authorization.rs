@@ -2,6 +2,8 @@
 //! The rules of GitHub's "OAuth Authorizations" API live here: who may create what, which
 //! fields are required and unique, and how scopes change.
 
+use std::num::NonZeroUsize;
+
 use time::OffsetDateTime;
 
 use super::account::TokenScope;
@@ -489,9 +491,14 @@ pub async fn delete(store: &dyn Store, user: &User, id: AuthorizationId) -> Resu
     }
 }
 
-/// How many tokens `mint` stores per transaction: large enough to amortise the commit, small
-/// enough that a batch's clear tokens never pile up in memory.
-const MINT_BATCH: usize = 10_000;
+/// How many tokens [`mint`] makes, and how many it stores per transaction: the store sorts each
+/// batch by hash, so larger batches walk the indexes fewer times (a million tokens on SQLite:
+/// 12 s in batches of 100,000, 30 s in batches of 10,000) and hold more in memory.
+#[derive(Clone, Copy, Debug)]
+pub struct MintCount {
+    pub count: u64,
+    pub batch_size: NonZeroUsize,
+}
 
 /// `grantd token mint`: `count` new tokens of `app` for `user` with `scopes`, for fixtures and
 /// benchmarks. Each is an authorization of its own, told apart by a fingerprint derived from
@@ -502,15 +509,15 @@ pub async fn mint(
     user: &User,
     app: &AppSummary,
     scopes: &Scopes,
-    count: u64,
+    MintCount { count, batch_size }: MintCount,
     now: OffsetDateTime,
     mut sink: impl FnMut(&PlainToken) -> std::io::Result<()>,
 ) -> Result<u64, Error> {
     let mut minted = 0;
     while minted < count {
         let size = usize::try_from(count - minted)
-            .unwrap_or(MINT_BATCH)
-            .min(MINT_BATCH);
+            .unwrap_or(usize::MAX)
+            .min(batch_size.get());
         let mut tokens = Vec::with_capacity(size);
         let mut batch = Vec::with_capacity(size);
         for _ in 0..size {

@@ -157,6 +157,55 @@ impl SqliteStore {
     }
 }
 
+/// Rows per multi-row INSERT of a batch: 16 parameters each keeps a statement well under
+/// SQLite's limit of 32,766.
+const ROWS_PER_INSERT: usize = 1_000;
+
+impl SqliteStore {
+    /// The rows of a bulk insert, in multi-row statements: one per [`ROWS_PER_INSERT`] rows.
+    async fn insert_authorization_rows(
+        tx: &mut Transaction<'static, Db>,
+        rows: &[(&NewAuthorization, Option<i64>)],
+    ) -> Result<()> {
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<Db>::new(
+                "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
+                 fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
+                 scope_repository_selection, scope_repository_ids) ",
+            );
+            insert.push_values(chunk, |mut row, (new, grant_id)| {
+                let now = new.now.unix_timestamp();
+                row.push_bind(new.user_id.0)
+                    .push_bind(new.app.as_ref().map(|a| a.id.0))
+                    .push_bind(*grant_id)
+                    .push_bind(new.scopes.to_stored())
+                    .push_bind(new.token_hash.0.to_vec())
+                    .push_bind(new.token_last_eight.clone())
+                    .push_bind(new.note.clone())
+                    .push_bind(new.note_url.clone())
+                    .push_bind(new.fingerprint.clone().unwrap_or_default())
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
+                    .push_bind(new.scoped_to.as_ref().map(|s| s.target.id.0))
+                    .push_bind(
+                        new.scoped_to
+                            .as_ref()
+                            .map(|s| permissions_to_stored(&s.permissions)),
+                    )
+                    .push_bind(
+                        new.scoped_to
+                            .as_ref()
+                            .map(|s| s.repositories.as_str().to_owned()),
+                    )
+                    .push_bind(new.scoped_to.as_ref().and_then(stored_repository_ids));
+            });
+            insert.build().execute(&mut **tx).await.map_err(map_err)?;
+        }
+        Ok(())
+    }
+}
+
 include!("sql/rows.rs");
 include!("sql/store.rs");
 include!("sql/fixture.rs");

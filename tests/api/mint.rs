@@ -4,14 +4,15 @@
 use std::collections::HashSet;
 
 use crate::support::{
-    ALICE, DEFAULT_FIXTURE, GITHUB_APP, ServerProcess, fresh_database_url, grantd, write_file,
+    ALICE, EXPIRING_APP, EXPIRING_TTL_SECONDS, GITHUB_APP, ServerProcess, apps_fixture,
+    fresh_database_url, grantd, sha256_hex, write_file,
 };
 
 #[tokio::test]
 async fn minted_tokens_are_unique_valid_and_usable() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = fresh_database_url(&dir.path().join("grantd.db")).await;
-    let seed = write_file(dir.path(), "seed.toml", DEFAULT_FIXTURE);
+    let seed = write_file(dir.path(), "seed.toml", &apps_fixture());
     let seeded = grantd(&["seed", seed.to_str().expect("utf-8"), "--db", &db], None);
     assert!(
         seeded.status.success(),
@@ -25,11 +26,14 @@ async fn minted_tokens_are_unique_valid_and_usable() {
         "token",
         "mint",
         "--client-id",
-        GITHUB_APP.client_id,
+        EXPIRING_APP.client_id,
         "--user",
         ALICE.login,
         "--count",
         "12345",
+        // three transactions (5,000, 5,000, 2,345), each sorted by hash before it is stored
+        "--batch-size",
+        "5000",
         "--scopes",
         "repo,user",
         "--out",
@@ -67,21 +71,53 @@ async fn minted_tokens_are_unique_valid_and_usable() {
     assert!(
         tokens
             .iter()
-            .all(|t| t.len() == 40 && t.starts_with(GITHUB_APP.token_prefix))
+            .all(|t| t.len() == 40 && t.starts_with(EXPIRING_APP.token_prefix))
     );
 
-    // A server on that database accepts them: the app's check and the user's GET /user.
+    // A server on that database accepts them, each stored as what it is (every column of the
+    // bulk insert): the app's check and the user's GET /user, for tokens of every batch.
     let server = ServerProcess::start(&db, &[], &dir.path().join("serve.log"));
     let client = reqwest::Client::new();
-    for token in [tokens[0], tokens[6_000], tokens[12_344]] {
+    let mut ids = HashSet::new();
+    for token in [
+        tokens[0],
+        tokens[4_999],
+        tokens[5_000],
+        tokens[9_999],
+        tokens[12_344],
+    ] {
         let check = client
-            .post(server.url(&format!("/applications/{}/token", GITHUB_APP.client_id)))
-            .basic_auth(GITHUB_APP.client_id, Some(GITHUB_APP.client_secret))
+            .post(server.url(&format!("/applications/{}/token", EXPIRING_APP.client_id)))
+            .basic_auth(EXPIRING_APP.client_id, Some(EXPIRING_APP.client_secret))
             .json(&serde_json::json!({ "access_token": token }))
             .send()
             .await
             .expect("answer");
         assert_eq!(check.status(), 200);
+        let body: serde_json::Value = check.json().await.expect("JSON");
+        let hash = sha256_hex(token);
+        assert_eq!(body["hashed_token"], hash);
+        assert_eq!(body["token_last_eight"], token[32..]);
+        assert_eq!(body["fingerprint"], format!("minted-{}", &hash[..16]));
+        assert_eq!(body["scopes"], serde_json::json!(["repo", "user"]));
+        assert_eq!(body["note"], serde_json::Value::Null);
+        assert_eq!(body["note_url"], serde_json::Value::Null);
+        assert_eq!(body["app"]["client_id"], EXPIRING_APP.client_id);
+        assert_eq!(body["user"]["login"], ALICE.login);
+        assert_eq!(body["created_at"], body["updated_at"]);
+        let at = |field: &str| {
+            let text = body[field].as_str().expect("a date");
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .expect("RFC 3339")
+        };
+        assert_eq!(
+            (at("expires_at") - at("created_at")).whole_seconds(),
+            EXPIRING_TTL_SECONDS
+        );
+        assert!(
+            ids.insert(body["id"].clone()),
+            "an authorization of its own"
+        );
         let user = client
             .get(server.url("/user"))
             .bearer_auth(token)

@@ -150,10 +150,6 @@ const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_ha
      t.login AS target_login, t.type AS target_type, t.site_admin AS target_site_admin \
      FROM authorizations a LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
 
-/// Rows per multi-row INSERT of a batch: 16 parameters each keeps a statement well under
-/// both engines' parameter limits (SQLite 32,766, PostgreSQL 65,535).
-const ROWS_PER_INSERT: usize = 1_000;
-
 /// The stored form of a scoped token's selected repositories: ids separated by spaces.
 fn stored_repository_ids(scope: &TokenScope) -> Option<String> {
     match &scope.repositories {
