@@ -204,47 +204,61 @@ impl PostgresStore {
         tx: &mut Transaction<'static, Db>,
         rows: &[(&NewAuthorization, Option<i64>)],
     ) -> Result<()> {
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let column = |f: &dyn Fn(&NewAuthorization, Option<i64>) -> Option<i64>| {
-                chunk
-                    .iter()
-                    .map(|(new, grant)| f(new, *grant))
-                    .collect::<Vec<_>>()
-            };
-            let text = |f: &dyn Fn(&NewAuthorization) -> Option<String>| {
-                chunk.iter().map(|(new, _)| f(new)).collect::<Vec<_>>()
-            };
-            let hashes: Vec<&[u8]> = chunk.iter().map(|(new, _)| &new.token_hash.0[..]).collect();
-            sqlx::query(
-                "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
-                 fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
-                 scope_repository_selection, scope_repository_ids) \
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bytea[], $6::text[], \
-                 $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], \
-                 $14::text[], $15::text[], $16::text[])",
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "{AUTHORIZATION_INSERT} SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
+                 $5::bytea[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], \
+                 $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::text[])"
             )
-            .bind(column(&|new, _| Some(new.user_id.0)))
-            .bind(column(&|new, _| new.app.as_ref().map(|a| a.id.0)))
-            .bind(column(&|_, grant| grant))
-            .bind(text(&|new| Some(new.scopes.to_stored())))
-            .bind(hashes)
-            .bind(text(&|new| Some(new.token_last_eight.clone())))
-            .bind(text(&|new| new.note.clone()))
-            .bind(text(&|new| new.note_url.clone()))
-            .bind(text(&|new| Some(new.fingerprint.clone().unwrap_or_default())))
-            .bind(column(&|new, _| Some(new.now.unix_timestamp())))
-            .bind(column(&|new, _| Some(new.now.unix_timestamp())))
-            .bind(column(&|new, _| new.expires_at.map(OffsetDateTime::unix_timestamp)))
-            .bind(column(&|new, _| new.scoped_to.as_ref().map(|s| s.target.id.0)))
-            .bind(text(&|new| new.scoped_to.as_ref().map(|s| permissions_to_stored(&s.permissions))))
-            .bind(text(&|new| new.scoped_to.as_ref().map(|s| s.repositories.as_str().to_owned())))
-            .bind(text(&|new| new.scoped_to.as_ref().and_then(stored_repository_ids)))
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
+        });
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let created = column(chunk, |new| new.now.unix_timestamp());
+            sqlx::query(sql.as_str())
+                .bind(column(chunk, |new| new.user_id.0))
+                .bind(column(chunk, |new| new.app.as_ref().map(|a| a.id.0)))
+                .bind(chunk.iter().map(|(_, grant)| *grant).collect::<Vec<_>>())
+                .bind(column(chunk, |new| new.scopes.to_stored()))
+                .bind(column(chunk, |new| &new.token_hash.0[..]))
+                .bind(column(chunk, |new| new.token_last_eight.as_str()))
+                .bind(column(chunk, |new| new.note.as_deref()))
+                .bind(column(chunk, |new| new.note_url.as_deref()))
+                .bind(column(chunk, |new| {
+                    new.fingerprint.as_deref().unwrap_or_default()
+                }))
+                .bind(created.clone())
+                .bind(created)
+                .bind(column(chunk, |new| {
+                    new.expires_at.map(OffsetDateTime::unix_timestamp)
+                }))
+                .bind(column(chunk, |new| {
+                    new.scoped_to.as_ref().map(|s| s.target.id.0)
+                }))
+                .bind(column(chunk, |new| {
+                    new.scoped_to
+                        .as_ref()
+                        .map(|s| permissions_to_stored(&s.permissions))
+                }))
+                .bind(column(chunk, |new| {
+                    new.scoped_to.as_ref().map(|s| s.repositories.as_str())
+                }))
+                .bind(column(chunk, |new| {
+                    new.scoped_to.as_ref().and_then(stored_repository_ids)
+                }))
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?;
         }
         Ok(())
     }
+}
+
+/// One column of a bulk insert's rows, as the array bound for it.
+fn column<'a, T>(
+    rows: &'a [(&'a NewAuthorization, Option<i64>)],
+    value: impl Fn(&'a NewAuthorization) -> T,
+) -> Vec<T> {
+    rows.iter().map(|(new, _)| value(new)).collect()
 }
 
 /// The tokens with these hashes, in their order, in one query: the keys go as an array, and

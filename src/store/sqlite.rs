@@ -168,11 +168,7 @@ impl SqliteStore {
         rows: &[(&NewAuthorization, Option<i64>)],
     ) -> Result<()> {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut insert = sqlx::QueryBuilder::<Db>::new(
-                "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
-                 fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
-                 scope_repository_selection, scope_repository_ids) ",
-            );
+            let mut insert = sqlx::QueryBuilder::<Db>::new(format!("{AUTHORIZATION_INSERT} "));
             insert.push_values(chunk, |mut row, (new, grant_id)| {
                 let now = new.now.unix_timestamp();
                 row.push_bind(new.user_id.0)

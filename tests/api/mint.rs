@@ -129,7 +129,8 @@ async fn minted_tokens_are_unique_valid_and_usable() {
     }
     drop(server);
 
-    // Refusals: an existing file is never overwritten; unknown users, apps and scopes.
+    // Refusals: an existing file is never overwritten; unknown users, apps and scopes; an
+    // empty batch.
     let again = grantd(&args, None);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("cannot create"));
@@ -139,6 +140,7 @@ async fn minted_tokens_are_unique_valid_and_usable() {
         ("--user", "nobody", "no user named"),
         ("--client-id", "no-such-app", "no app with client id"),
         ("--scopes", "repo,bogus", "unknown scopes: bogus"),
+        ("--batch-size", "0", "0 is not in 1..=1000000"),
     ] {
         let pick = |name: &str, default: &'static str| if name == flag { value } else { default };
         let args = [
@@ -150,6 +152,8 @@ async fn minted_tokens_are_unique_valid_and_usable() {
             pick("--user", ALICE.login),
             "--scopes",
             pick("--scopes", "repo"),
+            "--batch-size",
+            pick("--batch-size", "2"),
             "--count",
             "3",
             "--out",

@@ -150,6 +150,12 @@ const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_ha
      t.login AS target_login, t.type AS target_type, t.site_admin AS target_site_admin \
      FROM authorizations a LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
 
+/// The columns every authorization insert writes, in the order of its values (the single-row
+/// insert's `$1`–`$16`, SQLite's multi-row `VALUES`, PostgreSQL's `unnest` arrays).
+const AUTHORIZATION_INSERT: &str = "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, \
+     token_last_eight, note, note_url, fingerprint, created_at, updated_at, expires_at, scope_target_id, \
+     scope_permissions, scope_repository_selection, scope_repository_ids)";
+
 /// The stored form of a scoped token's selected repositories: ids separated by spaces.
 fn stored_repository_ids(scope: &TokenScope) -> Option<String> {
     match &scope.repositories {

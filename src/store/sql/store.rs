@@ -205,12 +205,10 @@ impl StoreImpl {
     async fn insert_authorization_row(tx: &mut Transaction<'static, Db>, new: &NewAuthorization) -> Result<i64> {
         let grant_id = Self::grants_of(tx, std::slice::from_ref(new)).await?.pop().flatten();
         let now = new.now.unix_timestamp();
-        sqlx::query_scalar(
-            "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, note, note_url, \
-             fingerprint, created_at, updated_at, expires_at, scope_target_id, scope_permissions, \
-             scope_repository_selection, scope_repository_ids) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-        )
+        let sql = format!(
+            "{AUTHORIZATION_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id"
+        );
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(new.user_id.0)
         .bind(new.app.as_ref().map(|a| a.id.0))
         .bind(grant_id)
