@@ -84,8 +84,16 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 
 /// Whether `name` is a scope GitHub knows.
 pub fn is_known(name: &str) -> bool {
-    SCOPES.iter().any(|(scope, _)| *scope == name)
+    index_of(name).is_some()
 }
+
+fn index_of(name: &str) -> Option<usize> {
+    SCOPES.iter().position(|(scope, _)| *scope == name)
+}
+
+/// At most this many unknown names are reported in a 422: enough to correct a request, and
+/// an answer's size stays bounded whatever was sent.
+const MAX_REPORTED: usize = 10;
 
 /// Whether holding `parent` grants `child`, directly or through a chain
 /// (`admin:org` → `write:org` → `read:org`).
@@ -101,43 +109,67 @@ fn implies(parent: &str, child: &str) -> bool {
 pub struct Scopes(Vec<String>);
 
 impl Scopes {
-    /// Validates and normalises a requested list. Returns the unknown names on failure.
+    /// Validates and normalises a requested list. Returns the unknown names on failure (each
+    /// once, in the order first sent).
+    ///
+    /// Linear in the list's length: a request may send hundreds of thousands of names (up to
+    /// the body limit), and this runs on the request's worker.
     pub fn parse<I, S>(requested: I) -> Result<Self, Vec<String>>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let requested: Vec<String> = requested
-            .into_iter()
-            .map(|s| s.as_ref().to_owned())
-            .collect();
-        let unknown: Vec<String> = requested.iter().filter(|s| !is_known(s)).cloned().collect();
+        let mut known = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
+        for name in requested {
+            let name = name.as_ref();
+            match index_of(name) {
+                Some(index) => known.push(index),
+                None if !unknown.iter().any(|u| u == name) && unknown.len() < MAX_REPORTED => {
+                    unknown.push(name.to_owned());
+                }
+                None => {}
+            }
+        }
         if unknown.is_empty() {
-            Ok(Self::normalise(&requested))
+            Ok(Self::normalise(known))
         } else {
             Err(unknown)
         }
     }
 
-    fn normalise(requested: &[String]) -> Self {
-        let mut kept: Vec<String> = Vec::with_capacity(requested.len());
-        for (i, scope) in requested.iter().enumerate() {
-            let duplicate = kept.contains(scope);
-            let implied = requested
-                .iter()
-                .enumerate()
-                .any(|(j, other)| j != i && implies(other, scope));
-            if !duplicate && !implied {
-                kept.push(scope.clone());
+    /// Keeps the first of each scope, in order, unless another listed scope implies it. The
+    /// distinct scopes are at most the ~60 GitHub knows, so after the one pass that removes
+    /// duplicates the implication check is bounded whatever the list's length.
+    fn normalise(requested: impl IntoIterator<Item = usize>) -> Self {
+        let mut seen = [false; SCOPES.len()];
+        let mut distinct = Vec::new();
+        for index in requested {
+            if !std::mem::replace(&mut seen[index], true) {
+                distinct.push(index);
             }
         }
+        let kept = distinct
+            .iter()
+            .filter(|&&scope| {
+                !distinct
+                    .iter()
+                    .any(|&other| other != scope && implies(SCOPES[other].0, SCOPES[scope].0))
+            })
+            .map(|&scope| SCOPES[scope].0.to_owned())
+            .collect();
         Self(kept)
+    }
+
+    /// The positions in [`SCOPES`] of this list's names (all known, by construction).
+    fn indexes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().filter_map(|name| index_of(name))
     }
 
     /// `add_scopes`: appends in the order given, then normalises.
     #[must_use]
     pub fn with_added(&self, added: &Self) -> Self {
-        Self::normalise(&[self.0.as_slice(), added.0.as_slice()].concat())
+        Self::normalise(self.indexes().chain(added.indexes()))
     }
 
     /// `remove_scopes`: removes exactly the scopes named.
@@ -154,12 +186,7 @@ impl Scopes {
 
     /// The union of several lists, normalised, in first-seen order (a grant's scopes).
     pub fn union<'a>(lists: impl IntoIterator<Item = &'a Self>) -> Self {
-        Self::normalise(
-            &lists
-                .into_iter()
-                .flat_map(|l| l.0.iter().cloned())
-                .collect::<Vec<_>>(),
-        )
+        Self::normalise(lists.into_iter().flat_map(Self::indexes))
     }
 
     pub fn as_slice(&self) -> &[String] {
@@ -209,9 +236,21 @@ mod tests {
     #[test]
     fn unknown_scopes_are_reported() {
         assert_eq!(
-            Scopes::parse(["repo", "bogus", "Repo"]),
+            Scopes::parse(["repo", "bogus", "Repo", "bogus"]),
             Err(vec!["bogus".into(), "Repo".into()])
         );
+        // However many are sent, the report stays short.
+        let many: Vec<String> = (0..10_000).map(|i| format!("nope{i}")).collect();
+        assert_eq!(Scopes::parse(&many).unwrap_err().len(), MAX_REPORTED);
+    }
+
+    /// A list as long as a 1 MiB body allows (hostile or not) normalises like a short one.
+    #[test]
+    fn long_lists_normalise_like_short_ones() {
+        let mut many = vec!["user:email"; 150_000];
+        many.extend(std::iter::repeat_n("repo", 150_000));
+        many.push("user");
+        assert_eq!(names(&Scopes::parse(&many).unwrap()), ["repo", "user"]);
     }
 
     #[test]

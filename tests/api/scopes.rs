@@ -129,3 +129,45 @@ async fn get_or_create_normalises_scopes_when_it_creates() {
         .expect_status(201);
     assert_eq!(body["scopes"], json!(["user", "gist"]));
 }
+
+/// Issue 18, item 2: normalisation is linear in the list's length, so the longest list a 1 MiB
+/// body holds is answered like a short one (it took minutes, and stalled other requests, when
+/// each name was compared with every other). Creation, `add_scopes` and get-or-create all.
+#[tokio::test]
+async fn the_longest_scope_lists_a_body_can_hold_are_answered_at_once() {
+    let srv = TestServer::spawn().await;
+    // Each as many names as fit in the body limit.
+    let many = |name: &str| Value::from(vec![name; 900_000 / (name.len() + 3)]);
+    let created = srv
+        .create_pat_with(&ALICE, json!({ "note": "long", "scopes": many("repo") }))
+        .await;
+    assert_eq!(created["scopes"], json!(["repo"]));
+    let mut add = many("user:email");
+    add.as_array_mut().unwrap().push("user".into());
+    let updated = srv
+        .patch(&format!("/authorizations/{}", created["id"]))
+        .login_as(&ALICE)
+        .json(&json!({ "add_scopes": add }))
+        .go()
+        .await;
+    assert_eq!(
+        updated.expect_status(200)["scopes"],
+        json!(["repo", "user"])
+    );
+    let got = srv
+        .put(&format!("/authorizations/clients/{}", OAUTH_APP.client_id))
+        .login_as(&ALICE)
+        .json(&json!({ "client_secret": OAUTH_APP.client_secret, "scopes": many("read:org") }))
+        .go()
+        .await;
+    assert_eq!(got.expect_status(201)["scopes"], json!(["read:org"]));
+    // A long list of unknown names is refused with a short answer.
+    let unknown: Vec<String> = (0..50_000).map(|i| format!("s{i}")).collect();
+    let refused = srv
+        .post("/authorizations")
+        .login_as(&ALICE)
+        .json(&json!({ "note": "unknown", "scopes": unknown }))
+        .go()
+        .await;
+    assert_validation_error(&refused, Some("OauthAccess"), "scopes", "invalid");
+}
