@@ -116,8 +116,9 @@ pub struct ServeArgs {
     /// The rate-limit window, such as "1h" or "15m".
     #[arg(long, env = "GRANTD_RATE_LIMIT_WINDOW", default_value = "1h")]
     pub rate_limit_window: humantime::Duration,
-    /// Failed sign-ins allowed per login or client id per --login-attempts-window; after that
-    /// every attempt is refused (403) until the window passes.
+    /// Failed sign-ins allowed per login per --login-attempts-window; after that every attempt
+    /// for the login is refused (403) until the window passes. Wrong app secrets are counted
+    /// per source address with the same numbers, but a right secret is never refused.
     #[arg(long, env = "GRANTD_LOGIN_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub login_attempts: u32,
     /// The failed-sign-in window, such as "5m".
@@ -173,6 +174,14 @@ pub enum UserCommand {
     },
     /// Delete a user and all their authorizations (refused while they own apps).
     Delete {
+        login: String,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Forget a user's failed sign-ins, ending a lockout at once (on every node).
+    Unlock {
         login: String,
         #[command(flatten)]
         db: DbArgs,

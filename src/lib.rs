@@ -26,7 +26,11 @@ pub async fn serve(
     let syncing = tokio::spawn(sync_periodically(state.clone()));
     let served = axum::serve(
         listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(http::app(state.clone())),
+        // Each request carries its peer's address (`ConnectInfo`): failed app sign-ins are
+        // counted by it.
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(http::app(state.clone())),
     )
     .with_graceful_shutdown(shutdown)
     .await;
@@ -37,16 +41,32 @@ pub async fn serve(
     served
 }
 
-/// Runs [`store::Store::sync`] every `sync_interval`; a failure (the database away) is logged
-/// and tried again at the next tick.
+/// Runs [`store::Store::sync`] every `sync_interval`, and deletes the counters whose windows
+/// have ended every [`PRUNE_COUNTERS_EVERY`]; a failure (the database away) is logged and tried
+/// again at the next tick.
 async fn sync_periodically(state: AppState) {
     let mut ticks = tokio::time::interval(state.sync_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
+    let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
         ticks.tick().await;
-        if let Err(error) = state.store.sync(state.clock.now()).await {
+        let now = state.clock.now();
+        if let Err(error) = state.store.sync(now).await {
             tracing::warn!(%error, "cannot sync counters with the database");
+        }
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_COUNTERS_EVERY) {
+            last_prune = Some(tokio::time::Instant::now());
+            let limits = state.limits;
+            match domain::limits::prune(&*state.store, limits.rate, limits.login, now).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "deleted ended counters"),
+                Err(error) => tracing::warn!(%error, "cannot delete ended counters"),
+            }
         }
     }
 }
+
+/// How often ended counters are deleted: each failed sign-in from a new address or login adds
+/// a row, so they must go, but a minute late costs nothing.
+const PRUNE_COUNTERS_EVERY: std::time::Duration = std::time::Duration::from_mins(1);

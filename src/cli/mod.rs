@@ -46,6 +46,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 output,
             } => user::passwd(&db, output, &login).await,
             UserCommand::Delete { login, db, output } => user::delete(&db, output, &login).await,
+            UserCommand::Unlock { login, db, output } => user::unlock(&db, output, &login).await,
         },
         Command::App(command) => match command {
             AppCommand::Add(args) => app::add(args).await,

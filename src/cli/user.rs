@@ -1,9 +1,10 @@
-//! `grantd user add|list|passwd|delete`.
+//! `grantd user add|list|passwd|delete|unlock`.
 
 use serde::Serialize;
 
 use super::{explain, now, open_store, print, read_password};
 use crate::config::{DbArgs, OutputArgs};
+use crate::domain::limits;
 use crate::domain::user::{self, User, UserSpec};
 use crate::http::schemas::timestamp;
 
@@ -113,5 +114,30 @@ pub async fn delete(db: &DbArgs, output: OutputArgs, login: &str) -> anyhow::Res
         output,
         &serde_json::json!({"deleted": true, "login": user.login.to_string()}),
         || format!("deleted user {}", user.login),
+    )
+}
+
+pub async fn unlock(db: &DbArgs, output: OutputArgs, login: &str) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let not_found = || format!("no user named {login:?} (see `grantd user list`)");
+    let user = user::find(&*store, login)
+        .await
+        .map_err(|e| explain(e, not_found))?;
+    let had_failures = limits::unlock(&*store, &user.login)
+        .await
+        .map_err(|e| explain(e, not_found))?;
+    print(
+        output,
+        &serde_json::json!({"login": user.login.to_string(), "had_failed_sign_ins": had_failures}),
+        || {
+            if had_failures {
+                format!(
+                    "forgot the failed sign-ins of {}: they can sign in again",
+                    user.login
+                )
+            } else {
+                format!("{} had no failed sign-ins to forget", user.login)
+            }
+        },
     )
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use super::app_token::TokenRecord;
-use super::limits::{self, LoginThrottle, Subject};
+use super::limits::{self, Origin};
 use super::secret::{ClientSecret, SecretDigest};
 use super::token::{TokenHash, TokenKind};
 use super::{AppId, ClientId, Error, FieldError, Login, UserId, error::ErrorCode};
@@ -267,21 +267,19 @@ pub async fn resolve_filter(
     }
 }
 
-/// [`authenticate`] behind failed-login throttling per client id, as for users' logins.
+/// [`authenticate`], with a wrong secret counted against the address it came from (see
+/// [`limits::app_sign_in_failed`]): a right secret is never refused, whatever others sent.
 pub async fn sign_in(
     store: &dyn Store,
     client_id: &str,
     secret: &ClientSecret,
-    throttle: LoginThrottle,
+    origin: Origin,
     now: OffsetDateTime,
 ) -> Result<Arc<App>, Error> {
-    let subject = Subject::App(client_id.to_owned());
-    limits::ensure_login_allowed(store, &subject, throttle, now).await?;
-    let outcome = authenticate(store, client_id, secret).await;
-    if matches!(outcome, Err(Error::BadCredentials)) {
-        limits::record_login_failure(store, &subject, throttle, now).await?;
+    match authenticate(store, client_id, secret).await {
+        Err(Error::BadCredentials) => Err(limits::app_sign_in_failed(store, origin, now).await?),
+        outcome => outcome,
     }
-    outcome
 }
 
 /// Checks an app's Basic credentials (`client_id:client_secret`). An unknown client id and a
@@ -320,20 +318,15 @@ pub async fn sign_in_with_token(
     client_id: &str,
     secret: &ClientSecret,
     token: &TokenHash,
-    throttle: LoginThrottle,
+    origin: Origin,
     now: OffsetDateTime,
 ) -> Result<(Arc<App>, Option<Arc<TokenRecord>>), Error> {
-    let subject = Subject::App(client_id.to_owned());
-    limits::ensure_login_allowed(store, &subject, throttle, now).await?;
     let (app, record) = match ClientId::parse(client_id) {
         Some(client_id) => store.find_app_and_token(&client_id, token).await?,
         None => (None, None),
     };
     match verify(app, secret) {
         Ok(app) => Ok((app, record)),
-        Err(error) => {
-            limits::record_login_failure(store, &subject, throttle, now).await?;
-            Err(error)
-        }
+        Err(_) => Err(limits::app_sign_in_failed(store, origin, now).await?),
     }
 }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::account::TokenScope;
 use super::app::{self, AppSummary};
 use super::error::ErrorCode;
+use super::limits::{self, Origin};
 use super::scope::Scopes;
 use super::secret::ClientSecret;
 use super::token::{PlainToken, TokenHash, TokenKind};
@@ -204,12 +205,16 @@ fn map_conflict(error: store::Error) -> Error {
 
 /// Checks an app's client id and secret as given in a request body or path. An unknown
 /// client id answers `unknown_app` (422 in a body, 404 in a path); a wrong secret is a 422
-/// on `client_secret`, since the user's own credentials were fine.
+/// on `client_secret`, since the user's own credentials were fine. A wrong secret is also a
+/// failed app sign-in of the caller's address (a way to guess secrets like any other), so
+/// once the address has used up its failures it is answered as one (403).
 async fn verify_app(
     store: &dyn Store,
     client_id: &str,
     client_secret: Option<&ClientSecret>,
     unknown_app: Error,
+    origin: Origin,
+    now: OffsetDateTime,
 ) -> Result<AppSummary, Error> {
     let app = match app::find(store, client_id).await {
         Ok(app) => app,
@@ -219,10 +224,14 @@ async fn verify_app(
     let secret = client_secret
         .ok_or_else(|| Error::invalid(FieldError::new("client_secret", ErrorCode::MissingField)))?;
     if !app.client_secret_digest.matches(secret) {
-        return Err(Error::invalid(FieldError::new(
-            "client_secret",
-            ErrorCode::Invalid,
-        )));
+        return Err(
+            match limits::app_sign_in_failed(store, origin, now).await? {
+                Error::BadCredentials => {
+                    Error::invalid(FieldError::new("client_secret", ErrorCode::Invalid))
+                }
+                refused => refused,
+            },
+        );
     }
     Ok(app.summary())
 }
@@ -280,6 +289,7 @@ pub async fn create(
     store: &dyn Store,
     user: &User,
     request: CreateRequest,
+    origin: Origin,
     now: OffsetDateTime,
 ) -> Result<Created, Error> {
     let scopes = parse_scopes("scopes", request.scopes)?;
@@ -300,7 +310,7 @@ pub async fn create(
         }
         (Some(client_id), secret) => {
             let unknown = Error::invalid(FieldError::new("client_id", ErrorCode::Invalid));
-            Some(verify_app(store, &client_id, secret.as_ref(), unknown).await?)
+            Some(verify_app(store, &client_id, secret.as_ref(), unknown, origin, now).await?)
         }
     };
     if app.is_none() && note.is_none() {
@@ -331,10 +341,19 @@ pub async fn get_or_create(
     client_id: &str,
     fingerprint: Option<&str>,
     request: GetOrCreateRequest,
+    origin: Origin,
     now: OffsetDateTime,
 ) -> Result<GetOrCreate, Error> {
     let secret = request.client_secret.filter(|s| !s.expose().is_empty());
-    let app = verify_app(store, client_id, secret.as_ref(), Error::NotFound).await?;
+    let app = verify_app(
+        store,
+        client_id,
+        secret.as_ref(),
+        Error::NotFound,
+        origin,
+        now,
+    )
+    .await?;
     let scopes = parse_scopes("scopes", request.scopes)?;
     let fingerprint = non_empty(fingerprint.map(str::to_owned).or(request.fingerprint));
     let note_url = checked_note_url(request.note_url)?;

@@ -5,6 +5,8 @@
 //! store, so every node of a deployment sees the same counts (a serving node keeps them in
 //! memory and merges them into the database, see `store/counters.rs`).
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use time::{Duration, OffsetDateTime};
 
 use super::Error;
@@ -26,8 +28,9 @@ impl Default for RateLimit {
     }
 }
 
-/// How many failed sign-ins a login or client id may have per window before every further
-/// attempt is refused, right password or not (GitHub: 10 in 5 minutes, by our reading).
+/// How many failed sign-ins a login may have per window before every further attempt is
+/// refused, right password or not (GitHub: 10 in 5 minutes, by our reading). The same numbers
+/// throttle failed app sign-ins per source address, which never refuses a right secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginThrottle {
     pub attempts: u32,
@@ -43,24 +46,43 @@ impl Default for LoginThrottle {
     }
 }
 
-/// Who a counter counts for.
+/// Where a request came from and the throttle that applies there: what counting a wrong app
+/// secret needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// The peer's address; `None` for a server used without a listener.
+    pub address: Option<IpAddr>,
+    pub throttle: LoginThrottle,
+}
+
+/// Who a counter counts for. Every variant is bounded in size, so no request can make a
+/// counter's key (a database row) as long as it likes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     User(super::UserId),
-    /// An app by its client id as sent (known or not, for the same reason as logins).
-    App(String),
-    /// A login as typed (case-folded), known or not: throttling must not reveal which exist.
-    Login(String),
+    /// A signed-in app's requests, by its client id.
+    App(super::ClientId),
+    /// Failed sign-ins of a login that could exist (known or not: throttling must not reveal
+    /// which exist).
+    Login(super::Login),
+    /// Failed app sign-ins from one network address (an IPv6 address by its /64, the block a
+    /// single host is usually given).
+    Address(IpAddr),
 }
 
 impl Subject {
     /// The counters' key. (Concatenated rather than `format!`ted: an app's requests build it
-    /// twice each, and the formatting machinery costs more than the copy.)
+    /// once each, and the formatting machinery costs more than the copy.)
     pub fn key(&self) -> String {
         match self {
             Self::User(id) => format!("user:{id}"),
-            Self::App(client_id) => ["app:", client_id].concat(),
-            Self::Login(login) => ["login:", &login.to_ascii_lowercase()].concat(),
+            Self::App(client_id) => ["app:", client_id.as_str()].concat(),
+            Self::Login(login) => ["login:", &login.key()].concat(),
+            Self::Address(IpAddr::V4(v4)) => format!("addr:{v4}"),
+            Self::Address(IpAddr::V6(v6)) => {
+                let prefix = u128::from(*v6) & !((1_u128 << 64) - 1);
+                format!("addr:{}/64", Ipv6Addr::from(prefix))
+            }
         }
     }
 }
@@ -93,7 +115,7 @@ pub async fn count_request(
     let status = RateLimitStatus {
         limit: limit.limit,
         used: counter.count.min(limit.limit.saturating_add(1)),
-        reset: counter.window_start + limit.window,
+        reset: counter.window_start.saturating_add(limit.window),
     };
     if counter.count > limit.limit {
         return Err(Error::RateLimited(
@@ -107,45 +129,95 @@ pub async fn count_request(
     Ok(status)
 }
 
-/// Refuses a sign-in attempt while `subject` has used up its failures for the window.
-pub async fn ensure_login_allowed(
+/// A sign-in attempt counted as a failure before its credentials are checked; see
+/// [`take_login_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "an attempt that succeeds must be given back"]
+pub struct TakenAttempt {
+    window_start: OffsetDateTime,
+}
+
+/// Takes one of `subject`'s failed sign-ins for the window before the credentials are checked,
+/// or refuses the attempt ([`Error::LoginAttemptsExceeded`]) when none is left. Counting first
+/// is what makes the limit exact: attempts in flight at once (on any node) cannot all read
+/// "9 failures" and all go on to the password check. An attempt that turns out right is
+/// [given back](give_back).
+pub async fn take_login_attempt(
     store: &dyn Store,
     subject: &Subject,
     throttle: LoginThrottle,
     now: OffsetDateTime,
-) -> Result<(), Error> {
-    let failures = store
-        .read_counter(
-            CounterKind::FailedLogins,
-            &subject.key(),
-            now,
-            throttle.window,
-        )
-        .await?;
-    if failures.count >= throttle.attempts {
-        Err(Error::LoginAttemptsExceeded)
-    } else {
-        Ok(())
+) -> Result<TakenAttempt, Error> {
+    match store
+        .take_login_attempt(&subject.key(), now, throttle.window, throttle.attempts)
+        .await?
+    {
+        Some(counter) => Ok(TakenAttempt {
+            window_start: counter.window_start,
+        }),
+        None => Err(Error::LoginAttemptsExceeded),
     }
 }
 
-/// Records a failed sign-in of `subject`.
-pub async fn record_login_failure(
+/// Returns an attempt whose credentials were right: it was not a failure.
+pub async fn give_back(
     store: &dyn Store,
     subject: &Subject,
-    throttle: LoginThrottle,
-    now: OffsetDateTime,
+    taken: TakenAttempt,
 ) -> Result<(), Error> {
     store
-        .add_to_counter(
-            CounterKind::FailedLogins,
-            &subject.key(),
-            now,
-            throttle.window,
-            1,
-        )
+        .return_login_attempt(&subject.key(), taken.window_start)
         .await?;
     Ok(())
+}
+
+/// Counts a wrong app secret against the address it came from, and says what to answer:
+/// [`Error::BadCredentials`] while the address has failures left, then
+/// [`Error::LoginAttemptsExceeded`] for the rest of the window, with nothing more written.
+///
+/// Unlike a login's, this count never refuses a right secret: client ids are public, so a
+/// lockout by client id would let anyone stop an app's every call, and a 160-bit random
+/// secret needs no lockout against guessing. What it bounds is what a failing client costs.
+pub async fn app_sign_in_failed(
+    store: &dyn Store,
+    origin: Origin,
+    now: OffsetDateTime,
+) -> Result<Error, Error> {
+    // Without a known address, every failure shares one.
+    let address = origin.address.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    let subject = Subject::Address(address);
+    Ok(
+        match take_login_attempt(store, &subject, origin.throttle, now).await {
+            Ok(_counted) => Error::BadCredentials,
+            Err(Error::LoginAttemptsExceeded) => Error::LoginAttemptsExceeded,
+            Err(other) => return Err(other),
+        },
+    )
+}
+
+/// Forgets a login's failed sign-ins (`grantd user unlock`). Whether it had any.
+pub async fn unlock(store: &dyn Store, login: &super::Login) -> Result<bool, Error> {
+    let subject = Subject::Login(login.clone());
+    Ok(store.clear_login_failures(&subject.key()).await?)
+}
+
+/// Deletes the counters whose windows have ended: they count nothing any more, and without
+/// this every login, address and client ever counted would keep a row.
+pub async fn prune(
+    store: &dyn Store,
+    rate: RateLimit,
+    login: LoginThrottle,
+    now: OffsetDateTime,
+) -> Result<u64, Error> {
+    let mut pruned = 0;
+    for (kind, window) in [
+        (CounterKind::Requests, rate.window),
+        (CounterKind::FailedLogins, login.window),
+    ] {
+        let started_by = now.saturating_sub(window);
+        pruned += store.prune_counters(kind, started_by).await?;
+    }
+    Ok(pruned)
 }
 
 #[cfg(test)]
@@ -156,10 +228,14 @@ mod tests {
     #[test]
     fn counter_keys_keep_their_stored_form() {
         assert_eq!(Subject::User(crate::domain::UserId(42)).key(), "user:42");
-        assert_eq!(
-            Subject::App("Iv1.0123abcd".into()).key(),
-            "app:Iv1.0123abcd"
-        );
-        assert_eq!(Subject::Login("Alice".into()).key(), "login:alice");
+        let client_id = crate::domain::ClientId::parse("Iv1.0123456789abcdef").unwrap();
+        assert_eq!(Subject::App(client_id).key(), "app:Iv1.0123456789abcdef");
+        let login = crate::domain::Login::parse("Alice").unwrap();
+        assert_eq!(Subject::Login(login).key(), "login:alice");
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(Subject::Address(v4).key(), "addr:192.0.2.7");
+        // One host's /64 is one subject, so its 2^64 addresses cannot each start afresh.
+        let v6: IpAddr = "2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap();
+        assert_eq!(Subject::Address(v6).key(), "addr:2001:db8:1:2::/64");
     }
 }

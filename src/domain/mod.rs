@@ -96,9 +96,16 @@ impl ClientId {
 
     /// Any printable ASCII without spaces or slashes (it travels in URL paths), 1–100 long.
     pub fn parse(text: &str) -> Option<Self> {
-        let ok = (1..=100).contains(&text.len())
-            && text.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
-        ok.then(|| Self(text.to_owned()))
+        Self::is_valid(text).then(|| Self(text.to_owned()))
+    }
+
+    /// [`parse`](Self::parse), keeping the string it was given instead of copying it.
+    pub fn parse_owned(text: String) -> Option<Self> {
+        Self::is_valid(&text).then_some(Self(text))
+    }
+
+    fn is_valid(text: &str) -> bool {
+        (1..=100).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
     }
 
     pub fn as_str(&self) -> &str {

@@ -77,15 +77,12 @@ pub async fn verify_password(
 /// [`Error::BadCredentials`] whether or not 2FA is on: guessing passwords never learns that.
 pub async fn authenticate(
     store: &dyn Store,
-    login: &str,
+    login: &Login,
     password: Password,
     otp: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<User, Error> {
-    let user = match Login::parse(login) {
-        Some(login) => store.find_user_by_login(&login).await?,
-        None => None,
-    };
+    let user = store.find_user_by_login(login).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     // An unknown login still pays for a full argon2 verification (against a dummy hash), so
     // response time does not reveal which logins exist.
@@ -102,10 +99,16 @@ pub async fn authenticate(
     Ok(user)
 }
 
-/// [`authenticate`] behind failed-login throttling: while the login has used up its failures
-/// for the window, every attempt is refused before the password is even checked; a wrong
-/// password or a wrong OTP code counts as a failure (a missing OTP code does not: clients send
-/// the password alone first to learn that 2FA is on).
+/// [`authenticate`] behind failed-login throttling. Each attempt takes one of the login's
+/// failures for the window before the password is checked (while none is left, every attempt
+/// is refused unchecked) and gives it back if it was no failure, so attempts racing on any
+/// number of nodes get at most the limit's worth of password checks. A wrong password or a
+/// wrong OTP code is a failure; a missing OTP code is not (clients send the password alone
+/// first to learn that 2FA is on).
+///
+/// A login that no account can have (GitHub's format rules are public) is refused at once,
+/// with no password check and no counter: that reveals nothing about which accounts exist,
+/// and keeps arbitrary strings out of the database.
 pub async fn sign_in(
     store: &dyn Store,
     login: &str,
@@ -114,13 +117,16 @@ pub async fn sign_in(
     throttle: LoginThrottle,
     now: OffsetDateTime,
 ) -> Result<User, Error> {
-    let subject = Subject::Login(login.to_owned());
-    limits::ensure_login_allowed(store, &subject, throttle, now).await?;
-    let outcome = authenticate(store, login, password, otp, now).await;
-    if matches!(outcome, Err(Error::BadCredentials))
-        || (matches!(outcome, Err(Error::OtpRequired)) && otp.is_some())
-    {
-        limits::record_login_failure(store, &subject, throttle, now).await?;
+    let Some(login) = Login::parse(login) else {
+        return Err(Error::BadCredentials);
+    };
+    let subject = Subject::Login(login.clone());
+    let taken = limits::take_login_attempt(store, &subject, throttle, now).await?;
+    let outcome = authenticate(store, &login, password, otp, now).await;
+    let failed = matches!(outcome, Err(Error::BadCredentials))
+        || (matches!(outcome, Err(Error::OtpRequired)) && otp.is_some());
+    if !failed {
+        limits::give_back(store, &subject, taken).await?;
     }
     outcome
 }

@@ -12,13 +12,14 @@ use super::AppState;
 use super::conditional::LastModified;
 use super::docs;
 use super::error::{ApiError, Documented};
-use super::extract::{BasicUser, FieldReader, JsonObject, path_id};
+use super::extract::{BasicUser, FieldReader, JsonObject, RequestOrigin, path_id};
 use super::pagination::{ListQuery, list_response};
 use super::schemas;
 use crate::domain::AuthorizationId;
 use crate::domain::authorization::{
     self, CreateRequest, GetOrCreate, GetOrCreateRequest, UpdateRequest,
 };
+use crate::domain::limits::Origin;
 use crate::domain::secret::ClientSecret;
 
 /// GET /authorizations
@@ -44,6 +45,7 @@ pub async fn list_authorizations(
 pub async fn create_authorization(
     State(state): State<AppState>,
     BasicUser(user): BasicUser,
+    RequestOrigin(origin): RequestOrigin,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<schemas::Authorization>), ApiError> {
     let doc = docs::CREATE_AUTHORIZATION;
@@ -57,7 +59,7 @@ pub async fn create_authorization(
         fingerprint: fields.string("fingerprint"),
     };
     fields.finish().doc(doc)?;
-    let created = authorization::create(&*state.store, &user, request, state.clock.now())
+    let created = authorization::create(&*state.store, &user, request, origin, state.clock.now())
         .await
         .doc(doc)?;
     let json = schemas::Authorization::with_token(
@@ -95,6 +97,7 @@ async fn get_or_create(
     client_id: &str,
     fingerprint: Option<&str>,
     body: &JsonObject,
+    origin: Origin,
     doc: &'static str,
 ) -> Result<(StatusCode, Json<schemas::Authorization>), ApiError> {
     let (request, fields) = get_or_create_request(body, fingerprint);
@@ -105,6 +108,7 @@ async fn get_or_create(
         client_id,
         fingerprint,
         request,
+        origin,
         state.clock.now(),
     )
     .await
@@ -129,6 +133,7 @@ async fn get_or_create(
 pub async fn get_or_create_authorization_for_app(
     State(state): State<AppState>,
     BasicUser(user): BasicUser,
+    RequestOrigin(origin): RequestOrigin,
     Path(client_id): Path<String>,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<schemas::Authorization>), ApiError> {
@@ -138,6 +143,7 @@ pub async fn get_or_create_authorization_for_app(
         &client_id,
         None,
         &body,
+        origin,
         docs::GET_OR_CREATE_AUTHORIZATION_FOR_APP,
     )
     .await
@@ -147,11 +153,21 @@ pub async fn get_or_create_authorization_for_app(
 pub async fn get_or_create_authorization_for_app_and_fingerprint(
     State(state): State<AppState>,
     BasicUser(user): BasicUser,
+    RequestOrigin(origin): RequestOrigin,
     Path((client_id, fingerprint)): Path<(String, String)>,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<schemas::Authorization>), ApiError> {
     let doc = docs::GET_OR_CREATE_AUTHORIZATION_FOR_APP_AND_FINGERPRINT;
-    get_or_create(&state, &user, &client_id, Some(&fingerprint), &body, doc).await
+    get_or_create(
+        &state,
+        &user,
+        &client_id,
+        Some(&fingerprint),
+        &body,
+        origin,
+        doc,
+    )
+    .await
 }
 
 /// GET /authorizations/{authorization_id}

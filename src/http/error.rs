@@ -98,6 +98,8 @@ impl From<domain::Error> for ApiError {
                     Subject::User(id) => format!("user ID {id}"),
                     Subject::App(client_id) => format!("app {client_id}"),
                     Subject::Login(login) => format!("login {login}"),
+                    // GitHub's own wording for its per-address limit.
+                    Subject::Address(address) => address.to_string(),
                 };
                 let mut error = Self::new(
                     StatusCode::FORBIDDEN,

@@ -1,10 +1,11 @@
 //! Extractors: authentication and request bodies. A handler that takes [`BasicUser`] cannot
 //! run for an unauthenticated request; one that takes [`JsonObject`] always gets GitHub's 400s.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use base64::Engine;
@@ -17,11 +18,11 @@ use super::limits::RateLimitSlot;
 use crate::domain::app::{self, App};
 use crate::domain::app_token::{self, TokenRecord};
 use crate::domain::authorization::Field;
-use crate::domain::limits::{self, Subject};
+use crate::domain::limits::{self, Origin, Subject};
 use crate::domain::secret::{ClientSecret, Password};
 use crate::domain::token::{PlainToken, TokenHash};
 use crate::domain::user::{self, User};
-use crate::domain::{Error, FieldError, error::ErrorCode};
+use crate::domain::{ClientId, Error, FieldError, error::ErrorCode};
 
 /// Parses an integer id from a path. Ids that are not positive integers name nothing, so they
 /// answer 404 like an id that does not exist (GitHub does the same), not 400.
@@ -49,6 +50,30 @@ async fn count_request(
         }
     }
     outcome.map(|_| ()).map_err(ApiError::from)
+}
+
+/// Where a request came from, for counting its wrong app secrets against its address.
+pub struct RequestOrigin(pub Origin);
+
+fn origin(parts: &Parts, state: &AppState) -> Origin {
+    Origin {
+        address: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_canonical()),
+        throttle: state.limits.login,
+    }
+}
+
+impl FromRequestParts<AppState> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(origin(parts, state)))
+    }
 }
 
 /// A user authenticated with HTTP Basic `login:password` (and a TOTP code if they have 2FA).
@@ -145,6 +170,7 @@ struct AppCredentials {
     secret: ClientSecret,
     path_client_id: Option<String>,
     slot: Option<RateLimitSlot>,
+    origin: Origin,
 }
 
 impl AppCredentials {
@@ -170,6 +196,7 @@ impl AppCredentials {
             secret: ClientSecret::new(secret),
             path_client_id,
             slot: parts.extensions.get::<RateLimitSlot>().cloned(),
+            origin: origin(parts, state),
         })
     }
 
@@ -181,10 +208,11 @@ impl AppCredentials {
         token: Option<&TokenHash>,
     ) -> Result<(Arc<App>, Option<Option<Arc<TokenRecord>>>), ApiError> {
         let now = state.clock.now();
-        let (store, throttle) = (&*state.store, state.limits.login);
+        let store = &*state.store;
         let (app, fetched) = match token {
             None => {
-                let app = app::sign_in(store, &self.client_id, &self.secret, throttle, now).await?;
+                let app =
+                    app::sign_in(store, &self.client_id, &self.secret, self.origin, now).await?;
                 (app, None)
             }
             Some(token) => {
@@ -193,7 +221,7 @@ impl AppCredentials {
                     &self.client_id,
                     &self.secret,
                     token,
-                    throttle,
+                    self.origin,
                     now,
                 )
                 .await?;
@@ -207,7 +235,8 @@ impl AppCredentials {
         }
         // Signed in, so the client id sent is the app's (apps are found by exact client id):
         // the subject takes the string already decoded rather than a copy of the app's.
-        let subject = Subject::App(self.client_id);
+        let subject = ClientId::parse_owned(self.client_id)
+            .map_or_else(|| Subject::App(app.client_id.clone()), Subject::App);
         count_request(self.slot.as_ref(), state, subject, now).await?;
         Ok((app, fetched))
     }

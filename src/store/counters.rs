@@ -1,15 +1,15 @@
-//! Rate-limit and failed-login counters kept in the server's memory and merged into the
-//! database every `--counter-sync-interval`.
+//! Rate-limit counters kept in the server's memory and merged into the database every
+//! `--counter-sync-interval`.
 //!
 //! Writing a counter row on every request would put a database write (on SQLite, an fsync)
 //! in front of every token check. Instead each server counts locally and, once per interval,
 //! adds what it counted to the shared row and reads back the total, which includes what the
 //! other nodes counted. So a node's own requests count at once and exactly, and the other
-//! nodes' requests count within one interval.
+//! nodes' requests count within one interval. Whatever is not merged yet when the server stops
+//! is merged by [`Counters::flush`].
 //!
-//! Failed sign-ins are rarer and guard passwords, so they are written through at once (the
-//! node that saw the failure knows the new total); other nodes' failures arrive with the next
-//! merge. Whatever is not merged yet when the server stops is merged by [`Counters::flush`].
+//! Failed sign-ins are not counted here: they guard passwords, so each is counted in the
+//! database as it happens (`Store::take_login_attempt`), where every node sees it at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,7 +35,10 @@ impl Local {
     }
 
     fn ended(&self, now: OffsetDateTime) -> bool {
-        self.window_start + self.window <= now
+        // A window too long to end within time's range never ends.
+        self.window_start
+            .checked_add(self.window)
+            .is_some_and(|end| end <= now)
     }
 
     fn counter(&self) -> Counter {
@@ -46,31 +49,15 @@ impl Local {
     }
 }
 
-/// This node's counters, one map per kind keyed by subject, so that a request's lookups borrow
-/// the subject instead of allocating a key.
+/// This node's request counters keyed by subject, so that a request's lookup borrows the
+/// subject instead of allocating a key.
 #[derive(Default)]
-struct Locals {
-    requests: HashMap<String, Local>,
-    failed_logins: HashMap<String, Local>,
-}
+struct Locals(HashMap<String, Local>);
 
 impl Locals {
-    fn of(&mut self, kind: CounterKind) -> &mut HashMap<String, Local> {
-        match kind {
-            CounterKind::Requests => &mut self.requests,
-            CounterKind::FailedLogins => &mut self.failed_logins,
-        }
-    }
-
     /// The live counter of `subject`, if this node knows it for this window length.
-    fn live(
-        &mut self,
-        kind: CounterKind,
-        subject: &str,
-        now: OffsetDateTime,
-        window: Duration,
-    ) -> Option<&mut Local> {
-        self.of(kind)
+    fn live(&mut self, subject: &str, now: OffsetDateTime, window: Duration) -> Option<&mut Local> {
+        self.0
             .get_mut(subject)
             .filter(|l| l.window == window && !l.ended(now))
     }
@@ -97,20 +84,17 @@ impl Counters {
 
     /// This node's view of a counter, read from the database the first time it is needed in
     /// a window, so that a restarted node does not start again from zero.
-    async fn view(
-        &self,
-        kind: CounterKind,
-        subject: &str,
-        now: OffsetDateTime,
-        window: Duration,
-    ) -> Result<()> {
-        let known = self.with_local(|local| local.live(kind, subject, now, window).is_some());
+    async fn view(&self, subject: &str, now: OffsetDateTime, window: Duration) -> Result<()> {
+        let known = self.with_local(|local| local.live(subject, now, window).is_some());
         if known {
             return Ok(());
         }
-        let stored = self.store.read_counter(kind, subject, now, window).await?;
+        let stored = self
+            .store
+            .read_counter(CounterKind::Requests, subject, now, window)
+            .await?;
         self.with_local(|local| {
-            let entry = local.of(kind).entry(subject.to_owned()).or_insert(Local {
+            let entry = local.0.entry(subject.to_owned()).or_insert(Local {
                 window_start: stored.window_start,
                 window,
                 shared: stored.count,
@@ -136,10 +120,9 @@ impl Counters {
         now: OffsetDateTime,
         window: Duration,
     ) -> Result<Counter> {
-        let kind = CounterKind::Requests;
         // The common case, a subject already counted in its window: one lock, no allocation.
         let counted = self.with_local(|local| {
-            local.live(kind, subject, now, window).map(|entry| {
+            local.live(subject, now, window).map(|entry| {
                 entry.pending = entry.pending.saturating_add(1);
                 entry.counter()
             })
@@ -147,9 +130,9 @@ impl Counters {
         if let Some(counter) = counted {
             return Ok(counter);
         }
-        self.view(kind, subject, now, window).await?;
+        self.view(subject, now, window).await?;
         Ok(self.with_local(|local| {
-            let entry = local.of(kind).entry(subject.to_owned()).or_insert(Local {
+            let entry = local.0.entry(subject.to_owned()).or_insert(Local {
                 window_start: now,
                 window,
                 shared: 0,
@@ -168,75 +151,41 @@ impl Counters {
         }))
     }
 
-    /// Records a failed sign-in in the database at once and remembers the new total.
-    pub async fn record_failure(
-        &self,
-        subject: &str,
-        now: OffsetDateTime,
-        window: Duration,
-    ) -> Result<Counter> {
-        let stored = self
-            .store
-            .add_to_counter(CounterKind::FailedLogins, subject, now, window, 1)
-            .await?;
-        self.with_local(|local| {
-            local.failed_logins.insert(
-                subject.to_owned(),
-                Local {
-                    window_start: stored.window_start,
-                    window,
-                    shared: stored.count,
-                    pending: 0,
-                },
-            );
-        });
-        Ok(stored)
-    }
-
     /// A counter as this node sees it (its own counts exact, the others' as of the last merge).
     pub async fn read(
         &self,
-        kind: CounterKind,
         subject: &str,
         now: OffsetDateTime,
         window: Duration,
     ) -> Result<Counter> {
         if let Some(counter) =
-            self.with_local(|local| local.live(kind, subject, now, window).map(|l| l.counter()))
+            self.with_local(|local| local.live(subject, now, window).map(|l| l.counter()))
         {
             return Ok(counter);
         }
-        self.view(kind, subject, now, window).await?;
+        self.view(subject, now, window).await?;
         Ok(self.with_local(|local| {
-            local
-                .of(kind)
-                .get(subject)
-                .filter(|l| !l.ended(now))
-                .map_or(
-                    Counter {
-                        count: 0,
-                        window_start: now,
-                    },
-                    Local::counter,
-                )
+            local.0.get(subject).filter(|l| !l.ended(now)).map_or(
+                Counter {
+                    count: 0,
+                    window_start: now,
+                },
+                Local::counter,
+            )
         }))
     }
 
     /// Merges every counter with this node's pending counts into the database, re-reads the
     /// totals of the ones still in their window, and forgets the ended ones.
     pub async fn flush(&self, now: OffsetDateTime) -> Result<()> {
-        let snapshot: Vec<((CounterKind, String), Local)> = self.with_local(|local| {
-            let mut snapshot = Vec::new();
-            for kind in [CounterKind::Requests, CounterKind::FailedLogins] {
-                let counters = local.of(kind);
-                // Counts of an ended window limit nothing any more: merging them could only
-                // land them in the next window, which another node may have started.
-                counters.retain(|_, l| !l.ended(now));
-                snapshot.extend(counters.iter().map(|(s, l)| ((kind, s.clone()), *l)));
-            }
-            snapshot
+        let snapshot: Vec<(String, Local)> = self.with_local(|local| {
+            // Counts of an ended window limit nothing any more: merging them could only land
+            // them in the next window, which another node may have started.
+            local.0.retain(|_, l| !l.ended(now));
+            local.0.iter().map(|(s, l)| (s.clone(), *l)).collect()
         });
-        for ((kind, subject), seen) in snapshot {
+        let kind = CounterKind::Requests;
+        for (subject, seen) in snapshot {
             let stored = if seen.pending > 0 {
                 self.store
                     .add_to_counter(kind, &subject, seen.window_start, seen.window, seen.pending)
@@ -250,7 +199,7 @@ impl Counters {
                 // Only into the window that was merged: a request may have started a new one
                 // while the merge ran, whose counts are not in `stored`.
                 if let Some(entry) = local
-                    .of(kind)
+                    .0
                     .get_mut(&subject)
                     .filter(|entry| entry.window_start == seen.window_start)
                 {
@@ -294,11 +243,8 @@ mod tests {
         seen
     }
 
-    async fn local(counters: &Counters, kind: CounterKind, now: OffsetDateTime) -> Counter {
-        counters
-            .read(kind, SUBJECT, now, WINDOW)
-            .await
-            .expect("read")
+    async fn local(counters: &Counters, now: OffsetDateTime) -> Counter {
+        counters.read(SUBJECT, now, WINDOW).await.expect("read")
     }
 
     async fn stored(store: &Arc<dyn Store>, kind: CounterKind, now: OffsetDateTime) -> Counter {
@@ -313,7 +259,7 @@ mod tests {
         let (_dir, store) = store().await;
         let counters = Counters::new(Arc::clone(&store));
         assert_eq!(count_requests(&counters, 5, T0).await, vec![1, 2, 3, 4, 5]);
-        let seen = local(&counters, CounterKind::Requests, T0 + Duration::seconds(30)).await;
+        let seen = local(&counters, T0 + Duration::seconds(30)).await;
         assert_eq!(
             seen,
             Counter {
@@ -321,16 +267,9 @@ mod tests {
                 window_start: T0
             }
         );
-        // Nothing is in the database yet, and other subjects and kinds are apart.
+        // Nothing is in the database yet, and other subjects are apart.
         assert_eq!(stored(&store, CounterKind::Requests, T0).await.count, 0);
-        assert_eq!(
-            local(&counters, CounterKind::FailedLogins, T0).await.count,
-            0
-        );
-        let other = counters
-            .read(CounterKind::Requests, "user:2", T0, WINDOW)
-            .await
-            .expect("read");
+        let other = counters.read("user:2", T0, WINDOW).await.expect("read");
         assert_eq!(other.count, 0);
     }
 
@@ -366,10 +305,7 @@ mod tests {
         assert_eq!(count_requests(&counters, 2, later).await, vec![4, 5]);
         counters.flush(later).await.expect("flush");
         assert_eq!(stored(&store, CounterKind::Requests, later).await.count, 5);
-        assert_eq!(
-            local(&counters, CounterKind::Requests, later).await.count,
-            5
-        );
+        assert_eq!(local(&counters, later).await.count, 5);
     }
 
     #[tokio::test]
@@ -381,26 +317,26 @@ mod tests {
         count_requests(&a, 2, T0).await;
         count_requests(&b, 3, at).await;
         // Before any merge each node sees its own counts only.
-        assert_eq!(local(&a, CounterKind::Requests, at).await.count, 2);
-        assert_eq!(local(&b, CounterKind::Requests, at).await.count, 3);
+        assert_eq!(local(&a, at).await.count, 2);
+        assert_eq!(local(&b, at).await.count, 3);
 
         let at = T0 + Duration::seconds(2);
         a.flush(at).await.expect("flush a");
         b.flush(at).await.expect("flush b");
         // B merged last, so it saw A's counts; A sees B's with its next merge.
-        assert_eq!(local(&b, CounterKind::Requests, at).await.count, 5);
+        assert_eq!(local(&b, at).await.count, 5);
         a.flush(at).await.expect("flush a again");
-        assert_eq!(local(&a, CounterKind::Requests, at).await.count, 5);
+        assert_eq!(local(&a, at).await.count, 5);
         assert_eq!(stored(&store, CounterKind::Requests, at).await.count, 5);
         // One window for both: the first node's.
-        assert_eq!(local(&b, CounterKind::Requests, at).await.window_start, T0);
+        assert_eq!(local(&b, at).await.window_start, T0);
         // And each node's next request counts on top of the shared total.
         assert_eq!(count_requests(&a, 1, at).await, vec![6]);
         assert_eq!(count_requests(&b, 1, at).await, vec![6]);
         a.flush(at).await.expect("flush a");
         b.flush(at).await.expect("flush b");
         assert_eq!(stored(&store, CounterKind::Requests, at).await.count, 7);
-        assert_eq!(local(&b, CounterKind::Requests, at).await.count, 7);
+        assert_eq!(local(&b, at).await.count, 7);
     }
 
     #[tokio::test]
@@ -414,7 +350,7 @@ mod tests {
         let at = T0 + Duration::seconds(10);
         let after = Counters::new(Arc::clone(&store));
         assert_eq!(
-            local(&after, CounterKind::Requests, at).await,
+            local(&after, at).await,
             Counter {
                 count: 4,
                 window_start: T0
@@ -435,19 +371,14 @@ mod tests {
         // Exactly one window later, the window has ended: locally...
         let next = T0 + WINDOW;
         assert_eq!(
-            local(&counters, CounterKind::Requests, next).await,
+            local(&counters, next).await,
             Counter {
                 count: 0,
                 window_start: next
             }
         );
         assert_eq!(count_requests(&counters, 1, next).await, vec![1]);
-        assert_eq!(
-            local(&counters, CounterKind::Requests, next)
-                .await
-                .window_start,
-            next
-        );
+        assert_eq!(local(&counters, next).await.window_start, next);
         // ...and in the database once merged.
         counters.flush(next).await.expect("flush");
         assert_eq!(
@@ -460,7 +391,7 @@ mod tests {
         // A node that never merged the ended window starts from zero too.
         let other = Counters::new(Arc::clone(&store));
         let far = next + WINDOW * 3;
-        assert_eq!(local(&other, CounterKind::Requests, far).await.count, 0);
+        assert_eq!(local(&other, far).await.count, 0);
         assert_eq!(count_requests(&other, 1, far).await, vec![1]);
     }
 
@@ -474,40 +405,8 @@ mod tests {
         let late = T0 + WINDOW + Duration::seconds(5);
         counters.flush(late).await.expect("flush");
         assert_eq!(stored(&store, CounterKind::Requests, late).await.count, 0);
-        assert_eq!(local(&counters, CounterKind::Requests, late).await.count, 0);
+        assert_eq!(local(&counters, late).await.count, 0);
         assert_eq!(count_requests(&counters, 1, late).await, vec![1]);
-    }
-
-    #[tokio::test]
-    async fn failed_logins_are_in_the_database_at_once() {
-        let (_dir, store) = store().await;
-        let a = Counters::new(Arc::clone(&store));
-        let b = Counters::new(Arc::clone(&store));
-        let first = a.record_failure(SUBJECT, T0, WINDOW).await.expect("record");
-        assert_eq!(
-            first,
-            Counter {
-                count: 1,
-                window_start: T0
-            }
-        );
-        // No flush: the database has it already, and so does another node's next failure.
-        assert_eq!(stored(&store, CounterKind::FailedLogins, T0).await.count, 1);
-        let at = T0 + Duration::seconds(1);
-        let second = b.record_failure(SUBJECT, at, WINDOW).await.expect("record");
-        assert_eq!(second.count, 2);
-        assert_eq!(stored(&store, CounterKind::FailedLogins, at).await.count, 2);
-        assert_eq!(local(&b, CounterKind::FailedLogins, at).await.count, 2);
-        // A node that saw none reads the total from the database; A learns B's with a merge.
-        let c = Counters::new(Arc::clone(&store));
-        assert_eq!(local(&c, CounterKind::FailedLogins, at).await.count, 2);
-        a.flush(at).await.expect("flush");
-        assert_eq!(local(&a, CounterKind::FailedLogins, at).await.count, 2);
-        // Merging adds nothing to failures already written through.
-        b.flush(at).await.expect("flush");
-        assert_eq!(stored(&store, CounterKind::FailedLogins, at).await.count, 2);
-        // Requests and failures are counted apart.
-        assert_eq!(stored(&store, CounterKind::Requests, at).await.count, 0);
     }
 
     /// Node A counts requests late in a window and has not merged them when the window ends;

@@ -204,6 +204,29 @@ pub trait Store: Send + Sync {
         window: Duration,
     ) -> Result<Counter>;
 
+    /// Counts one failed sign-in of `subject` (a [`CounterKind::FailedLogins`] counter) unless
+    /// it already holds `limit` in its live window, which is `window` long from the first
+    /// failure: then nothing is written and the answer is `None`. One statement, so however
+    /// many attempts race on however many nodes, at most `limit` are counted per window.
+    async fn take_login_attempt(
+        &self,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+        limit: u32,
+    ) -> Result<Option<Counter>>;
+    /// Gives back an attempt [`take_login_attempt`](Store::take_login_attempt) counted in the
+    /// window that starts at `window_start` (its credentials were right after all). Nothing
+    /// happens if that window has been replaced meanwhile.
+    async fn return_login_attempt(&self, subject: &str, window_start: OffsetDateTime)
+    -> Result<()>;
+    /// Forgets the failed sign-ins of `subject` (`grantd user unlock`); whether it had any.
+    async fn clear_login_failures(&self, subject: &str) -> Result<bool>;
+    /// Deletes the counters of `kind` whose window started at or before `started_by`: their
+    /// windows have ended, and an ended counter reads as zero, so this changes no count.
+    /// Returns how many were deleted.
+    async fn prune_counters(&self, kind: CounterKind, started_by: OffsetDateTime) -> Result<u64>;
+
     /// Brings what this store keeps in memory (a serving node's counters and token index) in
     /// step with the database. A server calls it every `--counter-sync-interval` and when it
     /// stops; the plain stores keep nothing in memory.

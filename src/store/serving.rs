@@ -1,5 +1,5 @@
-//! The store as a serving node uses it: the database behind [`Counters`] (rate limits and
-//! failed sign-ins counted in memory, merged into the database) and, on SQLite, the
+//! The store as a serving node uses it: the database behind [`Counters`] (rate limits
+//! counted in memory, merged into the database) and, on SQLite, the
 //! [`TokenIndex`] (token checks and app sign-ins answered from memory, kept exactly in step with
 //! the database). Everything else goes straight to the database.
 //!
@@ -162,9 +162,6 @@ impl Store for ServingStore {
     ) -> Result<Counter> {
         match (kind, by) {
             (CounterKind::Requests, 1) => self.counters.count_request(subject, now, window).await,
-            (CounterKind::FailedLogins, 1) => {
-                self.counters.record_failure(subject, now, window).await
-            }
             _ => {
                 self.inner
                     .add_to_counter(kind, subject, now, window, by)
@@ -180,7 +177,41 @@ impl Store for ServingStore {
         now: OffsetDateTime,
         window: Duration,
     ) -> Result<Counter> {
-        self.counters.read(kind, subject, now, window).await
+        match kind {
+            CounterKind::Requests => self.counters.read(subject, now, window).await,
+            // Failed sign-ins are read where they are counted, so every node sees one count.
+            CounterKind::FailedLogins => self.inner.read_counter(kind, subject, now, window).await,
+        }
+    }
+
+    // Failed sign-ins go straight to the database: each attempt must see every node's failures
+    // (the lockout is one limit for the whole deployment), and they are off the hot path.
+    async fn take_login_attempt(
+        &self,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+        limit: u32,
+    ) -> Result<Option<Counter>> {
+        self.inner
+            .take_login_attempt(subject, now, window, limit)
+            .await
+    }
+
+    async fn return_login_attempt(
+        &self,
+        subject: &str,
+        window_start: OffsetDateTime,
+    ) -> Result<()> {
+        self.inner.return_login_attempt(subject, window_start).await
+    }
+
+    async fn clear_login_failures(&self, subject: &str) -> Result<bool> {
+        self.inner.clear_login_failures(subject).await
+    }
+
+    async fn prune_counters(&self, kind: CounterKind, started_by: OffsetDateTime) -> Result<u64> {
+        self.inner.prune_counters(kind, started_by).await
     }
 
     async fn sync(&self, now: OffsetDateTime) -> Result<()> {

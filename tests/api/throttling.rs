@@ -2,9 +2,9 @@
 //! (default 10) for one login within `--login-attempts-window` (default 5 minutes, counted from
 //! the first failure), every attempt for that login, right password or not, gets 403 "Maximum
 //! number of login attempts exceeded. Please try again later." until the window has passed.
-//! Wrong passwords and wrong OTP codes count, a missing OTP code does not, unknown logins are
-//! counted the same way, and app secrets are throttled per client id; invalid *tokens* sent to
-//! the token check are never failed logins.
+//! Wrong passwords and wrong OTP codes count, a missing OTP code does not, and unknown logins
+//! are counted the same way. Wrong app secrets are counted per source address and never make
+//! a right secret fail; invalid *tokens* sent to the token check are never failed logins.
 //!
 //! The server's clock is pinned and moved, so windows pass without sleeping (except in the
 //! two-factor test, where the OTP codes follow the real clock and no window has to pass).
@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use crate::support::{
     ALICE, ALICE2FA, App, BOB, DEFAULT_FIXTURE, GITHUB_APP, OAUTH_APP, OTHER_APP, Reply,
     RequestExt, ServerOptions, TestServer, User, assert_bad_credentials, assert_json, current_otp,
-    error_body, token_of, unissued_token, with_bad_checksum, wrong_otp,
+    error_body, grantd, token_of, unissued_token, with_bad_checksum, wrong_otp,
 };
 
 const THROTTLED: &str = "Maximum number of login attempts exceeded. Please try again later.";
@@ -78,22 +78,43 @@ fn assert_throttled(reply: &Reply) {
     assert_json(&body, &error_body(403, THROTTLED));
 }
 
-/// `n` app requests with a wrong client secret for `client_id`, each answered 401.
+/// A client whose connections come from `source` (any 127.0.0.0/8 address reaches the server),
+/// so that a test can be several callers.
+fn client_from(source: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(source.parse::<std::net::IpAddr>().expect("an address"))
+        .build()
+        .expect("a client")
+}
+
+/// An app request with a wrong client secret for `client_id` on the `i`th of three endpoints
+/// (the count is per address, whatever the endpoint).
+async fn wrong_secret(
+    srv: &TestServer,
+    client: &reqwest::Client,
+    client_id: &str,
+    i: u32,
+) -> Reply {
+    let (method, rest) = match i % 3 {
+        0 => (Method::POST, "token"),
+        1 => (Method::PATCH, "token"),
+        _ => (Method::DELETE, "grant"),
+    };
+    client
+        .request(
+            method,
+            srv.url(&format!("/applications/{client_id}/{rest}")),
+        )
+        .basic_auth(client_id, Some("0000000000000000000000000000000000000000"))
+        .json(&json!({ "access_token": unissued_token("gho_") }))
+        .go()
+        .await
+}
+
+/// `n` app requests with a wrong client secret for `client_id` from 127.0.0.1, each answered 401.
 async fn fail_app(srv: &TestServer, client_id: &str, n: u32) {
     for i in 0..n {
-        // Spread over the app endpoints: the count is per client id, not per endpoint.
-        let (method, rest) = match i % 3 {
-            0 => (Method::POST, "token"),
-            1 => (Method::PATCH, "token"),
-            _ => (Method::DELETE, "grant"),
-        };
-        let reply = srv
-            .request(method, &format!("/applications/{client_id}/{rest}"))
-            .basic_auth(client_id, Some("0000000000000000000000000000000000000000"))
-            .json(&json!({ "access_token": unissued_token("gho_") }))
-            .go()
-            .await;
-        assert_bad_credentials(&reply);
+        assert_bad_credentials(&wrong_secret(srv, &srv.client, client_id, i).await);
     }
 }
 
@@ -260,62 +281,224 @@ async fn by_default_ten_failures_throttle_a_login_for_five_minutes() {
 // App secrets
 // ---------------------------------------------------------------------------------------------
 
+/// The app endpoints, called by `app` with its right secret about `token`, succeed (the last
+/// one resets the token).
+async fn assert_app_served(srv: &TestServer, app: &App, token: &str) {
+    let checked = check(srv, app, token).await;
+    assert_eq!(checked.expect_status(200)["token"], token);
+    let legacy = srv
+        .as_app(
+            Method::GET,
+            &format!("/applications/{}/tokens/{token}", app.client_id),
+            app,
+        )
+        .go()
+        .await;
+    legacy.expect_status(200);
+    srv.reset(app, token).await.expect_status(200);
+}
+
+/// Issue 18, item 5: client ids are public, so a stranger's wrong secrets must not stop an
+/// app. They are counted against the stranger's address, and a right secret is never refused,
+/// not even from that address.
 #[tokio::test]
-async fn wrong_client_secrets_throttle_the_client_id_on_every_app_endpoint() {
+async fn a_strangers_wrong_secrets_never_lock_an_app_out() {
     let srv = spawn_throttled(3).await;
-    let t0 = pin_now(&srv);
+    pin_now(&srv);
     let authz = srv
         .create_app_authorization(&ALICE, &OAUTH_APP, json!({}))
         .await;
     let token = token_of(&authz, "gho_");
-    fail_app(&srv, OAUTH_APP.client_id, 3).await;
-    // The right secret is refused now, on every app endpoint.
-    assert_throttled(&check(&srv, &OAUTH_APP, &token).await);
-    assert_throttled(&srv.reset(&OAUTH_APP, &token).await);
-    assert_throttled(&srv.revoke(&OAUTH_APP, &token).await);
-    assert_throttled(&srv.delete_app_grant(&OAUTH_APP, &token).await);
-    assert_throttled(
-        &srv.scope(
-            &OAUTH_APP,
-            json!({ "access_token": token, "target": "alice" }),
-        )
-        .await,
-    );
-    assert_throttled(
-        &srv.as_app(
-            Method::GET,
-            &format!("/applications/{}/tokens/{token}", OAUTH_APP.client_id),
-            &OAUTH_APP,
-        )
+    let stranger = client_from("127.0.0.2");
+    for i in 0..12 {
+        let reply = wrong_secret(&srv, &stranger, OAUTH_APP.client_id, i).await;
+        if i < 3 {
+            assert_bad_credentials(&reply);
+        } else {
+            assert_throttled(&reply);
+        }
+    }
+    // Even from the stranger's address, the right secret works.
+    let checked = stranger
+        .post(srv.url(&format!("/applications/{}/token", OAUTH_APP.client_id)))
+        .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
+        .json(&json!({ "access_token": token }))
         .go()
-        .await,
-    );
-    // Other apps, the app's owner and the token itself are not affected.
-    let other = check(&srv, &OTHER_APP, &unissued_token("gho_")).await;
-    assert_eq!(other.status, 404, "{}", other.body);
-    let github_app = check(&srv, &GITHUB_APP, &unissued_token("ghu_")).await;
-    assert_eq!(github_app.status, 404, "{}", github_app.body);
-    list_as(&srv, &ALICE).await.expect_status(200);
-    srv.get_user(&token).await.expect_status(200);
-    // Once the window has passed the app is served again, and the token was never touched.
-    srv.clock.pin(t0 + seconds(WINDOW));
-    let checked = check(&srv, &OAUTH_APP, &token).await;
-    assert_eq!(checked.expect_status(200)["token"], token.as_str());
+        .await;
+    checked.expect_status(200);
+    // The app's own wrong secrets are its own address's: still "Bad credentials".
+    fail_app(&srv, OAUTH_APP.client_id, 1).await;
+    // And from its own address it is served on every endpoint.
+    assert_app_served(&srv, &OAUTH_APP, &token).await;
 }
 
 #[tokio::test]
-async fn unknown_client_ids_are_throttled_too() {
+async fn an_addresss_wrong_secrets_count_across_client_ids_until_the_window_ends() {
+    let srv = spawn_throttled(3).await;
+    let t0 = pin_now(&srv);
+    let caller = client_from("127.0.0.3");
+    // Known and unknown client ids alike: the count is the address's.
+    for (i, client_id) in [
+        OAUTH_APP.client_id,
+        "0123456789unknown000",
+        GITHUB_APP.client_id,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let i = u32::try_from(i).unwrap();
+        assert_bad_credentials(&wrong_secret(&srv, &caller, client_id, i).await);
+    }
+    for (i, client_id) in [OTHER_APP.client_id, "x", OAUTH_APP.client_id]
+        .into_iter()
+        .enumerate()
+    {
+        let i = u32::try_from(i).unwrap();
+        assert_throttled(&wrong_secret(&srv, &caller, client_id, i).await);
+    }
+    // Another address is not affected.
+    fail_app(&srv, OAUTH_APP.client_id, 1).await;
+    // Attempts while throttled do not extend the window; its end restores "Bad credentials".
+    srv.clock.pin(t0 + seconds(WINDOW - 1));
+    assert_throttled(&wrong_secret(&srv, &caller, OAUTH_APP.client_id, 0).await);
+    srv.clock.pin(t0 + seconds(WINDOW));
+    assert_bad_credentials(&wrong_secret(&srv, &caller, OAUTH_APP.client_id, 0).await);
+}
+
+/// Issue 18, item 5: a secret guessed through get-or-create (422 "invalid client_secret") is a
+/// failed app sign-in of the caller's address like any other.
+#[tokio::test]
+async fn wrong_secrets_sent_to_get_or_create_count_as_failed_app_sign_ins() {
     let srv = spawn_throttled(3).await;
     pin_now(&srv);
-    let unknown = "0123456789unknown000";
-    fail_app(&srv, unknown, 3).await;
-    let reply = srv
-        .request(Method::POST, &format!("/applications/{unknown}/token"))
-        .basic_auth(unknown, Some("0000000000000000000000000000000000000000"))
-        .json(&json!({ "access_token": unissued_token("gho_") }))
-        .go()
-        .await;
+    let path = format!("/authorizations/clients/{}", OAUTH_APP.client_id);
+    let guess = json!({ "client_secret": "0000000000000000000000000000000000000000" });
+    for _ in 0..3 {
+        let reply = srv.put(&path).login_as(&ALICE).json(&guess).go().await;
+        let body = reply.expect_status(422);
+        assert_eq!(body["errors"][0]["field"], "client_secret", "{body}");
+    }
+    let reply = srv.put(&path).login_as(&BOB).json(&guess).go().await;
     assert_throttled(&reply);
+    // The Basic-auth header's own wrong secrets share the count.
+    assert_throttled(&wrong_secret(&srv, &srv.client, OAUTH_APP.client_id, 0).await);
+    // The right secret still works, in a body and in a header.
+    let right = json!({ "client_secret": OAUTH_APP.client_secret });
+    let created = srv.put(&path).login_as(&ALICE).json(&right).go().await;
+    let token = token_of(&created.expect_status(201), "gho_");
+    assert_app_served(&srv, &OAUTH_APP, &token).await;
+}
+
+/// Issue 18, item 1: a failed sign-in is counted under a key of bounded size (a login that
+/// could exist, an address), so names of any length add nothing per request to the database.
+/// (Before: 50 requests with a 290 KB name grew the database by 50 MB.)
+#[tokio::test]
+async fn failed_sign_ins_with_huge_names_do_not_grow_the_database() {
+    let srv = spawn_throttled(3).await;
+    pin_now(&srv);
+    let huge = "a".repeat(200 * 1024);
+    for i in 0..50 {
+        let app = srv
+            .post("/applications/abc/token")
+            .basic_auth(format!("{huge}{i}"), Some("secret"))
+            .json(&json!({ "access_token": unissued_token("gho_") }))
+            .go()
+            .await;
+        assert!(app.status == 401 || app.status == 403, "{}", app.status);
+        let user = srv
+            .get("/authorizations")
+            .basic_auth(format!("{huge}{i}"), Some("password"))
+            .go()
+            .await;
+        assert_bad_credentials(&user);
+    }
+    // What the counters hold, read from the database itself (either engine).
+    let sql = "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(LENGTH(subject)), 0) AS BIGINT) \
+               FROM counters";
+    let (rows, bytes): (i64, i64) = if srv.db_url().starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(srv.db_url()).await.expect("connect");
+        sqlx::query_as(sql).fetch_one(&pool).await.expect("count")
+    } else {
+        let pool = sqlx::SqlitePool::connect(srv.db_url())
+            .await
+            .expect("connect");
+        sqlx::query_as(sql).fetch_one(&pool).await.expect("count")
+    };
+    // One row: the address's failures (the logins could not exist, so nothing counts them).
+    assert_eq!(
+        (rows, bytes),
+        (1, i64::try_from("addr:127.0.0.1".len()).unwrap())
+    );
+}
+
+/// Issue 18, item 3: each attempt takes its place in the count before its password is checked,
+/// so attempts racing in parallel get exactly the allowed number of checks, not more.
+#[tokio::test]
+async fn racing_wrong_passwords_get_no_more_checks_than_allowed() {
+    let srv = std::sync::Arc::new(TestServer::spawn().await);
+    pin_now(&srv);
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..30 {
+        let (srv, in_flight) = (
+            std::sync::Arc::clone(&srv),
+            std::sync::Arc::clone(&in_flight),
+        );
+        attempts.spawn(async move {
+            let _slot = in_flight.acquire().await.expect("open");
+            list_as(&srv, &wrong_password(ALICE.login)).await.status
+        });
+    }
+    let statuses = attempts.join_all().await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 403).count();
+    assert_eq!((checked, refused), (10, 20), "{statuses:?}");
+    assert_throttled(&list_as(&srv, &ALICE).await);
+}
+
+/// The same race with app secrets: exactly the allowed number are answered "Bad credentials".
+#[tokio::test]
+async fn racing_wrong_secrets_are_counted_exactly() {
+    let srv = std::sync::Arc::new(spawn_throttled(5).await);
+    pin_now(&srv);
+    let mut attempts = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let srv = std::sync::Arc::clone(&srv);
+        attempts.spawn(async move {
+            wrong_secret(&srv, &srv.client, OAUTH_APP.client_id, i)
+                .await
+                .status
+        });
+    }
+    let statuses = attempts.join_all().await;
+    let counted = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 403).count();
+    assert_eq!((counted, refused), (5, 19), "{statuses:?}");
+}
+
+/// `grantd user unlock` ends a lockout at once.
+#[tokio::test]
+async fn unlocking_a_user_lets_them_sign_in_at_once() {
+    let srv = spawn_throttled(3).await;
+    pin_now(&srv);
+    fail(&srv, ALICE.login, 3).await;
+    assert_throttled(&list_as(&srv, &ALICE).await);
+    let unlocked = grantd(
+        &["user", "unlock", "ALICE", "--db", srv.db_url(), "--json"],
+        None,
+    );
+    assert!(unlocked.status.success(), "{unlocked:?}");
+    let out: serde_json::Value = serde_json::from_slice(&unlocked.stdout).expect("JSON");
+    assert_eq!(
+        out,
+        json!({ "login": "alice", "had_failed_sign_ins": true })
+    );
+    list_as(&srv, &ALICE).await.expect_status(200);
+    // Unlocking again finds nothing to forget; an unknown user is an error.
+    let again = grantd(&["user", "unlock", "alice", "--db", srv.db_url()], None);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("had no failed sign-ins"));
+    let unknown = grantd(&["user", "unlock", "nobody", "--db", srv.db_url()], None);
+    assert!(!unknown.status.success());
 }
 
 #[tokio::test]
@@ -362,12 +545,12 @@ async fn invalid_tokens_sent_to_the_token_check_are_never_failed_logins() {
             );
         }
     }
-    // Twenty-four invalid tokens later, with three failures allowed, the app is not throttled.
+    // Twenty-four invalid tokens later, with three failures allowed, nothing is throttled:
+    // three wrong secrets are still each "Bad credentials".
+    fail_app(&srv, OAUTH_APP.client_id, 3).await;
+    assert_throttled(&wrong_secret(&srv, &srv.client, OAUTH_APP.client_id, 0).await);
     let checked = check(&srv, &OAUTH_APP, &token).await;
     assert_eq!(checked.expect_status(200)["token"], token.as_str());
-    // Only wrong secrets count: three of them throttle it.
-    fail_app(&srv, OAUTH_APP.client_id, 3).await;
-    assert_throttled(&check(&srv, &OAUTH_APP, &token).await);
 }
 
 #[tokio::test]

@@ -728,6 +728,78 @@ impl Store for StoreImpl {
         })
     }
 
+    async fn take_login_attempt(
+        &self,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+        limit: u32,
+    ) -> Result<Option<Counter>> {
+        let (now, window) = (now.unix_timestamp(), window.whole_seconds());
+        // The upsert's WHERE leaves a full, live counter alone, and then returns no row.
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "INSERT INTO counters (kind, subject, window_start, count) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (kind, subject) DO UPDATE SET \
+               count = CASE WHEN counters.window_start + $4 <= $3 THEN 1 ELSE counters.count + 1 END, \
+               window_start = CASE WHEN counters.window_start + $4 <= $3 THEN $3 ELSE counters.window_start END \
+             WHERE counters.window_start + $4 <= $3 OR counters.count < $5 \
+             RETURNING window_start, count",
+        )
+        .bind(CounterKind::FailedLogins.as_str())
+        .bind(subject)
+        .bind(now)
+        .bind(window)
+        .bind(i64::from(limit))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(|(start, count)| {
+            Ok(Counter {
+                count: u32::try_from(count).unwrap_or(u32::MAX),
+                window_start: timestamp(start)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn return_login_attempt(
+        &self,
+        subject: &str,
+        window_start: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE counters SET count = count - 1 \
+             WHERE kind = $1 AND subject = $2 AND window_start = $3 AND count > 0",
+        )
+        .bind(CounterKind::FailedLogins.as_str())
+        .bind(subject)
+        .bind(window_start.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, subject: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM counters WHERE kind = $1 AND subject = $2 AND count > 0")
+            .bind(CounterKind::FailedLogins.as_str())
+            .bind(subject)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn prune_counters(&self, kind: CounterKind, started_by: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM counters WHERE kind = $1 AND window_start <= $2")
+            .bind(kind.as_str())
+            .bind(started_by.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn export(&self) -> Result<serde_json::Value> {
         self.export_tables().await
     }
