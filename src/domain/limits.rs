@@ -2,8 +2,9 @@
 //! API"; the Authorizations API's "Maximum number of login attempts exceeded").
 //!
 //! Both are counters over fixed windows that start with the first event. They live in the
-//! store, so every node of a deployment sees the same counts (a serving node keeps them in
-//! memory and merges them into the database, see `store/counters.rs`).
+//! store, so every node of a deployment sees the same counts: failed sign-ins are counted in
+//! the database as they happen, while a serving node counts requests in memory and merges them
+//! into the database (see `store/counters.rs`).
 
 use std::net::{IpAddr, Ipv6Addr};
 
