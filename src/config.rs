@@ -250,8 +250,13 @@ pub struct AppAddArgs {
     /// Use this client id instead of generating one.
     #[arg(long)]
     pub client_id: Option<String>,
-    /// Use this client secret instead of generating one.
+    /// Use the client secret on standard input (first line) instead of generating one; read
+    /// from there so that it never appears in the process list or in shell history.
     #[arg(long)]
+    pub client_secret_stdin: bool,
+    /// Refused: a secret given as an argument is visible to every local user in the process
+    /// list. Kept (hidden) only to say so and point at --client-secret-stdin.
+    #[arg(long, hide = true, value_name = "REFUSED")]
     pub client_secret: Option<String>,
     /// Make the app's user tokens expire (GitHub Apps only), after 8 hours unless
     /// --user-token-ttl says otherwise.

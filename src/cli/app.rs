@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{explain, now, open_store, print};
+use super::{explain, now, open_store, print, read_stdin_line};
 use crate::config::{AppAddArgs, AppKindArg, DbArgs, OutputArgs};
 use crate::domain::app::{self, App, AppKind, AppSpec};
 use crate::domain::secret::ClientSecret;
@@ -48,6 +48,17 @@ fn credentials_text(app: &App, secret: &ClientSecret) -> String {
 }
 
 pub async fn add(args: AppAddArgs) -> anyhow::Result<()> {
+    if args.client_secret.is_some() {
+        anyhow::bail!(
+            "--client-secret is refused: an argument is visible to every local user in the \
+             process list; pass --client-secret-stdin and write the secret to standard input"
+        );
+    }
+    let client_secret = if args.client_secret_stdin {
+        Some(ClientSecret::new(read_stdin_line("client secret")?))
+    } else {
+        None
+    };
     let (db, output) = (&args.db, args.output);
     let store = open_store(db).await?;
     let kind = match args.kind {
@@ -60,7 +71,7 @@ pub async fn add(args: AppAddArgs) -> anyhow::Result<()> {
         url: args.url,
         owner: args.owner,
         client_id: args.client_id,
-        client_secret: args.client_secret.map(ClientSecret::new),
+        client_secret,
         user_token_ttl: match (args.expire_user_tokens, args.user_token_ttl) {
             (_, Some(ttl)) => Some(time::Duration::try_from(*ttl)?),
             (true, None) => Some(app::DEFAULT_USER_TOKEN_TTL),

@@ -80,15 +80,21 @@ async fn open_store(db: &DbArgs) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Reads a password from the first line of standard input, without its line ending.
 fn read_password() -> anyhow::Result<domain::secret::Password> {
+    read_stdin_line("password").map(domain::secret::Password::new)
+}
+
+/// The first line of standard input, without its line ending: how secrets reach commands, so
+/// that none appears in the process list or in shell history.
+fn read_stdin_line(what: &str) -> anyhow::Result<String> {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
-        .context("cannot read the password from standard input")?;
-    let password = text.lines().next().unwrap_or_default();
-    if password.is_empty() {
-        return Err(anyhow!("the password on standard input is empty"));
+        .with_context(|| format!("cannot read the {what} from standard input"))?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err(anyhow!("the {what} on standard input is empty"));
     }
-    Ok(domain::secret::Password::new(password))
+    Ok(line.to_owned())
 }
 
 /// Turns a domain error into a sentence that says what to fix.

@@ -467,13 +467,13 @@ async fn app_add_makes_github_apps_and_takes_given_credentials() {
             "http://given.example",
             "--client-id",
             OAUTH_APP.client_id,
-            "--client-secret",
-            OAUTH_APP.client_secret,
+            "--client-secret-stdin",
             "--json",
         ],
-        None,
+        Some(&format!("{}\n", OAUTH_APP.client_secret)),
     );
     assert_eq!(given.ok().json()["client_id"], OAUTH_APP.client_id);
+    assert_eq!(given.json()["client_secret"], OAUTH_APP.client_secret);
 
     let srv = cli.server().await;
     let body = json!({ "client_id": client_id, "client_secret": creds["client_secret"] });
@@ -512,6 +512,54 @@ async fn app_add_makes_github_apps_and_takes_given_credentials() {
         None,
     )
     .failed();
+}
+
+/// Issue 18, item 10, as the attack: an argument is readable by every local user
+/// (`/proc/PID/cmdline`, `ps`), so a client secret given as one must be refused, not stored.
+#[tokio::test]
+async fn app_add_refuses_a_client_secret_given_as_an_argument() {
+    let cli = Cli::new();
+    cli.run(&["user", "add", "ivan", "--password-stdin"], Some("pw\n"))
+        .ok();
+    let refused = cli.run(
+        &[
+            "app",
+            "add",
+            "--owner",
+            "ivan",
+            "--name",
+            "leaky",
+            "--url",
+            "http://leaky.example",
+            "--client-secret",
+            OAUTH_APP.client_secret,
+        ],
+        None,
+    );
+    refused.failed();
+    assert!(
+        refused.stderr.contains("--client-secret-stdin"),
+        "the refusal points at the way that works: {}",
+        refused.stderr
+    );
+    assert!(cli.client_ids().is_empty(), "nothing was registered");
+    // An empty line is no secret either.
+    let empty = cli.run(
+        &[
+            "app",
+            "add",
+            "--owner",
+            "ivan",
+            "--name",
+            "empty",
+            "--url",
+            "http://empty.example",
+            "--client-secret-stdin",
+        ],
+        Some("\n"),
+    );
+    empty.failed();
+    assert!(cli.client_ids().is_empty(), "nothing was registered");
 }
 
 #[tokio::test]
