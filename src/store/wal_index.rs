@@ -17,21 +17,62 @@
 //! connection opens it while no process holds its "DMS" lock (a shared `fcntl` lock every
 //! process with the database open holds), and this server's index keeps a connection open for
 //! as long as the mapping exists; the header is checked to be in the file before mapping it.
-//! And the file is never closed before the process ends: closing *any* descriptor of a file
-//! drops every `fcntl` lock the process holds on it, SQLite's own included.
+//! Someone who can write the `-shm` file (the server's own user) can still truncate it, and
+//! then the next read of the mapping kills the server with `SIGBUS`, as it faults SQLite's own
+//! mapping of it; the file is created owner-only (see `files.rs`), so no one else can. Checking
+//! the file's length before each read would cost the very system call the mapping saves.
+//!
+//! Why the file is never closed: closing *any* descriptor of a file drops every `fcntl` lock
+//! the process holds on it (POSIX), SQLite's own included, which would let another process
+//! checkpoint over a page a reader of ours is still reading, or rebuild the WAL index under
+//! a connection. So no owned `File` of a `-shm` file exists here that could ever be dropped:
+//! each is opened at most once per process, kept in [`SHM_FILES`] for the life of the process,
+//! and handed out as `&'static File`. The number kept is bounded by the `-shm` files (inodes)
+//! the process ever opens: one for a server.
 
+#[cfg(unix)]
 use std::fs::File;
 use std::path::Path;
+#[cfg(unix)]
+use std::sync::{Mutex, PoisonError};
 
 /// One copy of the header (`WalIndexHdr`: 48 bytes, the two copies back to back).
 pub type WalHeaderBytes = [u8; WAL_HEADER_LEN];
 const WAL_HEADER_LEN: usize = 48;
 const WORDS: usize = WAL_HEADER_LEN / 8;
 
+/// Every `-shm` file this process opened, by (device, inode), each open until the process
+/// ends (see the module's notes). Never removed from, and holding no owned `File`, so that no
+/// code path can close one.
+#[cfg(unix)]
+static SHM_FILES: Mutex<Vec<((u64, u64), &'static File)>> = Mutex::new(Vec::new());
+
+/// The process's one descriptor of the `-shm` file at `path`, opened on first use; `None` if
+/// there is no such file. Looked up by `stat` (which opens nothing) before opening, so that a
+/// file already open is never opened, and so never closed, a second time.
+#[cfg(unix)]
+fn shm_file(path: &Path) -> Option<&'static File> {
+    use std::os::unix::fs::MetadataExt;
+    let key = |metadata: &std::fs::Metadata| (metadata.dev(), metadata.ino());
+    let mut files = SHM_FILES.lock().unwrap_or_else(PoisonError::into_inner);
+    let named = key(&std::fs::metadata(path).ok()?);
+    if let Some((_, file)) = files.iter().find(|(found, _)| *found == named) {
+        return Some(file);
+    }
+    // Leaked on purpose: this descriptor must outlive every SQLite connection to the file.
+    let file: &'static File = Box::leak(Box::new(File::open(path).ok()?));
+    // Keyed by what was opened: the name may have moved to another file since the `stat`.
+    // Should that file be in the list already, this second descriptor is kept all the same.
+    let opened = file.metadata().map_or(named, |metadata| key(&metadata));
+    files.push((opened, file));
+    Some(file)
+}
+
 /// The `-shm` file of a database, open for reading its header.
 pub struct WalHeader {
-    /// Held open for the life of the index (see the module's notes), mapped or not.
-    shm: File,
+    /// Open for the life of the process (see the module's notes), mapped or not.
+    #[cfg(unix)]
+    shm: &'static File,
     /// The first page of the file, mapped shared and read-only; `None` where mapping failed,
     /// and the header is read with `pread` instead.
     #[cfg(unix)]
@@ -41,28 +82,30 @@ pub struct WalHeader {
 impl WalHeader {
     /// Opens the `-shm` file of the database at `database`; `None` if there is none (not in
     /// WAL mode, or no connection has read the database yet).
+    #[cfg(unix)]
     pub fn open(database: &Path) -> Option<Self> {
         let mut name = database.as_os_str().to_owned();
         name.push("-shm");
-        let shm = File::open(name).ok()?;
-        #[cfg(unix)]
+        let shm = shm_file(Path::new(&name))?;
         let map = shm
             .metadata()
             .is_ok_and(|metadata| metadata.len() >= (2 * WAL_HEADER_LEN) as u64)
             .then(|| {
                 memmap2::MmapOptions::new()
                     .len(2 * WAL_HEADER_LEN)
-                    .map_raw_read_only(&shm)
+                    .map_raw_read_only(shm)
                     .ok()
             })
             .flatten()
             // A mapping starts on a page boundary; checked all the same, as reads rely on it.
             .filter(|map| words_of(map).is_aligned());
-        Some(Self {
-            shm,
-            #[cfg(unix)]
-            map,
-        })
+        Some(Self { shm, map })
+    }
+
+    /// Elsewhere the header is not read: every check asks `PRAGMA data_version`.
+    #[cfg(not(unix))]
+    pub fn open(_database: &Path) -> Option<Self> {
+        None
     }
 
     /// The header as committed, or `None` if it cannot be trusted right now.
@@ -197,6 +240,75 @@ mod tests {
             !seen.contains(&header),
             "commit after a checkpoint not visible"
         );
+    }
+
+    /// Whether any process, this one included, holds an `fcntl` lock on part of `file` that
+    /// conflicts with a write lock. Asked as an open-file-description lock (Linux), which
+    /// conflicts with this process's own POSIX locks where a plain `F_GETLK` would not.
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn locked(file: &File) -> bool {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `flock` is plain data, for which all zeroes is a valid value.
+        let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+        lock.l_type = libc::F_WRLCK as libc::c_short;
+        lock.l_whence = libc::SEEK_SET as libc::c_short;
+        // SAFETY: the descriptor is open, and `lock` is a valid `flock` for the call to fill.
+        let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &raw mut lock) };
+        assert_eq!(
+            result,
+            0,
+            "F_OFD_GETLK: {}",
+            std::io::Error::last_os_error()
+        );
+        lock.l_type != libc::F_UNLCK as libc::c_short
+    }
+
+    fn open_descriptors() -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .count()
+    }
+
+    /// Issue 18, item 9, as the hazard: with a read transaction open (SQLite then holds locks
+    /// on the `-shm` file), opening and dropping the header a hundred times must leave those
+    /// locks in place (a closed descriptor of the file would drop them all) and must not
+    /// open a descriptor each time.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn dropping_a_header_never_releases_sqlites_locks() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("wal.db");
+        let writer = Connection::open(&path).expect("create");
+        execute(
+            &writer,
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);",
+        );
+        let reader = Connection::open(&path).expect("open");
+        execute(&reader, "BEGIN; SELECT COUNT(*) FROM t;");
+        // The test's own descriptor, only dropped once everything has been checked: closing
+        // it releases the locks too.
+        let probe = File::open(dir.path().join("wal.db-shm")).expect("the -shm file");
+        assert!(locked(&probe), "SQLite holds locks on the -shm file");
+
+        let first = WalHeader::open(&path).expect("the -shm file");
+        assert!(first.read().is_some());
+        let descriptors = open_descriptors();
+        drop(first);
+        for _ in 0..100 {
+            let header = WalHeader::open(&path).expect("the -shm file");
+            assert!(header.read().is_some());
+        }
+        assert!(locked(&probe), "SQLite's locks outlive every header");
+        assert_eq!(open_descriptors(), descriptors, "one descriptor per file");
+        // SQLite still works with its locks: the reader's snapshot holds, a commit lands.
+        execute(&writer, "INSERT INTO t VALUES (2)");
+        let count: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .expect("count");
+        assert_eq!(count, 1, "the read transaction still sees its snapshot");
+        execute(&reader, "COMMIT");
+        drop(probe);
     }
 
     #[test]
