@@ -66,6 +66,12 @@ pub struct DbArgs {
     /// Database URL. SQLite files are created, with their schema, when missing.
     #[arg(long, env = "GRANTD_DB", default_value = "sqlite://grantd.db")]
     pub db: String,
+    /// The key that seals TOTP secrets in the database (64 hex digits), kept apart from it so
+    /// that a copy of the database alone reveals none. SQLite: default `<database file>.key`,
+    /// created on first start. PostgreSQL: required once any user has 2FA, the same file on
+    /// every node.
+    #[arg(long, env = "GRANTD_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// How management commands print their results.

@@ -8,6 +8,11 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Every file grantd creates is its owner's alone (the database and its companions, the
+    // secret key, exports, minted tokens), whatever code creates it, SQLite's included: they
+    // hold password hashes and sealed secrets. Set before anything opens a file.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = grantd::config::Cli::parse();
     // Logs go to stderr so that stdout stays clean for command output and `--json`. A thread
     // of their own writes them, many lines at a time: a write per request would cost a system

@@ -73,9 +73,13 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn open_store(db: &DbArgs) -> anyhow::Result<Arc<dyn Store>> {
-    store::open(&db.db)
-        .await
-        .context("cannot open the database (check --db or GRANTD_DB)")
+    store::open_with(
+        &db.db,
+        store::PoolSettings::default(),
+        db.secret_key_file.as_deref(),
+    )
+    .await
+    .context("cannot open the database (check --db or GRANTD_DB)")
 }
 
 /// Reads a password from the first line of standard input, without its line ending.

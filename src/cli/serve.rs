@@ -52,9 +52,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.counter_sync_interval.is_zero() {
         anyhow::bail!("--counter-sync-interval must be longer than zero");
     }
-    let store = crate::store::open_for_serving(&args.db.db, settings, args.token_cache_size)
-        .await
-        .context("cannot open the database (check --db or GRANTD_DB)")?;
+    let store = crate::store::open_for_serving(
+        &args.db.db,
+        settings,
+        args.token_cache_size,
+        args.db.secret_key_file.as_deref(),
+    )
+    .await
+    .context("cannot open the database (check --db or GRANTD_DB)")?;
     if let Some(seed) = &args.seed {
         super::seed::load_and_report(&*store, seed, OutputArgs { json: false }).await?;
     }

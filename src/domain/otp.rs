@@ -1,7 +1,18 @@
 //! Two-factor authentication with time-based one-time passwords (RFC 6238): SHA-1, six
 //! digits, 30-second steps, as GitHub and every authenticator app use them.
+//!
+//! Also how a secret is sealed for storage ([`SeedCipher`]): the domain handles secrets in
+//! clear, and the store seals each one as it writes it and opens it as it reads it, so a copy
+//! of the database alone yields no secret, and nothing above the store sees the stored form.
+//! The cipher lives here rather than in the store because it is pure (no I/O, no database):
+//! what is bound to what is a rule about users and their secrets, tested beside them.
 
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use totp_rs::{Algorithm, Secret, TOTP};
+
+use super::UserId;
 
 /// One step of clock drift is accepted either way, so a code typed just as it rolls over (or
 /// from a phone whose clock is slightly off) still works.
@@ -65,9 +76,112 @@ impl std::fmt::Debug for TotpSecret {
     }
 }
 
+/// The length of a secret key: 256 bits.
+pub const SEED_KEY_LEN: usize = 32;
+/// The stored form's version: `v1:` then base64 of the nonce and the ciphertext with its tag.
+/// A later key (a rotation) or algorithm gets a new prefix, so stored values say how to open
+/// them; base32 has no `:`, so a secret stored in clear (before sealing existed) never
+/// looks sealed.
+const SEALED_V1: &str = "v1:";
+const NONCE_LEN: usize = 12;
+
+/// Seals and opens TOTP secrets with ChaCha20-Poly1305 under a key kept apart from the
+/// database. Each value gets a fresh random nonce, and the user's id is authenticated with
+/// it (associated data): a sealed secret copied into another user's row does not open.
+pub struct SeedCipher(ChaCha20Poly1305);
+
+impl SeedCipher {
+    pub fn new(key: &[u8; SEED_KEY_LEN]) -> Self {
+        Self(ChaCha20Poly1305::new(Key::from_slice(key)))
+    }
+
+    fn associated_data(user: UserId) -> Vec<u8> {
+        let mut data = b"grantd totp_secret v1 user ".to_vec();
+        data.extend_from_slice(&user.0.to_be_bytes());
+        data
+    }
+
+    /// The stored form of `user`'s `secret`; `None` only if the system's random source failed.
+    pub fn seal(&self, secret: &TotpSecret, user: UserId) -> Option<String> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).ok()?;
+        let aad = Self::associated_data(user);
+        let payload = Payload {
+            msg: secret.0.as_bytes(),
+            aad: &aad,
+        };
+        // Fails only for messages of many gigabytes; a secret is a few dozen bytes.
+        let sealed = self.0.encrypt(Nonce::from_slice(&nonce), payload).ok()?;
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        Some(format!(
+            "{SEALED_V1}{}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+        ))
+    }
+
+    /// The secret `stored` holds, if it was sealed by [`seal`](Self::seal) under this key for
+    /// this `user`; `None` for anything else (another key, another user's row, tampering).
+    pub fn open(&self, stored: &str, user: UserId) -> Option<TotpSecret> {
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(stored.strip_prefix(SEALED_V1)?)
+            .ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let aad = Self::associated_data(user);
+        let payload = Payload {
+            msg: sealed,
+            aad: &aad,
+        };
+        let clear = self.0.decrypt(Nonce::from_slice(nonce), payload).ok()?;
+        TotpSecret::parse(std::str::from_utf8(&clear).ok()?)
+    }
+
+    /// Whether `stored` is in a sealed form (of any key), rather than a secret in clear.
+    pub fn is_sealed(stored: &str) -> bool {
+        stored.starts_with(SEALED_V1)
+    }
+}
+
+impl std::fmt::Debug for SeedCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SeedCipher(***)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_key_and_for_its_user() {
+        let cipher = SeedCipher::new(&[7; SEED_KEY_LEN]);
+        let secret = TotpSecret::parse(SECRET).unwrap();
+        let sealed = cipher.seal(&secret, UserId(3)).unwrap();
+        assert!(SeedCipher::is_sealed(&sealed));
+        assert!(!sealed.contains(SECRET), "{sealed}");
+        assert_eq!(cipher.open(&sealed, UserId(3)), Some(secret.clone()));
+        // A fresh nonce each time: the same secret never seals the same way twice.
+        assert_ne!(cipher.seal(&secret, UserId(3)).unwrap(), sealed);
+        assert_eq!(
+            cipher.open(&sealed, UserId(4)),
+            None,
+            "moved to another user"
+        );
+        let other = SeedCipher::new(&[8; SEED_KEY_LEN]);
+        assert_eq!(other.open(&sealed, UserId(3)), None, "another key");
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(cipher.open(&tampered, UserId(3)), None, "tampered");
+        assert_eq!(cipher.open(SECRET, UserId(3)), None, "clear is not sealed");
+        assert!(!SeedCipher::is_sealed(SECRET));
+        assert_eq!(cipher.open("v1:", UserId(3)), None);
+        assert_eq!(format!("{cipher:?}"), "SeedCipher(***)");
+    }
 
     const SECRET: &str = "JBSWY3DPEHPK3PXP";
 

@@ -10,11 +10,14 @@
 mod cache;
 mod coalesce;
 mod counters;
+mod files;
 mod postgres;
+mod seeds;
 mod serving;
 mod sqlite;
 mod wal_index;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -383,9 +386,10 @@ fn migration_error(error: sqlx::migrate::MigrateError) -> Error {
 }
 
 /// Opens the store named by a URL (`sqlite://path`, `postgres://…`), creating the SQLite file
-/// or applying the embedded migrations as needed, with default pool settings.
+/// or applying the embedded migrations as needed, with default pool settings and the default
+/// secret key (SQLite: `<database>.key`; PostgreSQL: none, see `seeds.rs`).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    open_with(url, PoolSettings::default()).await
+    open_with(url, PoolSettings::default(), None).await
 }
 
 /// The store of a serving node: [`open_with`] behind a [`ServingStore`]. On SQLite (a file)
@@ -395,13 +399,14 @@ pub async fn open_for_serving(
     url: &str,
     settings: PoolSettings,
     token_cache: usize,
+    secret_key_file: Option<&Path>,
 ) -> Result<Arc<dyn Store>> {
     let (inner, file): (Arc<dyn Store>, _) = if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(url).await?;
+        let store = SqliteStore::open(url, secret_key_file).await?;
         let file = store.file();
         (Arc::new(store), file)
     } else {
-        (open_with(url, settings).await?, None)
+        (open_with(url, settings, secret_key_file).await?, None)
     };
     let index = match file {
         Some(file) if token_cache > 0 => Some(cache::TokenIndex::open(&file, token_cache)?),
@@ -410,12 +415,19 @@ pub async fn open_for_serving(
     Ok(Arc::new(ServingStore::new(inner, index)))
 }
 
-/// [`open`] with explicit PostgreSQL pool settings (SQLite ignores them).
-pub async fn open_with(url: &str, settings: PoolSettings) -> Result<Arc<dyn Store>> {
+/// [`open`] with explicit PostgreSQL pool settings (SQLite ignores them) and the file of the
+/// key that seals TOTP secrets (`--secret-key-file`; see `seeds.rs` for the default).
+pub async fn open_with(
+    url: &str,
+    settings: PoolSettings,
+    secret_key_file: Option<&Path>,
+) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        Ok(Arc::new(SqliteStore::open(url, secret_key_file).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::open(url, settings).await?))
+        Ok(Arc::new(
+            PostgresStore::open(url, settings, secret_key_file).await?,
+        ))
     } else {
         let scheme = url.split(':').next().unwrap_or_default();
         Err(Error::Backend(

@@ -94,6 +94,8 @@ const IDLE_BEFORE_PING: StdDuration = StdDuration::from_secs(1);
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// The key that seals TOTP secrets (`seeds.rs`), shared with the lookup batches.
+    seeds: std::sync::Arc<Seeds>,
     /// Token lookups, batched while the database is busy (see `coalesce.rs`): tokens alone
     /// (token authentication), and apps by client id with or without a token (app sign-in,
     /// and a check's sign-in and token at once).
@@ -134,7 +136,13 @@ fn map_err(error: sqlx::Error) -> Error {
 }
 
 impl PostgresStore {
-    pub async fn open(url: &str, settings: PoolSettings) -> Result<Self> {
+    /// Connects and migrates; TOTP secrets are sealed with the key in `secret_key_file`, which
+    /// must exist, be the same on every node, and is needed once the database holds a secret.
+    pub async fn open(
+        url: &str,
+        settings: PoolSettings,
+        secret_key_file: Option<&std::path::Path>,
+    ) -> Result<Self> {
         let timeout_ms = settings.statement_timeout.as_millis().to_string();
         let options = PgConnectOptions::from_str(url)
             .map_err(backend)?
@@ -159,16 +167,25 @@ impl PostgresStore {
             .await
             .map_err(map_err)?;
         MIGRATOR.run(&pool).await.map_err(super::migration_error)?;
+        // Never made up here: nodes that each made their own key could not open each other's
+        // secrets.
+        let key = secret_key_file.map_or(KeySource::None, |path| KeySource::File {
+            path: path.to_owned(),
+            create: false,
+        });
+        let (seeds, _) = Self::prepare_totp_secrets(&pool, &key).await?;
+        let seeds = std::sync::Arc::new(seeds);
         let token_lookups = Coalescer::new(LOOKUP_BATCHES_IN_FLIGHT, LOOKUP_BATCH_SIZE, {
-            let pool = pool.clone();
-            move |hashes| Box::pin(fetch_tokens(pool.clone(), hashes))
+            let (pool, seeds) = (pool.clone(), seeds.clone());
+            move |hashes| Box::pin(fetch_tokens(pool.clone(), seeds.clone(), hashes))
         });
         let app_lookups = Coalescer::new(LOOKUP_BATCHES_IN_FLIGHT, LOOKUP_BATCH_SIZE, {
-            let pool = pool.clone();
-            move |keys| Box::pin(fetch_apps_and_tokens(pool.clone(), keys))
+            let (pool, seeds) = (pool.clone(), seeds.clone());
+            move |keys| Box::pin(fetch_apps_and_tokens(pool.clone(), seeds.clone(), keys))
         });
         Ok(Self {
             pool,
+            seeds,
             token_lookups,
             app_lookups,
         })
@@ -272,11 +289,14 @@ fn column<'a, T>(
 /// thousand tokens, and worse the more tokens a user holds.
 async fn fetch_tokens(
     pool: PgPool,
+    seeds: std::sync::Arc<Seeds>,
     hashes: Vec<TokenHash>,
 ) -> Result<Vec<Option<std::sync::Arc<TokenRecord>>>> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     if let [hash] = hashes[..] {
-        return Ok(vec![PostgresStore::fetch_token(&pool, &hash).await?]);
+        return Ok(vec![
+            PostgresStore::fetch_token(&pool, &seeds, &hash).await?,
+        ]);
     }
     let sql = SQL.get_or_init(|| {
         format!(
@@ -292,7 +312,8 @@ async fn fetch_tokens(
         .map_err(map_err)?;
     let mut found = vec![None; hashes.len()];
     for row in &rows {
-        *batch_slot(&mut found, row)? = Some(std::sync::Arc::new(token_record_from_row(row)?));
+        *batch_slot(&mut found, row)? =
+            Some(std::sync::Arc::new(token_record_from_row(row, &seeds)?));
     }
     Ok(found)
 }
@@ -301,13 +322,14 @@ async fn fetch_tokens(
 /// (a NULL in the array, which matches no row), `find_app_by_client_id`.
 async fn fetch_apps_and_tokens(
     pool: PgPool,
+    seeds: std::sync::Arc<Seeds>,
     keys: Vec<(ClientId, Option<TokenHash>)>,
 ) -> Result<Vec<AppAndToken>> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     match &keys[..] {
         [(client_id, Some(hash))] => {
             return Ok(vec![
-                PostgresStore::fetch_app_and_token(&pool, client_id, hash).await?,
+                PostgresStore::fetch_app_and_token(&pool, &seeds, client_id, hash).await?,
             ]);
         }
         [(client_id, None)] => {
@@ -341,7 +363,7 @@ async fn fetch_apps_and_tokens(
         .map_err(map_err)?;
     let mut found = vec![(None, None); keys.len()];
     for row in &rows {
-        *batch_slot(&mut found, row)? = app_and_token_from_row(row)?;
+        *batch_slot(&mut found, row)? = app_and_token_from_row(row, &seeds)?;
     }
     Ok(found)
 }

@@ -67,6 +67,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The database file; `None` for an in-memory database.
     file: Option<std::path::PathBuf>,
+    /// The key that seals TOTP secrets (`seeds.rs`).
+    seeds: Seeds,
 }
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -103,7 +105,9 @@ fn map_err(error: sqlx::Error) -> Error {
 }
 
 impl SqliteStore {
-    pub async fn open(url: &str) -> Result<Self> {
+    /// Opens (or creates) the database at `url`, its TOTP secrets sealed with the key in
+    /// `secret_key_file`, by default `<database>.key` beside it.
+    pub async fn open(url: &str, secret_key_file: Option<&std::path::Path>) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(backend)?
             .create_if_missing(true)
@@ -116,7 +120,20 @@ impl SqliteStore {
             // file: a 32 MiB page cache per connection (SQLite's default is 2 MiB) keeps a
             // million-token database from re-reading them. (No memory map: every pooled
             // connection would map the file again, and each mapping counts in the RSS.)
-            .pragma("cache_size", "-32768");
+            .pragma("cache_size", "-32768")
+            // Deleted and overwritten values (an old password hash, a TOTP secret sealed at
+            // the upgrade that introduced sealing) are zeroed where that costs no extra write,
+            // so they do not linger in free space for a copy of the file to reveal.
+            .pragma("secure_delete", "fast");
+        let file = Some(options.get_filename().to_owned())
+            .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:");
+        if let Some(file) = &file {
+            // Before SQLite creates it (0644), since it gives its -wal, -shm and -journal
+            // files the database file's mode.
+            super::files::prepare_sqlite_database(file).map_err(|error| {
+                Error::Backend(format!("cannot create {}: {error}", file.display()).into())
+            })?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             // sqlx pings every connection it hands out by default: for a local file that is a
@@ -125,10 +142,29 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
-        let file = Some(options.get_filename().to_owned())
-            .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:");
         MIGRATOR.run(&pool).await.map_err(super::migration_error)?;
-        Ok(Self { pool, file })
+        let key = match (secret_key_file, &file) {
+            (Some(path), _) => KeySource::File {
+                path: path.to_owned(),
+                create: true,
+            },
+            (None, Some(file)) => KeySource::File {
+                path: super::files::with_suffix(file, ".key"),
+                create: true,
+            },
+            (None, None) => KeySource::Ephemeral,
+        };
+        let (seeds, sealed_now) = Self::prepare_totp_secrets(&pool, &key).await?;
+        if file.is_some() && sealed_now > 0 {
+            // Old pages holding the secrets just sealed may still be in the log: copied into
+            // the database (where `secure_delete` zeroed their free space) and the log emptied.
+            // Best effort: a reader of another process may hold the log.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&pool)
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(Self { pool, file, seeds })
     }
 
     /// The database file, for a second connection of the server's own (the token index).
@@ -139,7 +175,7 @@ impl SqliteStore {
     // App and token lookups go to SQLite one by one: it answers in the process, with nothing to gain
     // from batching, and a serving node answers most of them from its token index anyway.
     async fn lookup_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
-        Self::fetch_token(&self.pool, hash).await
+        Self::fetch_token(&self.pool, &self.seeds, hash).await
     }
 
     async fn lookup_app(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
@@ -153,7 +189,7 @@ impl SqliteStore {
         client_id: &ClientId,
         hash: &TokenHash,
     ) -> Result<AppAndToken> {
-        Self::fetch_app_and_token(&self.pool, client_id, hash).await
+        Self::fetch_app_and_token(&self.pool, &self.seeds, client_id, hash).await
     }
 }
 

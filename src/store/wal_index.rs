@@ -247,6 +247,10 @@ mod tests {
     /// conflicts with this process's own POSIX locks where a plain `F_GETLK` would not.
     #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "libc's lock constants are small, declared as int for the C API's short fields"
+    )]
     fn locked(file: &File) -> bool {
         use std::os::fd::AsRawFd;
         // SAFETY: `flock` is plain data, for which all zeroes is a valid value.

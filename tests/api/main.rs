@@ -12,6 +12,8 @@ mod app_api_v3;
 mod app_isolation;
 mod app_token_lifecycle;
 mod app_tokens;
+#[cfg(unix)]
+mod at_rest;
 mod authentication;
 mod authorizations;
 mod bad_input;

@@ -577,5 +577,24 @@ async fn serving_store(
     } else {
         TOKEN_CACHE
     };
-    grantd::store::open_for_serving(db_url, settings, token_cache).await
+    let key = secret_key_file_for(db_url);
+    grantd::store::open_for_serving(db_url, settings, token_cache, key.as_deref()).await
+}
+
+/// The `--secret-key-file` a test gives for `db_url`: on PostgreSQL, which needs one given,
+/// the suite's shared key (every node and command of a test must use the same one); on
+/// SQLite none, so the default `<database>.key` beside each test's file is used.
+pub fn secret_key_file_for(db_url: &str) -> Option<std::path::PathBuf> {
+    if !db_url.starts_with("postgres") {
+        return None;
+    }
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("grantd-test-postgres.key");
+    if !path.exists() {
+        // The same fixed key from every test process, written whole and renamed into place,
+        // so no reader ever sees a partial or different one.
+        let partial = path.with_extension(format!("key.{}", std::process::id()));
+        std::fs::write(&partial, format!("{}\n", "5e".repeat(32))).expect("write the test key");
+        std::fs::rename(&partial, &path).expect("move the test key into place");
+    }
+    Some(path)
 }

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::support::{
-    ALICE, DEFAULT_FIXTURE, OAUTH_APP, ServerProcess, fresh_database_url, grantd, sqlite_url,
-    write_file,
+    ALICE, ALICE2FA, DEFAULT_FIXTURE, OAUTH_APP, ServerProcess, TOTP_SECRET, current_otp,
+    fresh_database_url, grantd, sqlite_url, write_file,
 };
 
 async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
@@ -82,14 +82,38 @@ async fn a_database_moves_to_another_engine_without_losing_a_token() {
             "a token in clear in the dump"
         );
     }
+    assert!(
+        !text.contains(TOTP_SECRET),
+        "a TOTP secret in clear in the dump"
+    );
 
+    // The dump's TOTP secrets are sealed with the source's key: the target must be given it.
     let target = fresh_database_url(&dir.path().join("target.db")).await;
+    let wrong_key = write_file(dir.path(), "wrong.key", &format!("{}\n", "ab".repeat(32)));
+    let refused = grantd(
+        &[
+            "import",
+            dump.to_str().expect("utf-8"),
+            "--db",
+            &target,
+            "--secret-key-file",
+            wrong_key.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert!(!refused.status.success());
+    let refusal = String::from_utf8_lossy(&refused.stderr);
+    assert!(refusal.contains("--secret-key-file"), "{refusal}");
+    let source_key = dir.path().join("source.db.key");
+    let source_key = source_key.to_str().expect("utf-8");
     let imported = grantd(
         &[
             "import",
             dump.to_str().expect("utf-8"),
             "--db",
             &target,
+            "--secret-key-file",
+            source_key,
             "--json",
         ],
         None,
@@ -105,7 +129,20 @@ async fn a_database_moves_to_another_engine_without_losing_a_token() {
     assert_eq!(counts["apps"], 3);
 
     // The new deployment, with no seed of its own: everything works as before.
-    let new = ServerProcess::start(&target, &[], &dir.path().join("new.log"));
+    let new = ServerProcess::start(
+        &target,
+        &["--secret-key-file", source_key],
+        &dir.path().join("new.log"),
+    );
+    // Two-factor authentication moved too.
+    let (status, _) = send(
+        client
+            .get(new.url("/authorizations"))
+            .basic_auth(ALICE2FA.login, Some(ALICE2FA.password))
+            .header("X-GitHub-OTP", current_otp()),
+    )
+    .await;
+    assert_eq!(status, 200, "2FA sign-in on the new database");
     for token in [&personal["token"], &app_token["token"]] {
         let (status, user) = send(
             client
@@ -141,7 +178,14 @@ async fn a_database_moves_to_another_engine_without_losing_a_token() {
 
     // Only into an empty database.
     let again = grantd(
-        &["import", dump.to_str().expect("utf-8"), "--db", &target],
+        &[
+            "import",
+            dump.to_str().expect("utf-8"),
+            "--db",
+            &target,
+            "--secret-key-file",
+            source_key,
+        ],
         None,
     );
     assert!(!again.status.success());

@@ -4,36 +4,38 @@
 
 async fn upsert_user(
     tx: &mut Transaction<'static, Db>,
+    seeds: &Seeds,
     user: &UserUpsert,
     now: i64,
 ) -> Result<UpsertResult> {
-    let totp = user.totp_secret.as_ref().map(TotpSecret::expose);
-    let Some(current) = StoreImpl::fetch_user(&mut **tx, &user.login.key()).await? else {
+    let Some(current) = StoreImpl::fetch_user(&mut **tx, seeds, &user.login.key()).await? else {
         let hash = user
             .password_hash
             .as_ref()
             .ok_or_else(|| corrupt("fixture plan: new user without password"))?;
-        sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (login, login_key, email, password_hash, totp_secret, site_admin, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             VALUES ($1, $2, $3, $4, NULL, $5, $6, $7) RETURNING id",
         )
         .bind(user.login.as_str())
         .bind(user.login.key())
         .bind(&user.email)
         .bind(&hash.0)
-        .bind(totp)
         .bind(user.site_admin)
         .bind(now)
         .bind(now)
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(map_err)?;
+        if user.totp_secret.is_some() {
+            StoreImpl::store_totp_secret(tx, seeds, UserId(id), user.totp_secret.as_ref()).await?;
+        }
         return Ok(UpsertResult::Created);
     };
     let same = current.login.as_str() == user.login.as_str()
         && current.email == user.email
         && user.password_hash.is_none()
-        && current.totp_secret.as_ref().map(TotpSecret::expose) == totp
+        && current.totp_secret == user.totp_secret
         && current.site_admin == user.site_admin;
     if same {
         return Ok(UpsertResult::Unchanged);
@@ -42,6 +44,11 @@ async fn upsert_user(
         .password_hash
         .as_ref()
         .unwrap_or(&current.password_hash);
+    let totp = user
+        .totp_secret
+        .as_ref()
+        .map(|secret| seeds.seal(secret, current.id))
+        .transpose()?;
     sqlx::query("UPDATE users SET login = $1, email = $2, password_hash = $3, totp_secret = $4, site_admin = $5, updated_at = $6 WHERE id = $7")
         .bind(user.login.as_str())
         .bind(&user.email)
@@ -58,10 +65,11 @@ async fn upsert_user(
 
 async fn upsert_app(
     tx: &mut Transaction<'static, Db>,
+    seeds: &Seeds,
     app: &AppUpsert,
     now: i64,
 ) -> Result<(ClientId, UpsertResult)> {
-    let owner = StoreImpl::fetch_user(&mut **tx, &app.owner.key())
+    let owner = StoreImpl::fetch_user(&mut **tx, seeds, &app.owner.key())
         .await?
         .ok_or_else(|| corrupt("fixture plan: unknown owner"))?;
     let current = if let Some(client_id) = &app.client_id {

@@ -21,4 +21,5 @@ use crate::domain::scope::Scopes;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::token::TokenHash;
 use crate::domain::user::{NewUser, User};
+use super::seeds::{KeySource, Seeds};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};

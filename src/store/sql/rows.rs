@@ -12,25 +12,25 @@ fn corrupt(what: &str) -> Error {
 const USER_COLUMNS: &str =
     "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at";
 
-fn user_from_row(row: &DbRow) -> Result<User> {
-    user_from_columns(row, ToOwned::to_owned)
+fn user_from_row(row: &DbRow, seeds: &Seeds) -> Result<User> {
+    user_from_columns(row, ToOwned::to_owned, seeds)
 }
 
 /// A user from a row whose user columns are named by `column` (plain, or aliased in a join).
-fn user_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<User> {
+/// The TOTP secret is stored sealed under the database's key (`store/seeds.rs`) and opened here.
+fn user_from_columns(row: &DbRow, get: impl Fn(&str) -> String, seeds: &Seeds) -> Result<User> {
+    let id = UserId(row.try_get(get("id").as_str()).map_err(backend)?);
     let login: String = row.try_get(get("login").as_str()).map_err(backend)?;
     let totp: Option<String> = row.try_get(get("totp_secret").as_str()).map_err(backend)?;
     Ok(User {
-        id: UserId(row.try_get(get("id").as_str()).map_err(backend)?),
+        id,
         login: Login::parse(&login).ok_or_else(|| corrupt("login"))?,
         email: row.try_get(get("email").as_str()).map_err(backend)?,
         password_hash: PasswordHashString(
             row.try_get(get("password_hash").as_str())
                 .map_err(backend)?,
         ),
-        totp_secret: totp
-            .map(|t| TotpSecret::parse(&t).ok_or_else(|| corrupt("TOTP secret")))
-            .transpose()?,
+        totp_secret: totp.map(|t| seeds.open(&t, id)).transpose()?,
         site_admin: row.try_get(get("site_admin").as_str()).map_err(backend)?,
         created_at: timestamp(row.try_get(get("created_at").as_str()).map_err(backend)?)?,
         updated_at: timestamp(row.try_get(get("updated_at").as_str()).map_err(backend)?)?,
@@ -50,10 +50,10 @@ const TOKEN_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.to
      FROM authorizations a JOIN users o ON o.id = a.user_id AND o.type = 'User' \
      LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
 
-fn token_record_from_row(row: &DbRow) -> Result<TokenRecord> {
+fn token_record_from_row(row: &DbRow, seeds: &Seeds) -> Result<TokenRecord> {
     Ok(TokenRecord {
         authorization: authorization_from_row(row)?,
-        user: user_from_columns(row, |name| format!("owner_{name}"))?,
+        user: user_from_columns(row, |name| format!("owner_{name}"), seeds)?,
     })
 }
 
@@ -117,10 +117,10 @@ fn app_and_token_select() -> &'static str {
     })
 }
 
-fn app_and_token_from_row(row: &DbRow) -> Result<AppAndToken> {
+fn app_and_token_from_row(row: &DbRow, seeds: &Seeds) -> Result<AppAndToken> {
     let app = app_from_columns(row, |name| format!("req_{name}"))?;
     let token = match row.try_get::<Option<i64>, _>("id").map_err(backend)? {
-        Some(_) => Some(std::sync::Arc::new(token_record_from_row(row)?)),
+        Some(_) => Some(std::sync::Arc::new(token_record_from_row(row, seeds)?)),
         None => None,
     };
     Ok((Some(std::sync::Arc::new(app)), token))

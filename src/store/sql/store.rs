@@ -12,6 +12,7 @@ impl StoreImpl {
     /// One token by its hash, in a query of its own (see the dialect's `lookup_token`).
     async fn fetch_token(
         pool: &sqlx::Pool<Db>,
+        seeds: &Seeds,
         hash: &TokenHash,
     ) -> Result<Option<std::sync::Arc<TokenRecord>>> {
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -23,7 +24,7 @@ impl StoreImpl {
             .map_err(map_err)?;
         Ok(row
             .as_ref()
-            .map(token_record_from_row)
+            .map(|row| token_record_from_row(row, seeds))
             .transpose()?
             .map(std::sync::Arc::new))
     }
@@ -31,6 +32,7 @@ impl StoreImpl {
     /// An app and a token, in a query of their own (see the dialect's `lookup_app_and_token`).
     async fn fetch_app_and_token(
         pool: &sqlx::Pool<Db>,
+        seeds: &Seeds,
         client_id: &ClientId,
         hash: &TokenHash,
     ) -> Result<AppAndToken> {
@@ -42,7 +44,7 @@ impl StoreImpl {
             .map_err(map_err)?;
         Ok(row
             .as_ref()
-            .map(app_and_token_from_row)
+            .map(|row| app_and_token_from_row(row, seeds))
             .transpose()?
             .unwrap_or_default())
     }
@@ -257,6 +259,7 @@ impl StoreImpl {
 
     async fn fetch_user(
         executor: impl sqlx::Executor<'_, Database = Db>,
+        seeds: &Seeds,
         login_key: &str,
     ) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = $1 AND type = 'User'");
@@ -265,7 +268,64 @@ impl StoreImpl {
             .fetch_optional(executor)
             .await
             .map_err(map_err)?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref().map(|row| user_from_row(row, seeds)).transpose()
+    }
+
+    /// Stores `user`'s TOTP secret, sealed for their id (which is why a new user is inserted
+    /// first without one: the id is only known then, and the secret is never written in clear).
+    async fn store_totp_secret(
+        tx: &mut Transaction<'static, Db>,
+        seeds: &Seeds,
+        user: UserId,
+        secret: Option<&TotpSecret>,
+    ) -> Result<()> {
+        let sealed = secret.map(|secret| seeds.seal(secret, user)).transpose()?;
+        sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(user.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Opens every stored TOTP secret with the key from `source` (so a wrong or lost key stops
+    /// the start, rather than each 2FA user's next sign-in) and seals the ones an older grantd
+    /// stored in clear, in one transaction. Returns the key for the store to keep, and how many
+    /// secrets it sealed now.
+    async fn prepare_totp_secrets(pool: &sqlx::Pool<Db>, source: &KeySource) -> Result<(Seeds, usize)> {
+        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(backend)?;
+        let stored: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        let sealed_exist = stored.iter().any(|(_, secret)| !Seeds::is_clear(secret));
+        if matches!(source, KeySource::None) && !stored.is_empty() {
+            return Err(Error::Backend(
+                "the database holds TOTP secrets, and no secret key was given to open them: \
+                 give every node the same --secret-key-file (GRANTD_SECRET_KEY_FILE)"
+                    .into(),
+            ));
+        }
+        let seeds = Seeds::load(source, sealed_exist)?;
+        let mut sealed_now = 0;
+        for (id, secret) in &stored {
+            let user = UserId(*id);
+            let opened = seeds.open_any(secret, user)?;
+            if Seeds::is_clear(secret) {
+                Self::store_totp_secret(&mut tx, &seeds, user, Some(&opened)).await?;
+                sealed_now += 1;
+            }
+        }
+        tx.commit().await.map_err(map_err)?;
+        if sealed_now > 0 {
+            tracing::warn!(
+                "sealed {sealed_now} TOTP secrets stored in clear by an older grantd; copies and \
+                 back-ups of the database taken before hold them in clear"
+            );
+        }
+        Ok((seeds, sealed_now))
     }
 }
 
@@ -283,25 +343,31 @@ impl Store for StoreImpl {
         let now = user.now.unix_timestamp();
         let sql = format!(
             "INSERT INTO users (login, login_key, email, password_hash, totp_secret, site_admin, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {USER_COLUMNS}"
+             VALUES ($1, $2, $3, $4, NULL, $5, $6, $7) RETURNING {USER_COLUMNS}"
         );
+        let mut tx = self.write().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.login.as_str())
             .bind(user.login.key())
             .bind(&user.email)
             .bind(&user.password_hash.0)
-            .bind(user.totp_secret.as_ref().map(TotpSecret::expose))
             .bind(user.site_admin)
             .bind(now)
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
-        user_from_row(&row)
+        let mut inserted = user_from_row(&row, &self.seeds)?;
+        if let Some(secret) = &user.totp_secret {
+            Self::store_totp_secret(&mut tx, &self.seeds, inserted.id, Some(secret)).await?;
+            inserted.totp_secret = Some(secret.clone());
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(inserted)
     }
 
     async fn find_user_by_login(&self, login: &Login) -> Result<Option<User>> {
-        Self::fetch_user(&self.pool, &login.key()).await
+        Self::fetch_user(&self.pool, &self.seeds, &login.key()).await
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
@@ -310,7 +376,7 @@ impl Store for StoreImpl {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(user_from_row).collect()
+        rows.iter().map(|row| user_from_row(row, &self.seeds)).collect()
     }
 
     async fn update_user_password(
@@ -818,7 +884,7 @@ impl Store for StoreImpl {
         for user in &plan.users {
             outcome
                 .users
-                .push(upsert_user(&mut tx, user, now.unix_timestamp()).await?);
+                .push(upsert_user(&mut tx, &self.seeds, user, now.unix_timestamp()).await?);
         }
         for org in &plan.orgs {
             outcome
@@ -828,7 +894,7 @@ impl Store for StoreImpl {
         for app in &plan.apps {
             outcome
                 .apps
-                .push(upsert_app(&mut tx, app, now.unix_timestamp()).await?);
+                .push(upsert_app(&mut tx, &self.seeds, app, now.unix_timestamp()).await?);
         }
         for repo in &plan.repos {
             outcome.repos.push(upsert_repo(&mut tx, repo).await?);

@@ -2,6 +2,10 @@
 // One description of every table drives both directions, so a dump taken from one engine loads
 // into the other unchanged: ids, token hashes and secret digests included, hence no token,
 // grant or password is lost in a move from SQLite to PostgreSQL.
+//
+// TOTP secrets travel sealed, as stored, so a dump alone yields none either: an import opens
+// each with the target's key (which must be the source's: `--secret-key-file`), or takes it
+// in clear from a dump of an older grantd, and seals it anew for its row.
 
 /// How a column travels in a dump.
 #[derive(Clone, Copy)]
@@ -152,6 +156,24 @@ impl StoreImpl {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
                 for (name, column) in *columns {
                     let value = &row[*name];
+                    if (*table, *name) == ("users", "totp_secret") {
+                        let user = UserId(row["id"].as_i64().ok_or_else(|| bad_dump(table, "id"))?);
+                        let sealed = value
+                            .as_str()
+                            .map(|stored| self.seeds.open_any(stored, user).and_then(|secret| self.seeds.seal(&secret, user)))
+                            .transpose()
+                            .map_err(|error| {
+                                Error::Backend(
+                                    format!(
+                                        "{error}. A dump's TOTP secrets are sealed with the key of the database it was \
+                                         exported from: import with --secret-key-file naming that key file"
+                                    )
+                                    .into(),
+                                )
+                            })?;
+                        query = query.bind(sealed);
+                        continue;
+                    }
                     query = match column {
                         Column::Int => query.bind(value.as_i64().ok_or_else(|| bad_dump(table, name))?),
                         Column::OptInt => query.bind(value.as_i64()),

@@ -14,7 +14,11 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_grantd");
 /// Runs `grantd ARGS` to completion, feeding `stdin` when given.
 pub fn grantd(args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    if let Some(key) = args.iter().find_map(|arg| super::secret_key_file_for(arg)) {
+        command.env("GRANTD_SECRET_KEY_FILE", key);
+    }
+    let mut child = command
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -58,7 +62,11 @@ impl ServerProcess {
         let stderr = std::fs::File::create(stderr_file).expect("stderr file");
         let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--db", db_url];
         args.extend_from_slice(extra);
-        let child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        if let Some(key) = super::secret_key_file_for(db_url) {
+            command.env("GRANTD_SECRET_KEY_FILE", key);
+        }
+        let child = command
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
