@@ -28,49 +28,85 @@ const API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-github-api-ver
 const API_VERSION_SELECTED: HeaderName = HeaderName::from_static("x-github-api-version-selected");
 const MEDIA_TYPE: HeaderName = HeaderName::from_static("x-github-media-type");
 
-/// A new request id in GitHub's shape (`CB9E:1F45:4A7B2:8C1D3:6527A1B0`): five groups of
-/// hex, unique per request. Clients quote it in bug reports; the logs carry it too.
+/// A request id in GitHub's shape (`CB9E:1F45:4A7B2:8C1D3:6527A1B0`): five groups of hex,
+/// unique per request. Clients quote it in bug reports; the logs carry it too.
 ///
-/// Unique, not secret: a per-process random key mixed with a request counter, as unlikely to
-/// repeat as random ids (104 bits) without a system call per request.
-fn new_request_id() -> HeaderValue {
-    static KEY: OnceLock<[u64; 2]> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let key = KEY.get_or_init(|| {
-        let mut bytes = [0u8; 16];
-        // The OS random source failing is not worth failing requests over: the counter alone
-        // still makes the ids unique.
-        let _ = getrandom::fill(&mut bytes);
-        let (a, b) = bytes.split_at(8);
-        [
-            u64::from_le_bytes(a.try_into().unwrap_or_default()),
-            u64::from_le_bytes(b.try_into().unwrap_or_default()),
-        ]
-    });
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let high = mix(n ^ key[0]);
-    let low = mix(n.wrapping_add(key[1]));
-    // GitHub's groups: 4, 4, 5, 5 and 8 hex digits, taken from the high bits of each group's
-    // source. Written by hand: `format!` with five padded fields cost more than the rest of
-    // this layer.
-    let groups: [(u64, usize); 5] = [
-        (high >> 48, 4),
-        ((high >> 32) & 0xFFFF, 4),
-        ((high >> 12) & 0xF_FFFF, 5),
-        (low >> 44, 5),
-        (low & 0xFFFF_FFFF, 8),
-    ];
-    let mut id = [b':'; 30];
-    let mut at = 0;
-    for (mut value, width) in groups {
-        for slot in id[at..at + width].iter_mut().rev() {
-            *slot = b"0123456789ABCDEF"[(value & 0xF) as usize];
-            value >>= 4;
+/// Formatted once, on the stack, and copied (30 bytes) into the log context and the answer:
+/// only the header value allocates. (A `HeaderValue` made first and cloned into the context
+/// cost a second allocation, as `bytes` shares a buffer on its first clone.)
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RequestId([u8; 30]);
+
+impl RequestId {
+    /// A fresh id. Unique, not secret: a per-process random key mixed with a request counter,
+    /// as unlikely to repeat as random ids (104 bits) without a system call per request.
+    pub fn new() -> Self {
+        static KEY: OnceLock<[u64; 2]> = OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let key = KEY.get_or_init(|| {
+            let mut bytes = [0u8; 16];
+            // The OS random source failing is not worth failing requests over: the counter
+            // alone still makes the ids unique.
+            let _ = getrandom::fill(&mut bytes);
+            let (a, b) = bytes.split_at(8);
+            [
+                u64::from_le_bytes(a.try_into().unwrap_or_default()),
+                u64::from_le_bytes(b.try_into().unwrap_or_default()),
+            ]
+        });
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let high = mix(n ^ key[0]);
+        let low = mix(n.wrapping_add(key[1]));
+        // GitHub's groups: 4, 4, 5, 5 and 8 hex digits, taken from the high bits of each
+        // group's source. Written by hand: `format!` with five padded fields cost more than
+        // the rest of this layer.
+        let groups: [(u64, usize); 5] = [
+            (high >> 48, 4),
+            ((high >> 32) & 0xFFFF, 4),
+            ((high >> 12) & 0xF_FFFF, 5),
+            (low >> 44, 5),
+            (low & 0xFFFF_FFFF, 8),
+        ];
+        let mut id = [b':'; 30];
+        let mut at = 0;
+        for (mut value, width) in groups {
+            for slot in id[at..at + width].iter_mut().rev() {
+                *slot = b"0123456789ABCDEF"[(value & 0xF) as usize];
+                value >>= 4;
+            }
+            at += width + 1;
         }
-        at += width + 1;
+        Self(id)
     }
-    HeaderValue::from_bytes(&id)
-        .unwrap_or(HeaderValue::from_static("0000:0000:00000:00000:00000000"))
+
+    /// The id as text (always ASCII: hex digits and colons).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The `X-GitHub-Request-Id` value: the one allocation an id costs.
+    fn header(self) -> HeaderValue {
+        HeaderValue::from_bytes(&self.0)
+            .unwrap_or(HeaderValue::from_static("0000:0000:00000:00000:00000000"))
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RequestId({})", self.as_str())
+    }
 }
 
 /// SplitMix64's finaliser: a bijection on u64 that scatters consecutive inputs.
@@ -239,9 +275,9 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         // Any id the client sent is ignored: logs and the answer carry this one.
-        let request_id = new_request_id();
+        let request_id = RequestId::new();
         // The route joins the context once routing has matched one (see `RecordRoute`).
-        let context = RequestContext::new(request.method().clone(), request_id.clone());
+        let context = RequestContext::new(request.method().clone(), request_id);
         let stamp = Stamp {
             request_id,
             media: media_type(request.headers().get(header::ACCEPT)),
@@ -285,14 +321,14 @@ where
 
 /// GitHub's headers on every answer: the request id, the media type served and the API version.
 struct Stamp {
-    request_id: HeaderValue,
+    request_id: RequestId,
     media: HeaderValue,
 }
 
 impl Stamp {
     fn apply(self, response: &mut Response) {
         let headers = response.headers_mut();
-        headers.insert(REQUEST_ID, self.request_id);
+        headers.insert(REQUEST_ID, self.request_id.header());
         headers.insert(MEDIA_TYPE, self.media);
         headers.insert(API_VERSION_SELECTED, HeaderValue::from_static(API_VERSION));
     }
@@ -432,10 +468,11 @@ mod tests {
 
     #[test]
     fn request_ids_have_githubs_shape_and_differ() {
-        let a = new_request_id();
-        let b = new_request_id();
+        let a = RequestId::new();
+        let b = RequestId::new();
         assert_ne!(a, b);
-        let text = a.to_str().unwrap();
+        assert_eq!(a.header(), a.as_str());
+        let text = a.as_str();
         let groups: Vec<&str> = text.split(':').collect();
         assert_eq!(
             groups.iter().map(|g| g.len()).collect::<Vec<_>>(),

@@ -10,13 +10,15 @@ use std::cell::RefCell;
 use std::fmt;
 
 use axum::extract::MatchedPath;
-use axum::http::{HeaderValue, Method};
+use axum::http::Method;
 use tokio::task::futures::TaskLocalFuture;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+
+use super::conventions::RequestId;
 
 tokio::task_local! {
     static REQUEST: RequestContext;
@@ -25,7 +27,7 @@ tokio::task_local! {
 /// What the log lines of one request say about it.
 pub struct RequestContext {
     method: Method,
-    request_id: HeaderValue,
+    request_id: RequestId,
     /// The matched route pattern, once routing has matched one; never the raw path, which may
     /// hold a token (the legacy app-token paths).
     route: RefCell<Option<Route>>,
@@ -48,7 +50,7 @@ impl Route {
 }
 
 impl RequestContext {
-    pub fn new(method: Method, request_id: HeaderValue) -> Self {
+    pub fn new(method: Method, request_id: RequestId) -> Self {
         Self {
             method,
             request_id,
@@ -72,7 +74,7 @@ pub fn record_route(route: Route) {
 
 impl fmt::Display for RequestContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let id = self.request_id.to_str().unwrap_or_default();
+        let id = self.request_id;
         match &*self.route.borrow() {
             Some(route) => write!(
                 f,
@@ -119,32 +121,35 @@ mod tests {
 
     #[test]
     fn the_context_names_method_route_and_id() {
-        let context = RequestContext::new(
-            Method::POST,
-            HeaderValue::from_static("CB9E:1F45:4A7B2:8C1D3:6527A1B0"),
-        );
+        let id = RequestId::new();
+        let context = RequestContext::new(Method::POST, id);
         assert_eq!(
             context.to_string(),
-            "request{method=POST request_id=CB9E:1F45:4A7B2:8C1D3:6527A1B0}"
+            format!("request{{method=POST request_id={id}}}")
         );
         *context.route.borrow_mut() = Some(Route::Pattern("/applications/{client_id}/token"));
         assert_eq!(
             context.to_string(),
-            "request{method=POST route=/applications/{client_id}/token \
-             request_id=CB9E:1F45:4A7B2:8C1D3:6527A1B0}"
+            format!(
+                "request{{method=POST route=/applications/{{client_id}}/token request_id={id}}}"
+            )
         );
     }
 
     #[tokio::test]
     async fn routes_are_recorded_only_inside_a_request() {
         record_route(Route::Pattern("/outside")); // no request: nothing to record into, and no panic
-        let context = RequestContext::new(Method::GET, HeaderValue::from_static("ID"));
+        let id = RequestId::new();
+        let context = RequestContext::new(Method::GET, id);
         let seen = context
             .scope(async {
                 record_route(Route::Pattern("/user"));
                 REQUEST.with(ToString::to_string)
             })
             .await;
-        assert_eq!(seen, "request{method=GET route=/user request_id=ID}");
+        assert_eq!(
+            seen,
+            format!("request{{method=GET route=/user request_id={id}}}")
+        );
     }
 }
