@@ -139,6 +139,18 @@ pub struct ServeArgs {
         default_value = "enabled"
     )]
     pub authorizations_api: crate::http::ApiStatus,
+    /// The log's format on stderr: "text" lines, or "json", one object per line with the
+    /// request's id, method and route on every line logged while serving it.
+    #[arg(long, env = "GRANTD_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

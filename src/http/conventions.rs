@@ -412,7 +412,8 @@ impl After {
         cors::insert(response.headers_mut());
         self.stamp.apply(&mut response);
         let status = response.status().as_u16();
-        let latency_us = self.started.elapsed().as_micros();
+        // A u64, not as_micros()'s u128, which JSON lines would write as a string.
+        let latency_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         if response.status().is_server_error() {
             tracing::error!(status, latency_us, "response failed");
         } else {

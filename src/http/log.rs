@@ -4,7 +4,8 @@
 //! This is what a `tracing` span per request would give, without its price: a span is created,
 //! formatted into a string and torn down for every request, logged or not (a tenth of a token
 //! check at the default `info` level). Here the request's context sits in a task-local, and the
-//! log line format ([`LineFormat`]) reads it only when a line is actually written.
+//! log line formats ([`LineFormat`], [`JsonFormat`] for `--log-format json`) read it only when a
+//! line is actually written.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -115,6 +116,71 @@ where
     }
 }
 
+/// The log line of `--log-format json`: one JSON object per line,
+/// `{"timestamp","level","target","fields":{"message",…}}` as `tracing-subscriber`'s JSON
+/// format writes it, plus `"request_id"`, `"method"` and (once routing matched) `"route"` on
+/// every line logged inside a request, at the top level so that `jq 'select(.request_id == …)'`
+/// finds them. The fields come from `JsonFields`, which the subscriber must be given.
+#[derive(Debug, Default)]
+pub struct JsonFormat;
+
+impl<S, N> FormatEvent<S, N> for JsonFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let metadata = event.metadata();
+        writer.write_str("{\"timestamp\":\"")?;
+        SystemTime.format_time(&mut writer)?;
+        write!(writer, "\",\"level\":\"{}\",\"target\":", metadata.level())?;
+        write_json_string(&mut writer, metadata.target())?;
+        REQUEST
+            .try_with(|request| request.write_json(&mut writer))
+            .unwrap_or(Ok(()))?;
+        writer.write_str(",\"fields\":")?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writeln!(writer, "}}")
+    }
+}
+
+impl RequestContext {
+    /// `,"request_id":…,"method":…[,"route":…]`: the members [`JsonFormat`] adds.
+    fn write_json(&self, writer: &mut Writer<'_>) -> fmt::Result {
+        write!(
+            writer,
+            ",\"request_id\":\"{}\",\"method\":",
+            self.request_id
+        )?;
+        write_json_string(writer, self.method.as_str())?;
+        if let Some(route) = &*self.route.borrow() {
+            writer.write_str(",\"route\":")?;
+            write_json_string(writer, route.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+/// `text` as a JSON string. (Targets, methods and route patterns never need more than the
+/// quotes, but a line that does not parse would be worse than none.)
+fn write_json_string(writer: &mut Writer<'_>, text: &str) -> fmt::Result {
+    writer.write_char('"')?;
+    for c in text.chars() {
+        match c {
+            '"' => writer.write_str("\\\"")?,
+            '\\' => writer.write_str("\\\\")?,
+            c if u32::from(c) < 0x20 => write!(writer, "\\u{:04x}", u32::from(c))?,
+            c => writer.write_char(c)?,
+        }
+    }
+    writer.write_char('"')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +217,81 @@ mod tests {
             seen,
             format!("request{{method=GET route=/user request_id={id}}}")
         );
+    }
+
+    /// A log line's sink for the tests: every line written, kept.
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        fn parsed(&self) -> Vec<serde_json::Value> {
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            text.lines()
+                .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn json_lines_carry_the_request_inside_one_and_parse() {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(JsonFormat)
+            .finish();
+        let id = RequestId::new();
+        let context = RequestContext::new(Method::POST, id);
+        context
+            .scope(async {
+                record_route(Route::Pattern("/applications/{client_id}/token"));
+                tracing::subscriber::with_default(subscriber, || {
+                    tracing::info!(status = 404, note = "a \"quoted\"\nline", "answered");
+                });
+            })
+            .await;
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer({
+                let sink = lines.clone();
+                move || sink.clone()
+            })
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(JsonFormat)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || tracing::warn!("outside"));
+
+        let parsed = lines.parsed();
+        assert_eq!(parsed.len(), 2, "{parsed:?}");
+        let inside = &parsed[0];
+        assert_eq!(inside["request_id"], id.as_str());
+        assert_eq!(inside["method"], "POST");
+        assert_eq!(inside["route"], "/applications/{client_id}/token");
+        assert_eq!(inside["level"], "INFO");
+        assert_eq!(inside["target"], module_path!());
+        assert_eq!(
+            inside["fields"],
+            serde_json::json!({"message": "answered", "status": 404, "note": "a \"quoted\"\nline"})
+        );
+        assert!(
+            inside["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z'))
+        );
+        let outside = &parsed[1];
+        assert_eq!(outside["fields"]["message"], "outside");
+        assert!(outside.get("request_id").is_none(), "{outside}");
     }
 }

@@ -18,7 +18,7 @@ use crate::support::{
 
 /// Starts `grantd serve --listen 127.0.0.1:0 --db DB ARGS…` with `envs` added to its
 /// environment, its stderr (the log) written to `dir/stderr.log`.
-fn serve(dir: &Path, db: &str, args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
+pub fn serve(dir: &Path, db: &str, args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
     let log = dir.join("stderr.log");
     let stderr = std::fs::File::create(&log).expect("stderr file");
     let mut command = Command::new(BIN);
@@ -36,14 +36,14 @@ fn serve(dir: &Path, db: &str, args: &[&str], envs: &[(&str, &str)]) -> ServerPr
 }
 
 /// A fresh database seeded with `DEFAULT_FIXTURE`, as `--seed` loads it.
-fn seeded(dir: &Path) -> (String, String) {
+pub fn seeded(dir: &Path) -> (String, String) {
     let seed = write_file(dir, "seed.toml", DEFAULT_FIXTURE);
     let db = sqlite_url(&dir.join("grantd.db"));
     (db, seed.to_str().expect("utf-8 path").to_owned())
 }
 
 /// Sends SIGTERM to our own server process and waits (off the runtime) for it to exit.
-async fn stop(server: ServerProcess) {
+pub async fn stop(server: ServerProcess) {
     let pid = server.pid();
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])

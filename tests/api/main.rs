@@ -34,6 +34,7 @@ mod mint;
 mod nodes;
 mod octokit;
 mod openapi;
+mod operability;
 mod pagination;
 mod pool;
 mod postgres_only;
