@@ -143,6 +143,32 @@ pub struct ServeArgs {
     /// request's id, method and route on every line logged while serving it.
     #[arg(long, env = "GRANTD_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// `GET /metrics` (Prometheus text format, no credentials): "auto" serves it only when
+    /// --listen is a loopback address, where only this host can scrape it; "on" serves it on
+    /// any address (put it behind a firewall or a proxy that does not forward /metrics);
+    /// "off" never (the path is then a 404 like any unknown one).
+    #[arg(long, env = "GRANTD_METRICS", value_enum, default_value = "auto")]
+    pub metrics: MetricsSwitch,
+}
+
+/// Whether `serve` answers `GET /metrics` (`--metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricsSwitch {
+    /// On when listening on a loopback address only.
+    Auto,
+    On,
+    Off,
+}
+
+impl MetricsSwitch {
+    /// Whether a server listening on `listen` serves `/metrics`.
+    pub fn enabled(self, listen: SocketAddr) -> bool {
+        match self {
+            Self::Auto => listen.ip().is_loopback(),
+            Self::On => true,
+            Self::Off => false,
+        }
+    }
 }
 
 /// How log lines are written (`--log-format`).

@@ -72,14 +72,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{address}"));
     // Scripts and tests wait for this line, so it goes to stdout, in one write.
     println!("grantd listening on {address}");
-    tracing::info!(%address, %public_url, "serving");
-    let state = AppState::new(store, public_url)
+    let metrics = args.metrics.enabled(address);
+    tracing::info!(%address, %public_url, metrics, "serving");
+    let mut state = AppState::new(store, public_url)
         .with_limits(limits)
         .with_authorizations_api(args.authorizations_api)
         .with_sync_interval(*args.counter_sync_interval)
         // A tenth of the records the token index keeps (a record's two answers are ~2.6 kB,
         // the record itself less).
         .with_answers(args.token_cache_size / 10);
+    if metrics {
+        state = state.with_metrics();
+    }
     crate::serve(listener, state, shutdown_signal())
         .await
         .context("the server failed")

@@ -14,9 +14,11 @@ use axum::response::Response;
 use super::docs;
 use super::error::{ApiError, Documented};
 use super::extract::{AppClient, AppTokenRequest, FieldReader, JsonObject, TokenBody};
+use super::metrics::CheckOutcome;
 use super::schemas::AppAuthorization;
 use super::{AppState, conventions};
 use crate::domain::app_token::{self, ScopeRequest};
+use crate::domain::token::PlainToken;
 
 /// Reads the required `access_token` of a modern app-token request body.
 fn access_token(body: &JsonObject, doc: &'static str) -> Result<String, ApiError> {
@@ -32,9 +34,19 @@ async fn check(
     token: &str,
     doc: &'static str,
 ) -> Result<Response, ApiError> {
-    let checked = app_token::check(&*state.store, &app.0, token, state.clock.now())
-        .await
-        .doc(doc)?;
+    let checked = app_token::check(&*state.store, &app.0, token, state.clock.now()).await;
+    // The outcome as far as this path can tell: a token it refuses is malformed or unknown
+    // (it does not see the record, so an expired one counts as unknown here; the usual path,
+    // `check_token`'s `Fetched`, tells them apart).
+    match &checked {
+        Ok(_) => state.count_check(CheckOutcome::Valid),
+        Err(crate::domain::Error::NotFound) if PlainToken::parse(token).is_none() => {
+            state.count_check(CheckOutcome::Malformed);
+        }
+        Err(crate::domain::Error::NotFound) => state.count_check(CheckOutcome::Unknown),
+        Err(_) => {} // a store failure decided nothing about the token
+    }
+    let checked = checked.doc(doc)?;
     Ok(state
         .answers
         .check(&state.public_url, &checked.record, &checked.token))
@@ -89,8 +101,17 @@ pub async fn check_token(
     let app = &request.app;
     match request.body? {
         TokenBody::Fetched(token, stored) => {
-            let checked =
-                app_token::check_fetched(&app.0, token, stored, state.clock.now()).doc(doc)?;
+            let now = state.clock.now();
+            let expired = stored
+                .as_ref()
+                .is_some_and(|record| record.authorization.expires_at.is_some_and(|at| at <= now));
+            let checked = app_token::check_fetched(&app.0, token, stored, now);
+            state.count_check(match (&checked, expired) {
+                (Ok(_), _) => CheckOutcome::Valid,
+                (Err(_), true) => CheckOutcome::Expired,
+                (Err(_), false) => CheckOutcome::Unknown,
+            });
+            let checked = checked.doc(doc)?;
             Ok(state
                 .answers
                 .check(&state.public_url, &checked.record, &checked.token))

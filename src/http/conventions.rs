@@ -4,8 +4,8 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use super::conditional::{self, TagOutcome};
 use super::error::ApiError;
 use super::limits::{self, RateLimitSlot};
 use super::log::RequestContext;
+use super::metrics::Metrics;
 
 /// The only REST API version GitHub has published, and so the only one grantd serves.
 pub const API_VERSION: &str = "2022-11-28";
@@ -245,15 +246,17 @@ mod cors {
 /// - adds the rate-limit headers the authentication extractors left in the request's
 ///   [`RateLimitSlot`], tags GET answers for conditional requests (see `conditional.rs`),
 ///   and adds the CORS and GitHub headers to every answer;
-/// - logs the answer: server failures at ERROR, every other one at DEBUG.
+/// - logs the answer: server failures at ERROR, every other one at DEBUG; and counts it in
+///   the metrics, when on (every answer, early ones included: see `metrics.rs`).
 #[derive(Clone)]
 pub struct Conventions<S> {
     inner: S,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl<S> Conventions<S> {
-    pub fn new(inner: S) -> Self {
-        Self { inner }
+    pub fn new(inner: S, metrics: Option<Arc<Metrics>>) -> Self {
+        Self { inner, metrics }
     }
 }
 
@@ -283,18 +286,25 @@ where
             media: media_type(request.headers().get(header::ACCEPT)),
         };
 
+        let started = Instant::now();
         if request.method() == Method::OPTIONS {
             let mut response = Response::new(Body::empty());
             cors::insert_preflight(response.headers_mut());
             stamp.apply(&mut response);
+            self.count_early(request.method(), &response, started);
             return Box::pin(std::future::ready(Ok(response)));
         }
         if let Some(mut response) = unsupported_version(&request) {
             cors::insert(response.headers_mut());
             stamp.apply(&mut response);
+            self.count_early(request.method(), &response, started);
             return Box::pin(std::future::ready(Ok(response)));
         }
 
+        let counted = self
+            .metrics
+            .clone()
+            .map(|metrics| (metrics, request.method().clone()));
         let slot = RateLimitSlot::default();
         request.extensions_mut().insert(slot.clone());
         let conditions =
@@ -313,9 +323,19 @@ where
                 slot,
                 conditions,
                 stamp,
-                started: Instant::now(),
+                started,
+                counted,
             }),
         }))
+    }
+}
+
+impl<S> Conventions<S> {
+    /// Counts an answer given before routing (a preflight, a refused API version).
+    fn count_early(&self, method: &Method, response: &Response, started: Instant) {
+        if let Some(metrics) = &self.metrics {
+            metrics.answered(method, None, response.status(), started.elapsed());
+        }
     }
 }
 
@@ -340,6 +360,8 @@ struct After {
     conditions: Option<HeaderMap>,
     stamp: Stamp,
     started: Instant,
+    /// The metrics to count the answer in, and the request's method, when metrics are on.
+    counted: Option<(Arc<Metrics>, Method)>,
 }
 
 type Tagging = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -411,9 +433,16 @@ impl After {
     fn answer(self, mut response: Response) -> Response {
         cors::insert(response.headers_mut());
         self.stamp.apply(&mut response);
+        let latency = self.started.elapsed();
+        if let Some((metrics, method)) = &self.counted {
+            metrics.answered(method, super::log::route(), response.status(), latency);
+            if response.extensions().get::<LockedOut>().is_some() {
+                metrics.locked_out();
+            }
+        }
         let status = response.status().as_u16();
         // A u64, not as_micros()'s u128, which JSON lines would write as a string.
-        let latency_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         if response.status().is_server_error() {
             tracing::error!(status, latency_us, "response failed");
         } else {
@@ -422,6 +451,11 @@ impl After {
         response
     }
 }
+
+/// Marks an answer that refused a sign-in for too many failed ones (set by the error
+/// mapping, counted here: the error mapping cannot reach the metrics).
+#[derive(Debug, Clone, Copy)]
+pub struct LockedOut;
 
 /// How many headers this layer may add to an answer: five rate-limit, three CORS, three
 /// GitHub, and the two of a conditional GET.

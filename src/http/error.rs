@@ -20,6 +20,8 @@ pub struct ApiError {
     documentation_url: &'static str,
     errors: Vec<FieldError>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// A lockout's 403, marked on the answer for the metrics (see `conventions::LockedOut`).
+    locked_out: bool,
 }
 
 impl ApiError {
@@ -30,6 +32,7 @@ impl ApiError {
             documentation_url: docs::REST,
             errors: Vec::new(),
             headers: Vec::new(),
+            locked_out: false,
         }
     }
 
@@ -89,10 +92,13 @@ impl From<domain::Error> for ApiError {
                 "Must specify two-factor authentication OTP code.",
             )
             .with_header("x-github-otp", "required; app"),
-            domain::Error::LoginAttemptsExceeded => Self::new(
-                StatusCode::FORBIDDEN,
-                "Maximum number of login attempts exceeded. Please try again later.",
-            ),
+            domain::Error::LoginAttemptsExceeded => Self {
+                locked_out: true,
+                ..Self::new(
+                    StatusCode::FORBIDDEN,
+                    "Maximum number of login attempts exceeded. Please try again later.",
+                )
+            },
             domain::Error::RateLimited(status, subject) => {
                 let who = match subject {
                     Subject::User(id) => format!("user ID {id}"),
@@ -188,6 +194,11 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().extend(self.headers);
+        if self.locked_out {
+            response
+                .extensions_mut()
+                .insert(super::conventions::LockedOut);
+        }
         response
     }
 }

@@ -5,7 +5,7 @@
 //! formatted into a string and torn down for every request, logged or not (a tenth of a token
 //! check at the default `info` level). Here the request's context sits in a task-local, and the
 //! log line formats ([`LineFormat`], [`JsonFormat`] for `--log-format json`) read it only when a
-//! line is actually written.
+//! line is actually written. The metrics read the matched route from it too ([`route`]).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -35,18 +35,34 @@ pub struct RequestContext {
 }
 
 /// A route pattern as routing found it: named by the hot routes' own dispatch, or the router's
-/// `MatchedPath` (shared, so recording it copies no string).
+/// `MatchedPath` (shared, so recording or cloning it copies no string). Two routes are equal
+/// when their patterns are, whichever way they were found.
+#[derive(Clone, Debug)]
 pub enum Route {
     Pattern(&'static str),
     Matched(MatchedPath),
 }
 
 impl Route {
-    fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Pattern(pattern) => pattern,
             Self::Matched(matched) => matched.as_str(),
         }
+    }
+}
+
+impl PartialEq for Route {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Route {}
+
+impl std::hash::Hash for Route {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
@@ -71,6 +87,14 @@ pub fn record_route(route: Route) {
     let _ = REQUEST.try_with(|request| {
         *request.route.borrow_mut() = Some(route);
     });
+}
+
+/// The matched route of the request the current task serves, if routing matched one.
+pub fn route() -> Option<Route> {
+    REQUEST
+        .try_with(|request| request.route.borrow().clone())
+        .ok()
+        .flatten()
 }
 
 impl fmt::Display for RequestContext {
@@ -205,14 +229,16 @@ mod tests {
     #[tokio::test]
     async fn routes_are_recorded_only_inside_a_request() {
         record_route(Route::Pattern("/outside")); // no request: nothing to record into, and no panic
+        assert_eq!(route(), None);
         let id = RequestId::new();
         let context = RequestContext::new(Method::GET, id);
-        let seen = context
+        let (seen, matched) = context
             .scope(async {
                 record_route(Route::Pattern("/user"));
-                REQUEST.with(ToString::to_string)
+                (REQUEST.with(ToString::to_string), route())
             })
             .await;
+        assert_eq!(matched, Some(Route::Pattern("/user")));
         assert_eq!(
             seen,
             format!("request{{method=GET route=/user request_id={id}}}")

@@ -1,4 +1,4 @@
-//! Routes about the server itself (`/healthz`) and the JSON answers for unknown paths and
+//! Routes about the server itself (`/healthz`, `/metrics`) and the JSON answers for unknown paths and
 //! methods, which GitHub's clients expect in GitHub's error shape rather than as plain text.
 
 use super::json::Json;
@@ -41,6 +41,29 @@ pub async fn openapi(State(state): State<AppState>) -> Response {
         bytes.clone(),
     )
         .into_response()
+}
+
+/// GET /metrics (mounted only when `--metrics` is on): the node's metrics in Prometheus' text
+/// format. Unauthenticated: a scraper sends no credentials; `--metrics` decides who may
+/// reach it.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let Some(metrics) = &state.metrics else {
+        return ApiError::not_found().into_response();
+    };
+    match metrics.render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(super::metrics::CONTENT_TYPE),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot render the metrics");
+            ApiError::internal().into_response()
+        }
+    }
 }
 
 pub async fn not_found() -> ApiError {

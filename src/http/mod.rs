@@ -15,6 +15,7 @@ pub mod json;
 pub mod limits;
 pub mod log;
 pub mod meta;
+pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod schemas;
@@ -78,6 +79,9 @@ pub struct Shared {
     /// Token checks' and `GET /user`'s answers rendered once per stored record (see
     /// `answers.rs`).
     pub answers: Arc<answers::Answers>,
+    /// What `GET /metrics` serves; `None` (the default) leaves the route out and counts
+    /// nothing.
+    pub metrics: Option<Arc<metrics::Metrics>>,
 }
 
 /// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
@@ -119,6 +123,7 @@ impl AppState {
             openapi: Arc::default(),
             sync_interval: Duration::from_secs(1),
             answers: Arc::new(answers::Answers::new(DEFAULT_RENDERED_RECORDS)),
+            metrics: None,
         }))
     }
 
@@ -147,6 +152,19 @@ impl AppState {
     #[must_use]
     pub fn with_limits(self, limits: Limits) -> Self {
         self.edited(|s| s.limits = limits)
+    }
+
+    /// Counts requests and serves `GET /metrics` (`--metrics`).
+    #[must_use]
+    pub fn with_metrics(self) -> Self {
+        self.edited(|s| s.metrics = Some(Arc::new(metrics::Metrics::new(Arc::clone(&s.store)))))
+    }
+
+    /// Counts a token check's outcome, when metrics are on.
+    pub fn count_check(&self, outcome: metrics::CheckOutcome) {
+        if let Some(metrics) = &self.metrics {
+            metrics.token_checked(outcome);
+        }
     }
 }
 
@@ -234,7 +252,8 @@ fn legacy_app_tokens() -> Router<AppState> {
 }
 
 /// The whole application: every route at `/` and again under `/api/v3`, the base path of a
-/// GitHub Enterprise Server API, so clients configured for GHES work unchanged, inside the
+/// GitHub Enterprise Server API, so clients configured for GHES work unchanged, and
+/// `/metrics` (at the root only, when on: it is the node's, not the API's), inside the
 /// layer of GitHub's conventions. The layers wrap the router as a whole rather than each route
 /// (`Router::layer`), which would box and clone them once per layer and request.
 pub fn app(
@@ -248,14 +267,22 @@ pub fn app(
 + Send
 + Sync
 + 'static {
-    let routes = Router::new()
+    let mut routes = Router::new()
         .merge(api(&state))
-        .nest("/api/v3", api(&state))
+        .nest("/api/v3", api(&state));
+    if state.metrics.is_some() {
+        routes = routes.route(
+            "/metrics",
+            get(meta::metrics).fallback(meta::method_not_allowed),
+        );
+    }
+    let routes = routes
         .route_layer(conventions::RecordRoute::layer())
         .fallback(meta::not_found)
         .with_state(state.clone());
+    let metrics = state.metrics.clone();
     tower::ServiceBuilder::new()
-        .layer_fn(conventions::Conventions::new)
+        .layer_fn(move |inner| conventions::Conventions::new(inner, metrics.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .service(hot_routes::HotRoutes::new(routes, state))
 }

@@ -360,6 +360,18 @@ impl TokenIndex {
         }
     }
 
+    /// How many token hashes the index knows and how many records it keeps (`/metrics`).
+    pub fn usage(&self) -> super::IndexUsage {
+        let tokens = match &self.lock().known {
+            Known::Loading => None,
+            Known::Ready { keys, .. } => Some(keys.len()),
+        };
+        super::IndexUsage {
+            tokens,
+            records: self.records.len(),
+        }
+    }
+
     pub fn record(&self, hash: &TokenHash) -> Option<Arc<TokenRecord>> {
         self.records.get(hash)
     }

@@ -237,6 +237,12 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
+    /// How much of its resources the store uses right now (connections, the token index), for
+    /// `/metrics`. Read at each scrape, never on a request; holds a lock only to read a length.
+    fn usage(&self) -> Usage {
+        Usage::default()
+    }
+
     // Moving between engines (`grantd export` / `grantd import`).
     /// Every row of every table, ids, token hashes and secret digests included.
     async fn export(&self) -> Result<serde_json::Value>;
@@ -251,6 +257,32 @@ pub trait Store: Send + Sync {
         plan: &FixturePlan,
         now: OffsetDateTime,
     ) -> Result<FixtureOutcome>;
+}
+
+/// What [`Store::usage`] reports; `None` for what a store does not have.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub pool: Option<PoolUsage>,
+    pub index: Option<IndexUsage>,
+}
+
+/// The database connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    pub idle: usize,
+    /// The most the pool opens (`--db-pool-size` on PostgreSQL).
+    pub max: u32,
+}
+
+/// A serving SQLite node's token index (`cache.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexUsage {
+    /// Token hashes known to exist; `None` while the index is still loading them.
+    pub tokens: Option<usize>,
+    /// Token records kept in memory (at most `--token-cache-size`).
+    pub records: usize,
 }
 
 /// What a counter counts.

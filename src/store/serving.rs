@@ -223,6 +223,13 @@ impl Store for ServingStore {
         self.prune(now).await
     }
 
+    fn usage(&self) -> super::Usage {
+        super::Usage {
+            index: self.index.as_ref().map(|index| index.usage()),
+            ..self.inner.usage()
+        }
+    }
+
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }

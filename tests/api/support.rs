@@ -169,6 +169,8 @@ pub struct ServerOptions {
     pub db_pool_size: Option<u32>,
     /// Serve without the SQLite token index (`--token-cache-size 0`): every lookup queries.
     pub without_token_index: bool,
+    /// Count requests and serve `GET /metrics` (`--metrics on`).
+    pub metrics: bool,
 }
 
 impl TestServer {
@@ -252,9 +254,12 @@ impl TestServer {
             .unwrap_or_else(|| format!("http://{}", self.addr));
         self.store = Some(store.clone());
         let clock: std::sync::Arc<dyn grantd::http::Clock> = self.clock.clone();
-        let state = grantd::AppState::with_clock(store, self.public_url.clone(), clock)
+        let mut state = grantd::AppState::with_clock(store, self.public_url.clone(), clock)
             .with_limits(self.options.limits)
             .with_authorizations_api(self.options.authorizations_api);
+        if self.options.metrics {
+            state = state.with_metrics();
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = rx.await;

@@ -339,6 +339,17 @@ impl Store for StoreImpl {
         Ok(())
     }
 
+    fn usage(&self) -> super::Usage {
+        super::Usage {
+            pool: Some(super::PoolUsage {
+                open: self.pool.size(),
+                idle: self.pool.num_idle(),
+                max: self.pool.options().get_max_connections(),
+            }),
+            index: None,
+        }
+    }
+
     async fn insert_user(&self, user: &NewUser) -> Result<User> {
         let now = user.now.unix_timestamp();
         let sql = format!(
