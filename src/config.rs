@@ -348,3 +348,20 @@ pub struct MintArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_on_by_default_only_on_a_loopback_address() {
+        let at = |address: &str| address.parse::<SocketAddr>().unwrap();
+        assert!(MetricsSwitch::Auto.enabled(at("127.0.0.1:8080")));
+        assert!(MetricsSwitch::Auto.enabled(at("[::1]:8080")));
+        assert!(!MetricsSwitch::Auto.enabled(at("0.0.0.0:8080")));
+        assert!(!MetricsSwitch::Auto.enabled(at("[::]:8080")));
+        assert!(!MetricsSwitch::Auto.enabled(at("10.1.2.3:8080")));
+        assert!(MetricsSwitch::On.enabled(at("0.0.0.0:8080")));
+        assert!(!MetricsSwitch::Off.enabled(at("127.0.0.1:8080")));
+    }
+}
