@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -93,43 +94,44 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTD_SEED")]
     pub seed: Option<PathBuf>,
     /// The API's root URL as clients reach it (behind a proxy, say), used in every `url`
-    /// field and `Link` header. Defaults to http://<listen address>.
-    #[arg(long, env = "GRANTD_PUBLIC_URL")]
+    /// field and `Link` header: an absolute http:// or https:// URL with a host and no query or
+    /// fragment. Defaults to http://<listen address>.
+    #[arg(long, env = "GRANTD_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
     /// PostgreSQL: connections this node keeps at most. Keep nodes × pool size below the
     /// server's max_connections.
     #[arg(long, env = "GRANTD_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub db_pool_size: u32,
-    /// PostgreSQL: the server cancels a statement running longer than this.
-    #[arg(long, env = "GRANTD_DB_STATEMENT_TIMEOUT", default_value = "10s")]
-    pub db_statement_timeout: humantime::Duration,
+    /// PostgreSQL: the server cancels a statement running longer than this (1 ms to 1 h).
+    #[arg(long, env = "GRANTD_DB_STATEMENT_TIMEOUT", default_value = "10s", value_parser = parse_db_timeout)]
+    pub db_statement_timeout: Duration,
     /// PostgreSQL: how long a request waits for a connection (or for an unreachable database)
-    /// before it is answered 503.
-    #[arg(long, env = "GRANTD_DB_ACQUIRE_TIMEOUT", default_value = "5s")]
-    pub db_acquire_timeout: humantime::Duration,
+    /// before it is answered 503 (1 ms to 1 h).
+    #[arg(long, env = "GRANTD_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_db_timeout)]
+    pub db_acquire_timeout: Duration,
     /// SQLite: how many token records (and, a hundredth of it, apps) the in-memory token index
     /// keeps, and for a tenth of it the rendered answers of checks and of `GET /user`; 0 turns
     /// the index off, so every check reads the database. PostgreSQL keeps none.
     #[arg(long, env = "GRANTD_TOKEN_CACHE_SIZE", default_value_t = 100_000)]
     pub token_cache_size: usize,
     /// How often the rate-limit and failed-login counts of this node are merged with the
-    /// database (and so with the other nodes'), such as "1s" or "250ms".
-    #[arg(long, env = "GRANTD_COUNTER_SYNC_INTERVAL", default_value = "1s")]
-    pub counter_sync_interval: humantime::Duration,
+    /// database (and so with the other nodes'), such as "1s" or "250ms" (1 ms to 1 h).
+    #[arg(long, env = "GRANTD_COUNTER_SYNC_INTERVAL", default_value = "1s", value_parser = parse_sync_interval)]
+    pub counter_sync_interval: Duration,
     /// Requests each user and each app may make per --rate-limit-window (GitHub: 5,000 an hour).
     #[arg(long, env = "GRANTD_RATE_LIMIT", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit: u32,
-    /// The rate-limit window, such as "1h" or "15m".
-    #[arg(long, env = "GRANTD_RATE_LIMIT_WINDOW", default_value = "1h")]
-    pub rate_limit_window: humantime::Duration,
+    /// The rate-limit window, such as "1h" or "15m" (1 s to 1 day).
+    #[arg(long, env = "GRANTD_RATE_LIMIT_WINDOW", default_value = "1h", value_parser = parse_window)]
+    pub rate_limit_window: Duration,
     /// Failed sign-ins allowed per login per --login-attempts-window; after that every attempt
     /// for the login is refused (403) until the window passes. Wrong app secrets are counted
     /// per source address with the same numbers, but a right secret is never refused.
     #[arg(long, env = "GRANTD_LOGIN_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub login_attempts: u32,
-    /// The failed-sign-in window, such as "5m".
-    #[arg(long, env = "GRANTD_LOGIN_ATTEMPTS_WINDOW", default_value = "5m")]
-    pub login_attempts_window: humantime::Duration,
+    /// The failed-sign-in window, such as "5m" (1 s to 1 day).
+    #[arg(long, env = "GRANTD_LOGIN_ATTEMPTS_WINDOW", default_value = "5m", value_parser = parse_window)]
+    pub login_attempts_window: Duration,
     /// The Authorizations API's stage of retirement: "deprecated" adds Deprecation and Sunset
     /// headers, "removed" answers its endpoints with 410 Gone.
     #[arg(
@@ -177,6 +179,89 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// The range a duration flag (or seed key) accepts, both ends included. Every duration is
+/// bounded where it is read: an unbounded one (`--user-token-ttl 1000000y`) was accepted, then
+/// overflowed the date arithmetic of every request that used it.
+#[derive(Debug, Clone, Copy)]
+pub struct DurationRange {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+const DAY: Duration = Duration::from_hours(24);
+
+/// User-token lifetimes: GitHub's own are 8 hours (refresh tokens 6 months); ten years (of
+/// 365.25 days, humantime's "10y") is generous and still far from any date overflow.
+pub const TOKEN_TTL: DurationRange = DurationRange {
+    min: Duration::from_secs(1),
+    max: Duration::from_hours(87_660),
+};
+/// Rate-limit and failed-sign-in windows: GitHub's are an hour.
+pub const WINDOW: DurationRange = DurationRange {
+    min: Duration::from_secs(1),
+    max: DAY,
+};
+const SYNC_INTERVAL: DurationRange = DurationRange {
+    min: Duration::from_millis(1),
+    max: Duration::from_hours(1),
+};
+const DB_TIMEOUT: DurationRange = SYNC_INTERVAL;
+
+/// A duration as humans write it ("8h", "1h 30m", "250ms") within `range`.
+pub fn parse_duration(text: &str, range: DurationRange) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    if duration < range.min {
+        return Err(format!(
+            "must be at least {}",
+            humantime::format_duration(range.min)
+        ));
+    }
+    if duration > range.max {
+        return Err(format!(
+            "must be at most {}",
+            humantime::format_duration(range.max)
+        ));
+    }
+    Ok(duration)
+}
+
+fn parse_token_ttl(text: &str) -> Result<Duration, String> {
+    parse_duration(text, TOKEN_TTL)
+}
+
+fn parse_window(text: &str) -> Result<Duration, String> {
+    parse_duration(text, WINDOW)
+}
+
+fn parse_sync_interval(text: &str) -> Result<Duration, String> {
+    parse_duration(text, SYNC_INTERVAL)
+}
+
+fn parse_db_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text, DB_TIMEOUT)
+}
+
+/// `--public-url`: every `url` field and `Link` header starts with it, so it must be an
+/// absolute http(s) URL a client can follow and append paths to (hence no query or fragment).
+/// A trailing slash is dropped.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = text.trim_end_matches('/');
+    if !crate::domain::uri::is_web_url(url) {
+        return Err(
+            "must be an absolute http:// or https:// URL with a host, such as \
+                    https://grantd.example.com or https://example.com/api/v3"
+                .to_owned(),
+        );
+    }
+    if url.contains(['?', '#']) {
+        return Err("must not have a query (?) or a fragment (#)".to_owned());
+    }
+    Ok(url.to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,9 +391,10 @@ pub struct AppAddArgs {
     /// --user-token-ttl says otherwise.
     #[arg(long)]
     pub expire_user_tokens: bool,
-    /// Lifetime of the app's user tokens, such as "8h" or "30m"; implies --expire-user-tokens.
-    #[arg(long)]
-    pub user_token_ttl: Option<humantime::Duration>,
+    /// Lifetime of the app's user tokens, such as "8h" or "30m" (1 s to 10 years); implies
+    /// --expire-user-tokens.
+    #[arg(long, value_parser = parse_token_ttl)]
+    pub user_token_ttl: Option<Duration>,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]
@@ -354,14 +440,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn metrics_are_on_by_default_only_on_a_loopback_address() {
-        let at = |address: &str| address.parse::<SocketAddr>().unwrap();
-        assert!(MetricsSwitch::Auto.enabled(at("127.0.0.1:8080")));
-        assert!(MetricsSwitch::Auto.enabled(at("[::1]:8080")));
-        assert!(!MetricsSwitch::Auto.enabled(at("0.0.0.0:8080")));
-        assert!(!MetricsSwitch::Auto.enabled(at("[::]:8080")));
-        assert!(!MetricsSwitch::Auto.enabled(at("10.1.2.3:8080")));
-        assert!(MetricsSwitch::On.enabled(at("0.0.0.0:8080")));
-        assert!(!MetricsSwitch::Off.enabled(at("127.0.0.1:8080")));
+    fn durations_are_bounded_both_ways() {
+        assert_eq!(parse_duration("1h", WINDOW), Ok(Duration::from_hours(1)));
+        assert_eq!(parse_duration("1day", WINDOW), Ok(DAY));
+        assert_eq!(
+            parse_duration("100000y", WINDOW),
+            Err("must be at most 1day".to_owned())
+        );
+        assert_eq!(
+            parse_duration("0s", WINDOW),
+            Err("must be longer than zero".to_owned())
+        );
+        assert_eq!(
+            parse_duration("500ms", WINDOW),
+            Err("must be at least 1s".to_owned())
+        );
+        assert_eq!(
+            parse_duration("10y", TOKEN_TTL),
+            Ok(TOKEN_TTL.max),
+            "the bound itself is accepted"
+        );
+        assert!(parse_duration("1000000y", TOKEN_TTL).is_err());
+        assert!(parse_duration("soon", TOKEN_TTL).is_err());
+    }
+
+    #[test]
+    fn the_public_url_is_an_http_url_without_a_trailing_slash() {
+        assert_eq!(
+            parse_public_url("https://grantd.example.com/api/v3/"),
+            Ok("https://grantd.example.com/api/v3".to_owned())
+        );
+        assert_eq!(
+            parse_public_url("http://127.0.0.1:8080"),
+            Ok("http://127.0.0.1:8080".to_owned())
+        );
+        for bad in [
+            "notaurl",
+            "javascript:alert(1)",
+            "https://",
+            "/api",
+            "https://a/?b",
+            "https://a/#b",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

@@ -346,14 +346,15 @@ async fn plan_apps(
     Ok((apps, generated))
 }
 
-/// `expire_user_tokens` and `user_token_ttl` ("8h", "30s", "1h 30m") to a lifetime.
+/// `expire_user_tokens` and `user_token_ttl` ("8h", "30s", "1h 30m") to a lifetime, bounded
+/// as `--user-token-ttl` is (`config::TOKEN_TTL`).
 fn user_token_ttl(expire: bool, ttl: Option<&str>) -> Result<Option<time::Duration>, String> {
     match (expire, ttl) {
         (false, None) => Ok(None),
         (false, Some(_)) => Err("user_token_ttl needs expire_user_tokens = true".to_owned()),
         (true, None) => Ok(Some(app::DEFAULT_USER_TOKEN_TTL)),
         (true, Some(text)) => {
-            let parsed = humantime::parse_duration(text)
+            let parsed = crate::config::parse_duration(text, crate::config::TOKEN_TTL)
                 .map_err(|e| format!("user_token_ttl {text:?}: {e}"))?;
             time::Duration::try_from(parsed)
                 .map(Some)

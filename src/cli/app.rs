@@ -73,7 +73,7 @@ pub async fn add(args: AppAddArgs) -> anyhow::Result<()> {
         client_id: args.client_id,
         client_secret,
         user_token_ttl: match (args.expire_user_tokens, args.user_token_ttl) {
-            (_, Some(ttl)) => Some(time::Duration::try_from(*ttl)?),
+            (_, Some(ttl)) => Some(time::Duration::try_from(ttl)?),
             (true, None) => Some(app::DEFAULT_USER_TOKEN_TTL),
             (false, None) => None,
         },

@@ -139,8 +139,7 @@ pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
     if spec.name.trim().is_empty() {
         return Err(invalid("name", "the app name must not be empty"));
     }
-    let web = spec.url.starts_with("http://") || spec.url.starts_with("https://");
-    if !web || !super::uri::is_absolute_uri(&spec.url) {
+    if !super::uri::is_web_url(&spec.url) {
         return Err(invalid(
             "url",
             format!(

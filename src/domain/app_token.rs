@@ -116,7 +116,7 @@ pub async fn reset(
 ) -> Result<Issued, Error> {
     let (old, record) = lookup_for_app(store, app, access_token, now).await?;
     let token = PlainToken::generate(app.kind.token_kind())?;
-    let expires_at = app.user_token_ttl.map(|ttl| now + ttl);
+    let expires_at = super::authorization::expiry(now, app.user_token_ttl)?;
     let authorization = store
         .replace_token(
             record.authorization.id,
@@ -318,7 +318,7 @@ pub async fn scope(
         note_url: parent.note_url.clone(),
         fingerprint: parent.fingerprint.clone(),
         now,
-        expires_at: app.user_token_ttl.map(|ttl| now + ttl),
+        expires_at: super::authorization::expiry(now, app.user_token_ttl)?,
         scoped_to: Some(scoped_to),
     };
     let authorization = store.insert_authorization(&new).await?;

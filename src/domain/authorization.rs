@@ -13,7 +13,7 @@ use super::limits::{self, Origin};
 use super::scope::Scopes;
 use super::secret::ClientSecret;
 use super::token::{PlainToken, TokenHash, TokenKind};
-use super::uri::is_absolute_uri;
+use super::uri::is_web_url;
 use super::user::User;
 use super::{AuthorizationId, Error, FieldError, Page, PageRequest, UserId};
 use crate::store::{self, Store};
@@ -151,12 +151,32 @@ fn invalid_note_url() -> Error {
 }
 
 /// An optional `note_url`: empty means none; anything else must be an absolute URI, as
-/// GitHub's schema promises clients (`format: uri`).
+/// GitHub's schema promises clients (`format: uri`), and an http(s) one: the URL is handed
+/// back to clients (as `app.url` too), where a `javascript:` one would be a stored script.
 fn checked_note_url(text: Option<String>) -> Result<Option<String>, Error> {
     match non_empty(text) {
-        Some(url) if !is_absolute_uri(&url) => Err(invalid_note_url()),
+        Some(url) if !is_web_url(&url) => Err(invalid_note_url()),
         other => Ok(other),
     }
+}
+
+/// When a token made at `now` expires, for an app whose tokens live `ttl` (`None`: never).
+/// Lifetimes are bounded where they are configured (`config::TOKEN_TTL`), but an app stored
+/// before that bound, or a clock gone wild, must cost a 422, not a panic in date arithmetic.
+pub fn expiry(
+    now: OffsetDateTime,
+    ttl: Option<time::Duration>,
+) -> Result<Option<OffsetDateTime>, Error> {
+    ttl.map(|ttl| {
+        now.checked_add(ttl).ok_or_else(|| {
+            Error::invalid(FieldError::custom(
+                "expires_at",
+                "the app's user token lifetime ends after the last date grantd can store; \
+                 its owner must shorten it",
+            ))
+        })
+    })
+    .transpose()
 }
 
 /// Longest `note` and `fingerprint`: both are unique-indexed, and 255 characters (at most
@@ -258,11 +278,7 @@ async fn insert(
     let token = PlainToken::generate(kind)?;
     let new = NewAuthorization {
         user_id: user.id,
-        expires_at: draft
-            .app
-            .as_ref()
-            .and_then(|a| a.token_ttl)
-            .map(|ttl| now + ttl),
+        expires_at: expiry(now, draft.app.as_ref().and_then(|a| a.token_ttl))?,
         app: draft.app,
         scopes: draft.scopes,
         token_hash: token.hash(),
@@ -465,7 +481,7 @@ pub async fn update(
     }
     let note_url = match request.note_url {
         Field::Value(text) if text.is_empty() => Field::Null,
-        Field::Value(text) if !is_absolute_uri(&text) => return Err(invalid_note_url()),
+        Field::Value(text) if !is_web_url(&text) => return Err(invalid_note_url()),
         other => other,
     };
     let fingerprint = match request.fingerprint {
@@ -552,7 +568,7 @@ pub async fn mint(
                 note_url: None,
                 fingerprint: Some(format!("minted-{}", &hash.to_hex()[..16])),
                 now,
-                expires_at: app.token_ttl.map(|ttl| now + ttl),
+                expires_at: expiry(now, app.token_ttl)?,
                 scoped_to: None,
             });
             tokens.push(token);
@@ -567,4 +583,25 @@ pub async fn mint(
         }
     }
     Ok(minted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expiry_past_the_last_date_is_a_validation_error_not_a_panic() {
+        let now = time::macros::datetime!(2026-01-01 0:00 UTC);
+        assert_eq!(expiry(now, None).ok(), Some(None));
+        assert_eq!(
+            expiry(now, Some(time::Duration::hours(8))).ok(),
+            Some(Some(time::macros::datetime!(2026-01-01 8:00 UTC)))
+        );
+        // A lifetime stored before lifetimes were bounded (a million years).
+        let error = expiry(now, Some(time::Duration::days(365_250_000)));
+        assert!(
+            matches!(&error, Err(Error::Invalid(errors)) if errors[0].field == "expires_at"),
+            "{error:?}"
+        );
+    }
 }

@@ -75,9 +75,56 @@ pub fn is_absolute_uri(text: &str) -> bool {
         && valid_characters(fragment, b":@/?")
 }
 
+/// Whether `text` is an absolute `http://` or `https://` URL with a host: the only URLs grantd
+/// stores for clients (`note_url`, app URLs) or builds its own on (the public URL). Other
+/// schemes are absolute URIs too, but a `javascript:` or `data:` one handed back as a link is a
+/// script waiting for a click.
+pub fn is_web_url(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return false;
+    };
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default()
+        .rsplit('@')
+        .next()
+        .unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(host, _port)| host);
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        && !host.is_empty()
+        && is_absolute_uri(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn web_urls_are_http_or_https_with_a_host() {
+        for url in [
+            "http://a",
+            "https://ci.example.com:8443/a?b#c",
+            "HTTPS://EXAMPLE.COM/",
+            "https://user@example.com",
+        ] {
+            assert!(is_web_url(url), "{url} refused");
+        }
+        for text in [
+            "javascript:alert(1)",
+            "javascript://example.com/%0aalert(1)",
+            "data:text/html,<b>",
+            "mailto:octocat@example.com",
+            "ftp://example.com/",
+            "http://",
+            "https:///path",
+            "http://:80/",
+            "notaurl",
+            "http:/example.com",
+        ] {
+            assert!(!is_web_url(text), "{text:?} accepted");
+        }
+    }
 
     #[test]
     fn accepts_absolute_uris() {

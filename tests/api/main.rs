@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::too_many_lines, clippy::needless_pass_by_value, dead_code)]
 
+mod accepted_values;
 mod api_v3;
 mod app_api_v3;
 mod app_isolation;

@@ -1075,7 +1075,9 @@ async fn serve_refuses_a_zero_counter_sync_interval() {
     assert!(!out.status.success(), "serve started with a zero interval");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--counter-sync-interval must be longer than zero"),
+        stderr.contains(
+            "'--counter-sync-interval <COUNTER_SYNC_INTERVAL>': must be longer than zero"
+        ),
         "stderr: {stderr}"
     );
     assert!(

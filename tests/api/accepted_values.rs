@@ -1,0 +1,228 @@
+//! Issue 18, item 7, as the attack: values that were accepted, then crashed the requests that
+//! used them (a token lifetime or a rate-limit window past what dates can hold), or came back
+//! to clients as links they should not follow (`--public-url notaurl`, a `javascript:`
+//! `note_url`). Each is now refused where it enters, with a message saying why.
+
+use serde_json::json;
+
+use crate::support::{
+    ALICE, DEFAULT_FIXTURE, OAUTH_APP, RequestExt, TestServer, assert_json, grantd, sqlite_url,
+    write_file,
+};
+
+/// A GitHub App whose user tokens live ten years, the longest lifetime accepted.
+const TEN_YEAR_APP: &str = r#"
+[[apps]]
+name = "long-lived"
+url = "https://long-lived.example.com"
+owner = "alice"
+kind = "github"
+client_id = "Iv1.00000000000000aa"
+client_secret = "00000000000000000000000000000000000000aa"
+expire_user_tokens = true
+user_token_ttl = "10y"
+"#;
+
+#[tokio::test]
+async fn app_add_refuses_a_user_token_lifetime_past_ten_years() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sqlite_url(&dir.path().join("grantd.db"));
+    let added = grantd(
+        &["user", "add", "ivan", "--password-stdin", "--db", &db],
+        Some("ivan-pass"),
+    );
+    assert!(added.status.success(), "{added:?}");
+    let out = grantd(
+        &[
+            "app",
+            "add",
+            "--owner",
+            "ivan",
+            "--name",
+            "forever",
+            "--url",
+            "https://forever.example.com",
+            "--kind",
+            "github",
+            "--user-token-ttl",
+            "1000000y",
+            "--db",
+            &db,
+        ],
+        None,
+    );
+    assert!(
+        !out.status.success(),
+        "a million-year lifetime was accepted"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'--user-token-ttl <USER_TOKEN_TTL>': must be at most 10years"),
+        "stderr: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_seed_file_with_a_user_token_lifetime_past_ten_years_loads_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sqlite_url(&dir.path().join("grantd.db"));
+    let seed = write_file(
+        dir.path(),
+        "seed.toml",
+        &format!(
+            "{DEFAULT_FIXTURE}{}",
+            TEN_YEAR_APP.replace("10y", "1000000y")
+        ),
+    );
+    let out = grantd(
+        &["seed", seed.to_str().expect("utf-8 path"), "--db", &db],
+        None,
+    );
+    assert!(!out.status.success(), "a million-year lifetime was seeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("user_token_ttl \"1000000y\": must be at most 10years"),
+        "stderr: {stderr}"
+    );
+}
+
+/// The longest lifetime accepted makes tokens: the date arithmetic holds at the bound.
+#[tokio::test]
+async fn tokens_of_an_app_with_the_longest_lifetime_are_made() {
+    let srv = TestServer::spawn_seeded(&format!("{DEFAULT_FIXTURE}{TEN_YEAR_APP}"), None).await;
+    let reply = srv
+        .post("/authorizations")
+        .login_as(&ALICE)
+        .json(&json!({
+            "client_id": "Iv1.00000000000000aa",
+            "client_secret": "00000000000000000000000000000000000000aa",
+            "note": "ten years",
+        }))
+        .go()
+        .await;
+    let created = reply.expect_status(201);
+    let expires_at = created["expires_at"].as_str().expect("an expiry");
+    let year: i32 = expires_at[..4].parse().expect("a year");
+    let now = time::OffsetDateTime::now_utc().year();
+    assert!(
+        (now + 9..=now + 10).contains(&year),
+        "expires_at {expires_at}"
+    );
+}
+
+/// `serve` refuses before it touches the database, naming the flag and the bound.
+fn serve_refuses(flags: &[&str], says: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sqlite_url(&dir.path().join("grantd.db"));
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--db", &db];
+    args.extend(flags);
+    let out = grantd(&args, None);
+    assert!(!out.status.success(), "serve started with {flags:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(says), "{flags:?}: stderr: {stderr}");
+    assert!(
+        !dir.path().join("grantd.db").exists(),
+        "{flags:?}: the database was created before the flag was checked"
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_windows_past_a_day() {
+    serve_refuses(
+        &["--rate-limit-window", "100000y"],
+        "'--rate-limit-window <RATE_LIMIT_WINDOW>': must be at most 1day",
+    );
+    serve_refuses(
+        &["--login-attempts-window", "100000y"],
+        "'--login-attempts-window <LOGIN_ATTEMPTS_WINDOW>': must be at most 1day",
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_a_public_url_that_is_not_an_http_url() {
+    for url in [
+        "notaurl",
+        "javascript:alert(1)",
+        "ftp://grantd.example.com",
+        "https://",
+    ] {
+        serve_refuses(
+            &["--public-url", url],
+            "must be an absolute http:// or https:// URL with a host",
+        );
+    }
+    serve_refuses(
+        &["--public-url", "https://grantd.example.com/?a=b"],
+        "must not have a query (?) or a fragment (#)",
+    );
+}
+
+/// GitHub's answer to a `note_url` it will not store, from the operation documented at
+/// `#anchor`.
+fn invalid_note_url(anchor: &str) -> serde_json::Value {
+    json!({
+        "message": "Validation Failed",
+        "errors": [{ "resource": "OauthAccess", "code": "invalid", "field": "note_url" }],
+        "documentation_url": format!(
+            "https://docs.github.com/enterprise-server@3.19/rest/oauth-authorizations/oauth-authorizations#{anchor}"
+        ),
+        "status": "422",
+    })
+}
+
+#[tokio::test]
+async fn a_javascript_note_url_is_refused_everywhere_it_is_taken() {
+    let srv = TestServer::spawn().await;
+    for note_url in [
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "JAVASCRIPT://example.com/%0aalert(1)",
+    ] {
+        let reply = srv
+            .post("/authorizations")
+            .login_as(&ALICE)
+            .json(&json!({ "note": "x", "note_url": note_url }))
+            .go()
+            .await;
+        assert_json(
+            &reply.expect_status(422),
+            &invalid_note_url("create-a-new-authorization"),
+        );
+
+        let reply = srv
+            .put(&format!("/authorizations/clients/{}", OAUTH_APP.client_id))
+            .login_as(&ALICE)
+            .json(&json!({ "client_secret": OAUTH_APP.client_secret, "note_url": note_url }))
+            .go()
+            .await;
+        assert_json(
+            &reply.expect_status(422),
+            &invalid_note_url("get-or-create-an-authorization-for-a-specific-app"),
+        );
+    }
+    assert!(srv.authorizations(&ALICE).await.is_empty());
+
+    let created = srv.create_pat(&ALICE, "target").await;
+    let id = created["id"].as_i64().expect("an id");
+    let reply = srv
+        .patch(&format!("/authorizations/{id}"))
+        .login_as(&ALICE)
+        .json(&json!({ "note_url": "javascript:alert(1)" }))
+        .go()
+        .await;
+    assert_json(
+        &reply.expect_status(422),
+        &invalid_note_url("update-an-existing-authorization"),
+    );
+    // An http(s) one is still taken, and handed back as the app's URL.
+    let reply = srv
+        .patch(&format!("/authorizations/{id}"))
+        .login_as(&ALICE)
+        .json(&json!({ "note_url": "https://ci.example.com/job/1" }))
+        .go()
+        .await;
+    assert_eq!(
+        reply.expect_status(200)["app"]["url"],
+        "https://ci.example.com/job/1"
+    );
+}
