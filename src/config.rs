@@ -132,6 +132,21 @@ pub struct ServeArgs {
     /// The failed-sign-in window, such as "5m" (1 s to 1 day).
     #[arg(long, env = "GRANTD_LOGIN_ATTEMPTS_WINDOW", default_value = "5m", value_parser = parse_window)]
     pub login_attempts_window: Duration,
+    /// A client must send a request head (request line and headers) within this of its first
+    /// byte, or it is disconnected: a slow sender would otherwise hold a connection for ever
+    /// (100 ms to 10 min).
+    #[arg(long, env = "GRANTD_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_header_read_timeout)]
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no byte moving for this long is closed, a new
+    /// one before its first request as a keep-alive one between requests: idle connections
+    /// cost a file descriptor and a place under --max-connections (100 ms to 1 day).
+    #[arg(long, env = "GRANTD_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_idle_timeout)]
+    pub idle_timeout: Duration,
+    /// Connections served at once. One more is answered 503 and closed, rather than left
+    /// waiting unanswered; keep it under the open-file limit (`ulimit -n`), which counts the
+    /// database's files too (1 to 1,000,000).
+    #[arg(long, env = "GRANTD_MAX_CONNECTIONS", default_value_t = 4_096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// The Authorizations API's stage of retirement: "deprecated" adds Deprecation and Sunset
     /// headers, "removed" answers its endpoints with 410 Gone.
     #[arg(
@@ -208,6 +223,14 @@ const SYNC_INTERVAL: DurationRange = DurationRange {
     max: Duration::from_hours(1),
 };
 const DB_TIMEOUT: DurationRange = SYNC_INTERVAL;
+const HEADER_READ_TIMEOUT: DurationRange = DurationRange {
+    min: Duration::from_millis(100),
+    max: Duration::from_mins(10),
+};
+const IDLE_TIMEOUT: DurationRange = DurationRange {
+    min: Duration::from_millis(100),
+    max: DAY,
+};
 
 /// A duration as humans write it ("8h", "1h 30m", "250ms") within `range`.
 pub fn parse_duration(text: &str, range: DurationRange) -> Result<Duration, String> {
@@ -244,6 +267,14 @@ fn parse_sync_interval(text: &str) -> Result<Duration, String> {
 
 fn parse_db_timeout(text: &str) -> Result<Duration, String> {
     parse_duration(text, DB_TIMEOUT)
+}
+
+fn parse_header_read_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text, HEADER_READ_TIMEOUT)
+}
+
+fn parse_idle_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text, IDLE_TIMEOUT)
 }
 
 /// `--public-url`: every `url` field and `Link` header starts with it, so it must be an

@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod fixture;
 pub mod http;
+pub mod server;
 pub mod store;
 
 use std::future::Future;
@@ -17,28 +18,25 @@ use tokio::net::TcpListener;
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
 /// flight (each bounded by the request timeout), writes back what the store keeps in memory
-/// (counters) and returns.
+/// (counters) and returns. Connections are served under `state.connections` (see `server.rs`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let syncing = tokio::spawn(sync_periodically(state.clone()));
-    let served = axum::serve(
+    server::run(
         listener,
-        // Each request carries its peer's address (`ConnectInfo`): failed app sign-ins are
-        // counted by it.
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-            std::net::SocketAddr,
-        >(http::app(state.clone())),
+        http::app(state.clone()),
+        state.connections,
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
     .await;
     syncing.abort();
     if let Err(error) = state.store.sync(state.clock.now()).await {
         tracing::error!(%error, "cannot write the counters back at shutdown");
     }
-    served
+    Ok(())
 }
 
 /// Runs [`store::Store::sync`] every `sync_interval`, and deletes the counters whose windows

@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use crate::config::{OutputArgs, ServeArgs};
 use crate::domain::limits::{LoginThrottle, RateLimit};
 use crate::http::{AppState, Limits};
+use crate::server::ConnectionLimits;
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -49,6 +50,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         statement_timeout: args.db_statement_timeout,
         acquire_timeout: args.db_acquire_timeout,
     };
+    let connections = ConnectionLimits {
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+    };
     let store = crate::store::open_for_serving(
         &args.db.db,
         settings,
@@ -75,6 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_limits(limits)
         .with_authorizations_api(args.authorizations_api)
         .with_sync_interval(args.counter_sync_interval)
+        .with_connection_limits(connections)
         // A tenth of the records the token index keeps (a record's two answers are ~2.6 kB,
         // the record itself less).
         .with_answers(args.token_cache_size / 10);

@@ -82,6 +82,9 @@ pub struct Shared {
     /// What `GET /metrics` serves; `None` (the default) leaves the route out and counts
     /// nothing.
     pub metrics: Option<Arc<metrics::Metrics>>,
+    /// Timeouts and cap of the connections served (`--header-read-timeout`, `--idle-timeout`,
+    /// `--max-connections`).
+    pub connections: crate::server::ConnectionLimits,
 }
 
 /// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
@@ -124,6 +127,7 @@ impl AppState {
             sync_interval: Duration::from_secs(1),
             answers: Arc::new(answers::Answers::new(DEFAULT_RENDERED_RECORDS)),
             metrics: None,
+            connections: crate::server::ConnectionLimits::default(),
         }))
     }
 
@@ -147,6 +151,11 @@ impl AppState {
     #[must_use]
     pub fn with_authorizations_api(self, authorizations_api: ApiStatus) -> Self {
         self.edited(|s| s.authorizations_api = authorizations_api)
+    }
+
+    #[must_use]
+    pub fn with_connection_limits(self, connections: crate::server::ConnectionLimits) -> Self {
+        self.edited(|s| s.connections = connections)
     }
 
     #[must_use]

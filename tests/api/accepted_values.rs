@@ -127,7 +127,7 @@ fn serve_refuses(flags: &[&str], says: &str) {
 }
 
 #[tokio::test]
-async fn serve_refuses_windows_past_a_day() {
+async fn serve_refuses_durations_and_limits_out_of_bounds() {
     serve_refuses(
         &["--rate-limit-window", "100000y"],
         "'--rate-limit-window <RATE_LIMIT_WINDOW>': must be at most 1day",
@@ -135,6 +135,18 @@ async fn serve_refuses_windows_past_a_day() {
     serve_refuses(
         &["--login-attempts-window", "100000y"],
         "'--login-attempts-window <LOGIN_ATTEMPTS_WINDOW>': must be at most 1day",
+    );
+    serve_refuses(
+        &["--idle-timeout", "2days"],
+        "'--idle-timeout <IDLE_TIMEOUT>': must be at most 1day",
+    );
+    serve_refuses(
+        &["--header-read-timeout", "1ms"],
+        "'--header-read-timeout <HEADER_READ_TIMEOUT>': must be at least 100ms",
+    );
+    serve_refuses(
+        &["--max-connections", "0"],
+        "'--max-connections <MAX_CONNECTIONS>'",
     );
 }
 

@@ -45,6 +45,7 @@ mod retirement;
 mod scoped_permissions;
 mod scoped_tokens;
 mod scopes;
+mod slow_clients;
 mod support;
 mod throttling;
 mod token_index;

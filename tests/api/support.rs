@@ -171,6 +171,9 @@ pub struct ServerOptions {
     pub without_token_index: bool,
     /// Count requests and serve `GET /metrics` (`--metrics on`).
     pub metrics: bool,
+    /// `--header-read-timeout`, `--idle-timeout` and `--max-connections`; `serve`'s defaults
+    /// if `None`.
+    pub connections: Option<grantd::server::ConnectionLimits>,
 }
 
 impl TestServer {
@@ -256,7 +259,8 @@ impl TestServer {
         let clock: std::sync::Arc<dyn grantd::http::Clock> = self.clock.clone();
         let mut state = grantd::AppState::with_clock(store, self.public_url.clone(), clock)
             .with_limits(self.options.limits)
-            .with_authorizations_api(self.options.authorizations_api);
+            .with_authorizations_api(self.options.authorizations_api)
+            .with_connection_limits(self.options.connections.unwrap_or_default());
         if self.options.metrics {
             state = state.with_metrics();
         }
@@ -298,6 +302,11 @@ impl TestServer {
 
     pub fn db_url(&self) -> &str {
         &self.db_url
+    }
+
+    /// The bound address, for tests that speak raw TCP.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Where to send a request (the real bound address).
