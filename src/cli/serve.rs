@@ -33,6 +33,20 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Sends panics to the log instead of bare stderr: a panic inside a request is answered 500
+/// (see `http::conventions`) and logged here once, on a line that names the request (method,
+/// route, request id) like every line logged while it is served.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(panic = %info, %backtrace, "panicked");
+        } else {
+            tracing::error!(panic = %info, "panicked");
+        }
+    }));
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Checked first, so that a bad flag stops the command before it touches the database.
     let limits = Limits {
@@ -73,6 +87,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args
         .public_url
         .unwrap_or_else(|| format!("http://{address}"));
+    log_panics();
     // Scripts and tests wait for this line, so it goes to stdout, in one write.
     println!("grantd listening on {address}");
     let metrics = args.metrics.enabled(address);

@@ -3,6 +3,7 @@
 //! and CORS as `api.github.com` serves it.
 
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -395,10 +396,19 @@ where
         let response = if let Some(tagging) = this.tagging {
             std::task::ready!(tagging.as_mut().poll(cx))
         } else {
-            let mut response = match std::task::ready!(this.served.poll(cx)) {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
-                Err(_elapsed) => StatusCode::REQUEST_TIMEOUT.into_response(),
+            // A panic anywhere in routing, extractors, handlers or the store is answered here,
+            // where the request's log context is still set, instead of unwinding into hyper,
+            // which would drop the connection with no answer at all. Caught around the poll
+            // (rather than by tower-http's CatchPanicLayer, which boxes every answer's body
+            // twice more); the inner future is never polled again after it panicked.
+            let served = std::panic::catch_unwind(AssertUnwindSafe(|| this.served.poll(cx)));
+            let mut response = match served {
+                Ok(polled) => match std::task::ready!(polled) {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(_elapsed) => StatusCode::REQUEST_TIMEOUT.into_response(),
+                },
+                Err(_panic) => answer_panic(),
             };
             // Room for every header added below at once: a map grown one insert at a time
             // rehashes four times on the way to GitHub's twenty-odd headers.
@@ -426,6 +436,14 @@ where
             None => response,
         }))
     }
+}
+
+/// The answer to a request whose handling panicked: GitHub's generic 500, nothing of the panic
+/// in it. The panic itself is logged by the process's panic hook (`cli::serve` routes it to the
+/// log, where the line carries the request's id, the hook running inside the request's
+/// context); the answer's own line logs the 500 like any server failure.
+pub fn answer_panic() -> Response {
+    ApiError::internal().into_response()
 }
 
 impl After {
@@ -500,6 +518,41 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panic in whatever the conventions wrap (a handler, an extractor, the store; here a
+    /// service made to panic, so that no panicking route ships) is a GitHub-shaped 500 with the
+    /// request's id, not a dropped connection.
+    #[tokio::test]
+    async fn a_panic_inside_a_request_is_answered_500() {
+        async fn panics_later(_: Request) -> Result<Response, Infallible> {
+            panic!("boom in a handler")
+        }
+        fn panics_at_once(_: Request) -> std::future::Ready<Result<Response, Infallible>> {
+            panic!("boom before any future")
+        }
+        let later = Conventions::new(tower::service_fn(panics_later), None);
+        let at_once = Conventions::new(tower::service_fn(panics_at_once), None);
+        for answer in [
+            later.oneshot(Request::new(Body::empty())).await,
+            at_once.oneshot(Request::new(Body::empty())).await,
+        ] {
+            let Ok(response) = answer;
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(response.headers().contains_key(REQUEST_ID));
+            let body = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                body,
+                serde_json::json!({
+                    "message": "Internal Server Error",
+                    "documentation_url": super::super::docs::REST,
+                    "status": "500",
+                })
+            );
+        }
+    }
 
     #[test]
     fn request_ids_have_githubs_shape_and_differ() {
