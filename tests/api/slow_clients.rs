@@ -216,3 +216,28 @@ async fn connections_past_the_cap_are_refused_with_503() {
     }
     assert!(served, "no place freed after a connection closed");
 }
+
+/// Shutdown still ends promptly with such connections open: an idle keep-alive one and one
+/// that has sent nothing are closed at once, one midway through its head at its timeout.
+#[tokio::test]
+async fn shutdown_is_not_held_up_by_idle_or_slow_connections() {
+    let mut srv = server(ConnectionLimits {
+        header_read_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_mins(1),
+        max_connections: 100,
+    })
+    .await;
+    let mut kept_alive = TcpStream::connect(srv.addr()).await.expect("connect");
+    assert_eq!(get(&mut kept_alive, "/healthz").await.0, 200);
+    let mut silent = TcpStream::connect(srv.addr()).await.expect("connect");
+    let mut halfway = TcpStream::connect(srv.addr()).await.expect("connect");
+    halfway
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: gr")
+        .await
+        .expect("send half a head");
+    // Waits for the old server to return (at most 20 s) before starting the new one.
+    srv.restart().await;
+    for stream in [&mut kept_alive, &mut silent, &mut halfway] {
+        closed_by_server(stream).await;
+    }
+}
