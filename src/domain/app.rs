@@ -134,6 +134,9 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Error {
     })
 }
 
+/// Longest app URL.
+const MAX_URL: usize = 2_048;
+
 /// Checks name, URL and client id, generating the client id and secret that were not given.
 pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
     if spec.name.trim().is_empty() {
@@ -146,6 +149,13 @@ pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
                 "the app URL {:?} must be an absolute http:// or https:// URL",
                 spec.url
             ),
+        ));
+    }
+    // As long as a `note_url` may be: both come back in every answer about the app's tokens.
+    if spec.url.chars().count() > MAX_URL {
+        return Err(invalid(
+            "url",
+            format!("the app URL is too long (maximum is {MAX_URL} characters)"),
         ));
     }
     let client_id = match &spec.client_id {

@@ -238,3 +238,36 @@ async fn a_javascript_note_url_is_refused_everywhere_it_is_taken() {
         "https://ci.example.com/job/1"
     );
 }
+
+#[tokio::test]
+async fn app_add_refuses_urls_that_are_not_http_or_too_long() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sqlite_url(&dir.path().join("grantd.db"));
+    let added = grantd(
+        &["user", "add", "ivan", "--password-stdin", "--db", &db],
+        Some("ivan-pass"),
+    );
+    assert!(added.status.success(), "{added:?}");
+    let long = format!("https://example.com/{}", "a".repeat(2_048));
+    for (url, says) in [
+        (
+            "javascript:alert(1)",
+            "must be an absolute http:// or https:// URL",
+        ),
+        ("https://", "must be an absolute http:// or https:// URL"),
+        (
+            long.as_str(),
+            "the app URL is too long (maximum is 2048 characters)",
+        ),
+    ] {
+        let out = grantd(
+            &[
+                "app", "add", "--owner", "ivan", "--name", "x", "--url", url, "--db", &db,
+            ],
+            None,
+        );
+        assert!(!out.status.success(), "{url:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{url:?}: stderr: {stderr}");
+    }
+}
