@@ -237,6 +237,7 @@ async fn connection<I, S>(
 }
 
 /// What a connection's timer decides.
+#[derive(Debug, Clone, Copy)]
 enum Verdict {
     Expired(&'static str),
     CheckAt(Instant),
@@ -446,5 +447,83 @@ struct Answered(Arc<Activity>);
 impl Drop for Answered {
     fn drop(&mut self) {
         self.0.request_answered();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
+mod tests {
+    use super::*;
+
+    const LIMITS: ConnectionLimits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_mins(1),
+        max_connections: 1,
+    };
+    const STEP: Duration = Duration::from_secs(10);
+
+    fn at(activity: &Activity, secs: u64) -> Instant {
+        activity.epoch + Duration::from_secs(secs)
+    }
+
+    fn check_at(verdict: Verdict) -> Instant {
+        match verdict {
+            Verdict::CheckAt(at) => at,
+            Verdict::Expired(why) => panic!("expired: {why}"),
+        }
+    }
+
+    fn expired(verdict: Verdict) -> &'static str {
+        match verdict {
+            Verdict::Expired(why) => why,
+            Verdict::CheckAt(_) => panic!("not expired"),
+        }
+    }
+
+    #[test]
+    fn a_quiet_connection_expires_at_its_idle_timeout_and_is_looked_at_in_time() {
+        let activity = Activity::new();
+        let next = check_at(activity.verdict(at(&activity, 0), &LIMITS, STEP));
+        // Looked at again no later than a head starting now could time out.
+        assert_eq!(next, at(&activity, 10));
+        let next = check_at(activity.verdict(at(&activity, 55), &LIMITS, STEP));
+        assert_eq!(next, at(&activity, 60));
+        assert_eq!(
+            expired(activity.verdict(at(&activity, 60), &LIMITS, STEP)),
+            "idle timeout"
+        );
+    }
+
+    #[test]
+    fn a_head_started_must_end_within_the_header_read_timeout() {
+        let activity = Activity::new();
+        activity.head_started.store(
+            Duration::from_secs(5).as_nanos() as u64 + 1,
+            Ordering::Relaxed,
+        );
+        let next = check_at(activity.verdict(at(&activity, 12), &LIMITS, STEP));
+        assert_eq!(next, at(&activity, 15));
+        assert_eq!(
+            expired(activity.verdict(at(&activity, 15), &LIMITS, STEP)),
+            "header read timeout"
+        );
+        // Once its request is handed over, the head's clock stops.
+        activity.request_started();
+        let next = check_at(activity.verdict(at(&activity, 1_000), &LIMITS, STEP));
+        assert_eq!(next, at(&activity, 1_010));
+    }
+
+    #[test]
+    fn an_answer_restarts_the_idle_clock() {
+        let activity = Activity::new();
+        activity.request_started();
+        activity.request_answered();
+        let answered = activity.at(activity.last.load(Ordering::Relaxed));
+        let next = check_at(activity.verdict(answered, &LIMITS, STEP));
+        assert_eq!(next, answered + STEP);
+        assert_eq!(
+            expired(activity.verdict(answered + LIMITS.idle_timeout, &LIMITS, STEP)),
+            "idle timeout"
+        );
     }
 }
