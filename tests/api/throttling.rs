@@ -250,6 +250,23 @@ async fn the_window_counts_from_the_first_failure_and_its_end_restores_access() 
     list_as(&srv, &ALICE).await.expect_status(200);
 }
 
+/// A right password takes its place in the count and gives it back; it does not start the
+/// window, which starts with the first failure.
+#[tokio::test]
+async fn a_right_password_does_not_start_the_window() {
+    let srv = spawn_throttled(3).await;
+    let t0 = pin_now(&srv);
+    list_as(&srv, &ALICE).await.expect_status(200);
+    let first_failure = t0 + seconds(WINDOW / 2);
+    srv.clock.pin(first_failure);
+    fail(&srv, ALICE.login, 3).await;
+    // A window from the right password would have ended here; the failures' has not.
+    srv.clock.pin(t0 + seconds(WINDOW));
+    assert_throttled(&list_as(&srv, &ALICE).await);
+    srv.clock.pin(first_failure + seconds(WINDOW));
+    list_as(&srv, &ALICE).await.expect_status(200);
+}
+
 #[tokio::test]
 async fn failures_in_different_windows_do_not_add_up() {
     let srv = spawn_throttled(3).await;

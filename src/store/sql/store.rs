@@ -813,12 +813,14 @@ impl Store for StoreImpl {
         limit: u32,
     ) -> Result<Option<Counter>> {
         let (now, window) = (now.unix_timestamp(), window.whole_seconds());
-        // The upsert's WHERE leaves a full, live counter alone, and then returns no row.
+        // The upsert's WHERE leaves a full, live counter alone, and then returns no row. A
+        // counter at 0 (every attempt given back) starts its window anew, so that a window
+        // starts with a failure, not with a right password.
         let row: Option<(i64, i64)> = sqlx::query_as(
             "INSERT INTO counters (kind, subject, window_start, count) VALUES ($1, $2, $3, 1) \
              ON CONFLICT (kind, subject) DO UPDATE SET \
-               count = CASE WHEN counters.window_start + $4 <= $3 THEN 1 ELSE counters.count + 1 END, \
-               window_start = CASE WHEN counters.window_start + $4 <= $3 THEN $3 ELSE counters.window_start END \
+               count = CASE WHEN counters.window_start + $4 <= $3 OR counters.count = 0 THEN 1 ELSE counters.count + 1 END, \
+               window_start = CASE WHEN counters.window_start + $4 <= $3 OR counters.count = 0 THEN $3 ELSE counters.window_start END \
              WHERE counters.window_start + $4 <= $3 OR counters.count < $5 \
              RETURNING window_start, count",
         )
