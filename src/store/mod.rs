@@ -60,11 +60,14 @@ pub enum Error {
     Conflict(Constraint),
     /// The database cannot be reached right now (down, restarting, no free connection in
     /// time). Requests answer 503; the pool reconnects by itself when it returns.
+    ///
+    /// (The cause is in the message and not also a `source`, so that an error chain printed
+    /// whole does not say it twice.)
     #[error("database unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
     /// The database is corrupt, refused the query, or failed otherwise. Logged, never sent.
     #[error("database error: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -28,6 +28,11 @@ pub fn serve(dir: &Path, db: &str, args: &[&str], envs: &[(&str, &str)]) -> Serv
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr);
+    // On PostgreSQL the suite's shared secret key (a PostgreSQL node is never given one it did
+    // not ask for); a test's own variables come after, and win.
+    if let Some(key) = crate::support::secret_key_file_for(db) {
+        command.env("GRANTD_SECRET_KEY_FILE", key);
+    }
     for (name, value) in envs {
         command.env(name, value);
     }
