@@ -560,4 +560,262 @@ mod tests {
         assert!(problem.contains("`client_sekret`"), "{problem}");
         assert!(!problem.contains("s3cr3t"), "{problem}");
     }
+
+    /// Fuzzing (issue 18): any text given as a seed file is loaded or refused with an error
+    /// that says where and what, never a panic, and never quoting a password or secret.
+    mod proptests {
+        use std::fmt::Write as _;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Values of `password` and `client_secret` carry this, so a test can see them quoted.
+        const SECRET: &str = "s3cr3t";
+
+        const SECTIONS: &[&str] = &[
+            "[[users]]",
+            "[[apps]]",
+            "[[orgs]]",
+            "[[repos]]",
+            "[users]",
+            "[[ users ]]",
+            "[[bogus]]",
+            "[[users]",
+            "[apps.x]",
+        ];
+        const KEYS: &[&str] = &[
+            "login",
+            "email",
+            "totp_secret",
+            "site_admin",
+            "name",
+            "url",
+            "owner",
+            "kind",
+            "client_id",
+            "expire_user_tokens",
+            "user_token_ttl",
+            "id",
+            "members",
+            "bogus",
+            "users",
+            "\"login\"",
+            "login.x",
+        ];
+
+        /// A TOML value, well-formed or not.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                // serde_json's string escapes are all valid in TOML basic strings.
+                "[a-zA-Z0-9 :/.@\\-]{0,16}".prop_map(|t| Value::String(t).to_string()),
+                ".{0,12}".prop_map(|t| Value::String(t).to_string()),
+                prop::sample::select(vec![
+                    "\"alice\"",
+                    "\"oauth\"",
+                    "\"github\"",
+                    "\"http://example.com\"",
+                    "\"JBSWY3DPEHPK3PXP\"",
+                    "\"8h\"",
+                    "\"1000000000y\"",
+                    "\"0s\"",
+                    "\"a@b\"",
+                    "[\"alice\"]",
+                    "[]",
+                    "{}",
+                    "{ a = 1 }",
+                    "'lit'",
+                ])
+                .prop_map(str::to_owned),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<bool>().prop_map(|b| b.to_string()),
+                "[0-9eE.+\\-_]{1,8}",
+                "\"[a-z]{0,6}",
+                "[\\[\\]{}=,\"'#]{1,4}",
+                Just(String::new()),
+            ]
+        }
+
+        /// A value that holds a secret, for the keys whose values must never be quoted back.
+        fn secret_value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-z0-9 ]{0,8}".prop_map(|t| format!("\"{SECRET}{t}\"")),
+                "[a-z0-9 ]{0,8}".prop_map(|t| format!("'{SECRET}{t}'")),
+                "[a-z0-9]{0,8}".prop_map(|t| format!("\"{SECRET}{t}")),
+                Just(format!("[\"{SECRET}\"]")),
+                Just(format!("{{ x = \"{SECRET}\" }}")),
+            ]
+        }
+
+        fn line() -> impl Strategy<Value = String> {
+            prop_oneof![
+                3 => prop::sample::select(SECTIONS).prop_map(str::to_owned),
+                6 => (prop::sample::select(KEYS), value()).prop_map(|(k, v)| format!("{k} = {v}")),
+                2 => (prop::sample::select(&["password", "client_secret"][..]), secret_value())
+                    .prop_map(|(k, v)| format!("{k} = {v}")),
+                1 => "[ -~]{0,20}",
+                1 => Just(String::new()),
+                1 => Just("# comment".to_owned()),
+            ]
+        }
+
+        /// TOML-ish text: lines of sections and `key = value`, joined by LF or CRLF.
+        fn text() -> impl Strategy<Value = String> {
+            (prop::collection::vec(line(), 0..16), any::<bool>())
+                .prop_map(|(lines, crlf)| lines.join(if crlf { "\r\n" } else { "\n" }))
+        }
+
+        /// A file that parses (a few fields per entry) and so reaches validation.
+        fn parsing_text() -> impl Strategy<Value = String> {
+            let user = (
+                prop_oneof!["[a-z][a-z0-9\\-]{0,5}", ".{0,6}", Just("alice".to_owned())],
+                "[a-z0-9 ]{0,6}",
+                prop::option::of(prop_oneof![
+                    Just("JBSWY3DPEHPK3PXP"),
+                    Just("nope"),
+                    Just("")
+                ]),
+                prop::option::of(prop_oneof![Just("a@b"), Just("ab")]),
+            )
+                .prop_map(|(login, password, totp, email)| {
+                    let mut entry = format!(
+                        "[[users]]\nlogin = {}\npassword = \"{SECRET}{password}\"\n",
+                        Value::String(login)
+                    );
+                    if let Some(totp) = totp {
+                        writeln!(entry, "totp_secret = \"{totp}\"").unwrap();
+                    }
+                    if let Some(email) = email {
+                        writeln!(entry, "email = \"{email}\"").unwrap();
+                    }
+                    entry
+                });
+            let app = (
+                ".{0,6}",
+                prop_oneof![Just("http://a.example"), Just("javascript:x"), Just("")],
+                prop_oneof![Just("alice"), Just("nobody"), Just("-x")],
+                prop_oneof![Just("oauth"), Just("github"), Just("other")],
+                prop::option::of(prop_oneof!["[ -~]{0,24}", Just("00000000000000000000".to_owned())]),
+                prop::option::of("[a-z0-9]{0,8}"),
+                prop::option::of(prop_oneof![Just("8h"), Just("0s"), Just("x"), Just("1000000000000000y")]),
+                any::<bool>(),
+            )
+                .prop_map(|(name, url, owner, kind, client_id, secret, ttl, expire)| {
+                    let mut entry = format!(
+                        "[[apps]]\nname = {}\nurl = \"{url}\"\nowner = \"{owner}\"\nkind = \"{kind}\"\nexpire_user_tokens = {expire}\n",
+                        Value::String(name)
+                    );
+                    if let Some(id) = client_id {
+                        writeln!(entry, "client_id = {}", Value::String(id)).unwrap();
+                    }
+                    if let Some(secret) = secret {
+                        writeln!(entry, "client_secret = \"{SECRET}{secret}\"").unwrap();
+                    }
+                    if let Some(ttl) = ttl {
+                        writeln!(entry, "user_token_ttl = \"{ttl}\"").unwrap();
+                    }
+                    entry
+                });
+            let org = (
+                prop_oneof![Just("acme"), Just("alice"), Just("-")],
+                prop::option::of(any::<i64>()),
+                prop::collection::vec(prop_oneof![Just("alice"), Just("nobody"), Just("!")], 0..3),
+            )
+                .prop_map(|(login, id, members)| {
+                    let mut entry =
+                        format!("[[orgs]]\nlogin = \"{login}\"\nmembers = {members:?}\n");
+                    if let Some(id) = id {
+                        writeln!(entry, "id = {id}").unwrap();
+                    }
+                    entry
+                });
+            let repo = (
+                prop_oneof![Just("acme"), Just("alice"), Just("nobody")],
+                prop_oneof!["[a-z._\\-]{0,6}", ".{0,4}"],
+                prop::option::of(any::<i64>()),
+            )
+                .prop_map(|(owner, name, id)| {
+                    let mut entry = format!(
+                        "[[repos]]\nowner = \"{owner}\"\nname = {}\n",
+                        Value::String(name)
+                    );
+                    if let Some(id) = id {
+                        writeln!(entry, "id = {id}").unwrap();
+                    }
+                    entry
+                });
+            (
+                prop::collection::vec(user, 0..3),
+                prop::collection::vec(app, 0..3),
+                prop::collection::vec(org, 0..2),
+                prop::collection::vec(repo, 0..2),
+            )
+                .prop_map(|(users, apps, orgs, repos)| [users, apps, orgs, repos].concat().concat())
+        }
+
+        use serde_json::Value;
+
+        /// An error says where it is and what is wrong, and quotes no secret.
+        fn assert_names_the_problem(error: &Error, text: &str) -> Result<(), TestCaseError> {
+            let shown = error.to_string();
+            prop_assert!(!error.problem.trim().is_empty(), "{}", shown);
+            prop_assert!(!shown.contains(SECRET), "{} quoted from:\n{}", shown, text);
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_says_where_it_does_not(
+                text in prop_oneof![text(), any::<String>(), parsing_text()],
+            ) {
+                if let Err(error) = toml::from_str::<FixtureFile>(&text) {
+                    let (entry, problem) = describe_toml_error(&text, &error);
+                    let error = Error { file: PathBuf::from("seed.toml"), entry, problem };
+                    assert_names_the_problem(&error, &text)?;
+                    if error.problem.starts_with("line ") {
+                        prop_assert!(error.problem.contains(", column "), "{}", error);
+                    }
+                }
+            }
+
+            #[test]
+            fn any_ttl_is_read_or_refused(expire in any::<bool>(), ttl in prop::option::of(".{0,12}|[0-9]{1,25}[a-z]{1,2}")) {
+                let _ = user_token_ttl(expire, ttl.as_deref());
+            }
+        }
+
+        /// Whole files through validation and the store: fewer cases, as every valid user
+        /// costs an argon2 hash.
+        #[test]
+        fn any_file_loads_or_says_what_is_wrong() {
+            let dir = tempfile::tempdir().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let store = runtime
+                .block_on(crate::store::open(&format!(
+                    "sqlite://{}",
+                    dir.path().join("grantd.db").display()
+                )))
+                .unwrap();
+            let path = dir.path().join("seed.toml");
+            let config = ProptestConfig {
+                cases: 48,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            };
+            proptest!(config, |(text in prop_oneof![3 => parsing_text(), 1 => text()])| {
+                std::fs::write(&path, &text).unwrap();
+                let now = OffsetDateTime::now_utc();
+                match runtime.block_on(load_file(store.as_ref(), &path, now)) {
+                    Ok(_) => {
+                        // Loading again changes nothing and fails nothing.
+                        prop_assert!(runtime.block_on(load_file(store.as_ref(), &path, now)).is_ok());
+                    }
+                    Err(error) => assert_names_the_problem(&error, &text)?,
+                }
+            });
+        }
+    }
 }

@@ -285,3 +285,107 @@ mod tests {
         assert_eq!(Scopes::from_stored_text(""), Scopes::default());
     }
 }
+
+/// Fuzzing (issue 18): any list of names, known or not, normalises to a list with GitHub's
+/// invariants, and the set operations keep them.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A requested name: mostly known scopes (so lists normalise), sometimes a near miss.
+    fn name() -> impl Strategy<Value = String> {
+        let known: Vec<&str> = names().collect();
+        prop_oneof![
+            8 => prop::sample::select(known.clone()).prop_map(str::to_owned),
+            1 => prop::sample::select(known).prop_map(str::to_ascii_uppercase),
+            1 => "[a-z_:]{0,12}",
+            1 => ".{0,6}",
+        ]
+    }
+
+    fn known_list() -> impl Strategy<Value = Vec<String>> {
+        let known: Vec<&str> = names().collect();
+        prop::collection::vec(prop::sample::select(known).prop_map(str::to_owned), 0..24)
+    }
+
+    fn scopes() -> impl Strategy<Value = Scopes> {
+        known_list().prop_map(|list| Scopes::parse(&list).unwrap())
+    }
+
+    /// GitHub's invariants of a normalised list.
+    fn assert_normalised(scopes: &Scopes) -> Result<(), TestCaseError> {
+        let list = scopes.as_slice();
+        for (i, a) in list.iter().enumerate() {
+            prop_assert!(is_known(a), "{} unknown", a);
+            for (j, b) in list.iter().enumerate() {
+                if i != j {
+                    prop_assert_ne!(a, b, "duplicate in {:?}", list);
+                    prop_assert!(!implies(a, b), "{} implies {} in {:?}", a, b, list);
+                }
+            }
+        }
+        prop_assert_eq!(&Scopes::parse(list), &Ok(scopes.clone()), "not idempotent");
+        prop_assert_eq!(&Scopes::from_stored_text(&scopes.to_stored()), scopes);
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn any_list_parses_to_githubs_normal_form_or_names_the_unknown(
+            requested in prop::collection::vec(name(), 0..32),
+        ) {
+            match Scopes::parse(&requested) {
+                Ok(scopes) => {
+                    assert_normalised(&scopes)?;
+                    let list = scopes.as_slice();
+                    // Nothing invented, nothing lost: each member was requested, and each
+                    // requested name is a member or implied by one.
+                    for member in list {
+                        prop_assert!(requested.contains(member));
+                    }
+                    for asked in &requested {
+                        prop_assert!(list.contains(asked) || list.iter().any(|m| implies(m, asked)));
+                    }
+                    // Members keep the order in which they were first requested.
+                    let first = |m: &String| requested.iter().position(|r| r == m);
+                    prop_assert!(list.windows(2).all(|w| first(&w[0]) < first(&w[1])));
+                }
+                Err(unknown) => {
+                    prop_assert!(!unknown.is_empty() && unknown.len() <= MAX_REPORTED);
+                    let mut expected: Vec<String> = Vec::new();
+                    for asked in &requested {
+                        if !is_known(asked) && !expected.contains(asked) {
+                            expected.push(asked.clone());
+                        }
+                    }
+                    expected.truncate(MAX_REPORTED);
+                    prop_assert_eq!(unknown, expected);
+                }
+            }
+        }
+
+        #[test]
+        fn adding_removing_and_uniting_keep_the_normal_form(
+            a in scopes(),
+            b in scopes(),
+            c in scopes(),
+        ) {
+            let added = a.with_added(&b);
+            assert_normalised(&added)?;
+            let appended: Vec<&String> = a.as_slice().iter().chain(b.as_slice()).collect();
+            prop_assert_eq!(&Ok(added.clone()), &Scopes::parse(appended));
+
+            let removed = a.without(&b);
+            assert_normalised(&removed)?;
+            prop_assert!(removed.as_slice().iter().all(|s| a.as_slice().contains(s)));
+            prop_assert!(removed.as_slice().iter().all(|s| !b.as_slice().contains(s)));
+
+            let union = Scopes::union([&a, &b, &c]);
+            assert_normalised(&union)?;
+            let all: Vec<&String> = [&a, &b, &c].iter().flat_map(|s| s.as_slice()).collect();
+            prop_assert_eq!(&Ok(union), &Scopes::parse(all));
+        }
+    }
+}

@@ -247,3 +247,99 @@ mod tests {
         }
     }
 }
+
+/// Fuzzing (issue 18): whatever a client sends as a token, parsing answers without panicking,
+/// and the checksum refuses every one-character typo of a real token.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A token-shaped string: often the right length and alphabet, sometimes not.
+    fn near_token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "(gh[pousx]_)?[0-9A-Za-z]{30,36}",
+            "gh[pou]_[0-9A-Za-z_\\-\u{e9}]{36}",
+            ".{0,48}",
+        ]
+    }
+
+    /// A well-formed token of any kind, built from proptest's random part rather than the OS's.
+    fn token() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(vec![
+                TokenKind::Personal,
+                TokenKind::OAuthApp,
+                TokenKind::GitHubApp,
+            ]),
+            "[0-9A-Za-z]{30}",
+        )
+            .prop_map(|(kind, random)| {
+                let sum = checksum(random.as_bytes());
+                format!("{}{random}{}", kind.prefix(), String::from_utf8_lossy(&sum))
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_any_string_never_panics(text in any::<String>(), near in near_token()) {
+            for candidate in [&text, &near] {
+                if let Some(token) = PlainToken::parse(candidate) {
+                    // Whatever parses is a whole token, usable as one.
+                    prop_assert_eq!(token.expose(), candidate.as_str());
+                    prop_assert!(candidate.starts_with(token.kind().prefix()));
+                    prop_assert_eq!(token.last_eight().len(), 8);
+                }
+            }
+        }
+
+        #[test]
+        fn every_well_formed_token_parses_back(text in token()) {
+            let token = PlainToken::parse(&text);
+            prop_assert!(token.is_some(), "{} refused", text);
+            let token = token.unwrap();
+            prop_assert_eq!(token.expose(), text.as_str());
+            prop_assert_eq!(TokenHash::from_hex(&token.hash().to_hex()), Some(token.hash()));
+        }
+
+        /// One character changed anywhere after the prefix (the random part or the checksum)
+        /// is always refused: CRC32 catches every error confined to 32 bits, and each checksum
+        /// digit is part of the CRC's one base62 spelling. The prefix is not under the
+        /// checksum (GitHub computes it over the random part only), so changing `gho_` into
+        /// another known prefix gives another well-formed token, of another kind, which hashes
+        /// to nothing issued.
+        #[test]
+        fn a_one_character_change_is_refused(
+            text in token(),
+            position in 0..TOKEN_LEN,
+            replacement in any::<char>(),
+        ) {
+            let original = char::from(text.as_bytes()[position]);
+            prop_assume!(replacement != original);
+            let mut changed = text.clone();
+            changed.replace_range(position..=position, &replacement.to_string());
+            let parsed = PlainToken::parse(&changed);
+            if position < 4 && changed.get(..4).and_then(TokenKind::from_prefix).is_some() {
+                prop_assert_ne!(parsed.map(|t| t.kind()), PlainToken::parse(&text).map(|t| t.kind()));
+            } else {
+                prop_assert_eq!(parsed, None, "{} accepted", changed);
+            }
+        }
+    }
+
+    #[test]
+    fn tokens_from_the_os_random_source_parse_back() {
+        for kind in [
+            TokenKind::Personal,
+            TokenKind::OAuthApp,
+            TokenKind::GitHubApp,
+        ] {
+            for _ in 0..100 {
+                let token = PlainToken::generate(kind).unwrap();
+                assert_eq!(PlainToken::parse(token.expose()), Some(token.clone()));
+                assert_eq!(token.kind(), kind);
+            }
+        }
+    }
+}

@@ -202,3 +202,41 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// For unit tests of code that answers with an [`ApiError`]: the answer as a client reads it.
+#[cfg(test)]
+pub(crate) mod testing {
+    use axum::response::IntoResponse;
+    use serde_json::Value;
+
+    use super::ApiError;
+
+    /// The status and JSON body `error` is sent as.
+    pub fn rendered(error: ApiError) -> (u16, Value) {
+        let response = error.into_response();
+        let status = response.status().as_u16();
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// Asserts GitHub's error shape: a JSON object with a string `message` and
+    /// `documentation_url`, and on a 422 an `errors` array of `{resource, field, code}`.
+    pub fn assert_github_shaped(status: u16, body: &Value) {
+        assert!((400..600).contains(&status), "{status} is no error status");
+        assert!(body["message"].is_string(), "{status} {body}");
+        assert!(body["documentation_url"].is_string(), "{status} {body}");
+        if status == 422 {
+            let errors = body["errors"].as_array();
+            assert!(errors.is_some_and(|e| !e.is_empty()), "{status} {body}");
+            for entry in errors.into_iter().flatten() {
+                for key in ["resource", "field", "code"] {
+                    assert!(entry[key].is_string(), "{status} {body}");
+                }
+            }
+        }
+    }
+}

@@ -668,4 +668,311 @@ mod tests {
         // malformed.
         assert_eq!(quick, 5);
     }
+
+    /// Fuzzing (issue 18): every reader of a request's credentials or body, fed anything,
+    /// answers without panicking, and what it refuses it refuses with GitHub's error JSON.
+    mod proptests {
+        use axum::http::HeaderValue;
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::http::error::testing::{assert_github_shaped, rendered};
+
+        /// Every key a handler reads from a body, so generated objects hit them often.
+        const KEYS: &[&str] = &[
+            "access_token",
+            "scopes",
+            "add_scopes",
+            "remove_scopes",
+            "note",
+            "note_url",
+            "fingerprint",
+            "client_id",
+            "client_secret",
+            "target",
+            "target_id",
+            "repositories",
+            "repository_ids",
+            "permissions",
+        ];
+
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                3 => prop::sample::select(KEYS).prop_map(str::to_owned),
+                1 => ".{0,8}",
+            ]
+        }
+
+        /// Any JSON value, a few levels deep, with the numbers serde_json can hold.
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_filter_map("finite", |f| {
+                    serde_json::Number::from_f64(f).map(Value::Number)
+                }),
+                ".{0,20}".prop_map(Value::String),
+                "gh[opu]_[0-9A-Za-z]{36}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::vec((key(), inner), 0..6)
+                        .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn json_object() -> impl Strategy<Value = Map<String, Value>> {
+            prop::collection::vec((key(), json_value()), 0..8)
+                .prop_map(|pairs| pairs.into_iter().collect())
+        }
+
+        /// A body as a client might send it: JSON of any kind, an object with a token in
+        /// it (plain, escaped, twice), JSON cut short or with bytes after it, or any bytes.
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            let token = || {
+                prop_oneof![
+                    "gh[opu]_[0-9A-Za-z]{36}",
+                    Just(
+                        PlainToken::generate(crate::domain::token::TokenKind::OAuthApp)
+                            .unwrap()
+                            .expose()
+                            .to_owned()
+                    ),
+                    ".{0,12}",
+                ]
+            };
+            prop_oneof![
+                json_value().prop_map(|v| v.to_string().into_bytes()),
+                (json_object(), token(), any::<bool>()).prop_map(|(mut object, token, first)| {
+                    let pair = format!(r#""access_token":{}"#, Value::String(token));
+                    let rest = {
+                        object.remove("access_token");
+                        let text = Value::Object(object).to_string();
+                        text[1..text.len() - 1].to_owned()
+                    };
+                    let inner = match (rest.is_empty(), first) {
+                        (true, _) => pair,
+                        (false, true) => format!("{pair},{rest}"),
+                        (false, false) => format!("{rest},{pair}"),
+                    };
+                    format!("{{{inner}}}").into_bytes()
+                }),
+                (token(), token()).prop_map(|(a, b)| {
+                    format!(r#"{{"access_token":"{a}", "access_token" : "{b}"}}"#).into_bytes()
+                }),
+                token().prop_map(|t| {
+                    let escaped = t.replacen('g', "\\u0067", 1);
+                    format!(r#"{{"access_token":"{escaped}"}}"#).into_bytes()
+                }),
+                (json_value(), 0..64usize).prop_map(|(v, cut)| {
+                    let text = v.to_string().into_bytes();
+                    text[..cut.min(text.len())].to_vec()
+                }),
+                (json_object(), prop::collection::vec(any::<u8>(), 1..8)).prop_map(|(o, tail)| {
+                    [Value::Object(o).to_string().into_bytes(), tail].concat()
+                }),
+                prop::collection::vec(any::<u8>(), 0..64),
+                "[ \t\r\n]{0,4}".prop_map(String::into_bytes),
+            ]
+        }
+
+        /// Which reader a handler calls on a key.
+        #[derive(Debug, Clone, Copy)]
+        enum Reader {
+            FieldString,
+            String,
+            FieldStrings,
+            Strings,
+            RequiredString,
+            Integer,
+            Integers,
+            StringMap,
+        }
+
+        fn reader() -> impl Strategy<Value = Reader> {
+            prop::sample::select(vec![
+                Reader::FieldString,
+                Reader::String,
+                Reader::FieldStrings,
+                Reader::Strings,
+                Reader::RequiredString,
+                Reader::Integer,
+                Reader::Integers,
+                Reader::StringMap,
+            ])
+        }
+
+        /// The error a reader must record for `value` (`None`: the value is acceptable).
+        fn expected_error(reader: Reader, value: Option<&Value>) -> Option<ErrorCode> {
+            let strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+            let ok = match (reader, value) {
+                (Reader::RequiredString, None | Some(Value::Null)) => {
+                    return Some(ErrorCode::MissingField);
+                }
+                (_, None | Some(Value::Null)) => true,
+                (Reader::FieldString | Reader::String | Reader::RequiredString, Some(v)) => {
+                    v.is_string()
+                }
+                (Reader::FieldStrings | Reader::Strings, Some(v)) => strings(v),
+                (Reader::Integer, Some(v)) => v.is_i64(),
+                (Reader::Integers, Some(v)) => {
+                    v.as_array().is_some_and(|a| a.iter().all(Value::is_i64))
+                }
+                (Reader::StringMap, Some(v)) => v
+                    .as_object()
+                    .is_some_and(|o| o.values().all(Value::is_string)),
+            };
+            (!ok).then_some(ErrorCode::Invalid)
+        }
+
+        fn read(fields: &mut FieldReader<'_>, reader: Reader, key: &'static str) {
+            match reader {
+                Reader::FieldString => drop(fields.field_string(key)),
+                Reader::String => drop(fields.string(key)),
+                Reader::FieldStrings => drop(fields.field_strings(key)),
+                Reader::Strings => drop(fields.strings(key)),
+                Reader::RequiredString => drop(fields.required_string(key)),
+                Reader::Integer => drop(fields.integer(key)),
+                Reader::Integers => drop(fields.integers(key)),
+                Reader::StringMap => drop(fields.string_map(key)),
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn any_body_is_read_or_refused_with_githubs_400(bytes in body()) {
+                match JsonObject::from_bytes(&bytes) {
+                    Ok(JsonObject(map)) => {
+                        let value = serde_json::from_slice::<Value>(&bytes).ok();
+                        prop_assert!(
+                            value.as_ref().is_some_and(Value::is_object)
+                                || bytes.iter().all(u8::is_ascii_whitespace)
+                        );
+                        prop_assert_eq!(value.unwrap_or_else(|| Value::Object(Map::new())), Value::Object(map));
+                    }
+                    Err(error) => {
+                        let (status, body) = rendered(error);
+                        assert_github_shaped(status, &body);
+                        prop_assert_eq!(status, 400);
+                        let message = body["message"].as_str().unwrap_or_default().to_owned();
+                        prop_assert!(
+                            ["Problems parsing JSON", "Body should be a JSON object"]
+                                .contains(&message.as_str()),
+                            "{}",
+                            message
+                        );
+                    }
+                }
+            }
+
+            /// The quick reading of an app-token body gives every body the answer that
+            /// reading it whole gives (the token checked, or the same error status).
+            #[test]
+            fn the_quick_token_reading_agrees_with_the_whole_one(bytes in body()) {
+                prop_assert_eq!(
+                    outcome_read_quickly(&bytes),
+                    outcome_read_whole(&bytes),
+                    "{}",
+                    String::from_utf8_lossy(&bytes)
+                );
+                if let Err(error) = SentToken::read(&bytes) {
+                    let (status, body) = rendered(error);
+                    assert_github_shaped(status, &body);
+                }
+            }
+
+            /// Every reader, on any value: the type errors it records are exactly those the
+            /// value's JSON type calls for, in reading order, and they make one GitHub 422.
+            #[test]
+            fn field_readers_record_exactly_the_wrong_types(
+                object in json_object(),
+                reads in prop::collection::vec((reader(), prop::sample::select(KEYS)), 0..10),
+            ) {
+                let body = JsonObject(object);
+                let mut fields = FieldReader::new(&body);
+                let mut expected = Vec::new();
+                for &(reader, key) in &reads {
+                    read(&mut fields, reader, key);
+                    if let Some(code) = expected_error(reader, body.0.get(key)) {
+                        expected.push(FieldError::new(key, code));
+                    }
+                }
+                match fields.finish() {
+                    Ok(()) => prop_assert!(expected.is_empty(), "{:?}", expected),
+                    Err(Error::Invalid(errors)) => {
+                        prop_assert_eq!(&errors, &expected);
+                        let (status, json) = rendered(ApiError::from(Error::Invalid(errors)));
+                        prop_assert_eq!(status, 422);
+                        assert_github_shaped(status, &json);
+                    }
+                    Err(other) => prop_assert!(false, "unexpected {other:?}"),
+                }
+            }
+
+            #[test]
+            fn basic_credentials_of_any_bytes_never_panic(
+                bytes in prop::collection::vec(any::<u8>(), 0..64),
+                text in ".{0,40}",
+            ) {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+                for candidate in [encoded.as_str(), text.as_str()] {
+                    if let Some((login, password)) = decode_basic(candidate) {
+                        prop_assert!(!login.contains(':'));
+                        let _ = password;
+                    }
+                }
+                // What decodes is exactly the UTF-8 text before and after the first colon.
+                let expected = String::from_utf8(bytes).ok().and_then(|text| {
+                    text.split_once(':').map(|(l, p)| (l.to_owned(), p.to_owned()))
+                });
+                prop_assert_eq!(decode_basic(&encoded), expected);
+            }
+
+            #[test]
+            fn login_and_password_round_trip_through_basic(
+                login in "[^:]{0,40}",
+                password in "(.{0,10}:?){0,4}",
+                scheme in "(Basic|basic|BASIC)",
+                padding in "[ ]{0,3}",
+            ) {
+                let encoded = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{login}:{password}"));
+                prop_assert_eq!(
+                    decode_basic(&encoded),
+                    Some((login.clone(), password.clone()))
+                );
+                let header = format!("{padding}{scheme} {padding}{encoded}{padding}");
+                let parts = parts_with(HeaderValue::from_str(&header).unwrap());
+                let (got_scheme, credentials) = authorization_header(&parts).unwrap();
+                prop_assert_eq!(got_scheme, scheme.as_str());
+                prop_assert_eq!(decode_basic(credentials), Some((login, password)));
+            }
+
+            #[test]
+            fn any_authorization_header_splits_without_panicking(
+                bytes in prop::collection::vec(any::<u8>(), 0..80),
+                text in "(Basic|token|Bearer|bearer|x)?[ \t]{0,3}[ -~]{0,60}",
+            ) {
+                for raw in [bytes, text.into_bytes()] {
+                    let Ok(value) = HeaderValue::from_bytes(&raw) else { continue };
+                    let parts = parts_with(value);
+                    if let Some((scheme, credentials)) = authorization_header(&parts) {
+                        prop_assert!(!scheme.contains(' '));
+                        prop_assert_eq!(credentials, credentials.trim());
+                        let _ = decode_basic(credentials);
+                    }
+                }
+            }
+        }
+
+        fn parts_with(value: HeaderValue) -> Parts {
+            let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+            parts.headers.insert(header::AUTHORIZATION, value);
+            parts
+        }
+    }
 }

@@ -204,3 +204,82 @@ mod tests {
         );
     }
 }
+
+/// Fuzzing (issue 18): any query string gives a page within GitHub's bounds, and a `Link`
+/// header that is always a valid header value.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A value for `page` or `per_page`: numbers of every size, signs, spaces, junk.
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0u64..200).prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            "[ +\\-]{0,2}[0-9]{1,12}[ ]{0,2}",
+            "[0-9a-z.%&=]{0,8}",
+            ".{0,8}",
+        ]
+    }
+
+    fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+        let key = prop_oneof![
+            Just("page".to_owned()),
+            Just("per_page".to_owned()),
+            Just("client_id".to_owned()),
+            ".{0,6}",
+        ];
+        prop::collection::vec((key, number()), 0..6)
+    }
+
+    /// What GitHub does with one value: the last one sent counts, and anything but a
+    /// positive integer is as if it were not sent.
+    fn expected(pairs: &[(String, String)], key: &str, default: u32, max: u32) -> u32 {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.trim().parse::<u32>().ok())
+            .filter(|n| *n > 0)
+            .map_or(default, |n| n.min(max))
+    }
+
+    proptest! {
+        #[test]
+        fn any_pairs_clamp_as_github_does(pairs in pairs(), total in any::<u64>()) {
+            let query = ListQuery::from_pairs(pairs.clone());
+            let PageRequest { page, per_page } = query.page;
+            prop_assert_eq!(per_page, expected(&pairs, "per_page", 30, 100));
+            prop_assert_eq!(page, expected(&pairs, "page", 1, u32::MAX));
+            prop_assert!((1..=100).contains(&per_page) && page >= 1);
+            prop_assert_eq!(query.page.offset(), u64::from(page - 1) * u64::from(per_page));
+            if let Some(link) = query.link_header("http://h/authorizations", total) {
+                prop_assert!(HeaderValue::from_str(&link).is_ok(), "{}", link);
+                prop_assert!(link.contains("rel=\"prev\"") || link.contains("rel=\"next\""));
+            }
+        }
+
+        /// Through axum's query parsing, as a request brings it.
+        #[test]
+        fn any_query_string_is_read_without_panicking(
+            query in prop_oneof!["[ -~]{0,60}", "(page|per_page|client_id)=[ -~]{0,12}(&(page|per_page)=[0-9]{0,12})?"],
+        ) {
+            let Ok(uri) = format!("/authorizations?{query}").parse::<axum::http::Uri>() else {
+                return Ok(());
+            };
+            let (mut parts, ()) = axum::http::Request::builder()
+                .uri(uri)
+                .body(())
+                .unwrap()
+                .into_parts();
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let Ok(read) = runtime.block_on(ListQuery::from_request_parts(&mut parts, &()));
+            prop_assert!((1..=100).contains(&read.page.per_page) && read.page.page >= 1);
+            if let Some(link) = read.link_header("http://h/authorizations", 1_000_000) {
+                prop_assert!(HeaderValue::from_str(&link).is_ok(), "{}", link);
+            }
+        }
+    }
+}
