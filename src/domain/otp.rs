@@ -10,6 +10,7 @@
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use super::UserId;
@@ -54,14 +55,28 @@ impl TotpSecret {
         ))
     }
 
-    /// Whether `code` is valid at `unix_seconds`, give or take one step.
+    /// Whether `code` is valid at `unix_seconds`, give or take one step. Total over `u64`:
+    /// the window is cut short at the ends of time rather than overflowing.
     pub fn verify(&self, code: &str, unix_seconds: u64) -> bool {
         let code = code.trim();
-        code.len() == DIGITS
-            && code.bytes().all(|b| b.is_ascii_digit())
-            && self
-                .totp()
-                .is_some_and(|totp| totp.check(code, unix_seconds))
+        if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        let Some(totp) = self.totp() else {
+            return false;
+        };
+        // Not `TOTP::check`: it computes the window's first step as `step - skew` unchecked,
+        // which overflows for a clock in the first step of 1970 (and `authenticate` passes 0
+        // for any clock before it). Every step of the window is compared, in constant time,
+        // so the answer's timing does not say which step matched.
+        let step = unix_seconds / STEP_SECONDS;
+        let skew = u64::from(SKEW_STEPS);
+        (step.saturating_sub(skew)..=step.saturating_add(skew))
+            .filter_map(|s| s.checked_mul(STEP_SECONDS))
+            .fold(subtle::Choice::from(0), |found, at| {
+                found | totp.generate(at).as_bytes().ct_eq(code.as_bytes())
+            })
+            .into()
     }
 
     /// The code for `unix_seconds`, for tests (it is never sent anywhere).
@@ -217,6 +232,22 @@ mod tests {
         assert!(!secret.verify("abcdef", now));
     }
 
+    /// Found by fuzzing: totp-rs's `check` computes the first step of its window as `step - 1`
+    /// unchecked, which overflowed (a panic in debug builds, a wrapped window in release)
+    /// for a clock in the first 30 s of 1970, which `user::authenticate` also passes for any
+    /// clock before 1970.
+    #[test]
+    fn a_clock_at_the_ends_of_time_neither_panics_nor_skips_the_check() {
+        let secret = TotpSecret::parse(SECRET).unwrap();
+        for now in [0, 1, 29, 30, u64::MAX - 1, u64::MAX] {
+            let code = secret.code_at(now).unwrap();
+            assert!(secret.verify(&code, now), "{now}");
+            assert!(!secret.verify("12345", now), "{now}");
+        }
+        // At the epoch the window is this step and the next.
+        assert!(secret.verify(&secret.code_at(30).unwrap(), 0));
+    }
+
     #[test]
     fn secrets_are_normalised_and_validated() {
         assert_eq!(
@@ -228,5 +259,90 @@ mod tests {
             TotpSecret::parse("JBSWY3DP").is_none(),
             "40 bits is too short"
         );
+    }
+}
+
+/// Fuzzing (issue 18): whatever arrives in `X-GitHub-OTP`, checking it never panics, and only
+/// the code of the current step (or of one step either side) verifies.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Clocks from the epoch to the year 10,000, and now and then anything a `u64` holds.
+    fn times() -> impl Strategy<Value = u64> {
+        prop_oneof![4 => 0..253_402_300_800_u64, 1 => any::<u64>()]
+    }
+
+    /// What a client might put in the header: digits of any length, padded, or anything.
+    fn header() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{6}",
+            "[ \t]{0,2}[0-9]{5,7}[ \t]{0,2}",
+            "[0-9a-zA-Z+\\-.]{0,12}",
+            any::<String>(),
+        ]
+    }
+
+    /// A secret of 10 to 40 random bytes, in base32 as apps show it.
+    fn secret() -> impl Strategy<Value = TotpSecret> {
+        prop::collection::vec(any::<u8>(), 10..40).prop_map(|bytes| {
+            TotpSecret::parse(&Secret::Raw(bytes).to_encoded().to_string())
+                .unwrap_or_else(|| TotpSecret::parse("JBSWY3DPEHPK3PXP").unwrap())
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_any_secret_never_panics(text in any::<String>(), base32 in "[A-Za-z2-7= ]{0,40}") {
+            for candidate in [&text, &base32] {
+                if let Some(secret) = TotpSecret::parse(candidate) {
+                    prop_assert!(secret.code_at(1_700_000_000).is_some());
+                }
+            }
+        }
+
+        #[test]
+        fn only_the_code_of_the_step_verifies(
+            secret in secret(),
+            sent in header(),
+            now in times(),
+        ) {
+            // The steps before, of and after `now`, those that exist in a `u64`.
+            let step = now / 30;
+            let window: Vec<String> = [step.checked_sub(1), Some(step), step.checked_add(1)]
+                .into_iter()
+                .filter_map(|s| s?.checked_mul(30))
+                .map(|t| secret.code_at(t).unwrap())
+                .collect();
+            let expected = window.iter().any(|code| code == sent.trim());
+            prop_assert_eq!(secret.verify(&sent, now), expected, "{:?} at {}", sent, now);
+        }
+
+        #[test]
+        fn the_right_code_verifies_and_its_neighbours_mostly_do_not(
+            secret in secret(),
+            now in 60..253_402_300_800_u64,
+            delta in 1u32..1_000_000,
+        ) {
+            let code = secret.code_at(now).unwrap();
+            prop_assert_eq!(code.len(), DIGITS);
+            prop_assert!(secret.verify(&code, now));
+            let padded = format!(" {code}\t");
+            prop_assert!(secret.verify(&padded, now));
+            // Another six-digit code verifies only if it is a neighbouring step's.
+            let other = format!("{:06}", (code.parse::<u32>().unwrap() + delta) % 1_000_000);
+            let neighbour = [now - 30, now + 30]
+                .iter()
+                .any(|&t| secret.code_at(t).unwrap() == other);
+            prop_assert_eq!(secret.verify(&other, now), neighbour);
+            // Codes two steps away are refused (unless they happen to repeat a code in the window).
+            let far = secret.code_at(now + 60).unwrap();
+            let repeated = [now - 30, now, now + 30]
+                .iter()
+                .any(|&t| secret.code_at(t).unwrap() == far);
+            prop_assert_eq!(secret.verify(&far, now), repeated);
+        }
     }
 }
