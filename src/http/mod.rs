@@ -7,6 +7,7 @@ pub mod authorizations;
 pub mod conditional;
 pub mod conventions;
 pub mod docs;
+mod drain;
 pub mod error;
 pub mod extract;
 pub mod grants;
@@ -293,6 +294,7 @@ pub fn app(
     tower::ServiceBuilder::new()
         .layer_fn(move |inner| conventions::Conventions::new(inner, metrics.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .map_request(drain::unread_bodies_drained)
         .service(hot_routes::HotRoutes::new(routes, state))
 }
 
