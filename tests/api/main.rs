@@ -24,6 +24,7 @@ mod conditional_requests;
 mod conventions;
 mod conventions_binary;
 mod expiry;
+mod fuzz;
 mod get_or_create;
 mod grants;
 mod identifiers;
