@@ -191,3 +191,49 @@ impl<T> Page<T> {
         }
     }
 }
+
+/// Fuzzing (issue 18): whatever a client sends as a login or client id, what the server keeps
+/// of it is bounded: counters are keyed by these (`limits::Subject`), and a key as long as the
+/// request would let anyone fill the database.
+#[cfg(test)]
+mod proptests {
+    use std::net::{IpAddr, Ipv6Addr};
+
+    use proptest::prelude::*;
+
+    use super::limits::Subject;
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9\\-]{0,45}",
+            "[!-~]{0,110}",
+            any::<String>(),
+            (0usize..300_000).prop_map(|n| "a".repeat(n)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn logins_and_client_ids_and_their_counter_keys_are_bounded(text in text()) {
+            if let Some(login) = Login::parse(&text) {
+                prop_assert!(login.as_str().len() <= 39);
+                prop_assert!(Subject::Login(login).key().len() <= "login:".len() + 39);
+            }
+            if let Some(client_id) = ClientId::parse(&text) {
+                prop_assert!(Subject::App(client_id).key().len() <= "app:".len() + 100);
+            }
+        }
+
+        /// One host's /64 is one subject, so it cannot start afresh from each of its addresses.
+        #[test]
+        fn every_address_of_a_64_is_one_subject(a in any::<u128>(), b in any::<u64>()) {
+            let same_block = (a & !u128::from(u64::MAX)) | u128::from(b);
+            let key = Subject::Address(IpAddr::V6(Ipv6Addr::from(a))).key();
+            prop_assert_eq!(&key, &Subject::Address(IpAddr::V6(Ipv6Addr::from(same_block))).key());
+            prop_assert!(key.len() <= "addr:".len() + 39 + "/64".len());
+        }
+    }
+}
