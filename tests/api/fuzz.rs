@@ -568,3 +568,144 @@ async fn no_request_gets_a_5xx_a_dropped_connection_or_a_non_github_error() {
     // And the server still serves.
     srv.get("/healthz").go().await.expect_status(200);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in throttling against a model
+// ---------------------------------------------------------------------------------------------
+
+/// One sign-in attempt of a 2FA user, after the clock moved on.
+#[derive(Debug, Clone, Copy)]
+enum Attempt {
+    WrongPassword,
+    /// The right password without a code: no failure (clients send it to learn 2FA is on).
+    NoOtp,
+    WrongOtp,
+    RightOtp,
+}
+
+/// What the throttle must answer, by the store's contract (`Store::take_login_attempt`): a
+/// window of `WINDOW` seconds starts with an attempt when none is live or every attempt of
+/// the live one was given back (so a window starts with a failure); each attempt takes
+/// one of `ATTEMPTS` before its credentials are checked (none left: refused unchecked) and
+/// gives it back if it was no failure.
+struct Model {
+    window_start: Option<i64>,
+    taken: u32,
+}
+
+const ATTEMPTS: u32 = 3;
+const WINDOW: i64 = 300;
+
+impl Model {
+    fn attempt(&mut self, attempt: Attempt, now: i64) -> (u16, &'static str) {
+        if self.taken == 0 || self.window_start.is_none_or(|start| start + WINDOW <= now) {
+            self.window_start = Some(now);
+            self.taken = 0;
+        }
+        if self.taken >= ATTEMPTS {
+            return (
+                403,
+                "Maximum number of login attempts exceeded. Please try again later.",
+            );
+        }
+        self.taken += 1;
+        let otp_required = "Must specify two-factor authentication OTP code.";
+        match attempt {
+            Attempt::WrongPassword => (401, "Bad credentials"),
+            Attempt::WrongOtp => (401, otp_required),
+            Attempt::NoOtp => {
+                self.taken -= 1;
+                (401, otp_required)
+            }
+            Attempt::RightOtp => {
+                self.taken -= 1;
+                (200, "")
+            }
+        }
+    }
+}
+
+/// The failed-login throttle, fed generated sequences of attempts with the clock moving
+/// between them, answers each exactly as the model says: wrong passwords and wrong codes
+/// count, a missing code and a right sign-in do not, and a full window refuses even the right
+/// credentials until it ends. Each sequence has a user of its own.
+#[tokio::test]
+async fn sign_in_throttling_follows_its_model() {
+    const SEQUENCES: usize = 12;
+    let fixture = (0..SEQUENCES)
+        .map(|i| {
+            format!(
+                "[[users]]\nlogin = \"user{i}\"\npassword = \"right\"\ntotp_secret = \"{TOTP_SECRET}\"\n\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .concat();
+    let mut options = ServerOptions::default();
+    options.limits.login = grantd::domain::limits::LoginThrottle {
+        attempts: ATTEMPTS,
+        window: time::Duration::seconds(WINDOW),
+    };
+    let srv = TestServer::spawn_with_options(&fixture, None, options).await;
+    let secret = grantd::domain::otp::TotpSecret::parse(TOTP_SECRET).unwrap();
+
+    // Steps of 7 s: no sum of them is a multiple of the 300 s window, so no attempt falls
+    // exactly on a window's end, where "ended" is a matter of convention.
+    let attempt = prop_oneof![
+        3 => Just(Attempt::WrongPassword),
+        1 => Just(Attempt::NoOtp),
+        2 => Just(Attempt::WrongOtp),
+        3 => Just(Attempt::RightOtp),
+    ];
+    let sequence = prop::collection::vec((0i64..=12, attempt), 4..14);
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let start = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    for i in 0..SEQUENCES {
+        let steps = sequence.new_tree(&mut runner).unwrap().current();
+        let login = format!("user{i}");
+        let mut model = Model {
+            window_start: None,
+            taken: 0,
+        };
+        let mut now = start.unix_timestamp();
+        for (n, &(sevens, attempt)) in steps.iter().enumerate() {
+            now += sevens * 7;
+            srv.clock
+                .pin(time::OffsetDateTime::from_unix_timestamp(now).unwrap());
+            let unix = u64::try_from(now).unwrap();
+            let right = secret.code_at(unix).unwrap();
+            let near: Vec<String> = [unix - 30, unix, unix + 30]
+                .iter()
+                .map(|&t| secret.code_at(t).unwrap())
+                .collect();
+            let wrong = (0..10)
+                .map(|d: u32| d.to_string().repeat(6))
+                .find(|c| !near.contains(c))
+                .unwrap();
+            let password = if matches!(attempt, Attempt::WrongPassword) {
+                "wrong"
+            } else {
+                "right"
+            };
+            let mut request = srv
+                .get("/authorizations")
+                .basic_auth(&login, Some(password));
+            match attempt {
+                Attempt::WrongPassword | Attempt::RightOtp => {
+                    request = request.header("x-github-otp", right);
+                }
+                Attempt::WrongOtp => request = request.header("x-github-otp", wrong),
+                Attempt::NoOtp => {}
+            }
+            let reply = request.go().await;
+            let (status, message) = model.attempt(attempt, now);
+            let context = format!("{login}, attempt {n} of {steps:?}: {}", reply.body);
+            assert_eq!(reply.status, status, "{context}");
+            if status != 200 {
+                assert_eq!(reply.json()["message"], message, "{context}");
+            }
+        }
+    }
+}
