@@ -6,8 +6,10 @@
 //!
 //! proptest's strategies are synchronous, so a `TestRunner` draws each request and async code
 //! sends it. The runner's RNG has a fixed seed: CI sends the same requests on every run, and a
-//! failure names the request to replay. Answers are read through a plain client and checked
-//! here, not through `RequestExt::go`, whose OpenAPI check is for the requests tests mean.
+//! failure names the request to replay. Requests go through a plain client rather than
+//! `RequestExt::go`, so that every failing request is collected and named; each answer is
+//! checked for GitHub's error shape here and, as `go` does, against GitHub's OpenAPI
+//! description of the operation.
 
 use base64::Engine;
 use proptest::prelude::*;
@@ -526,7 +528,20 @@ async fn no_request_gets_a_5xx_a_dropped_connection_or_a_non_github_error() {
                 match response.text().await {
                     Ok(body) => {
                         *statuses.entry(status).or_default() += 1;
+                        // As `RequestExt::go` does: a documented operation's answer must
+                        // match GitHub's OpenAPI description, whatever was asked.
+                        let conforms = std::panic::catch_unwind(|| {
+                            if request.method != Method::HEAD {
+                                conformance::check(
+                                    request.method.as_str(),
+                                    &request.path,
+                                    status,
+                                    &body,
+                                );
+                            }
+                        });
                         problem(&request.method, status, &body)
+                            .or_else(|| conforms.is_err().then(|| "not GitHub's schema".to_owned()))
                             .map(|p| format!("{p}: {}", excerpt(body.as_bytes())))
                     }
                     Err(e) => Some(format!("status {status}, body cut off: {e}")),
