@@ -162,23 +162,24 @@ impl StoreImpl {
     /// Inserts authorizations inside `tx`, creating each (user, app) grant once as needed;
     /// returns their ids in order.
     /// The id of the user's grant for the app, created if need be.
+    ///
+    /// One statement that inserts the grant or locks the existing one (the no-op update), so
+    /// that deleting the grant's last authorization (which may delete the grant) waits for this
+    /// insert and then sees it. Not an insert that does nothing on conflict followed by a
+    /// locking read: on PostgreSQL the grant found by the first can be deleted by a revoke of
+    /// its last token before the second locks it, which then finds no row (bench/soak: 500s).
+    /// An upsert either inserts or updates, even when the row it conflicted with goes away.
     async fn ensure_grant(tx: &mut Transaction<'static, Db>, user: i64, app: i64, now: i64) -> Result<i64> {
-        sqlx::query("INSERT INTO grants (user_id, app_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, app_id) DO NOTHING")
-            .bind(user)
-            .bind(app)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
-        // Locked, so that deleting the grant's last authorization (which may delete
-        // the grant) waits for this insert and then sees it.
-        let sql = format!("SELECT id FROM grants WHERE user_id = $1 AND app_id = $2{LOCK_FOR_UPDATE}");
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(user)
-            .bind(app)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(map_err)
+        sqlx::query_scalar(
+            "INSERT INTO grants (user_id, app_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, app_id) DO UPDATE SET created_at = grants.created_at RETURNING id",
+        )
+        .bind(user)
+        .bind(app)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err)
     }
 
     /// The grant of each authorization (by position), each grant created or read once.
