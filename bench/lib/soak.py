@@ -353,7 +353,7 @@ def load(a):
     elapsed = time.monotonic() - start
 
     done, errors = stats.snapshot()
-    warmup = min(60.0, a.seconds / 5)
+    warmup = a.warmup if a.warmup is not None else min(60.0, a.seconds / 5)
     base = next((s for s in samples if s["t"] >= warmup), samples[-1])
     last = samples[-1]
     verdicts = []
@@ -493,6 +493,8 @@ def main():
     l.add_argument("--workers", type=int, default=6)
     l.add_argument("--checks", type=int, default=4)
     l.add_argument("--sample-every", type=float, default=5)
+    l.add_argument("--warmup", type=float, default=None,
+                   help="seconds before the sample growth is measured from (default 60, or a fifth of a shorter run)")
     l.add_argument("--timeout", type=float, default=10, help="per request, seconds")
     l.add_argument("--tolerance-pct", type=float, default=10)
     l.add_argument("--rss-slack-mib", type=float, default=20)
