@@ -135,6 +135,10 @@ def run(a):
     b.case("baseline: check, short body (no argon2)", lambda i: (
         "POST", f"/applications/{cid}/token", json.dumps({"access_token": a.token}).encode(),
         b.app), {200})
+    b.case("baseline: get-or-create (new), short body (one argon2)", lambda i: (
+        "PUT", f"/authorizations/clients/{cid}/{uniq(i, 'short-fp')}",
+        json.dumps({"client_secret": a.client_secret, "scopes": ["repo"]}).encode(), b.user),
+        {201})
     b.case("baseline: list, per_page=1", lambda i: (
         "GET", "/authorizations?per_page=1", None, b.user), {200})
 
@@ -172,9 +176,9 @@ def run(a):
         return make
     n_goc = count_items(goc()(0)[2], "scopes")
     b.case(f"get-or-create (new), scopes = {n_goc:,}", goc(), {201},
-           "baseline: create, short body (one argon2)")
+           "baseline: get-or-create (new), short body (one argon2)")
     b.case(f"get-or-create (existing), scopes = {n_goc:,}", goc(uniq(0, "same")), {200, 201},
-           "baseline: create, short body (one argon2)", "the first send creates it, untimed")
+           "baseline: get-or-create (new), short body (one argon2)", "the first send creates it, untimed")
 
     # The longest note, note_url and fingerprint accepted: 255, 2,048 and 255 characters, the
     # note and fingerprint in 4-byte UTF-8 characters (1,020 bytes each).
@@ -189,7 +193,7 @@ def run(a):
                            "scopes": ["repo"]}, ensure_ascii=False).encode()
         return "PUT", f"/authorizations/clients/{cid}/{urllib.parse.quote(fp)}", body, b.user
     b.case("get-or-create, longest note + note_url + fingerprint", longest, {201},
-           "baseline: create, short body (one argon2)")
+           "baseline: get-or-create (new), short body (one argon2)")
 
     # A token check whose 1 MiB body is mostly other keys, or one long array under another key.
     def other_keys(i):
@@ -244,6 +248,7 @@ def run(a):
 
 def write(rows, a):
     base = {r["input"]: r["median_ms"] for r in rows}
+    base_min = {r["input"]: r["min_ms"] for r in rows}
     facts = json.loads(a.facts)
     os.makedirs(a.out_dir, exist_ok=True)
     with open(os.path.join(a.out_dir, "costliest.jsonl"), "w") as f:
@@ -259,16 +264,18 @@ def write(rows, a):
         f"Each input sent {a.repeat} times (after one untimed send) on one keep-alive loopback "
         f"connection; times from the first byte sent to the last byte read. \"over baseline\" is "
         f"the median minus the median of the same request with a short body (argon2 included in "
-        f"both where the request signs in with a password). Target: answered within "
+        f"both where the request signs in with a password), and the min minus its min: on a "
+        f"shared machine the min is the steadier estimate of what the input costs. Target: answered within "
         f"{TARGET_MS:.0f} ms (median).", "",
-        "| input | body | status | min ms | median ms | max ms | over baseline ms | within 50 ms |",
+        "| input | body | status | min ms | median ms | max ms | over baseline ms (median / min) | within 50 ms |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     all_ok = True
     for r in rows:
         over = ""
         if r["baseline"]:
-            over = f"{r['median_ms'] - base[r['baseline']]:+.2f}"
+            over = (f"{r['median_ms'] - base[r['baseline']]:+.2f} / "
+                    f"{r['min_ms'] - base_min[r['baseline']]:+.2f}")
         within = "yes" if r["median_ms"] <= TARGET_MS else "NO"
         if not r["ok"]:
             within = "WRONG STATUS"
