@@ -25,9 +25,33 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# run_child CMD...: runs CMD in the background, stopped on exit like the servers, and waits for
+# it. (A foreground child would hold off this shell's INT/TERM trap until it ended by itself.)
+run_child() {
+    "$@" &
+    local pid=$!
+    PIDS+=("$pid")
+    wait "$pid"
+}
+
 serve_cleanup() {
     local status=$?
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    # A child script (bench/soak --engine, under scripts/with-postgres) first: it stops its own
+    # servers, and scripts/with-postgres then stops its cluster as the command it ran ended.
+    if [ -n "${CHILD_PIDFILE:-}" ] && [ -s "$CHILD_PIDFILE" ]; then
+        stop_pid "$(cat "$CHILD_PIDFILE")"
+        # Its parents (scripts/with-postgres) end by themselves, cleaning up: up to 30 s.
+        for _ in $(seq 300); do
+            local alive=0 pid
+            for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+            [ "$alive" = 1 ] || break
+            sleep 0.1
+        done
+    fi
+    # The newest first: the load before the servers it is loading.
+    local i
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+    [ -z "${CHILD_PIDFILE:-}" ] || rm -f "$CHILD_PIDFILE"
     if [ -n "${OWN_WORK:-}" ] && [ -d "$OWN_WORK" ]; then
         if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $OWN_WORK"; else rm -rf "$OWN_WORK"; fi
     fi
