@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// The failed-sign-in window, such as "5m" (1 s to 1 day).
     #[arg(long, env = "GRANTD_LOGIN_ATTEMPTS_WINDOW", default_value = "5m", value_parser = parse_window)]
     pub login_attempts_window: Duration,
+    /// How long a web sign-in session (the sign-in pages' `user_session` cookie) lasts, such as
+    /// "2weeks" (GitHub's) or "8h" (1 min to 1 year).
+    #[arg(long, env = "GRANTD_SESSION_TTL", default_value = "2weeks", value_parser = parse_session_ttl)]
+    pub session_ttl: Duration,
     /// A client must send a request head (request line and headers) within this of its first
     /// byte, or it is disconnected: a slow sender would otherwise hold a connection for ever
     /// (100 ms to 10 min).
@@ -251,6 +255,16 @@ pub fn parse_duration(text: &str, range: DurationRange) -> Result<Duration, Stri
         ));
     }
     Ok(duration)
+}
+
+/// Web sign-in sessions: GitHub's last two weeks.
+pub const SESSION_TTL: DurationRange = DurationRange {
+    min: Duration::from_mins(1),
+    max: Duration::from_hours(24 * 366),
+};
+
+fn parse_session_ttl(text: &str) -> Result<Duration, String> {
+    parse_duration(text, SESSION_TTL)
 }
 
 fn parse_token_ttl(text: &str) -> Result<Duration, String> {
@@ -493,6 +507,12 @@ mod tests {
         );
         assert!(parse_duration("1000000y", TOKEN_TTL).is_err());
         assert!(parse_duration("soon", TOKEN_TTL).is_err());
+        assert_eq!(
+            parse_duration("2weeks", SESSION_TTL),
+            Ok(Duration::from_hours(14 * 24))
+        );
+        assert!(parse_duration("30s", SESSION_TTL).is_err());
+        assert!(parse_duration("2y", SESSION_TTL).is_err());
     }
 
     #[test]

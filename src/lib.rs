@@ -40,7 +40,7 @@ pub async fn serve(
 }
 
 /// Runs [`store::Store::sync`] every `sync_interval`, and deletes the counters whose windows
-/// have ended every [`PRUNE_COUNTERS_EVERY`]; a failure (the database away) is logged and tried
+/// have ended and the expired sign-in sessions every [`PRUNE_COUNTERS_EVERY`]; a failure (the database away) is logged and tried
 /// again at the next tick.
 async fn sync_periodically(state: AppState) {
     let mut ticks = tokio::time::interval(state.sync_interval);
@@ -60,6 +60,11 @@ async fn sync_periodically(state: AppState) {
                 Ok(0) => {}
                 Ok(pruned) => tracing::debug!(pruned, "deleted ended counters"),
                 Err(error) => tracing::warn!(%error, "cannot delete ended counters"),
+            }
+            match domain::session::prune(&*state.store, now).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "deleted expired sessions"),
+                Err(error) => tracing::warn!(%error, "cannot delete expired sessions"),
             }
         }
     }

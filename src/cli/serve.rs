@@ -59,6 +59,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             window: window(args.login_attempts_window, "--login-attempts-window")?,
         },
     };
+    let session_ttl =
+        time::Duration::try_from(args.session_ttl).context("--session-ttl is too long")?;
     let settings = crate::store::PoolSettings {
         max_connections: args.db_pool_size,
         statement_timeout: args.db_statement_timeout,
@@ -97,6 +99,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_authorizations_api(args.authorizations_api)
         .with_sync_interval(args.counter_sync_interval)
         .with_connection_limits(connections)
+        .with_session_ttl(session_ttl)
         // A tenth of the records the token index keeps (a record's two answers are ~2.6 kB,
         // the record itself less).
         .with_answers(args.token_cache_size / 10);

@@ -15,6 +15,7 @@ pub mod otp;
 pub mod permission;
 pub mod scope;
 pub mod secret;
+pub mod session;
 pub mod token;
 pub mod uri;
 pub mod user;

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod schemas;
 pub mod users;
+pub mod web;
 
 use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
@@ -86,6 +87,8 @@ pub struct Shared {
     /// Timeouts and cap of the connections served (`--header-read-timeout`, `--idle-timeout`,
     /// `--max-connections`).
     pub connections: crate::server::ConnectionLimits,
+    /// How long a web sign-in session lasts (`--session-ttl`).
+    pub session_ttl: time::Duration,
 }
 
 /// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
@@ -129,6 +132,7 @@ impl AppState {
             answers: Arc::new(answers::Answers::new(DEFAULT_RENDERED_RECORDS)),
             metrics: None,
             connections: crate::server::ConnectionLimits::default(),
+            session_ttl: crate::domain::session::DEFAULT_SESSION_TTL,
         }))
     }
 
@@ -157,6 +161,11 @@ impl AppState {
     #[must_use]
     pub fn with_connection_limits(self, connections: crate::server::ConnectionLimits) -> Self {
         self.edited(|s| s.connections = connections)
+    }
+
+    #[must_use]
+    pub fn with_session_ttl(self, session_ttl: time::Duration) -> Self {
+        self.edited(|s| s.session_ttl = session_ttl)
     }
 
     #[must_use]
@@ -277,9 +286,11 @@ pub fn app(
 + Send
 + Sync
 + 'static {
+    // The sign-in pages at the root only: they are the site's, not the API's.
     let mut routes = Router::new()
         .merge(api(&state))
-        .nest("/api/v3", api(&state));
+        .nest("/api/v3", api(&state))
+        .merge(web::routes());
     if state.metrics.is_some() {
         routes = routes.route(
             "/metrics",

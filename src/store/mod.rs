@@ -30,6 +30,7 @@ use crate::domain::authorization::{Authorization, AuthorizationChanges, NewAutho
 use crate::domain::grant::Grant;
 use crate::domain::otp::TotpSecret;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::session::{NewSession, Session, SessionHash};
 use crate::domain::token::TokenHash;
 use crate::domain::user::{NewUser, User};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
@@ -232,6 +233,19 @@ pub trait Store: Send + Sync {
     /// windows have ended, and an ended counter reads as zero, so this changes no count.
     /// Returns how many were deleted.
     async fn prune_counters(&self, kind: CounterKind, started_by: OffsetDateTime) -> Result<u64>;
+
+    // Web sign-in sessions (only their ids' SHA-256 is stored).
+    async fn insert_session(&self, session: &NewSession) -> Result<()>;
+    /// The session with this hash and its user, if it has not expired by `now`.
+    async fn find_session(
+        &self,
+        hash: &SessionHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>>;
+    /// Deletes the user's session with this hash; whether there was one.
+    async fn delete_session(&self, user: UserId, hash: &SessionHash) -> Result<bool>;
+    /// Deletes the sessions expired by `now`; how many.
+    async fn prune_sessions(&self, now: OffsetDateTime) -> Result<u64>;
 
     /// Brings what this store keeps in memory (a serving node's counters and token index) in
     /// step with the database. A server calls it every `--counter-sync-interval` and when it

@@ -22,6 +22,7 @@ use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, NewAuthorization};
 use crate::domain::grant::Grant;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::session::{NewSession, Session, SessionHash};
 use crate::domain::token::TokenHash;
 use crate::domain::user::{NewUser, User};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
@@ -212,6 +213,28 @@ impl Store for ServingStore {
 
     async fn prune_counters(&self, kind: CounterKind, started_by: OffsetDateTime) -> Result<u64> {
         self.inner.prune_counters(kind, started_by).await
+    }
+
+    // Sessions are in no cache (the token index holds tokens only), so their writes need not
+    // end the request's view of it.
+    async fn insert_session(&self, session: &NewSession) -> Result<()> {
+        self.inner.insert_session(session).await
+    }
+
+    async fn find_session(
+        &self,
+        hash: &SessionHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>> {
+        self.inner.find_session(hash, now).await
+    }
+
+    async fn delete_session(&self, user: UserId, hash: &SessionHash) -> Result<bool> {
+        self.inner.delete_session(user, hash).await
+    }
+
+    async fn prune_sessions(&self, now: OffsetDateTime) -> Result<u64> {
+        self.inner.prune_sessions(now).await
     }
 
     async fn sync(&self, now: OffsetDateTime) -> Result<()> {

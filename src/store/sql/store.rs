@@ -880,6 +880,71 @@ impl Store for StoreImpl {
         Ok(done.rows_affected())
     }
 
+    async fn insert_session(&self, session: &NewSession) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (session_hash, user_id, two_factor_pending, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.hash.0[..])
+        .bind(session.user_id.0)
+        .bind(session.two_factor_pending)
+        .bind(session.created_at.unix_timestamp())
+        .bind(session.expires_at.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_session(&self, hash: &SessionHash, now: OffsetDateTime) -> Result<Option<Session>> {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        // Organizations cannot sign in, so only a `User` row counts.
+        let sql = SQL.get_or_init(|| {
+            let user = USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c} AS user_{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "SELECT s.two_factor_pending, s.created_at AS session_created_at, s.expires_at, {user} \
+                 FROM sessions s JOIN users u ON u.id = s.user_id AND u.type = 'User' \
+                 WHERE s.session_hash = $1 AND s.expires_at > $2"
+            )
+        });
+        let row = sqlx::query(sql.as_str())
+            .bind(&hash.0[..])
+            .bind(now.unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Session {
+            user: user_from_columns(&row, |name| format!("user_{name}"), &self.seeds)?,
+            two_factor_pending: row.try_get("two_factor_pending").map_err(backend)?,
+            created_at: timestamp(row.try_get("session_created_at").map_err(backend)?)?,
+            expires_at: timestamp(row.try_get("expires_at").map_err(backend)?)?,
+        }))
+    }
+
+    async fn delete_session(&self, user: UserId, hash: &SessionHash) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE session_hash = $1 AND user_id = $2")
+            .bind(&hash.0[..])
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn prune_sessions(&self, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn export(&self) -> Result<serde_json::Value> {
         self.export_tables().await
     }
