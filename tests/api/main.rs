@@ -46,6 +46,7 @@ mod retirement;
 mod scoped_permissions;
 mod scoped_tokens;
 mod scopes;
+mod signin;
 mod slow_clients;
 mod support;
 mod throttling;
