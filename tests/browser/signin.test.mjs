@@ -1,0 +1,149 @@
+// grantd's sign-in pages in a real browser: Debian's Chromium driven by playwright-core (no
+// browser download), with JavaScript turned off in the page, against a `grantd serve` binary on
+// a loopback port seeded with examples/seed.toml. Signs in as the 2FA user `hubot` (password,
+// then a TOTP code computed here with RFC 6238), lands on the signed-in page and signs out,
+// saving a screenshot of every page. Run by scripts/browser-tests.
+//
+//   GRANTD_BIN        the grantd binary (default: ../../target/debug/grantd)
+//   SCREENSHOT_DIR    where the screenshots go (default: ../../target/browser-screenshots)
+//   CHROMIUM          the browser (default: /usr/bin/chromium)
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const bin = process.env.GRANTD_BIN ?? path.join(root, 'target/debug/grantd');
+const shots = process.env.SCREENSHOT_DIR ?? path.join(root, 'target/browser-screenshots');
+const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const seed = path.join(root, 'examples/seed.toml');
+
+// examples/seed.toml's two-factor user.
+const LOGIN = 'hubot';
+const PASSWORD = 'open the pod bay doors';
+const TOTP_SECRET = 'JBSWY3DPEHPK3PXP';
+
+/** RFC 4648 base32, as TOTP secrets are written. */
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const char of text.replace(/=+$/, '')) {
+    bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/** RFC 6238 TOTP: HMAC-SHA1, 30-second steps, 6 digits (RFC 4226 dynamic truncation). */
+function totp(secret, unixSeconds = Date.now() / 1000) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac('sha1', base32(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, '0');
+}
+
+/** Starts `grantd serve` on a fresh database and resolves with its base URL. */
+function startGrantd(dir) {
+  const child = spawn(
+    bin,
+    ['serve', '--listen', '127.0.0.1:0', '--db', `sqlite://${path.join(dir, 'grantd.db')}`, '--seed', seed],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('grantd did not start within 20 s')), 20_000);
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/grantd listening on (\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, base: `http://${match[1]}` });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`grantd exited with ${code}`)));
+  });
+}
+
+test('sign in with password and TOTP, land on the signed-in page, sign out (no JavaScript)', { timeout: 90_000 }, async () => {
+  assert.equal(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 59), '287082', 'RFC 6238 test vector');
+  const dir = mkdtempSync(path.join(tmpdir(), 'grantd-browser-'));
+  mkdirSync(shots, { recursive: true });
+  const { child, base } = await startGrantd(dir);
+  const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+    executablePath: browserPath,
+    headless: true,
+    javaScriptEnabled: false,
+    viewport: { width: 800, height: 640 },
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  try {
+    context.setDefaultTimeout(15_000);
+    const page = context.pages()[0] ?? (await context.newPage());
+    // The pages load nothing from elsewhere: every request stays on grantd.
+    const foreign = [];
+    page.on('request', (request) => {
+      if (!request.url().startsWith(base)) foreign.push(request.url());
+    });
+
+    const first = await page.goto(`${base}/login`);
+    assert.equal(first.status(), 200);
+    assert.match(first.headers()['content-security-policy'], /default-src 'none'/);
+    assert.equal(await page.title(), 'Sign in · grantd');
+    await page.screenshot({ path: path.join(shots, '1-sign-in.png'), fullPage: true });
+
+    // A wrong password: the form again, with the message.
+    await page.getByLabel('Username').fill(LOGIN);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForLoadState();
+    assert.match(await page.locator('[role=alert]').innerText(), /Incorrect username or password\./);
+    await page.screenshot({ path: path.join(shots, '2-incorrect-password.png'), fullPage: true });
+
+    // The right one: the two-factor page.
+    await page.getByLabel('Username').fill(LOGIN);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/sessions/two-factor`);
+    assert.equal(await page.locator('h1').innerText(), 'Two-factor authentication');
+    await page.screenshot({ path: path.join(shots, '3-two-factor.png'), fullPage: true });
+
+    await page.getByLabel('Authentication code').fill(totp(TOTP_SECRET));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(`${base}/login`);
+    assert.equal(await page.locator('main p').first().innerText(), `Signed in as ${LOGIN}.`);
+    await page.screenshot({ path: path.join(shots, '4-signed-in.png'), fullPage: true });
+
+    const cookies = await context.cookies(base);
+    const session = cookies.find((c) => c.name === 'user_session');
+    assert.ok(session, 'a user_session cookie');
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Lax');
+    assert.equal(session.path, '/');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${base}/login`);
+    await page.getByLabel('Username').waitFor();
+    assert.equal(await page.locator('h1').innerText(), 'Sign in to grantd');
+    assert.equal((await context.cookies(base)).some((c) => c.name === 'user_session'), false);
+    await page.screenshot({ path: path.join(shots, '5-signed-out.png'), fullPage: true });
+
+    assert.deepEqual(foreign, [], 'requests left grantd');
+  } finally {
+    await context.close();
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
