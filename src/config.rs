@@ -419,6 +419,9 @@ pub struct AppAddArgs {
     pub name: String,
     #[arg(long)]
     pub url: String,
+    /// The authorization callback URL of the web application flow (http or https).
+    #[arg(long)]
+    pub callback_url: Option<String>,
     #[arg(long, value_enum, default_value = "oauth")]
     pub kind: AppKindArg,
     /// Use this client id instead of generating one.

@@ -70,6 +70,8 @@ struct AppEntry {
     #[serde(default)]
     expire_user_tokens: bool,
     user_token_ttl: Option<String>,
+    /// The authorization callback URL of the web application flow.
+    callback_url: Option<String>,
 }
 
 /// Why a fixture file was refused: which file, which entry, and what is wrong with it.
@@ -287,6 +289,7 @@ async fn plan_apps(
             kind,
             name: entry.name.clone(),
             url: entry.url,
+            callback_url: entry.callback_url,
             owner: entry.owner.clone(),
             client_id: entry.client_id.clone(),
             client_secret: entry.client_secret.map(ClientSecret::new),
@@ -334,6 +337,7 @@ async fn plan_apps(
             kind,
             name: entry.name,
             url: spec.url,
+            callback_url: spec.callback_url,
             owner,
             client_id: entry.client_id.is_some().then(|| client_id.clone()),
             generated_client_id: client_id,

@@ -66,6 +66,11 @@ async fn sync_periodically(state: AppState) {
                 Ok(pruned) => tracing::debug!(pruned, "deleted expired sessions"),
                 Err(error) => tracing::warn!(%error, "cannot delete expired sessions"),
             }
+            match state.store.prune_oauth_codes(now).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "deleted expired authorization codes"),
+                Err(error) => tracing::warn!(%error, "cannot delete expired authorization codes"),
+            }
         }
     }
 }

@@ -14,6 +14,8 @@ struct AppJson {
     kind: &'static str,
     name: String,
     url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_url: Option<String>,
     owner: String,
     client_id: String,
     /// Only in the output of `add` and `rotate-secret`: it is not stored anywhere in clear.
@@ -30,6 +32,7 @@ impl AppJson {
             kind: app.kind.as_str(),
             name: app.name.clone(),
             url: app.url.clone(),
+            callback_url: app.callback_url.clone(),
             owner: app.owner_login.to_string(),
             client_id: app.client_id.to_string(),
             client_secret: secret.map(|s| s.expose().to_owned()),
@@ -69,6 +72,7 @@ pub async fn add(args: AppAddArgs) -> anyhow::Result<()> {
         kind,
         name: args.name,
         url: args.url,
+        callback_url: args.callback_url,
         owner: args.owner,
         client_id: args.client_id,
         client_secret,
@@ -99,13 +103,18 @@ pub async fn list(db: &DbArgs, output: OutputArgs) -> anyhow::Result<()> {
     let json: Vec<AppJson> = apps.iter().map(|a| AppJson::new(a, None)).collect();
     print(output, &json, || {
         let header = format!(
-            "{:<8} {:<24} {:<7} {:<20} NAME",
-            "ID", "CLIENT_ID", "KIND", "OWNER"
+            "{:<8} {:<24} {:<7} {:<20} {:<40} NAME",
+            "ID", "CLIENT_ID", "KIND", "OWNER", "CALLBACK_URL"
         );
         let rows = json.iter().map(|a| {
             format!(
-                "{:<8} {:<24} {:<7} {:<20} {}",
-                a.id, a.client_id, a.kind, a.owner, a.name
+                "{:<8} {:<24} {:<7} {:<20} {:<40} {}",
+                a.id,
+                a.client_id,
+                a.kind,
+                a.owner,
+                a.callback_url.as_deref().unwrap_or("-"),
+                a.name
             )
         });
         std::iter::once(header)

@@ -63,6 +63,9 @@ pub struct App {
     pub kind: AppKind,
     pub name: String,
     pub url: String,
+    /// The authorization callback URL of the web application flow (`None`: the app cannot
+    /// use the flow until one is registered).
+    pub callback_url: Option<String>,
     pub owner_id: UserId,
     pub owner_login: Login,
     pub client_id: ClientId,
@@ -104,6 +107,7 @@ pub struct NewApp {
     pub kind: AppKind,
     pub name: String,
     pub url: String,
+    pub callback_url: Option<String>,
     pub owner_id: UserId,
     pub client_id: ClientId,
     pub client_secret_digest: SecretDigest,
@@ -117,6 +121,7 @@ pub struct AppSpec {
     pub kind: AppKind,
     pub name: String,
     pub url: String,
+    pub callback_url: Option<String>,
     pub owner: String,
     pub client_id: Option<String>,
     pub client_secret: Option<ClientSecret>,
@@ -157,6 +162,22 @@ pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
             "url",
             format!("the app URL is too long (maximum is {MAX_URL} characters)"),
         ));
+    }
+    if let Some(callback) = &spec.callback_url {
+        if !super::uri::is_web_url(callback) {
+            return Err(invalid(
+                "callback_url",
+                format!(
+                    "the callback URL {callback:?} must be an absolute http:// or https:// URL"
+                ),
+            ));
+        }
+        if callback.chars().count() > MAX_URL {
+            return Err(invalid(
+                "callback_url",
+                format!("the callback URL is too long (maximum is {MAX_URL} characters)"),
+            ));
+        }
     }
     let client_id = match &spec.client_id {
         Some(text) => ClientId::parse(text).ok_or_else(|| {
@@ -217,6 +238,7 @@ pub async fn register(
         kind: spec.kind,
         name: spec.name,
         url: spec.url,
+        callback_url: spec.callback_url,
         owner_id: owner.id,
         client_id,
         client_secret_digest: secret.digest(),

@@ -320,6 +320,7 @@ pub async fn scope(
         now,
         expires_at: super::authorization::expiry(now, app.user_token_ttl)?,
         scoped_to: Some(scoped_to),
+        web_flow: false,
     };
     let authorization = store.insert_authorization(&new).await?;
     Ok(Issued {

@@ -52,6 +52,9 @@ pub struct NewAuthorization {
     pub expires_at: Option<OffsetDateTime>,
     /// Set on repository- and permission-scoped tokens made by `app_token::scope`.
     pub scoped_to: Option<TokenScope>,
+    /// A token of the OAuth web flow: outside the one-per-fingerprint rule of the
+    /// Authorizations API (a user may hold up to ten per app and scope set).
+    pub web_flow: bool,
 }
 
 /// The editable fields after an update, computed from the current row inside the store's
@@ -288,6 +291,7 @@ async fn insert(
         fingerprint: draft.fingerprint,
         now,
         scoped_to: None,
+        web_flow: false,
     };
     let authorization = store
         .insert_authorization(&new)
@@ -570,6 +574,7 @@ pub async fn mint(
                 now,
                 expires_at: expiry(now, app.token_ttl)?,
                 scoped_to: None,
+                web_flow: false,
             });
             tokens.push(token);
         }

@@ -33,6 +33,7 @@ use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
 use crate::domain::token::TokenHash;
 use crate::domain::user::{NewUser, User};
+use crate::domain::web_flow::StoredCode;
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
 pub use postgres::{PoolSettings, PostgresStore};
@@ -247,6 +248,14 @@ pub trait Store: Send + Sync {
     /// Deletes the sessions expired by `now`; how many.
     async fn prune_sessions(&self, now: OffsetDateTime) -> Result<u64>;
 
+    // Authorization codes of the web application flow (only their SHA-256 is stored).
+    async fn insert_oauth_code(&self, code: &StoredCode) -> Result<()>;
+    /// Deletes and returns the code of `app` with this hash, expired or not, in one statement:
+    /// of racing exchanges of one code, exactly one gets it.
+    async fn take_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>>;
+    /// Deletes the codes expired by `now`; how many.
+    async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64>;
+
     /// Brings what this store keeps in memory (a serving node's counters and token index) in
     /// step with the database. A server calls it every `--counter-sync-interval` and when it
     /// stops; the plain stores keep nothing in memory.
@@ -343,6 +352,7 @@ pub struct AppUpsert {
     pub kind: AppKind,
     pub name: String,
     pub url: String,
+    pub callback_url: Option<String>,
     pub owner: Login,
     pub client_id: Option<ClientId>,
     /// Used only when the app is created without a client id in the file.

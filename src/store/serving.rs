@@ -25,6 +25,7 @@ use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
 use crate::domain::token::TokenHash;
 use crate::domain::user::{NewUser, User};
+use crate::domain::web_flow::StoredCode;
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
 tokio::task_local! {
@@ -235,6 +236,19 @@ impl Store for ServingStore {
 
     async fn prune_sessions(&self, now: OffsetDateTime) -> Result<u64> {
         self.inner.prune_sessions(now).await
+    }
+
+    // Codes, like sessions, are in no cache.
+    async fn insert_oauth_code(&self, code: &StoredCode) -> Result<()> {
+        self.inner.insert_oauth_code(code).await
+    }
+
+    async fn take_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>> {
+        self.inner.take_oauth_code(hash, app).await
+    }
+
+    async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64> {
+        self.inner.prune_oauth_codes(now).await
     }
 
     async fn sync(&self, now: OffsetDateTime) -> Result<()> {

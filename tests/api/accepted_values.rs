@@ -271,3 +271,45 @@ async fn app_add_refuses_urls_that_are_not_http_or_too_long() {
         assert!(stderr.contains(says), "{url:?}: stderr: {stderr}");
     }
 }
+
+/// `app add --callback-url`: checked like the app URL, stored, and shown by `app list`.
+#[tokio::test]
+async fn app_add_takes_a_checked_callback_url_shown_by_app_list() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sqlite_url(&dir.path().join("grantd.db"));
+    let added = grantd(
+        &["user", "add", "ivan", "--password-stdin", "--db", &db],
+        Some("ivan-pass"),
+    );
+    assert!(added.status.success(), "{added:?}");
+    let add = |name: &str, callback: &str| {
+        grantd(
+            &[
+                "app",
+                "add",
+                "--owner",
+                "ivan",
+                "--name",
+                name,
+                "--url",
+                "https://app.example",
+                "--callback-url",
+                callback,
+                "--db",
+                &db,
+            ],
+            None,
+        )
+    };
+    let refused = add("bad", "javascript:alert(1)");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("callback URL"), "{stderr}");
+    let ok = add("good", "https://app.example/auth/callback");
+    assert!(ok.status.success(), "{ok:?}");
+    let listed = grantd(&["app", "list", "--db", &db, "--json"], None);
+    let apps: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    assert_eq!(apps[0]["callback_url"], "https://app.example/auth/callback");
+    let text = grantd(&["app", "list", "--db", &db], None);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("https://app.example/auth/callback"));
+}

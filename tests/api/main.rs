@@ -54,3 +54,4 @@ mod token_index;
 mod transfer;
 mod updates;
 mod user_endpoint;
+mod web_flow;

@@ -12,7 +12,7 @@ use crate::support::{
 };
 
 /// A browser: keeps cookies, follows no redirect.
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
@@ -21,7 +21,7 @@ fn browser() -> Client {
 }
 
 /// The `authenticity_token` of the first form on a page.
-fn token_of(html: &str) -> String {
+pub(crate) fn token_of(html: &str) -> String {
     let marker = "name=\"authenticity_token\" value=\"";
     let at = html
         .find(marker)
@@ -67,11 +67,11 @@ async fn sign_in_with(
     .await
 }
 
-async fn sign_in(srv: &TestServer, client: &Client, user: &User) -> reqwest::Response {
+pub(crate) async fn sign_in(srv: &TestServer, client: &Client, user: &User) -> reqwest::Response {
     sign_in_with(srv, client, user.login, user.password, "").await
 }
 
-fn location(response: &reqwest::Response) -> &str {
+pub(crate) fn location(response: &reqwest::Response) -> &str {
     response
         .headers()
         .get("location")

@@ -21,7 +21,12 @@ async fn a_database_moves_to_another_engine_without_losing_a_token() {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = reqwest::Client::new();
     let source = sqlite_url(&dir.path().join("source.db"));
-    let seed = write_file(dir.path(), "seed.toml", DEFAULT_FIXTURE);
+    // The OAuth app has a callback URL (web flow), which must move too.
+    let fixture = DEFAULT_FIXTURE.replace(
+        "url = \"http://my-oauth-app.example.com\"\n",
+        "url = \"http://my-oauth-app.example.com\"\ncallback_url = \"http://my-oauth-app.example.com/cb\"\n",
+    );
+    let seed = write_file(dir.path(), "seed.toml", &fixture);
 
     // The old deployment: a personal token, an app token, and an authorization deleted since.
     let old = ServerProcess::start(
@@ -127,6 +132,26 @@ async fn a_database_moves_to_another_engine_without_losing_a_token() {
     assert_eq!(counts["authorizations"], 2);
     assert_eq!(counts["grants"], 1);
     assert_eq!(counts["apps"], 3);
+    let listed = grantd(
+        &[
+            "app",
+            "list",
+            "--db",
+            &target,
+            "--secret-key-file",
+            source_key,
+            "--json",
+        ],
+        None,
+    );
+    let apps: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    let callbacks: Vec<&Value> = apps
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|a| a.get("callback_url"))
+        .collect();
+    assert_eq!(callbacks, [&json!("http://my-oauth-app.example.com/cb")]);
 
     // The new deployment, with no seed of its own: everything works as before.
     let new = ServerProcess::start(

@@ -6,6 +6,7 @@
 //! check, bounded form bodies and the error pages. No SQL and no rules here; the rules of
 //! signing in are `domain::session`'s.
 
+mod oauth;
 mod signin;
 
 use askama::Template;
@@ -29,6 +30,11 @@ pub fn routes() -> Router<AppState> {
             get(signin::two_factor).post(signin::verify_two_factor),
         )
         .route("/logout", post(signin::destroy_session))
+        .route(
+            "/login/oauth/authorize",
+            get(oauth::authorize).post(oauth::decide),
+        )
+        .route("/login/oauth/access_token", post(oauth::access_token))
         .route("/assets/grantd.css", get(stylesheet))
 }
 

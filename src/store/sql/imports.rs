@@ -20,6 +20,7 @@ use crate::domain::permission::Permissions;
 use crate::domain::scope::Scopes;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
+use crate::domain::web_flow::StoredCode;
 use crate::domain::token::TokenHash;
 use crate::domain::user::{NewUser, User};
 use super::seeds::{KeySource, Seeds};

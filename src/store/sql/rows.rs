@@ -57,7 +57,7 @@ fn token_record_from_row(row: &DbRow, seeds: &Seeds) -> Result<TokenRecord> {
     })
 }
 
-const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, \
+const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, p.callback_url, \
      p.client_secret_digest, p.user_token_ttl, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id";
 
 /// Seconds, as stored, to a lifetime.
@@ -85,6 +85,9 @@ fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
         kind: AppKind::parse(&kind).ok_or_else(|| corrupt("app kind"))?,
         name: row.try_get(get("name").as_str()).map_err(backend)?,
         url: row.try_get(get("url").as_str()).map_err(backend)?,
+        callback_url: row
+            .try_get(get("callback_url").as_str())
+            .map_err(backend)?,
         owner_id: UserId(row.try_get(get("owner_id").as_str()).map_err(backend)?),
         owner_login: Login::parse(&owner).ok_or_else(|| corrupt("login"))?,
         client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
@@ -101,6 +104,7 @@ fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
 /// `req_*` beside the token's.
 const REQUESTING_APP_COLUMNS: &str = "r.id AS req_id, r.kind AS req_kind, r.name AS req_name, r.url AS req_url, \
      r.owner_id AS req_owner_id, ru.login AS req_owner_login, r.client_id AS req_client_id, \
+     r.callback_url AS req_callback_url, \
      r.client_secret_digest AS req_client_secret_digest, r.user_token_ttl AS req_user_token_ttl, \
      r.created_at AS req_created_at, r.updated_at AS req_updated_at";
 

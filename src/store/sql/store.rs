@@ -208,8 +208,11 @@ impl StoreImpl {
     async fn insert_authorization_row(tx: &mut Transaction<'static, Db>, new: &NewAuthorization) -> Result<i64> {
         let grant_id = Self::grants_of(tx, std::slice::from_ref(new)).await?.pop().flatten();
         let now = new.now.unix_timestamp();
+        // `flow` only here: bulk inserts (`token mint`) never make web-flow tokens.
+        let columns = AUTHORIZATION_INSERT.trim_end_matches(')');
         let sql = format!(
-            "{AUTHORIZATION_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id"
+            "{columns}, flow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             RETURNING id"
         );
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(new.user_id.0)
@@ -228,6 +231,7 @@ impl StoreImpl {
         .bind(new.scoped_to.as_ref().map(|s| permissions_to_stored(&s.permissions)))
         .bind(new.scoped_to.as_ref().map(|s| s.repositories.as_str()))
         .bind(new.scoped_to.as_ref().and_then(stored_repository_ids))
+        .bind(new.web_flow.then_some("web"))
         .fetch_one(&mut **tx)
         .await
         .map_err(map_err)
@@ -431,7 +435,7 @@ impl Store for StoreImpl {
         let now = app.now.unix_timestamp();
         sqlx::query(
             "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
-             user_token_ttl, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             user_token_ttl, created_at, updated_at, callback_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(app.kind.as_str())
         .bind(&app.name)
@@ -443,6 +447,7 @@ impl Store for StoreImpl {
         .bind(app.user_token_ttl.map(time::SignedDuration::whole_seconds))
         .bind(now)
         .bind(now)
+        .bind(&app.callback_url)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -528,7 +533,8 @@ impl Store for StoreImpl {
         fingerprint: Option<&str>,
     ) -> Result<Option<Authorization>> {
         let sql = format!(
-            "{AUTHORIZATION_SELECT} WHERE a.user_id = $1 AND a.app_id = $2 AND a.fingerprint = $3"
+            "{AUTHORIZATION_SELECT} WHERE a.user_id = $1 AND a.app_id = $2 AND a.fingerprint = $3 \
+             AND a.flow IS NULL"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
@@ -938,6 +944,57 @@ impl Store for StoreImpl {
 
     async fn prune_sessions(&self, now: OffsetDateTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_oauth_code(&self, code: &StoredCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oauth_codes (code_hash, app_id, user_id, redirect_uri, scopes, code_challenge, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&code.hash[..])
+        .bind(code.app_id.0)
+        .bind(code.user_id.0)
+        .bind(&code.redirect_uri)
+        .bind(code.scopes.to_stored())
+        .bind(code.code_challenge.as_deref())
+        .bind(code.expires_at.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn take_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>> {
+        // One statement: the row is gone for every other exchange the moment one reads it.
+        let row = sqlx::query(
+            "DELETE FROM oauth_codes WHERE code_hash = $1 AND app_id = $2 \
+             RETURNING user_id, redirect_uri, scopes, code_challenge, expires_at",
+        )
+        .bind(&hash[..])
+        .bind(app.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let scopes: String = row.try_get("scopes").map_err(backend)?;
+        Ok(Some(StoredCode {
+            hash: *hash,
+            app_id: app,
+            user_id: UserId(row.try_get("user_id").map_err(backend)?),
+            redirect_uri: row.try_get("redirect_uri").map_err(backend)?,
+            scopes: Scopes::from_stored_text(&scopes),
+            code_challenge: row.try_get("code_challenge").map_err(backend)?,
+            expires_at: timestamp(row.try_get("expires_at").map_err(backend)?)?,
+        }))
+    }
+
+    async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM oauth_codes WHERE expires_at <= $1")
             .bind(now.unix_timestamp())
             .execute(&self.pool)
             .await

@@ -50,6 +50,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("user_token_ttl", Column::OptInt),
             ("created_at", Column::Int),
             ("updated_at", Column::Int),
+            ("callback_url", Column::OptText),
         ],
     ),
     ("org_members", &[("org_id", Column::Int), ("user_id", Column::Int)]),
@@ -81,6 +82,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("scope_permissions", Column::OptText),
             ("scope_repository_selection", Column::OptText),
             ("scope_repository_ids", Column::OptText),
+            ("flow", Column::OptText),
         ],
     ),
 ];

@@ -1,0 +1,620 @@
+//! The OAuth web application flow (GitHub's "Authorizing OAuth apps"): which `redirect_uri`
+//! an app may send users back to, the authorization codes `GET /login/oauth/authorize` hands
+//! out, and their exchange for a user token at `POST /login/oauth/access_token`.
+//!
+//! A code is 20 random hex characters (GitHub's length); only its SHA-256 is stored, with the
+//! app, user, redirect URI, scopes and PKCE challenge it was issued for. It lives
+//! [`CODE_TTL`] and is deleted by the statement that reads it at the exchange, so however
+//! many requests race with one code, at most one gets a token.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::{Duration, OffsetDateTime};
+
+use super::app::{self, App, AppKind};
+use super::authorization::{self, Authorization, NewAuthorization};
+use super::limits::{self, Origin};
+use super::scope::Scopes;
+use super::secret::ClientSecret;
+use super::token::PlainToken;
+use super::user::User;
+use super::{AppId, Error, Page, PageRequest, UserId};
+use crate::store::Store;
+
+/// How long a code may wait for its exchange (GitHub: ten minutes).
+pub const CODE_TTL: Duration = Duration::minutes(10);
+
+/// GitHub keeps at most ten live tokens per user, app and scope set; the eleventh revokes one.
+pub const TOKENS_PER_SCOPE_SET: usize = 10;
+
+/// Longest `redirect_uri` accepted (as long as an app's own URLs may be).
+pub const MAX_REDIRECT_URI: usize = 2_048;
+/// Longest `state` echoed back.
+pub const MAX_STATE: usize = 1_024;
+/// Longest `scope` parameter read.
+pub const MAX_SCOPE_PARAM: usize = 2_048;
+/// A PKCE verifier or challenge is 43 to 128 characters (RFC 7636).
+pub const MAX_PKCE: usize = 128;
+
+/// Every token of one user and app fits one page: the limit keeps them to ten per scope set.
+const ALL: PageRequest = PageRequest {
+    page: 1,
+    per_page: PageRequest::MAX_PER_PAGE,
+};
+
+/// Where GitHub's documentation of each error lives (the `error_uri` of its answers).
+const DOCS: &str = "https://docs.github.com/apps/managing-oauth-apps";
+
+/// An error the flow reports to the app, as GitHub words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowError {
+    RedirectUriMismatch,
+    AccessDenied,
+    BadVerificationCode,
+    IncorrectClientCredentials,
+    UnsupportedGrantType,
+    /// A PKCE parameter GitHub refuses (a method other than S256, a malformed challenge).
+    InvalidRequest,
+}
+
+impl FlowError {
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::RedirectUriMismatch => "redirect_uri_mismatch",
+            Self::AccessDenied => "access_denied",
+            Self::BadVerificationCode => "bad_verification_code",
+            Self::IncorrectClientCredentials => "incorrect_client_credentials",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidRequest => "invalid_request",
+        }
+    }
+
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::RedirectUriMismatch => {
+                "The redirect_uri MUST match the registered callback URL for this application."
+            }
+            Self::AccessDenied => "The user has denied your application access.",
+            Self::BadVerificationCode => "The code passed is incorrect or expired.",
+            Self::IncorrectClientCredentials => {
+                "The client_id and/or client_secret passed are incorrect."
+            }
+            Self::UnsupportedGrantType => "The grant type is not supported.",
+            Self::InvalidRequest => {
+                "code_challenge_method must be S256 with a 43-character code_challenge."
+            }
+        }
+    }
+
+    pub fn uri(self) -> String {
+        let page = match self {
+            Self::RedirectUriMismatch => {
+                "troubleshooting-authorization-request-errors/#redirect-uri-mismatch"
+            }
+            Self::AccessDenied => "troubleshooting-authorization-request-errors/#access-denied",
+            Self::BadVerificationCode => {
+                "troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code"
+            }
+            Self::IncorrectClientCredentials => {
+                "troubleshooting-oauth-app-access-token-request-errors/#incorrect-client-credentials"
+            }
+            Self::UnsupportedGrantType | Self::InvalidRequest => {
+                "troubleshooting-oauth-app-access-token-request-errors"
+            }
+        };
+        format!("{DOCS}/{page}")
+    }
+}
+
+/// The parts of an http(s) URL the redirect rules compare.
+#[derive(Debug, PartialEq, Eq)]
+struct Parts<'a> {
+    scheme: String,
+    host: String,
+    port: Option<&'a str>,
+    path: &'a str,
+}
+
+/// Splits an absolute http(s) URL; `None` for anything else (no userinfo, no fragment).
+fn parts(url: &str) -> Option<Parts<'_>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    if url.contains('#') || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, after) = rest.split_at(end);
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    let (host, port) = if let Some(literal) = authority.strip_prefix('[') {
+        let (inside, tail) = literal.split_once(']')?;
+        let port = match tail {
+            "" => None,
+            _ => Some(tail.strip_prefix(':')?),
+        };
+        (format!("[{}]", inside.to_ascii_lowercase()), port)
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host.to_ascii_lowercase(), Some(port)),
+            None => (authority.to_ascii_lowercase(), None),
+        }
+    };
+    if host.is_empty()
+        || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let path = after.split('?').next().unwrap_or_default();
+    Some(Parts {
+        scheme,
+        host,
+        port,
+        path,
+    })
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "[::1]" | "localhost")
+}
+
+/// Whether `path` is `base` or below it, by whole segments (`/cb` admits `/cb/x`, not `/cbx`
+/// nor `/cb/../x`).
+fn is_subpath(base: &str, path: &str) -> bool {
+    let base = base.trim_end_matches('/');
+    let below = path
+        .strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    below
+        && !path.split('/').any(|segment| {
+            segment == ".." || segment == "." || segment.eq_ignore_ascii_case("%2e%2e")
+        })
+}
+
+/// GitHub's redirect-URI rule for an app's callback URL: the `redirect_uri` it may send a user
+/// back to. No `redirect_uri` means the callback URL. Otherwise scheme, host and port must be
+/// the callback's (a loopback callback may use any port), and the path the callback's path or
+/// below it; the query may differ.
+pub fn resolve_redirect(callback: &str, requested: Option<&str>) -> Result<String, FlowError> {
+    let Some(requested) = requested.filter(|r| !r.is_empty()) else {
+        return Ok(callback.to_owned());
+    };
+    if requested.len() > MAX_REDIRECT_URI {
+        return Err(FlowError::RedirectUriMismatch);
+    }
+    let (Some(registered), Some(asked)) = (parts(callback), parts(requested)) else {
+        return Err(FlowError::RedirectUriMismatch);
+    };
+    let port_ok = asked.port == registered.port || is_loopback(&registered.host);
+    let ok = asked.scheme == registered.scheme
+        && asked.host == registered.host
+        && port_ok
+        && is_subpath(registered.path, asked.path);
+    if ok {
+        Ok(requested.to_owned())
+    } else {
+        Err(FlowError::RedirectUriMismatch)
+    }
+}
+
+/// `url` with `params` appended to its query.
+pub fn with_query(url: &str, params: &[(&str, &str)]) -> String {
+    let query = serde_urlencoded::to_string(params).unwrap_or_default();
+    if query.is_empty() {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{query}")
+}
+
+/// The redirect that reports `error` to the app, with `state` echoed.
+pub fn error_redirect(redirect_uri: &str, error: FlowError, state: Option<&str>) -> String {
+    let uri = error.uri();
+    let mut params = vec![
+        ("error", error.code()),
+        ("error_description", error.description()),
+        ("error_uri", uri.as_str()),
+    ];
+    if let Some(state) = state {
+        params.push(("state", state));
+    }
+    with_query(redirect_uri, &params)
+}
+
+/// The `scope` parameter's names, space- or comma-delimited. Names GitHub does not know are
+/// dropped, as GitHub drops them (its docs list no error for an unknown scope).
+pub fn requested_scopes(param: Option<&str>) -> Scopes {
+    let names = param
+        .unwrap_or_default()
+        .split([' ', ','])
+        .filter(|name| !name.is_empty() && super::scope::is_known(name));
+    Scopes::parse(names).unwrap_or_default()
+}
+
+/// Plain words for the classic scopes on the consent page.
+pub fn describe_scope(scope: &str) -> &'static str {
+    match scope {
+        "repo" => "Full control of private repositories",
+        "repo:status" => "Access commit status",
+        "repo_deployment" => "Access deployment status",
+        "public_repo" => "Access public repositories",
+        "repo:invite" => "Access repository invitations",
+        "security_events" => "Read and write security events",
+        "admin:org" => "Full control of organizations and teams",
+        "write:org" => "Read and write organization membership",
+        "read:org" => "Read organization membership",
+        "admin:public_key" => "Full control of user public keys",
+        "write:public_key" => "Write user public keys",
+        "read:public_key" => "Read user public keys",
+        "admin:repo_hook" => "Full control of repository hooks",
+        "write:repo_hook" => "Write repository hooks",
+        "read:repo_hook" => "Read repository hooks",
+        "admin:org_hook" => "Full control of organization hooks",
+        "gist" => "Create gists",
+        "notifications" => "Access notifications",
+        "user" => "Update all user data",
+        "read:user" => "Read all user profile data",
+        "user:email" => "Access user email addresses (read-only)",
+        "user:follow" => "Follow and unfollow users",
+        "delete_repo" => "Delete repositories",
+        "write:packages" => "Upload packages",
+        "read:packages" => "Download packages",
+        "delete:packages" => "Delete packages",
+        "admin:gpg_key" => "Full control of GPG keys",
+        "write:gpg_key" => "Write GPG keys",
+        "read:gpg_key" => "Read GPG keys",
+        "codespace" => "Full control of codespaces",
+        "workflow" => "Update GitHub Action workflows",
+        "project" => "Full control of projects",
+        "read:project" => "Read projects",
+        _ => "Access granted by this scope",
+    }
+}
+
+/// Whether a PKCE challenge has S256's shape: 43 base64url characters.
+pub fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// S256: base64url(SHA-256(verifier)) against the stored challenge, in constant time.
+pub fn verifier_matches(challenge: &str, verifier: &str) -> bool {
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    computed.len() == challenge.len() && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+/// The PKCE challenge of an authorization request: none, or an S256 one; `plain`, any other
+/// method, or a malformed challenge is refused.
+pub fn pkce_challenge(
+    challenge: Option<&str>,
+    method: Option<&str>,
+) -> Result<Option<String>, FlowError> {
+    match (
+        challenge.filter(|c| !c.is_empty()),
+        method.filter(|m| !m.is_empty()),
+    ) {
+        (None, None) => Ok(None),
+        (Some(challenge), Some("S256")) if is_s256_challenge(challenge) => {
+            Ok(Some(challenge.to_owned()))
+        }
+        _ => Err(FlowError::InvalidRequest),
+    }
+}
+
+/// An authorization code as the redirect carries it.
+pub struct Code(String);
+
+impl Code {
+    pub fn generate() -> Result<Self, Error> {
+        let mut bytes = [0u8; 10];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(hex::encode(bytes)))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The SHA-256 of a code: what the store keeps.
+pub fn code_hash(code: &str) -> [u8; 32] {
+    Sha256::digest(code.as_bytes()).into()
+}
+
+/// A code as stored (and as the exchange takes it back).
+#[derive(Debug, Clone)]
+pub struct StoredCode {
+    pub hash: [u8; 32],
+    pub app_id: AppId,
+    pub user_id: UserId,
+    pub redirect_uri: String,
+    pub scopes: Scopes,
+    pub code_challenge: Option<String>,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The scopes the user has already granted `app` (the union over its live tokens).
+pub async fn granted_scopes(
+    store: &dyn Store,
+    user: UserId,
+    app: AppId,
+) -> Result<Option<Scopes>, Error> {
+    let page = store.list_authorizations(user, Some(app), ALL).await?;
+    if page.items.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Scopes::union(page.items.iter().map(|a| &a.scopes))))
+}
+
+/// Whether the user already granted `app` every scope in `wanted` (then GitHub skips the page).
+pub fn covers(granted: &Scopes, wanted: &Scopes) -> bool {
+    granted.with_added(wanted) == Scopes::union([granted])
+}
+
+/// Issues a code for the user's consent: the redirect target with `code` and `state`.
+pub async fn issue_code(
+    store: &dyn Store,
+    app: &App,
+    user: &User,
+    redirect_uri: &str,
+    scopes: Scopes,
+    code_challenge: Option<String>,
+    now: OffsetDateTime,
+) -> Result<Code, Error> {
+    let code = Code::generate()?;
+    store
+        .insert_oauth_code(&StoredCode {
+            hash: code_hash(code.expose()),
+            app_id: app.id,
+            user_id: user.id,
+            redirect_uri: redirect_uri.to_owned(),
+            scopes,
+            code_challenge,
+            expires_at: now.saturating_add(CODE_TTL),
+        })
+        .await?;
+    Ok(code)
+}
+
+/// What the token endpoint was sent for the code grant.
+#[derive(Debug, Default)]
+pub struct Exchange {
+    pub client_id: String,
+    pub client_secret: Option<ClientSecret>,
+    pub code: String,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+}
+
+/// The token an exchange issued.
+pub struct Issued {
+    pub token: PlainToken,
+    pub authorization: Authorization,
+    /// Seconds until the token expires, for apps whose user tokens expire.
+    pub expires_in: Option<i64>,
+}
+
+/// `POST /login/oauth/access_token` with a code: checks the app's credentials, takes the code
+/// (once), and inserts the token through the same store path as every authorization.
+pub async fn exchange(
+    store: &dyn Store,
+    request: Exchange,
+    origin: Origin,
+    now: OffsetDateTime,
+) -> Result<Result<Issued, FlowError>, Error> {
+    let app = match app::find(store, &request.client_id).await {
+        Ok(app) => app,
+        Err(Error::NotFound) => return Ok(Err(FlowError::IncorrectClientCredentials)),
+        Err(other) => return Err(other),
+    };
+    let secret_ok = request
+        .client_secret
+        .as_ref()
+        .is_some_and(|secret| app.client_secret_digest.matches(secret));
+    if !secret_ok {
+        // A wrong secret is a guess like any other: it counts against the caller's address,
+        // and once that is used up the answer is the API's refusal.
+        return match limits::app_sign_in_failed(store, origin, now).await? {
+            Error::BadCredentials => Ok(Err(FlowError::IncorrectClientCredentials)),
+            refused => Err(refused),
+        };
+    }
+    if request.code.len() != 20 || !request.code.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(Err(FlowError::BadVerificationCode));
+    }
+    let Some(code) = store
+        .take_oauth_code(&code_hash(&request.code), app.id)
+        .await?
+    else {
+        return Ok(Err(FlowError::BadVerificationCode));
+    };
+    if code.expires_at <= now {
+        return Ok(Err(FlowError::BadVerificationCode));
+    }
+    if let Some(challenge) = &code.code_challenge {
+        let verified = request
+            .code_verifier
+            .as_deref()
+            .is_some_and(|v| v.len() <= MAX_PKCE && verifier_matches(challenge, v));
+        if !verified {
+            return Ok(Err(FlowError::BadVerificationCode));
+        }
+    }
+    if let Some(sent) = request.redirect_uri.as_deref().filter(|r| !r.is_empty())
+        && sent != code.redirect_uri
+    {
+        return Ok(Err(FlowError::RedirectUriMismatch));
+    }
+    // The code's row goes with its user (ON DELETE CASCADE): its user still exists.
+    let user = code.user_id;
+    let summary = app.summary();
+    let kind = app.kind.token_kind();
+    let token = PlainToken::generate(kind)?;
+    let expires_at = authorization::expiry(now, summary.token_ttl)?;
+    let scopes = match app.kind {
+        // A GitHub App's user token has no scopes: its app's permissions bound it.
+        AppKind::GitHub => Scopes::default(),
+        AppKind::OAuth => code.scopes,
+    };
+    let new = NewAuthorization {
+        user_id: user,
+        app: Some(summary),
+        scopes: scopes.clone(),
+        token_hash: token.hash(),
+        token_last_eight: token.last_eight(),
+        note: None,
+        note_url: None,
+        fingerprint: None,
+        now,
+        expires_at,
+        scoped_to: None,
+        web_flow: true,
+    };
+    let authorization = store.insert_authorization(&new).await?;
+    revoke_beyond_limit(store, user, app.id, &scopes).await?;
+    Ok(Ok(Issued {
+        token,
+        authorization,
+        expires_in: expires_at.map(|at| (at - now).whole_seconds()),
+    }))
+}
+
+/// GitHub's limit: at most [`TOKENS_PER_SCOPE_SET`] live tokens per user, app and scope set;
+/// beyond it the oldest go (through the ordinary delete, so caches and grants follow).
+async fn revoke_beyond_limit(
+    store: &dyn Store,
+    user: UserId,
+    app: AppId,
+    scopes: &Scopes,
+) -> Result<(), Error> {
+    let Page { items, .. } = store.list_authorizations(user, Some(app), ALL).await?;
+    let mut same: Vec<&Authorization> = items
+        .iter()
+        .filter(|a| a.scoped_to.is_none() && &a.scopes == scopes)
+        .collect();
+    if same.len() <= TOKENS_PER_SCOPE_SET {
+        return Ok(());
+    }
+    same.sort_by_key(|a| (a.created_at, a.id.0));
+    let excess = same.len() - TOKENS_PER_SCOPE_SET;
+    for old in &same[..excess] {
+        store.delete_authorization(user, old.id).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CALLBACK: &str = "http://example.com/path";
+
+    #[test]
+    fn redirect_uri_rules_follow_github() {
+        let ok = |uri: &str| resolve_redirect(CALLBACK, Some(uri));
+        assert_eq!(resolve_redirect(CALLBACK, None).unwrap(), CALLBACK);
+        assert_eq!(resolve_redirect(CALLBACK, Some("")).unwrap(), CALLBACK);
+        // GitHub's own examples.
+        for good in [
+            "http://example.com/path",
+            "http://example.com/path/subdir/other",
+            "http://example.com/path?x=1",
+        ] {
+            assert_eq!(ok(good).unwrap(), good, "{good} refused");
+        }
+        for bad in [
+            "http://example.com/bar",
+            "http://example.com/",
+            "http://example.com:8080/path",
+            "http://oauth.example.com:8080/path",
+            "http://example.org",
+            "https://example.com/path",
+            "http://example.com/pathology",
+            "http://example.com/path/../secret",
+            "http://user@example.com/path",
+            "javascript:alert(1)",
+            "http://example.com/path#frag",
+        ] {
+            assert_eq!(
+                ok(bad),
+                Err(FlowError::RedirectUriMismatch),
+                "{bad} allowed"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_callbacks_allow_any_port() {
+        for callback in [
+            "http://127.0.0.1/cb",
+            "http://localhost:8000/cb",
+            "http://[::1]:9/cb",
+        ] {
+            let host = parts(callback).unwrap().host;
+            let other = format!("http://{host}:12345/cb/x");
+            assert!(resolve_redirect(callback, Some(&other)).is_ok(), "{other}");
+            let elsewhere = "http://evil.example:12345/cb";
+            assert!(resolve_redirect(callback, Some(elsewhere)).is_err());
+        }
+        assert!(resolve_redirect(CALLBACK, Some("http://example.com:1/path")).is_err());
+    }
+
+    #[test]
+    fn errors_redirect_with_githubs_words() {
+        let url = error_redirect(
+            "http://a.example/cb?x=1",
+            FlowError::AccessDenied,
+            Some("s t"),
+        );
+        assert!(url.starts_with("http://a.example/cb?x=1&error=access_denied&error_description="));
+        assert!(url.ends_with("&state=s+t"));
+    }
+
+    #[test]
+    fn scopes_are_space_or_comma_delimited_and_unknown_ones_dropped() {
+        let scopes = requested_scopes(Some("repo,gist user:email  user nonsense"));
+        assert_eq!(scopes.as_slice(), ["repo", "gist", "user"]);
+        assert!(requested_scopes(None).as_slice().is_empty());
+    }
+
+    #[test]
+    fn s256_verifies_rfc_7636_example() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(is_s256_challenge(challenge));
+        assert!(verifier_matches(challenge, verifier));
+        assert!(!verifier_matches(challenge, "wrong"));
+    }
+
+    #[test]
+    fn only_s256_pkce_is_accepted() {
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert_eq!(pkce_challenge(None, None), Ok(None));
+        assert_eq!(
+            pkce_challenge(Some(challenge), Some("S256")),
+            Ok(Some(challenge.to_owned()))
+        );
+        for (c, m) in [
+            (Some(challenge), Some("plain")),
+            (Some(challenge), None),
+            (Some("short"), Some("S256")),
+            (None, Some("S256")),
+        ] {
+            assert_eq!(pkce_challenge(c, m), Err(FlowError::InvalidRequest));
+        }
+    }
+
+    #[test]
+    fn codes_are_20_hex_characters() {
+        let code = Code::generate().unwrap();
+        assert_eq!(code.expose().len(), 20);
+        assert!(code.expose().bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+}
