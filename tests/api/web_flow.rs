@@ -687,3 +687,79 @@ async fn the_eleventh_token_revokes_the_oldest() {
         assert_eq!(status(token.clone()).await, 200);
     }
 }
+
+#[tokio::test]
+async fn racing_exchanges_of_one_code_give_one_token() {
+    let srv = spawn().await;
+    let client = alice(&srv).await;
+    let code = code_for(&srv, &client, &[("client_id", OAUTH_APP.client_id)]).await;
+    let fields = oauth_exchange(&code);
+    let answers = futures_util::future::join_all((0..8).map(|_| exchange(&srv, &fields))).await;
+    let tokens = answers
+        .iter()
+        .filter(|a| a.get("access_token").is_some())
+        .count();
+    assert_eq!(tokens, 1, "{answers:?}");
+    for answer in answers.iter().filter(|a| a.get("access_token").is_none()) {
+        assert_error(answer, "bad_verification_code");
+    }
+}
+
+#[tokio::test]
+async fn the_token_is_an_authorization_the_app_token_api_resets_and_revokes() {
+    let srv = spawn().await;
+    let client = alice(&srv).await;
+    let code = code_for(
+        &srv,
+        &client,
+        &[("client_id", OAUTH_APP.client_id), ("scope", "repo")],
+    )
+    .await;
+    let token = exchange(&srv, &oauth_exchange(&code)).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let listed = srv.authorizations(&ALICE).await;
+    assert!(
+        listed
+            .iter()
+            .any(|a| a["app"]["client_id"] == OAUTH_APP.client_id
+                && a["token_last_eight"] == token[token.len() - 8..]),
+        "{listed:?}"
+    );
+    let path = format!("/applications/{}/token", OAUTH_APP.client_id);
+    let reset = srv
+        .patch(&path)
+        .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
+        .json(&json!({ "access_token": token }))
+        .send()
+        .await
+        .expect("reset");
+    assert_eq!(reset.status(), 200);
+    let new_token = reset.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let old = srv
+        .get("/user")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(old.status(), 401);
+    let revoked = srv
+        .delete(&path)
+        .basic_auth(OAUTH_APP.client_id, Some(OAUTH_APP.client_secret))
+        .json(&json!({ "access_token": new_token }))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), 204);
+    let gone = srv
+        .get("/user")
+        .bearer_auth(&new_token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(gone.status(), 401);
+}
