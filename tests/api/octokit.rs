@@ -17,6 +17,11 @@ fn client_dir() -> PathBuf {
 
 /// Runs `node app_tokens.mjs ARGS` without blocking the server's runtime, within two minutes.
 async fn run_node(args: Vec<String>) -> Output {
+    run_script("app_tokens.mjs", args).await
+}
+
+/// Runs `node SCRIPT ARGS` (a script of `tests/clients/octokit`) the same way.
+pub(crate) async fn run_script(script: &str, args: Vec<String>) -> Output {
     let dir = client_dir();
     let installed = dir.join("node_modules/@octokit/oauth-methods/package.json");
     assert!(
@@ -28,7 +33,7 @@ async fn run_node(args: Vec<String>) -> Output {
          (scripts/test does it) and run the tests again"
     );
     let child = Command::new("node")
-        .arg(dir.join("app_tokens.mjs"))
+        .arg(dir.join(script))
         .args(&args)
         .current_dir(&dir)
         .stdin(Stdio::null())
@@ -46,7 +51,7 @@ async fn run_node(args: Vec<String>) -> Output {
         let _ = Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status();
-        panic!("node app_tokens.mjs did not finish within 2 minutes");
+        panic!("node {script} did not finish within 2 minutes");
     };
     joined
         .expect("the waiting task ran")

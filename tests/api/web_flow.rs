@@ -763,3 +763,44 @@ async fn the_token_is_an_authorization_the_app_token_api_resets_and_revokes() {
         .expect("GET");
     assert_eq!(gone.status(), 401);
 }
+
+// The server runs on this test's runtime: node must be waited for on another thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn octokit_exchanges_a_web_flow_code() {
+    let srv = spawn().await;
+    let client = alice(&srv).await;
+    let code = code_for(
+        &srv,
+        &client,
+        &[("client_id", OAUTH_APP.client_id), ("scope", "repo gist")],
+    )
+    .await;
+    let out = crate::octokit::run_script(
+        "web_flow.mjs",
+        vec![
+            srv.url(""),
+            OAUTH_APP.client_id.to_owned(),
+            OAUTH_APP.client_secret.to_owned(),
+            code,
+            CALLBACK.to_owned(),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "node web_flow.mjs failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let authentication: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON");
+    let token = authentication["token"].as_str().expect("token");
+    let user = srv
+        .get("/user")
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(user.status(), 200);
+    assert_eq!(user.headers()["x-oauth-scopes"], "repo, gist");
+}
