@@ -804,3 +804,44 @@ async fn octokit_exchanges_a_web_flow_code() {
     assert_eq!(user.status(), 200);
     assert_eq!(user.headers()["x-oauth-scopes"], "repo, gist");
 }
+
+/// A GitHub App with expiring user tokens: the token expires (`expires_in`); refresh tokens
+/// come in the next slice, so none is answered yet.
+#[tokio::test]
+async fn expiring_github_app_tokens_answer_expires_in_without_refresh_token() {
+    let fixture = format!(
+        "{}\n[[apps]]\nname = \"expiring\"\nurl = \"http://exp.example\"\nowner = \"alice\"\n\
+         kind = \"github\"\nclient_id = \"Iv1.00000000000000ee\"\n\
+         client_secret = \"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"\n\
+         expire_user_tokens = true\ncallback_url = \"http://exp.example/cb\"\n",
+        fixture()
+    );
+    let srv = TestServer::spawn_seeded(&fixture, None).await;
+    let client = alice(&srv).await;
+    let code = code_for(&srv, &client, &[("client_id", "Iv1.00000000000000ee")]).await;
+    let answer = exchange(
+        &srv,
+        &[
+            ("client_id", "Iv1.00000000000000ee"),
+            ("client_secret", "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert!(
+        answer["access_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("ghu_"))
+    );
+    assert_eq!(answer["expires_in"], 28_800);
+    assert!(answer.get("refresh_token").is_none());
+    let token = answer["access_token"].as_str().expect("token").to_owned();
+    srv.clock.advance(28_800 + 1);
+    let expired = srv
+        .get("/user")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(expired.status(), 401);
+}
