@@ -584,3 +584,35 @@ async fn a_client_ids_failures_do_not_throttle_a_login_of_the_same_name() {
     let token = token_of(&authz, "gho_");
     check(&srv, &OAUTH_APP, &token).await.expect_status(200);
 }
+
+/// Issue 19: a secret guessed at the web flow's token endpoint (`incorrect_client_credentials`)
+/// is a failed app sign-in of the caller's address, counted with the API's.
+#[tokio::test]
+async fn wrong_secrets_sent_to_the_token_endpoint_count_as_failed_app_sign_ins() {
+    let srv = spawn_throttled(3).await;
+    pin_now(&srv);
+    let guess = [
+        ("client_id", OAUTH_APP.client_id),
+        ("client_secret", "0000000000000000000000000000000000000000"),
+        ("code", "0123456789abcdef0123"),
+    ];
+    for _ in 0..3 {
+        let reply = srv
+            .post("/login/oauth/access_token")
+            .header("accept", "application/json")
+            .form(&guess)
+            .go()
+            .await;
+        let body = reply.expect_status(200);
+        assert_eq!(body["error"], "incorrect_client_credentials", "{body}");
+    }
+    let reply = srv
+        .post("/login/oauth/access_token")
+        .header("accept", "application/json")
+        .form(&guess)
+        .go()
+        .await;
+    assert_throttled(&reply);
+    // The API's Basic-auth app sign-in shares the count.
+    assert_throttled(&wrong_secret(&srv, &srv.client, OAUTH_APP.client_id, 0).await);
+}
