@@ -383,8 +383,9 @@ pub async fn issue_code(
     Ok(code)
 }
 
-/// What the token endpoint was sent for the code grant.
-#[derive(Debug, Default)]
+/// What the token endpoint was sent for the code grant. No `Debug`: it holds the code and
+/// the client secret.
+#[derive(Default)]
 pub struct Exchange {
     pub client_id: String,
     pub client_secret: Option<ClientSecret>,

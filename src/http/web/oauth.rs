@@ -352,8 +352,8 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Bod
     result.unwrap_or_else(|error| error.into_page(&site.base))
 }
 
-/// The token endpoint's fields, from a form or a JSON body.
-#[derive(Debug, Default, Deserialize)]
+/// The token endpoint's fields, from a form or a JSON body. No `Debug`: secrets.
+#[derive(Default, Deserialize)]
 struct TokenParams {
     client_id: Option<String>,
     client_secret: Option<String>,
