@@ -31,7 +31,9 @@ pub struct ReturnTo {
     return_to: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`, here and on the code form: they carry a password and a one-time code, which must
+/// never reach a log line through a stray `{:?}`.
+#[derive(Deserialize)]
 pub struct SignInForm {
     login: Option<String>,
     password: Option<String>,
@@ -39,7 +41,7 @@ pub struct SignInForm {
     return_to: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct TwoFactorForm {
     app_otp: Option<String>,
     authenticity_token: Option<String>,
