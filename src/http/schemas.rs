@@ -229,6 +229,23 @@ impl<'a> AccountUrls<'a> {
     }
 }
 
+/// GitHub's legacy global node id (REST's `node_id`, GraphQL's `id`): base64 of "0", the
+/// type name's length, ":", the type name and the id: `MDQ6VXNlcjE=` is "04:User1", an
+/// organization's "012:Organization9919".
+pub fn node_id(kind: &str, id: i64) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("0{}:{kind}{id}", kind.len()))
+}
+
+/// The avatar of an account: its id on the web host (see `web::profile`, which draws it).
+pub fn avatar_url(public_url: &str, id: i64) -> String {
+    format!("{}/avatars/u/{id}", AccountUrls::new(public_url).web)
+}
+
+/// The profile page of an account on the web host.
+pub fn html_url(public_url: &str, login: &str) -> String {
+    format!("{}/{login}", AccountUrls::new(public_url).web)
+}
+
 /// GitHub's `simple-user` (also what an organization looks like inside other objects).
 ///
 /// Its eleven URLs are all made of the public URL and the login, so they are put together in
@@ -271,13 +288,7 @@ impl SimpleUser {
         };
         out.serialize_field("login", login)?;
         out.serialize_field("id", &id)?;
-        // GitHub's legacy global node id: base64 of "04:<Type><id>".
-        let mut node = String::with_capacity(32);
-        let _ = write!(node, "04:{kind}{id}");
-        out.serialize_field(
-            "node_id",
-            &base64::engine::general_purpose::STANDARD.encode(node),
-        )?;
+        out.serialize_field("node_id", &node_id(kind, id))?;
         let mut avatar = String::with_capacity(web.len() + 32);
         let _ = write!(avatar, "{web}/avatars/u/{id}");
         out.serialize_field("avatar_url", &avatar)?;

@@ -66,10 +66,11 @@ async fn a_scoped_token_for_an_organization_shows_its_installation() {
         installation.clone(),
     );
     srv.assert_app_body(&body, &expected);
-    // GitHub's node id of organization 4242, written out.
+    // GitHub's node id of organization 4242, written out: "012:Organization4242", as
+    // GitHub's own organization 9919 is "MDEyOk9yZ2FuaXphdGlvbjk5MTk=".
     assert_eq!(
         body["installation"]["account"]["node_id"],
-        "MDQ6T3JnYW5pemF0aW9uNDI0Mg=="
+        "MDEyOk9yZ2FuaXphdGlvbjQyNDI="
     );
 
     // The check response of the scoped token shows the same installation.

@@ -405,9 +405,10 @@ pub fn app_authorization(authz: &Value, token: &str, user: Value, installation: 
     )
 }
 
-/// base64 of `04:<kind><id>`, GitHub's legacy global node id.
+/// GitHub's legacy global node id: base64 of `0<length of kind>:<kind><id>` (`04:User1`,
+/// `012:Organization2`).
 pub fn node_id(kind: &str, id: i64) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("04:{kind}{id}"))
+    base64::engine::general_purpose::STANDARD.encode(format!("0{}:{kind}{id}", kind.len()))
 }
 
 #[track_caller]
