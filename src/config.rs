@@ -151,6 +151,11 @@ pub struct ServeArgs {
     /// database's files too (1 to 1,000,000).
     #[arg(long, env = "GRANTD_MAX_CONNECTIONS", default_value_t = 4_096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// The GitHub Enterprise Server version grantd presents itself as (MAJOR.MINOR.PATCH):
+    /// `GET /meta`'s `installed_version` and every answer's `X-GitHub-Enterprise-Version`,
+    /// by which clients tell a GHES host from github.com and pick what they may call.
+    #[arg(long, env = "GRANTD_GHES_VERSION", default_value = crate::http::DEFAULT_GHES_VERSION, value_parser = parse_ghes_version)]
+    pub ghes_version: String,
     /// The Authorizations API's stage of retirement: "deprecated" adds Deprecation and Sunset
     /// headers, "removed" answers its endpoints with 410 Gone.
     #[arg(
@@ -307,6 +312,19 @@ pub fn parse_public_url(text: &str) -> Result<String, String> {
         return Err("must not have a query (?) or a fragment (#)".to_owned());
     }
     Ok(url.to_owned())
+}
+
+/// `--ghes-version`: three dot-separated numbers of 1 to 4 digits, as GHES versions are
+/// written; it goes into a header on every answer, so nothing else is let through.
+pub fn parse_ghes_version(text: &str) -> Result<String, String> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let numeric =
+        |part: &&str| (1..=4).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() == 3 && parts.iter().all(numeric) {
+        Ok(text.to_owned())
+    } else {
+        Err("must be a version of three numbers, such as 3.19.0".to_owned())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -516,6 +534,24 @@ mod tests {
         );
         assert!(parse_duration("30s", SESSION_TTL).is_err());
         assert!(parse_duration("2y", SESSION_TTL).is_err());
+    }
+
+    #[test]
+    fn a_ghes_version_is_three_numbers() {
+        assert_eq!(parse_ghes_version("3.19.0").as_deref(), Ok("3.19.0"));
+        assert_eq!(parse_ghes_version("3.9.12").as_deref(), Ok("3.9.12"));
+        for bad in [
+            "",
+            "3.19",
+            "3.19.0.1",
+            "3.19.x",
+            "v3.19.0",
+            "3..0",
+            "3.19.0\n",
+            "12345.0.0",
+        ] {
+            assert!(parse_ghes_version(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_sync_interval(args.counter_sync_interval)
         .with_connection_limits(connections)
         .with_session_ttl(session_ttl)
+        .with_ghes_version(&args.ghes_version)
         // A tenth of the records the token index keeps (a record's two answers are ~2.6 kB,
         // the record itself less).
         .with_answers(args.token_cache_size / 10);

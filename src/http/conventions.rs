@@ -29,6 +29,9 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-github-request-id"
 const API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-github-api-version");
 const API_VERSION_SELECTED: HeaderName = HeaderName::from_static("x-github-api-version-selected");
 const MEDIA_TYPE: HeaderName = HeaderName::from_static("x-github-media-type");
+/// The GitHub Enterprise Server version, on every answer: clients (octokit, `gh`, PyGithub)
+/// tell a GHES host from github.com by it.
+pub const ENTERPRISE_VERSION: HeaderName = HeaderName::from_static("x-github-enterprise-version");
 
 /// A request id in GitHub's shape (`CB9E:1F45:4A7B2:8C1D3:6527A1B0`): five groups of hex,
 /// unique per request. Clients quote it in bug reports; the logs carry it too.
@@ -190,7 +193,7 @@ mod cors {
     const EXPOSE: &str = "etag,last-modified,link,location,retry-after,x-github-otp,\
         x-ratelimit-limit,x-ratelimit-remaining,x-ratelimit-used,x-ratelimit-resource,\
         x-ratelimit-reset,x-oauth-scopes,x-accepted-oauth-scopes,x-github-media-type,\
-        x-github-request-id,x-github-api-version-selected,deprecation,sunset";
+        x-github-request-id,x-github-api-version-selected,x-github-enterprise-version,deprecation,sunset";
     const ALLOW_HEADERS: &str = "authorization,content-type,if-match,if-modified-since,\
         if-none-match,if-unmodified-since,accept,accept-encoding,x-github-otp,x-requested-with,\
         user-agent,x-github-api-version";
@@ -253,11 +256,26 @@ mod cors {
 pub struct Conventions<S> {
     inner: S,
     metrics: Option<Arc<Metrics>>,
+    enterprise_version: HeaderValue,
 }
 
 impl<S> Conventions<S> {
     pub fn new(inner: S, metrics: Option<Arc<Metrics>>) -> Self {
-        Self { inner, metrics }
+        Self {
+            inner,
+            metrics,
+            enterprise_version: HeaderValue::from_static(super::DEFAULT_GHES_VERSION),
+        }
+    }
+
+    /// Presents `version` in `X-GitHub-Enterprise-Version` (a validated `--ghes-version`; a
+    /// value no header can carry keeps the default).
+    #[must_use]
+    pub fn with_enterprise_version(mut self, version: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(version) {
+            self.enterprise_version = value;
+        }
+        self
     }
 }
 
@@ -285,6 +303,7 @@ where
         let stamp = Stamp {
             request_id,
             media: media_type(request.headers().get(header::ACCEPT)),
+            enterprise_version: self.enterprise_version.clone(),
         };
 
         let started = Instant::now();
@@ -344,6 +363,7 @@ impl<S> Conventions<S> {
 struct Stamp {
     request_id: RequestId,
     media: HeaderValue,
+    enterprise_version: HeaderValue,
 }
 
 impl Stamp {
@@ -352,6 +372,7 @@ impl Stamp {
         headers.insert(REQUEST_ID, self.request_id.header());
         headers.insert(MEDIA_TYPE, self.media);
         headers.insert(API_VERSION_SELECTED, HeaderValue::from_static(API_VERSION));
+        headers.insert(ENTERPRISE_VERSION, self.enterprise_version);
     }
 }
 
@@ -475,9 +496,9 @@ impl After {
 #[derive(Debug, Clone, Copy)]
 pub struct LockedOut;
 
-/// How many headers this layer may add to an answer: five rate-limit, three CORS, three
+/// How many headers this layer may add to an answer: five rate-limit, three CORS, four
 /// GitHub, and the two of a conditional GET.
-const ADDED_HEADERS: usize = 13;
+const ADDED_HEADERS: usize = 14;
 
 /// The log target of the line per answered request (`GRANTD_LOG=info,grantd::access=debug`).
 pub const ACCESS_LOG: &str = "grantd::access";

@@ -89,7 +89,13 @@ pub struct Shared {
     pub connections: crate::server::ConnectionLimits,
     /// How long a web sign-in session lasts (`--session-ttl`).
     pub session_ttl: time::Duration,
+    /// The GitHub Enterprise Server version presented (`--ghes-version`).
+    pub ghes_version: Arc<str>,
 }
+
+/// The GitHub Enterprise Server version presented by default: the one whose OpenAPI
+/// description grantd follows.
+pub const DEFAULT_GHES_VERSION: &str = "3.19.0";
 
 /// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
 /// deprecated it in 2020 and removed it, with brownouts first, so clients can be tested
@@ -133,6 +139,7 @@ impl AppState {
             metrics: None,
             connections: crate::server::ConnectionLimits::default(),
             session_ttl: crate::domain::session::DEFAULT_SESSION_TTL,
+            ghes_version: DEFAULT_GHES_VERSION.into(),
         }))
     }
 
@@ -166,6 +173,12 @@ impl AppState {
     #[must_use]
     pub fn with_session_ttl(self, session_ttl: time::Duration) -> Self {
         self.edited(|s| s.session_ttl = session_ttl)
+    }
+
+    /// Presents another GHES version (validated by `config::parse_ghes_version`).
+    #[must_use]
+    pub fn with_ghes_version(self, version: &str) -> Self {
+        self.edited(|s| s.ghes_version = version.into())
     }
 
     #[must_use]
@@ -302,8 +315,12 @@ pub fn app(
         .fallback(meta::not_found)
         .with_state(state.clone());
     let metrics = state.metrics.clone();
+    let ghes_version = state.ghes_version.clone();
     tower::ServiceBuilder::new()
-        .layer_fn(move |inner| conventions::Conventions::new(inner, metrics.clone()))
+        .layer_fn(move |inner| {
+            conventions::Conventions::new(inner, metrics.clone())
+                .with_enterprise_version(&ghes_version)
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .map_request(drain::unread_bodies_drained)
         .service(hot_routes::HotRoutes::new(routes, state))

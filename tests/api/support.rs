@@ -174,6 +174,8 @@ pub struct ServerOptions {
     /// `--header-read-timeout`, `--idle-timeout` and `--max-connections`; `serve`'s defaults
     /// if `None`.
     pub connections: Option<grantd::server::ConnectionLimits>,
+    /// `--ghes-version`; 3.19.0 if `None`.
+    pub ghes_version: Option<&'static str>,
 }
 
 impl TestServer {
@@ -261,6 +263,9 @@ impl TestServer {
             .with_limits(self.options.limits)
             .with_authorizations_api(self.options.authorizations_api)
             .with_connection_limits(self.options.connections.unwrap_or_default());
+        if let Some(version) = self.options.ghes_version {
+            state = state.with_ghes_version(version);
+        }
         if self.options.metrics {
             state = state.with_metrics();
         }
