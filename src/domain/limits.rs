@@ -66,7 +66,9 @@ pub enum Subject {
     /// Failed sign-ins of a login that could exist (known or not: throttling must not reveal
     /// which exist).
     Login(super::Login),
-    /// Failed app sign-ins from one network address (an IPv6 address by its /64, the block a
+    /// A user's GraphQL requests, which GitHub limits apart from the REST API's.
+    GraphQl(super::UserId),
+    /// Anonymous requests, and failed app sign-ins, from one network address (an IPv6 address by its /64, the block a
     /// single host is usually given).
     Address(IpAddr),
 }
@@ -77,6 +79,7 @@ impl Subject {
     pub fn key(&self) -> String {
         match self {
             Self::User(id) => format!("user:{id}"),
+            Self::GraphQl(id) => format!("graphql:{id}"),
             Self::App(client_id) => ["app:", client_id.as_str()].concat(),
             Self::Login(login) => ["login:", &login.key()].concat(),
             Self::Address(IpAddr::V4(v4)) => format!("addr:{v4}"),
@@ -128,6 +131,24 @@ pub async fn count_request(
         ));
     }
     Ok(status)
+}
+
+/// `subject`'s figures as they stand, without counting anything (`GET /rate_limit`, which
+/// GitHub does not count, and GraphQL's `rateLimit`).
+pub async fn status(
+    store: &dyn Store,
+    subject: &Subject,
+    limit: RateLimit,
+    now: OffsetDateTime,
+) -> Result<RateLimitStatus, Error> {
+    let counter = store
+        .read_counter(CounterKind::Requests, &subject.key(), now, limit.window)
+        .await?;
+    Ok(RateLimitStatus {
+        limit: limit.limit,
+        used: counter.count.min(limit.limit),
+        reset: counter.window_start.saturating_add(limit.window),
+    })
 }
 
 /// A sign-in attempt counted as a failure before its credentials are checked; see

@@ -193,6 +193,14 @@ impl Scopes {
         &self.0
     }
 
+    /// Whether these scopes grant `needed`, held directly or implied by a broader one (`user`
+    /// grants `user:email`).
+    pub fn grants(&self, needed: &str) -> bool {
+        self.0
+            .iter()
+            .any(|held| held == needed || implies(held, needed))
+    }
+
     /// The stored form: names joined by single spaces (no scope name contains one).
     pub fn to_stored(&self) -> String {
         self.0.join(" ")
@@ -207,6 +215,18 @@ impl Scopes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scope_grants_itself_and_what_it_implies() {
+        let held = Scopes::parse(["user", "admin:org"]).unwrap();
+        for granted in ["user", "user:email", "read:user", "write:org", "read:org"] {
+            assert!(held.grants(granted), "{granted}");
+        }
+        for refused in ["repo", "gist", "admin:public_key"] {
+            assert!(!held.grants(refused), "{refused}");
+        }
+        assert!(!Scopes::default().grants("user:email"));
+    }
 
     fn names(scopes: &Scopes) -> Vec<&str> {
         scopes.as_slice().iter().map(String::as_str).collect()

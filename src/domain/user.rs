@@ -218,3 +218,22 @@ pub async fn change_password(
     }
     find(store, login).await
 }
+
+/// Finds a user or an organization by id (its avatar), or answers [`Error::NotFound`].
+pub async fn find_account(store: &dyn Store, id: i64) -> Result<super::account::Account, Error> {
+    if id <= 0 {
+        return Err(Error::NotFound);
+    }
+    store
+        .find_account(&super::account::AccountRef::Id(id))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// The organizations `user` is a member of, by login.
+pub async fn organizations(
+    store: &dyn Store,
+    user: UserId,
+) -> Result<Vec<super::account::Account>, Error> {
+    Ok(store.list_organizations(user).await?)
+}

@@ -434,8 +434,8 @@ where
             // Room for every header added below at once: a map grown one insert at a time
             // rehashes four times on the way to GitHub's twenty-odd headers.
             response.headers_mut().reserve(ADDED_HEADERS);
-            if let Some(status) = after.slot.take() {
-                limits::insert_headers(response.headers_mut(), &status);
+            if let Some((status, resource)) = after.slot.take() {
+                limits::insert_headers(response.headers_mut(), &status, resource);
             }
             match after.conditions.take() {
                 None => response,

@@ -48,3 +48,12 @@ pub const RATE_LIMITS: &str = "https://docs.github.com/enterprise-server@3.19/re
 
 pub const AUTHORIZATIONS_API_DEPRECATION: &str =
     "https://developer.github.com/changes/2020-02-14-deprecating-oauth-auth-endpoint/";
+
+/// Every error of the GraphQL endpoint links here, as GitHub's do.
+pub const GRAPHQL: &str = "https://docs.github.com/graphql";
+
+pub const META: &str = "https://docs.github.com/enterprise-server@3.19/rest/meta/meta";
+pub const GET_USER: &str =
+    "https://docs.github.com/enterprise-server@3.19/rest/users/users#get-a-user";
+pub const LIST_EMAILS: &str = "https://docs.github.com/enterprise-server@3.19/rest/users/emails#list-email-addresses-for-the-authenticated-user";
+pub const RATE_LIMIT: &str = "https://docs.github.com/enterprise-server@3.19/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user";

@@ -73,6 +73,27 @@ impl ApiError {
         self
     }
 
+    /// Adds headers to the answer (a token's scopes, say).
+    #[must_use]
+    pub fn with_headers(mut self, headers: axum::http::HeaderMap) -> Self {
+        self.headers.extend(
+            headers
+                .into_iter()
+                .filter_map(|(name, value)| Some((name?, value))),
+        );
+        self
+    }
+
+    /// Points `documentation_url` at GitHub's GraphQL docs, whatever the status: the GraphQL
+    /// endpoint links them from every error, authentication's included.
+    #[must_use]
+    pub fn for_graphql(mut self) -> Self {
+        if self.documentation_url == docs::REST {
+            self.documentation_url = docs::GRAPHQL;
+        }
+        self
+    }
+
     fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
         self.headers.push((
             HeaderName::from_static(name),
@@ -100,8 +121,13 @@ impl From<domain::Error> for ApiError {
                 )
             },
             domain::Error::RateLimited(status, subject) => {
+                let subject_resource = if matches!(subject, Subject::GraphQl(_)) {
+                    super::limits::Resource::GraphQl
+                } else {
+                    super::limits::Resource::Core
+                };
                 let who = match subject {
-                    Subject::User(id) => format!("user ID {id}"),
+                    Subject::User(id) | Subject::GraphQl(id) => format!("user ID {id}"),
                     Subject::App(client_id) => format!("app {client_id}"),
                     Subject::Login(login) => format!("login {login}"),
                     // GitHub's own wording for its per-address limit.
@@ -113,7 +139,7 @@ impl From<domain::Error> for ApiError {
                 );
                 error.documentation_url = docs::RATE_LIMITS;
                 let mut headers = axum::http::HeaderMap::new();
-                super::limits::insert_headers(&mut headers, &status);
+                super::limits::insert_headers(&mut headers, &status, subject_resource);
                 error.headers.extend(
                     headers
                         .into_iter()

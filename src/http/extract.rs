@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::AppState;
 use super::error::ApiError;
 use super::hot_routes;
-use super::limits::RateLimitSlot;
+use super::limits::{RateLimitSlot, Resource};
 use crate::domain::app::{self, App};
 use crate::domain::app_token::{self, TokenRecord};
 use crate::domain::authorization::Field;
@@ -353,6 +353,22 @@ impl<'de> serde::de::Visitor<'de> for TokenFieldVisitor {
 #[derive(Debug, Clone)]
 pub struct TokenAuth(pub Arc<TokenRecord>);
 
+/// The token a request carries (see [`TokenAuth`]), before it is looked up.
+fn sent_token(parts: &Parts) -> Result<String, ApiError> {
+    let Some((scheme, credentials)) = authorization_header(parts) else {
+        return Err(ApiError::requires_authentication());
+    };
+    if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") {
+        Ok(credentials.to_owned())
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        Ok(decode_basic(credentials)
+            .ok_or_else(ApiError::requires_authentication)?
+            .1)
+    } else {
+        Err(ApiError::requires_authentication())
+    }
+}
+
 impl FromRequestParts<AppState> for TokenAuth {
     type Rejection = ApiError;
 
@@ -360,19 +376,7 @@ impl FromRequestParts<AppState> for TokenAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some((scheme, credentials)) = authorization_header(parts) else {
-            return Err(ApiError::requires_authentication());
-        };
-        let token = if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")
-        {
-            credentials.to_owned()
-        } else if scheme.eq_ignore_ascii_case("basic") {
-            decode_basic(credentials)
-                .ok_or_else(ApiError::requires_authentication)?
-                .1
-        } else {
-            return Err(ApiError::requires_authentication());
-        };
+        let token = sent_token(parts)?;
         let now = state.clock.now();
         let record = app_token::authenticate(&*state.store, &token, now).await?;
         count_request(
@@ -383,6 +387,142 @@ impl FromRequestParts<AppState> for TokenAuth {
         )
         .await?;
         Ok(Self(record))
+    }
+}
+
+/// A GraphQL request's token, counted against the user's GraphQL limit (GitHub keeps it
+/// apart from the REST API's). Every rejection links GitHub's GraphQL docs.
+#[derive(Debug, Clone)]
+pub struct GraphQlAuth(pub Arc<TokenRecord>, pub limits::RateLimitStatus);
+
+impl FromRequestParts<AppState> for GraphQlAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let authenticated = async {
+            let token = sent_token(parts).map_err(|_| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "This endpoint requires you to be authenticated.",
+                )
+            })?;
+            let now = state.clock.now();
+            let record = app_token::authenticate(&*state.store, &token, now).await?;
+            let subject = Subject::GraphQl(record.user.id);
+            let outcome =
+                limits::count_request(&*state.store, &subject, state.limits.rate, now).await;
+            if let Some(slot) = parts.extensions.get::<RateLimitSlot>()
+                && let Ok(status) | Err(Error::RateLimited(status, _)) = &outcome
+            {
+                slot.set_for(*status, Resource::GraphQl);
+            }
+            Ok::<_, ApiError>((record, outcome?))
+        };
+        authenticated
+            .await
+            .map(|(record, status)| Self(record, status))
+            .map_err(ApiError::for_graphql)
+    }
+}
+
+/// Who calls an endpoint that GitHub also answers for anonymous callers (`GET /meta`,
+/// `GET /users/{username}`…): a token, a user's Basic credentials, or nobody. Credentials that
+/// are sent are checked as everywhere else: a wrong one is a 401, never an anonymous call.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Token(Arc<TokenRecord>),
+    User(User),
+    /// No credentials, from this address (`None`: a server used without a listener).
+    Anonymous(Option<std::net::IpAddr>),
+}
+
+impl Caller {
+    /// Who the request counts against: the user, or the address of an anonymous caller (as
+    /// GitHub limits unauthenticated requests per address).
+    pub fn subject(&self) -> Subject {
+        match self {
+            Self::Token(record) => Subject::User(record.user.id),
+            Self::User(user) => Subject::User(user.id),
+            Self::Anonymous(address) => Subject::Address(
+                address.unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+            ),
+        }
+    }
+
+    /// The signed-in user, if any.
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Self::Token(record) => Some(&record.user),
+            Self::User(user) => Some(user),
+            Self::Anonymous(_) => None,
+        }
+    }
+
+    /// Authenticates what the request sends, without counting it. Basic credentials whose
+    /// password is a token are a token (as git sends them); any other are a login and
+    /// password, with an OTP code for 2FA accounts, throttled as on the Authorizations API.
+    async fn identify(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some((scheme, credentials)) = authorization_header(parts) else {
+            return Ok(Self::Anonymous(origin(parts, state).address));
+        };
+        let now = state.clock.now();
+        let token = if scheme.eq_ignore_ascii_case("basic") {
+            let (login, password) =
+                decode_basic(credentials).ok_or_else(ApiError::requires_authentication)?;
+            if PlainToken::parse(&password).is_none() {
+                let otp = parts
+                    .headers
+                    .get("x-github-otp")
+                    .and_then(|v| v.to_str().ok());
+                let user = user::sign_in(
+                    &*state.store,
+                    &login,
+                    Password::new(password),
+                    otp,
+                    state.limits.login,
+                    now,
+                )
+                .await?;
+                return Ok(Self::User(user));
+            }
+            password
+        } else {
+            sent_token(parts)?
+        };
+        let record = app_token::authenticate(&*state.store, &token, now).await?;
+        Ok(Self::Token(record))
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Self::identify(parts, state).await?;
+        let now = state.clock.now();
+        count_request(parts.extensions.get(), state, caller.subject(), now).await?;
+        Ok(caller)
+    }
+}
+
+/// A [`Caller`] not counted against any limit: `GET /rate_limit`, which GitHub does not count.
+#[derive(Debug, Clone)]
+pub struct UncountedCaller(pub Caller);
+
+impl FromRequestParts<AppState> for UncountedCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Caller::identify(parts, state).await.map(Self)
     }
 }
 

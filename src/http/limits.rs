@@ -9,16 +9,38 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::domain::limits::RateLimitStatus;
 
-/// Where an extractor leaves the rate-limit figures of the request it authenticated.
+/// Where an extractor leaves the rate-limit figures of the request it authenticated, with
+/// the resource they count (`X-RateLimit-Resource`).
 #[derive(Debug, Clone, Default)]
-pub struct RateLimitSlot(Arc<Mutex<Option<RateLimitStatus>>>);
+pub struct RateLimitSlot(Arc<Mutex<Option<(RateLimitStatus, Resource)>>>);
+
+/// The rate limits GitHub keeps apart: the REST API's (`core`) and GraphQL's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Core,
+    GraphQl,
+}
+
+impl Resource {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Core => "core",
+            Self::GraphQl => "graphql",
+        }
+    }
+}
 
 impl RateLimitSlot {
+    /// Figures of the REST API's limit.
     pub fn set(&self, status: RateLimitStatus) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(status);
+        self.set_for(status, Resource::Core);
     }
 
-    pub fn take(&self) -> Option<RateLimitStatus> {
+    pub fn set_for(&self, status: RateLimitStatus, resource: Resource) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((status, resource));
+    }
+
+    pub fn take(&self) -> Option<(RateLimitStatus, Resource)> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
@@ -33,7 +55,7 @@ const RESOURCE: HeaderName = HeaderName::from_static("x-ratelimit-resource");
 /// (The names are constants: `HeaderName::from_static` checks its string each time it runs.)
 /// The four numbers are written into one buffer and each value is a slice of it: one
 /// allocation per answer where `HeaderValue::from(number)` makes one per header.
-pub fn insert_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
+pub fn insert_headers(headers: &mut HeaderMap, status: &RateLimitStatus, resource: Resource) {
     let numbers = [
         (LIMIT, i64::from(status.limit)),
         (REMAINING, i64::from(status.remaining())),
@@ -56,7 +78,7 @@ pub fn insert_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
         headers.insert(name, value);
         start = end;
     }
-    headers.insert(RESOURCE, HeaderValue::from_static("core"));
+    headers.insert(RESOURCE, HeaderValue::from_static(resource.as_str()));
 }
 
 #[cfg(test)]
@@ -77,7 +99,7 @@ mod tests {
             reset: datetime!(2026-11-21 20:00:00 UTC),
         };
         let mut headers = HeaderMap::new();
-        insert_headers(&mut headers, &status);
+        insert_headers(&mut headers, &status, Resource::Core);
         assert_eq!(value(&headers, "x-ratelimit-limit"), Some("5000"));
         assert_eq!(value(&headers, "x-ratelimit-remaining"), Some("1"));
         assert_eq!(value(&headers, "x-ratelimit-used"), Some("4999"));
@@ -87,9 +109,10 @@ mod tests {
             used: 7000,
             ..status
         };
-        insert_headers(&mut headers, &spent);
+        insert_headers(&mut headers, &spent, Resource::GraphQl);
         assert_eq!(value(&headers, "x-ratelimit-remaining"), Some("0"));
         assert_eq!(value(&headers, "x-ratelimit-used"), Some("7000"));
+        assert_eq!(value(&headers, "x-ratelimit-resource"), Some("graphql"));
         assert_eq!(headers.len(), 5);
     }
 }

@@ -10,7 +10,9 @@ pub mod docs;
 mod drain;
 pub mod error;
 pub mod extract;
+pub mod ghes;
 pub mod grants;
+pub mod graphql;
 pub mod hot_routes;
 pub mod json;
 pub mod limits;
@@ -91,6 +93,8 @@ pub struct Shared {
     pub session_ttl: time::Duration,
     /// The GitHub Enterprise Server version presented (`--ghes-version`).
     pub ghes_version: Arc<str>,
+    /// The GraphQL schema, built once (see `graphql.rs`).
+    pub graphql: graphql::ApiSchema,
 }
 
 /// The GitHub Enterprise Server version presented by default: the one whose OpenAPI
@@ -140,6 +144,7 @@ impl AppState {
             connections: crate::server::ConnectionLimits::default(),
             session_ttl: crate::domain::session::DEFAULT_SESSION_TTL,
             ghes_version: DEFAULT_GHES_VERSION.into(),
+            graphql: graphql::schema(),
         }))
     }
 
@@ -227,6 +232,16 @@ fn api(state: &AppState) -> Router<AppState> {
         )
         .merge(legacy_app_tokens())
         .route("/user", get(users::get_authenticated))
+        .route("/", get(ghes::root))
+        .route("/meta", get(ghes::get))
+        .route("/rate_limit", get(ghes::rate_limit_get))
+        .route("/zen", get(ghes::get_zen))
+        .route("/users/{username}", get(users::get_by_username))
+        .route(
+            "/user/emails",
+            get(users::list_emails_for_authenticated_user),
+        )
+        .route("/graphql", post(graphql::graphql))
         .route("/healthz", get(meta::healthz))
         .route("/openapi.json", get(meta::openapi))
         .method_not_allowed_fallback(meta::method_not_allowed)
@@ -303,6 +318,9 @@ pub fn app(
     let mut routes = Router::new()
         .merge(api(&state))
         .nest("/api/v3", api(&state))
+        // GHES serves its API root at `/api/v3/` too, and GraphQL beside the REST API.
+        .route("/api/v3/", get(ghes::root))
+        .route("/api/graphql", post(graphql::graphql))
         .merge(web::routes());
     if state.metrics.is_some() {
         routes = routes.route(

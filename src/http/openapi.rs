@@ -177,6 +177,70 @@ fn legacy(twin: &Value, operation_id: &str, summary: &str) -> Value {
     operation
 }
 
+/// Who may call the operations that are not the Authorizations API's or the app side's
+/// (Basic only): a token or a user's Basic credentials, or also nobody (`{}`).
+fn security(path: &str) -> Option<Value> {
+    match path {
+        "/user" | "/user/emails" => Some(json!([{ "tokenAuth": [] }, { "basicAuth": [] }])),
+        "/" | "/meta" | "/rate_limit" | "/zen" | "/users/{username}" => {
+            Some(json!([{ "tokenAuth": [] }, { "basicAuth": [] }, {}]))
+        }
+        _ => None,
+    }
+}
+
+/// `POST /graphql` (also `/api/graphql` at the host's root, GHES's path): not part of
+/// GitHub's REST description, so described here.
+fn graphql_operation(basic_error: &Value, validation_error: &Value) -> Value {
+    let error = json!({
+        "type": "object",
+        "required": ["message"],
+        "properties": {
+            "message": { "type": "string" },
+            "type": { "type": "string" },
+            "path": { "type": "array", "items": {} },
+            "locations": { "type": "array", "items": { "type": "object", "properties": {
+                "line": { "type": "integer" }, "column": { "type": "integer" } } } },
+            "extensions": { "type": "object" },
+        },
+    });
+    let mut operation = json!({
+        "operationId": "grantd/graphql",
+        "summary": "Run a GraphQL query",
+        "description": "GitHub's GraphQL API for the account objects grantd keeps: `viewer`, `user(login:)` \
+                        and `rateLimit`. Each query costs one point of the caller's GraphQL limit.",
+        "tags": ["graphql"],
+        "security": [{ "tokenAuth": [] }],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": {
+            "type": "object",
+            "required": ["query"],
+            "properties": {
+                "query": { "type": "string", "maxLength": super::graphql::MAX_QUERY },
+                "variables": { "type": "object", "nullable": true },
+                "operationName": { "type": "string", "nullable": true },
+            },
+        } } } },
+        "responses": {
+            "200": { "description": "The query's data and errors, in GraphQL's shape", "content": {
+                "application/json": { "schema": {
+                    "type": "object",
+                    "properties": {
+                        "data": { "type": "object", "nullable": true },
+                        "errors": { "type": "array", "items": error },
+                    },
+                } } } },
+        },
+    });
+    complete_responses(
+        &mut operation,
+        "/graphql",
+        "post",
+        basic_error,
+        validation_error,
+    );
+    operation
+}
+
 /// Builds the whole description for a server reached at `public_url`.
 pub fn document(public_url: &str) -> Value {
     let github: Value = serde_json::from_str(GITHUB).unwrap_or_else(|_| json!({ "paths": {} }));
@@ -192,11 +256,7 @@ pub fn document(public_url: &str) -> Value {
             continue;
         };
         for (method, operation) in operations.iter_mut() {
-            operation["security"] = if path == "/user" {
-                json!([{ "tokenAuth": [] }, { "basicAuth": [] }])
-            } else {
-                basic.clone()
-            };
+            operation["security"] = security(path).unwrap_or_else(|| basic.clone());
             constrain_request_body(operation);
             describe_leniency(operation);
             complete_responses(operation, path, method, &basic_error, &validation_error);
@@ -220,6 +280,7 @@ pub fn document(public_url: &str) -> Value {
     paths["/applications/{client_id}/grants/{access_token}"] = json!({
         "delete": legacy(&delete_grant, "apps/revoke-grant-for-application", "Revoke a grant for an application (legacy)"),
     });
+    paths["/graphql"] = json!({ "post": graphql_operation(&basic_error, &validation_error) });
     paths["/healthz"] = json!({ "get": {
         "operationId": "grantd/healthz",
         "summary": "Whether the server is up and its database answers",
@@ -247,8 +308,9 @@ pub fn document(public_url: &str) -> Value {
             "title": "grantd",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "A self-hosted, GitHub-compatible OAuth token authority: GitHub Enterprise Server 3.19's \
-                            OAuth Authorizations and OAuth Apps token APIs, as GitHub describes them, plus grantd's \
-                            additions (legacy app-token paths, statuses GitHub's pages omit, health check).",
+                            OAuth Authorizations and OAuth Apps token APIs and the endpoints clients call around \
+                            them (API root, meta, rate limit, users, GraphQL), as GitHub describes them, plus \
+                            grantd's additions (legacy app-token paths, statuses GitHub's pages omit, health check).",
             "license": { "name": "MIT" },
         },
         "servers": [{ "url": public_url }],
@@ -306,13 +368,20 @@ mod tests {
             "grantd/update-authorization-with-post",
             "grantd/healthz",
             "grantd/openapi",
+            "grantd/graphql",
+            "meta/root",
+            "meta/get",
+            "meta/get-zen",
+            "rate-limit/get",
+            "users/get-by-username",
+            "users/list-emails-for-authenticated-user",
         ] {
             assert!(
                 ids.iter().any(|id| id == expected),
                 "{expected} missing from {ids:?}"
             );
         }
-        assert_eq!(ids.len(), 23);
+        assert_eq!(ids.len(), 30);
         assert_eq!(doc["servers"][0]["url"], "http://127.0.0.1:8080");
     }
 

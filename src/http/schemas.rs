@@ -492,3 +492,191 @@ impl AppAuthorization {
         }
     }
 }
+
+/// GitHub's `public-user`: what `GET /users/{username}` shows anyone. grantd keeps no profile,
+/// so those fields are null or zero; the email is shown to signed-in callers only, as GitHub
+/// shows public emails.
+#[derive(Debug)]
+pub struct PublicUser {
+    pub simple: SimpleUser,
+    pub email: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl PublicUser {
+    pub fn new(public_url: &str, user: &User) -> Self {
+        Self {
+            simple: SimpleUser::of_user(public_url, user),
+            email: user.email.clone(),
+            created_at: timestamp(user.created_at),
+            updated_at: timestamp(user.updated_at),
+        }
+    }
+}
+
+impl Serialize for PublicUser {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("PublicUser", SIMPLE_USER_FIELDS + 14)?;
+        self.simple.write_fields(&mut out)?;
+        let none: Option<&str> = None;
+        out.serialize_field("name", &none)?;
+        out.serialize_field("company", &none)?;
+        out.serialize_field("blog", &none)?;
+        out.serialize_field("location", &none)?;
+        out.serialize_field("email", &self.email)?;
+        out.serialize_field("hireable", &None::<bool>)?;
+        out.serialize_field("bio", &none)?;
+        out.serialize_field("twitter_username", &none)?;
+        out.serialize_field("public_repos", &0)?;
+        out.serialize_field("public_gists", &0)?;
+        out.serialize_field("followers", &0)?;
+        out.serialize_field("following", &0)?;
+        out.serialize_field("created_at", &self.created_at)?;
+        out.serialize_field("updated_at", &self.updated_at)?;
+        out.end()
+    }
+}
+
+/// GitHub's `email`: one of the user's addresses. grantd keeps one per user, confirmed by
+/// whoever added it, and shown on the profile to signed-in callers.
+#[derive(Debug, Serialize)]
+pub struct Email {
+    pub email: String,
+    pub primary: bool,
+    pub verified: bool,
+    pub visibility: Option<&'static str>,
+}
+
+impl Email {
+    pub fn of_user(user: &User) -> Option<Self> {
+        user.email.as_ref().map(|email| Self {
+            email: email.clone(),
+            primary: true,
+            verified: true,
+            visibility: Some("public"),
+        })
+    }
+}
+
+/// One limit of `GET /rate_limit` (GitHub's `rate-limit`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset: i64,
+    pub used: u32,
+}
+
+impl From<&crate::domain::limits::RateLimitStatus> for RateLimit {
+    fn from(status: &crate::domain::limits::RateLimitStatus) -> Self {
+        Self {
+            limit: status.limit,
+            remaining: status.remaining(),
+            reset: status.reset.unix_timestamp(),
+            used: status.used,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RateLimitResources {
+    pub core: RateLimit,
+    pub graphql: RateLimit,
+    pub search: RateLimit,
+}
+
+/// GitHub's `rate-limit-overview`: `rate` repeats `core`, for older clients.
+#[derive(Debug, Serialize)]
+pub struct RateLimitOverview {
+    pub resources: RateLimitResources,
+    pub rate: RateLimit,
+}
+
+/// GitHub's `api-overview` as a GitHub Enterprise Server answers it.
+#[derive(Debug, Serialize)]
+pub struct ApiOverview {
+    pub verifiable_password_authentication: bool,
+    pub installed_version: String,
+}
+
+/// GitHub's `root`: the API's URL templates (RFC 6570), built on the public URL as GitHub
+/// builds them on its API host, the HTML ones on the web host.
+pub fn root(public_url: &str) -> serde_json::Map<String, serde_json::Value> {
+    let urls = AccountUrls::new(public_url);
+    let (api, web) = (urls.api, urls.web);
+    let api_urls: &[(&str, &str)] = &[
+        ("current_user_url", "/user"),
+        ("authorizations_url", "/authorizations"),
+        (
+            "code_search_url",
+            "/search/code?q={query}{&page,per_page,sort,order}",
+        ),
+        (
+            "commit_search_url",
+            "/search/commits?q={query}{&page,per_page,sort,order}",
+        ),
+        ("emails_url", "/user/emails"),
+        ("emojis_url", "/emojis"),
+        ("events_url", "/events"),
+        ("feeds_url", "/feeds"),
+        ("followers_url", "/user/followers"),
+        ("following_url", "/user/following{/target}"),
+        ("gists_url", "/gists{/gist_id}"),
+        ("hub_url", "/hub"),
+        (
+            "issue_search_url",
+            "/search/issues?q={query}{&page,per_page,sort,order}",
+        ),
+        ("issues_url", "/issues"),
+        ("keys_url", "/user/keys"),
+        (
+            "label_search_url",
+            "/search/labels?q={query}&repository_id={repository_id}{&page,per_page}",
+        ),
+        ("notifications_url", "/notifications"),
+        ("organization_url", "/orgs/{org}"),
+        (
+            "organization_repositories_url",
+            "/orgs/{org}/repos{?type,page,per_page,sort}",
+        ),
+        ("organization_teams_url", "/orgs/{org}/teams"),
+        ("public_gists_url", "/gists/public"),
+        ("rate_limit_url", "/rate_limit"),
+        ("repository_url", "/repos/{owner}/{repo}"),
+        (
+            "repository_search_url",
+            "/search/repositories?q={query}{&page,per_page,sort,order}",
+        ),
+        (
+            "current_user_repositories_url",
+            "/user/repos{?type,page,per_page,sort}",
+        ),
+        ("starred_url", "/user/starred{/owner}{/repo}"),
+        ("starred_gists_url", "/gists/starred"),
+        (
+            "topic_search_url",
+            "/search/topics?q={query}{&page,per_page}",
+        ),
+        ("user_url", "/users/{user}"),
+        ("user_organizations_url", "/user/orgs"),
+        (
+            "user_repositories_url",
+            "/users/{user}/repos{?type,page,per_page,sort}",
+        ),
+        (
+            "user_search_url",
+            "/search/users?q={query}{&page,per_page,sort,order}",
+        ),
+    ];
+    let mut root = serde_json::Map::new();
+    root.insert("current_user_url".into(), format!("{api}/user").into());
+    root.insert(
+        "current_user_authorizations_html_url".into(),
+        format!("{web}/settings/connections/applications{{/client_id}}").into(),
+    );
+    for (field, path) in api_urls {
+        root.insert((*field).into(), format!("{api}{path}").into());
+    }
+    root
+}

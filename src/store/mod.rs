@@ -179,6 +179,8 @@ pub trait Store: Send + Sync {
     // Accounts and repositories.
     async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>>;
     async fn is_org_member(&self, org: UserId, user: UserId) -> Result<bool>;
+    /// The organizations `user` is a member of, by login.
+    async fn list_organizations(&self, user: UserId) -> Result<Vec<Account>>;
     async fn list_repositories(&self, owner: UserId) -> Result<Vec<Repository>>;
 
     // Grants.

@@ -409,6 +409,10 @@ impl Store for ServingStore {
         self.inner.is_org_member(org, user).await
     }
 
+    async fn list_organizations(&self, user: UserId) -> Result<Vec<Account>> {
+        self.inner.list_organizations(user).await
+    }
+
     async fn list_repositories(&self, owner: UserId) -> Result<Vec<Repository>> {
         self.inner.list_repositories(owner).await
     }

@@ -579,7 +579,7 @@ async fn an_unknown_path_is_a_json_404_with_and_without_the_api_v3_prefix() {
             (Method::GET, "/no/such/path"),
             (Method::POST, "/authorizations/1/extra"),
             (Method::GET, "/applications"),
-            (Method::DELETE, "/users/alice"),
+            (Method::DELETE, "/users/alice/extra"),
             (Method::PATCH, "/applications/grants/1/more"),
         ] {
             let reply = srv

@@ -119,3 +119,39 @@ async fn octokit_checks_scopes_resets_and_deletes_tokens() {
     srv.assert_token_works(&crate::support::OTHER_GITHUB_APP, &bystander, "alice")
         .await;
 }
+
+/// octokit configured for a GHES base URL: `meta.root` (with the token's scopes),
+/// `meta.get`, `rateLimit.get`, `users.getByUsername`, `meta.getZen` and `graphql`, which
+/// octokit sends to `/api/graphql` by itself (`tests/clients/octokit/ghes.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn octokit_reads_the_ghes_endpoints_and_graphql() {
+    let srv = TestServer::spawn_apps().await;
+    let (_, token) = srv
+        .new_token(
+            &ALICE,
+            &GITHUB_APP,
+            json!({ "scopes": ["repo", "read:org"] }),
+        )
+        .await;
+    let out = run_script(
+        "ghes.mjs",
+        vec![srv.url(""), token.clone(), ALICE.login.to_owned()],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "node ghes.mjs failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    let summary = stdout.lines().last().unwrap_or_default();
+    let seen: Value = serde_json::from_str(summary)
+        .unwrap_or_else(|e| panic!("last line {summary:?} is not JSON ({e}); stdout:\n{stdout}"));
+    // alice's organization, and the first GraphQL query's point taken.
+    assert_eq!(seen["organizations"], json!([OCTO_ORG]));
+    assert_eq!(seen["remaining"], 4999);
+    // alice's REST requests before `rateLimit.get`, which counts none: the token's creation
+    // (Basic) and `meta.root`.
+    assert_eq!(seen["core_used"], 2);
+}

@@ -7,6 +7,7 @@
 //! signing in are `domain::session`'s.
 
 mod oauth;
+pub mod profile;
 mod signin;
 
 use askama::Template;
@@ -36,6 +37,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/login/oauth/access_token", post(oauth::access_token))
         .route("/assets/grantd.css", get(stylesheet))
+        .route("/avatars/u/{id}", get(profile::avatar))
+        // Every one-segment path no other route takes: answered as an unknown path (JSON 404,
+        // for any method) unless it names an account.
+        .route(
+            "/{login}",
+            get(profile::show).fallback(crate::http::meta::not_found),
+        )
 }
 
 /// The signed-in (or two-factor pending) session's cookie, as GitHub names it.

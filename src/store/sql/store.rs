@@ -691,6 +691,18 @@ impl Store for StoreImpl {
         .map_err(map_err)
     }
 
+    async fn list_organizations(&self, user: UserId) -> Result<Vec<Account>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.login, o.type, o.site_admin FROM org_members m \
+             JOIN users o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY o.login_key",
+        )
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(account_from_row).collect()
+    }
+
     async fn list_repositories(&self, owner: UserId) -> Result<Vec<Repository>> {
         let rows = sqlx::query(
             "SELECT id, owner_id, name FROM repositories WHERE owner_id = $1 ORDER BY id",

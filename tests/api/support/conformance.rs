@@ -129,7 +129,17 @@ const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ),
     // Not one of the token APIs, but documented, and how tokens are used.
     ("GET", "/user", "get", "/user"),
+    // What clients call around the token API.
+    ("GET", "/", "get", "/"),
+    ("GET", "/meta", "get", "/meta"),
+    ("GET", "/rate_limit", "get", "/rate_limit"),
+    ("GET", "/zen", "get", "/zen"),
+    ("GET", "/users/{username}", "get", "/users/{username}"),
+    ("GET", "/user/emails", "get", "/user/emails"),
 ];
+
+/// Where a plain-text answer's schema is kept among an operation's responses (`GET /zen`).
+const PLAIN_TEXT: &str = "text/plain";
 
 const BASIC_ERROR: &str = "basic-error";
 
@@ -197,12 +207,15 @@ fn extract(spec: &Value) -> Value {
         let mut responses = Map::new();
         for (status, response) in operation["responses"].as_object().into_iter().flatten() {
             let schema = &response["content"]["application/json"]["schema"];
+            let text = &response["content"][PLAIN_TEXT]["schema"];
             responses.insert(
                 status.clone(),
-                if schema.is_null() {
-                    Value::Null
-                } else {
+                if !schema.is_null() {
                     to_json_schema(schema)
+                } else if !text.is_null() {
+                    json!({ PLAIN_TEXT: to_json_schema(text) })
+                } else {
+                    Value::Null
                 },
             );
         }
@@ -241,7 +254,13 @@ fn load() -> Value {
     let cached = fresh
         .then(|| std::fs::read(&cache).ok())
         .flatten()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        // A cache made before an operation was added to the list is made anew.
+        .filter(|value| {
+            OPERATIONS
+                .iter()
+                .all(|&(_, _, method, path)| value.get(format!("{method} {path}")).is_some())
+        });
     if let Some(value) = cached {
         return value;
     }
@@ -269,6 +288,13 @@ fn operations() -> &'static Value {
 /// with the most literal segments wins (`/applications/grants/1` is a grant, not an app).
 fn operation_for(method: &str, path: &str) -> Option<(&'static str, &'static str)> {
     let path = path.strip_prefix("/api/v3").unwrap_or(path);
+    // The API root: `/`, and `/api/v3` with or without its slash.
+    if path.is_empty() || path == "/" {
+        return OPERATIONS
+            .iter()
+            .find(|(m, template, _, _)| *m == method && *template == "/")
+            .map(|&(_, _, spec_method, spec_path)| (spec_method, spec_path));
+    }
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     OPERATIONS
         .iter()
@@ -327,9 +353,15 @@ pub fn check(method: &str, path: &str, status: u16, body: &str) {
         record(operation_id, status, "validated-empty");
         return;
     }
-    let instance: Value = serde_json::from_str(body).unwrap_or_else(|e| {
-        panic!("{operation_id} {status}: the body is not JSON ({e}): {body:?}")
-    });
+    let (schema, instance) = match schema.get(PLAIN_TEXT) {
+        Some(text) => (text, Value::String(body.to_owned())),
+        None => (
+            schema,
+            serde_json::from_str(body).unwrap_or_else(|e| {
+                panic!("{operation_id} {status}: the body is not JSON ({e}): {body:?}")
+            }),
+        ),
+    };
     let validator = jsonschema::options()
         .should_validate_formats(true)
         .build(schema)
@@ -397,6 +429,17 @@ mod tests {
             Some(("delete", "/applications/{client_id}/grant"))
         );
         assert_eq!(operation_for("GET", "/healthz"), None);
+        for root in ["/", "/api/v3", "/api/v3/"] {
+            assert_eq!(operation_for("GET", root), Some(("get", "/")), "{root}");
+        }
+        assert_eq!(
+            operation_for("GET", "/api/v3/users/alice"),
+            Some(("get", "/users/{username}"))
+        );
+        assert_eq!(
+            operation_for("GET", "/user/emails"),
+            Some(("get", "/user/emails"))
+        );
         assert_eq!(operation_for("OPTIONS", "/authorizations"), None);
     }
 }
