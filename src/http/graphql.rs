@@ -402,9 +402,15 @@ struct RateLimitNode {
     used: i32,
 }
 
-/// GitHub's error for a body it cannot take as a query.
+/// The answer to a body that is no GraphQL request (no query, ill-typed variables, a query
+/// over the size bound): a 400, as GraphQL over HTTP answers a request it cannot take, in
+/// GraphQL's error shape. A query that is taken but fails is a 200 with its errors.
 fn request_error(message: &str) -> Response {
-    Json(json!({ "errors": [{ "message": message }] })).into_response()
+    (
+        axum::http::StatusCode::BAD_REQUEST,
+        Json(json!({ "errors": [{ "message": message }] })),
+    )
+        .into_response()
 }
 
 /// POST /api/graphql and POST /graphql: runs one query for the token's user.
@@ -432,28 +438,37 @@ pub async fn graphql(
         )
             .into_response());
     }
+    // The request's shape is checked before its query is read: a body that is no GraphQL
+    // request is a 400 whatever its query holds.
+    let variables = match body.get("variables") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(variables)) => variables.clone(),
+        Some(_) => {
+            return Ok((scopes, request_error("Variables are invalid JSON.")).into_response());
+        }
+    };
+    let operation_name = match body.get("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name.as_str()),
+        Some(_) => {
+            return Ok((scopes, request_error("operationName must be a string.")).into_response());
+        }
+    };
     let document = match async_graphql::parser::parse_query(query) {
         Ok(document) => document,
         Err(error) => return Ok((scopes, Json(parse_error(query, &error))).into_response()),
     };
-    // Variables as an object, or as a JSON string of one (as some clients send them).
-    let variables = match body.get("variables") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
-        Some(other) => other.clone(),
-    };
-    if !variables.is_object() {
-        return Ok((scopes, request_error("Variables are invalid JSON.")).into_response());
-    }
     let mut request = async_graphql::Request::new(query.as_str())
-        .variables(async_graphql::Variables::from_json(variables))
+        .variables(async_graphql::Variables::from_json(Value::Object(
+            variables,
+        )))
         .data(Viewer {
             state: state.clone(),
             user: record.user.clone(),
             rate,
         });
-    if let Some(Value::String(name)) = body.get("operationName") {
-        request = request.operation_name(name.as_str());
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
     }
     let response = state.graphql.execute(request).await;
     Ok((scopes, Json(githubs_shape(&response, &document))).into_response())

@@ -229,6 +229,17 @@ fn graphql_operation(basic_error: &Value, validation_error: &Value) -> Value {
                         "errors": { "type": "array", "items": error },
                     },
                 } } } },
+            "400": { "description": "Not a GraphQL request (no query, ill-typed variables, a query too long), \
+                                     or a body that is not a JSON object", "content": {
+                "application/json": { "schema": {
+                    "type": "object",
+                    "properties": {
+                        "errors": { "type": "array", "items": error },
+                        "message": { "type": "string" },
+                        "documentation_url": { "type": "string" },
+                        "status": { "type": "string" },
+                    },
+                } } } },
         },
     });
     complete_responses(

@@ -308,15 +308,48 @@ async fn malformed_queries_are_refused_with_githubs_errors() {
         "Parse error on \"]\" at [1, 20]"
     );
     assert!(body.get("data").is_none());
+    // A body that is no GraphQL request is a 400, in GraphQL's error shape.
     for request in [json!({}), json!({ "query": 5 }), json!({ "variables": {} })] {
         let body = query_as(&srv, "/graphql", &token, request)
             .await
-            .expect_status(200);
+            .expect_status(400);
         assert_json(
             &body,
             &json!({ "errors": [{ "message": "A query attribute must be specified and must be a string." }] }),
         );
     }
+    for (request, message) in [
+        (
+            json!({ "query": "{ viewer { login } }", "variables": [1] }),
+            "Variables are invalid JSON.",
+        ),
+        (
+            json!({ "query": "{ viewer { login } }", "variables": "{}" }),
+            "Variables are invalid JSON.",
+        ),
+        (
+            json!({ "query": "{ viewer { login } }", "operationName": 7 }),
+            "operationName must be a string.",
+        ),
+    ] {
+        let body = query_as(&srv, "/graphql", &token, request)
+            .await
+            .expect_status(400);
+        assert_json(&body, &json!({ "errors": [{ "message": message }] }));
+    }
+    // Checked before the query is read: an empty query with bad variables is still a 400.
+    let body = query_as(
+        &srv,
+        "/graphql",
+        &token,
+        json!({ "query": "", "variables": [null, null] }),
+    )
+    .await
+    .expect_status(400);
+    assert_json(
+        &body,
+        &json!({ "errors": [{ "message": "Variables are invalid JSON." }] }),
+    );
     // The body must be a JSON object, as on REST.
     let reply = srv
         .post("/api/graphql")
@@ -361,7 +394,7 @@ async fn queries_are_bounded_in_size_depth_and_complexity() {
     );
 
     let huge = format!("{{ viewer {{ login }} }}{}", " ".repeat(16 * 1024));
-    let body = query(&srv, &token, &huge).await.expect_status(200);
+    let body = query(&srv, &token, &huge).await.expect_status(400);
     assert_eq!(
         body["errors"][0]["message"],
         format!(
