@@ -514,3 +514,34 @@ async fn html_url_and_avatar_url_answer() {
     let reply = srv.post("/alice").go().await;
     assert_json(&reply.expect_status(404), &error_body(404, "Not Found"));
 }
+
+/// `grantd serve --ghes-version` and `GRANTD_GHES_VERSION` through the built binary; a version
+/// that is not three numbers stops the start with a message naming the flag.
+#[tokio::test]
+async fn the_binary_takes_the_version_from_its_flag_or_environment() {
+    use crate::conventions_binary::{seeded, serve, stop};
+    let client = reqwest::Client::new();
+    for (args, envs, version) in [
+        (vec!["--ghes-version", "3.16.2"], vec![], "3.16.2"),
+        (vec![], vec![("GRANTD_GHES_VERSION", "3.18.1")], "3.18.1"),
+        (vec![], vec![], "3.19.0"),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, seed) = seeded(dir.path());
+        let mut all = vec!["--seed", seed.as_str()];
+        all.extend(args);
+        let server = serve(dir.path(), &db, &all, &envs);
+        let reply = client.get(server.url("/api/v3/meta")).send().await.unwrap();
+        assert_eq!(reply.headers()["x-github-enterprise-version"], version);
+        let body: Value = reply.json().await.unwrap();
+        assert_eq!(body["installed_version"], version);
+        stop(server).await;
+    }
+    let out = crate::support::grantd(&["serve", "--ghes-version", "3.19"], None);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--ghes-version") && stderr.contains("three numbers"),
+        "{stderr}"
+    );
+}
