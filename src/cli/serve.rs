@@ -9,28 +9,41 @@ use crate::domain::limits::{LoginThrottle, RateLimit};
 use crate::http::{AppState, Limits};
 use crate::server::ConnectionLimits;
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled: the server's accept loop may answer a first request before it
+/// polls the shutdown future, and a SIGTERM arriving then would otherwise kill the process
+/// (the default action) instead of stopping it gracefully.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
                 tokio::select! {
-                    _ = interrupt => {}
+                    _ = interrupt.recv() => {}
                     _ = terminate.recv() => {}
                 }
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT will stop the server");
-                let _ = interrupt.await;
+            (interrupt, terminate) => {
+                if let Err(error) = terminate.as_ref().and(interrupt.as_ref()) {
+                    tracing::warn!(%error, "cannot listen for SIGINT or SIGTERM; falling back to Ctrl-C");
+                }
+                let _ = tokio::signal::ctrl_c().await;
             }
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
-    tracing::info!("shutting down");
 }
 
 /// Sends panics to the log instead of bare stderr: a panic inside a request is answered 500
