@@ -89,6 +89,9 @@ pub struct Shared {
     pub connections: crate::server::ConnectionLimits,
     /// How long a web sign-in session lasts (`--session-ttl`).
     pub session_ttl: time::Duration,
+    /// The certificate HTTPS is served with (`--tls-cert`, `--tls-self-signed`); plain HTTP
+    /// if `None`.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// Where the Authorizations API stands in its retirement (`--authorizations-api`): GitHub
@@ -133,6 +136,7 @@ impl AppState {
             metrics: None,
             connections: crate::server::ConnectionLimits::default(),
             session_ttl: crate::domain::session::DEFAULT_SESSION_TTL,
+            tls: None,
         }))
     }
 
@@ -166,6 +170,12 @@ impl AppState {
     #[must_use]
     pub fn with_session_ttl(self, session_ttl: time::Duration) -> Self {
         self.edited(|s| s.session_ttl = session_ttl)
+    }
+
+    /// Serves HTTPS with `tls`'s certificate.
+    #[must_use]
+    pub fn with_tls(self, tls: crate::tls::Tls) -> Self {
+        self.edited(|s| s.tls = Some(tls))
     }
 
     #[must_use]

@@ -10,7 +10,7 @@
 mod cache;
 mod coalesce;
 mod counters;
-mod files;
+pub(crate) mod files;
 mod postgres;
 mod seeds;
 mod serving;
@@ -472,6 +472,17 @@ pub async fn open_for_serving(
         _ => None,
     };
     Ok(Arc::new(ServingStore::new(inner, index)))
+}
+
+/// The file of a `sqlite:` database URL, as SQLite opens it; `None` for PostgreSQL or an
+/// in-memory database. Files that belong with a database (its key, `--tls-self-signed`'s
+/// certificates) are kept beside it.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if url.starts_with("sqlite:") {
+        SqliteStore::file_of(url)
+    } else {
+        None
+    }
 }
 
 /// [`open`] with explicit PostgreSQL pool settings (SQLite ignores them) and the file of the

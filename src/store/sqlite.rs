@@ -105,6 +105,13 @@ fn map_err(error: sqlx::Error) -> Error {
 }
 
 impl SqliteStore {
+    /// The database file `url` names, `None` for an in-memory database.
+    pub fn file_of(url: &str) -> Option<std::path::PathBuf> {
+        let options = SqliteConnectOptions::from_str(url).ok()?;
+        Some(options.get_filename().to_owned())
+            .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:")
+    }
+
     /// Opens (or creates) the database at `url`, its TOTP secrets sealed with the key in
     /// `secret_key_file`, by default `<database>.key` beside it.
     pub async fn open(url: &str, secret_key_file: Option<&std::path::Path>) -> Result<Self> {
