@@ -312,11 +312,32 @@ pub fn app(
         .fallback(meta::not_found)
         .with_state(state.clone());
     let metrics = state.metrics.clone();
+    // Decided once: the public URL does not change while serving.
+    let hsts = state.public_url.starts_with("https://");
     tower::ServiceBuilder::new()
+        .map_response(move |response| strict_transport_security(response, hsts))
         .layer_fn(move |inner| conventions::Conventions::new(inner, metrics.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .map_request(drain::unread_bodies_drained)
         .service(hot_routes::HotRoutes::new(routes, state))
+}
+
+/// `Strict-Transport-Security` on every answer when clients reach grantd over https (its own
+/// TLS or a TLS proxy's; browsers ignore the header over plain HTTP anyway): a browser that
+/// has seen it never again sends a session cookie or a password over plain HTTP to the host.
+/// A year, as GitHub's; without `includeSubDomains`, since grantd does not know what else
+/// runs under its host's domain.
+fn strict_transport_security(
+    mut response: axum::response::Response,
+    https: bool,
+) -> axum::response::Response {
+    if https {
+        response.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 impl From<Infallible> for ApiError {
