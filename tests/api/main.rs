@@ -50,6 +50,7 @@ mod signin;
 mod slow_clients;
 mod support;
 mod throttling;
+mod tls;
 mod token_index;
 mod transfer;
 mod updates;

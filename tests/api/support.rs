@@ -12,6 +12,7 @@ mod clock;
 pub mod conformance;
 mod json;
 mod process;
+mod tls;
 mod tokens;
 
 use std::future::Future;
@@ -30,6 +31,7 @@ pub use apps::*;
 pub use clock::*;
 pub use json::*;
 pub use process::*;
+pub use tls::*;
 pub use tokens::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -158,6 +160,8 @@ pub struct TestServer {
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// Rate limits, login throttling and the Authorizations API's status, kept across restarts.
     options: ServerOptions,
+    /// Over HTTPS (`spawn_tls`): the certificate served, and the PEM of the CA that signed it.
+    tls: Option<(grantd::tls::Tls, Vec<u8>)>,
 }
 
 /// What a test may change about the server beyond its fixture.
@@ -207,7 +211,51 @@ impl TestServer {
         grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
             .await
             .expect("load the default fixture");
-        Self::start(dir, db_url, store, public_url, options).await
+        Self::start(dir, db_url, store, public_url, options, None).await
+    }
+
+    /// A server on `DEFAULT_FIXTURE` over HTTPS, with a certificate by a CA of its own (made
+    /// as `--tls-self-signed` makes it, in the server's directory, for `public_url`'s host
+    /// and the loopback names); `client` trusts that CA alone, and `url` is https. The public
+    /// URL defaults to `https://<bound address>`.
+    pub async fn spawn_tls(public_url: Option<String>, options: ServerOptions) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let host = public_url
+            .as_deref()
+            .and_then(grantd::tls::self_signed::host_of)
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        let files = make_certificates(dir.path(), &host);
+        let tls =
+            grantd::tls::Tls::from_files(&files.cert, &files.key).expect("load the certificate");
+        let ca = std::fs::read(&files.ca_cert).expect("read the CA");
+        let db_url = fresh_database_url(&dir.path().join("grantd.db")).await;
+        let store = serving_store(&db_url, options)
+            .await
+            .expect("open the store");
+        let seed = dir.path().join("seed.toml");
+        std::fs::write(&seed, DEFAULT_FIXTURE).expect("write the seed");
+        grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
+            .await
+            .expect("load the default fixture");
+        Self::start(dir, db_url, store, public_url, options, Some((tls, ca))).await
+    }
+
+    /// The certificate served (`spawn_tls`), to reload it as SIGHUP does.
+    pub fn tls(&self) -> &grantd::tls::Tls {
+        &self
+            .tls
+            .as_ref()
+            .expect("a server spawned with spawn_tls")
+            .0
+    }
+
+    /// The PEM of the CA that signed the server's certificate (`spawn_tls`).
+    pub fn ca_pem(&self) -> &[u8] {
+        &self
+            .tls
+            .as_ref()
+            .expect("a server spawned with spawn_tls")
+            .1
     }
 
     /// A server on an existing database file (made by the CLI, say), with no seed of its own.
@@ -218,7 +266,7 @@ impl TestServer {
         let store = serving_store(&db_url, options)
             .await
             .expect("open the store");
-        Self::start(dir, db_url, store, None, options).await
+        Self::start(dir, db_url, store, None, options, None).await
     }
 
     async fn start(
@@ -227,6 +275,7 @@ impl TestServer {
         store: std::sync::Arc<dyn grantd::store::Store>,
         fixed_public_url: Option<String>,
         options: ServerOptions,
+        tls: Option<(grantd::tls::Tls, Vec<u8>)>,
     ) -> Self {
         let mut srv = Self {
             client: Client::new(),
@@ -240,6 +289,7 @@ impl TestServer {
             shutdown: None,
             task: None,
             options,
+            tls,
         };
         srv.launch(store).await;
         srv
@@ -254,7 +304,7 @@ impl TestServer {
         self.public_url = self
             .fixed_public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.addr));
+            .unwrap_or_else(|| format!("{}://{}", self.scheme(), self.addr));
         self.store = Some(store.clone());
         let clock: std::sync::Arc<dyn grantd::http::Clock> = self.clock.clone();
         let mut state = grantd::AppState::with_clock(store, self.public_url.clone(), clock)
@@ -264,20 +314,35 @@ impl TestServer {
         if self.options.metrics {
             state = state.with_metrics();
         }
+        if let Some((tls, _)) = &self.tls {
+            state = state.with_tls(tls.clone());
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = rx.await;
         };
         self.task = Some(tokio::spawn(grantd::serve(listener, state, shutdown)));
         self.shutdown = Some(tx);
-        self.client = Client::new();
+        self.client = self.new_client();
+    }
+
+    /// A client of this server: over HTTPS, one that trusts the server's CA alone.
+    pub fn new_client(&self) -> Client {
+        match &self.tls {
+            None => Client::new(),
+            Some((_, ca)) => client_trusting(ca).build().expect("a TLS client"),
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// Shuts the server down gracefully and starts a new one on the same database file (on a new
     /// port), as an operator restarting the service would.
     pub async fn restart(&mut self) {
         // A fresh client: the old one's pooled keep-alive connections belong to the old server.
-        self.client = Client::new();
+        self.client = self.new_client();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -311,7 +376,7 @@ impl TestServer {
 
     /// Where to send a request (the real bound address).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme(), self.addr, path)
     }
 
     /// What the server must write in `url` fields and `Link` headers for `path`.
