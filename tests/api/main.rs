@@ -26,6 +26,8 @@ mod conventions_binary;
 mod expiry;
 mod fuzz;
 mod get_or_create;
+#[cfg(unix)]
+mod gh_cli;
 mod grants;
 mod identifiers;
 mod isolation;

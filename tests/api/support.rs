@@ -10,6 +10,8 @@
 mod apps;
 mod clock;
 pub mod conformance;
+#[cfg(unix)]
+mod gh;
 mod json;
 mod process;
 mod tls;
@@ -29,6 +31,8 @@ use tokio::task::JoinHandle;
 
 pub use apps::*;
 pub use clock::*;
+#[cfg(unix)]
+pub use gh::*;
 pub use json::*;
 pub use process::*;
 pub use tls::*;
@@ -162,6 +166,8 @@ pub struct TestServer {
     options: ServerOptions,
     /// Over HTTPS (`spawn_tls`): the certificate served, and the PEM of the CA that signed it.
     tls: Option<(grantd::tls::Tls, Vec<u8>)>,
+    /// A listener to serve on at the first start instead of a new one on `127.0.0.1:0`.
+    prebound: Option<TcpListener>,
 }
 
 /// What a test may change about the server beyond its fixture.
@@ -219,12 +225,29 @@ impl TestServer {
     /// and the loopback names); `client` trusts that CA alone, and `url` is https. The public
     /// URL defaults to `https://<bound address>`.
     pub async fn spawn_tls(public_url: Option<String>, options: ServerOptions) -> Self {
+        Self::spawn_tls_on(None, public_url, options).await
+    }
+
+    /// [`Self::spawn_tls`] on a listener bound already (port 443 of a loopback address of the
+    /// test's own, for `gh`), whose address the certificate then covers too.
+    pub async fn spawn_tls_on(
+        listener: Option<TcpListener>,
+        public_url: Option<String>,
+        options: ServerOptions,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let host = public_url
             .as_deref()
             .and_then(grantd::tls::self_signed::host_of)
             .unwrap_or_else(|| "127.0.0.1".to_owned());
-        let files = make_certificates(dir.path(), &host);
+        let mut names = grantd::tls::self_signed::names(Some(&host));
+        if let Some(listener) = &listener {
+            let ip = listener.local_addr().expect("local addr").ip().to_string();
+            if !names.contains(&ip) {
+                names.push(ip);
+            }
+        }
+        let files = make_certificates_for(dir.path(), &names);
         let tls =
             grantd::tls::Tls::from_files(&files.cert, &files.key).expect("load the certificate");
         let ca = std::fs::read(&files.ca_cert).expect("read the CA");
@@ -237,7 +260,10 @@ impl TestServer {
         grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
             .await
             .expect("load the default fixture");
-        Self::start(dir, db_url, store, public_url, options, Some((tls, ca))).await
+        let mut srv = Self::unstarted(dir, db_url, public_url, options, Some((tls, ca)));
+        srv.prebound = listener;
+        srv.launch(store).await;
+        srv
     }
 
     /// The certificate served (`spawn_tls`), to reload it as SIGHUP does.
@@ -277,7 +303,19 @@ impl TestServer {
         options: ServerOptions,
         tls: Option<(grantd::tls::Tls, Vec<u8>)>,
     ) -> Self {
-        let mut srv = Self {
+        let mut srv = Self::unstarted(dir, db_url, fixed_public_url, options, tls);
+        srv.launch(store).await;
+        srv
+    }
+
+    fn unstarted(
+        dir: tempfile::TempDir,
+        db_url: String,
+        fixed_public_url: Option<String>,
+        options: ServerOptions,
+        tls: Option<(grantd::tls::Tls, Vec<u8>)>,
+    ) -> Self {
+        Self {
             client: Client::new(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_url: String::new(),
@@ -290,16 +328,18 @@ impl TestServer {
             task: None,
             options,
             tls,
-        };
-        srv.launch(store).await;
-        srv
+            prebound: None,
+        }
     }
 
     async fn launch(&mut self, store: std::sync::Arc<dyn grantd::store::Store>) {
         // Bound before the server task exists: the port is ours and ready for the first request.
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
+        let listener = match self.prebound.take() {
+            Some(listener) => listener,
+            None => TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0"),
+        };
         self.addr = listener.local_addr().expect("local addr");
         self.public_url = self
             .fixed_public_url

@@ -15,13 +15,14 @@ use tokio_rustls::rustls;
 /// A CA and a server certificate by it, made in `dir` (as `--tls-self-signed` makes them
 /// beside `dir/grantd.db`), for `host`, localhost, 127.0.0.1 and ::1.
 pub fn make_certificates(dir: &Path, host: &str) -> Files {
+    make_certificates_for(dir, &self_signed::names(Some(host)))
+}
+
+/// The same, for exactly `names`.
+pub fn make_certificates_for(dir: &Path, names: &[String]) -> Files {
     let files = Files::beside(&dir.join("grantd.db"));
-    self_signed::ensure(
-        &files,
-        &self_signed::names(Some(host)),
-        time::OffsetDateTime::now_utc(),
-    )
-    .expect("make a CA and a server certificate");
+    self_signed::ensure(&files, names, time::OffsetDateTime::now_utc())
+        .expect("make a CA and a server certificate");
     files
 }
 
