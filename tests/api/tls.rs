@@ -315,6 +315,44 @@ async fn tls_connections_past_the_cap_are_refused_with_503_over_tls() {
     assert_eq!(get_on(&mut held, "/healthz").await, 200);
 }
 
+/// Shutdown ends promptly with TLS connections open: a kept-alive one is closed at once, and
+/// one midway through its handshake is dropped, not left to its header-read timeout (10 min
+/// here, far past the 20 s `restart` allows the old server to stop).
+#[tokio::test]
+async fn shutdown_is_not_held_up_by_tls_connections() {
+    let mut srv = TestServer::spawn_tls(
+        None,
+        ServerOptions {
+            connections: Some(ConnectionLimits {
+                header_read_timeout: Duration::from_mins(10),
+                idle_timeout: Duration::from_mins(10),
+                max_connections: 100,
+            }),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let mut kept_alive = tls_connect(srv.addr(), "127.0.0.1", srv.ca_pem())
+        .await
+        .unwrap();
+    assert_eq!(get_on(&mut kept_alive, "/healthz").await, 200);
+    let mut halfway = TcpStream::connect(srv.addr()).await.unwrap();
+    halfway
+        .write_all(&tls_1_1_client_hello()[..12])
+        .await
+        .unwrap();
+    // Waits for the old server to return (failing after 20 s) before starting the new one.
+    srv.restart().await;
+    closed_by_server(&mut halfway).await;
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(BOUND, kept_alive.read(&mut buf))
+        .await
+        .expect("closed within 10 s");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    // The new server serves over TLS with the same certificate.
+    assert_eq!(srv.get("/healthz").go().await.status, 200);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The binary
 // ---------------------------------------------------------------------------------------------
