@@ -1,6 +1,6 @@
 //! The accept loop: takes TCP connections, refuses those past `--max-connections`, serves HTTP/1.1
-//! (and HTTP/2 over TLS) on the rest through hyper, and closes connections whose clients are too slow or gone quiet
-//! (`--header-read-timeout`, `--idle-timeout`). Nothing here knows a route or a rule: requests go
+//! (and HTTP/2 over TLS) on the rest through hyper, and closes connections whose clients are too
+//! slow or gone quiet (`--header-read-timeout`, `--idle-timeout`). Nothing here knows a route or a rule: requests go
 //! to [`crate::http::app`] as they are.
 //!
 //! Why not `axum::serve`: it has no header-read timeout, no idle timeout and no connection cap,
@@ -15,7 +15,10 @@
 //! from its first byte to finish its handshake and its first head (one that never finishes its
 //! handshake is as slow as one that never finishes its head), and a silent one the idle
 //! timeout, as in plain HTTP. The connection then speaks HTTP/2 if ALPN chose `h2`, HTTP/1.1
-//! otherwise; a connection over the cap is answered its 503 over TLS too.
+//! otherwise; a connection over the cap is answered its 503 over TLS too. HTTP/2 is timed as
+//! HTTP/1.1 is: bytes that arrive with no request in flight (a new request's HEADERS, but also
+//! a PING or a late SETTINGS ack) start the header-read clock, so a client that sends frames
+//! and no request is closed at the header-read timeout rather than the idle one.
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
@@ -226,13 +229,12 @@ async fn connection<S>(
         peer,
         activity: activity.clone(),
     };
+    let step = limits.header_read_timeout.min(limits.idle_timeout);
     let mut watch = Watch {
         activity,
         limits,
-        step: limits.header_read_timeout.min(limits.idle_timeout),
-        check: Box::pin(tokio::time::sleep(
-            limits.header_read_timeout.min(limits.idle_timeout),
-        )),
+        step,
+        check: Box::pin(tokio::time::sleep(step)),
         stopping: Box::pin(async move { while stopped.changed().await.is_ok() {} }),
         draining: false,
     };
