@@ -71,6 +71,11 @@ async fn sync_periodically(state: AppState) {
                 Ok(pruned) => tracing::debug!(pruned, "deleted expired authorization codes"),
                 Err(error) => tracing::warn!(%error, "cannot delete expired authorization codes"),
             }
+            match state.store.prune_refresh_tokens(now).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "deleted expired refresh tokens"),
+                Err(error) => tracing::warn!(%error, "cannot delete expired refresh tokens"),
+            }
         }
     }
 }

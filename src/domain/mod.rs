@@ -19,6 +19,7 @@ pub mod session;
 pub mod token;
 pub mod uri;
 pub mod user;
+pub mod user_token;
 pub mod web_flow;
 
 use std::fmt;

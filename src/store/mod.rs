@@ -31,8 +31,9 @@ use crate::domain::grant::Grant;
 use crate::domain::otp::TotpSecret;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
-use crate::domain::token::TokenHash;
+use crate::domain::token::{RefreshHash, TokenHash};
 use crate::domain::user::{NewUser, User};
+use crate::domain::user_token::{NewRefreshToken, Refreshed, StoredRefreshToken};
 use crate::domain::web_flow::StoredCode;
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
@@ -115,6 +116,14 @@ pub trait Store: Send + Sync {
     // Authorizations.
     /// Inserts the authorization and, for an app, creates its grant if the user has none yet.
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization>;
+    /// [`insert_authorization`](Self::insert_authorization) of a flow's token with its refresh
+    /// token (when it has one), in one transaction: a token never exists without the refresh
+    /// token its answer carries.
+    async fn insert_authorization_with_refresh(
+        &self,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Authorization>;
     /// Inserts many authorizations in one transaction (`grantd token mint`): all or none.
     async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64>;
     async fn find_authorization(
@@ -255,6 +264,29 @@ pub trait Store: Send + Sync {
     async fn take_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>>;
     /// Deletes the codes expired by `now`; how many.
     async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64>;
+
+    // Refresh tokens of expiring user tokens (only their SHA-256 is stored). Each belongs to
+    // one authorization and goes with it (revoked token, deleted grant, app or user).
+    /// The refresh token with this hash of one of `app`'s authorizations, expired or not.
+    /// Only reads: a wrong refresh token costs no write.
+    async fn find_refresh_token(
+        &self,
+        hash: &RefreshHash,
+        app: AppId,
+    ) -> Result<Option<StoredRefreshToken>>;
+    /// Uses the refresh token `old` of `app`, in one transaction: deletes it if it is still
+    /// there and live at `now`, swaps its authorization's token for `new`'s (the old token
+    /// stops working at once) and stores `new`'s refresh token. `None` when `old` was gone or
+    /// expired: of racing refreshes with one refresh token exactly one gets the pair.
+    async fn refresh_authorization(
+        &self,
+        old: &RefreshHash,
+        app: AppId,
+        new: &Refreshed,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>>;
+    /// Deletes the refresh tokens expired by `now`; how many.
+    async fn prune_refresh_tokens(&self, now: OffsetDateTime) -> Result<u64>;
 
     /// Brings what this store keeps in memory (a serving node's counters and token index) in
     /// step with the database. A server calls it every `--counter-sync-interval` and when it

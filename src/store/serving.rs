@@ -23,8 +23,9 @@ use crate::domain::authorization::{Authorization, NewAuthorization};
 use crate::domain::grant::Grant;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
-use crate::domain::token::TokenHash;
+use crate::domain::token::{RefreshHash, TokenHash};
 use crate::domain::user::{NewUser, User};
+use crate::domain::user_token::{NewRefreshToken, Refreshed, StoredRefreshToken};
 use crate::domain::web_flow::StoredCode;
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
@@ -251,6 +252,31 @@ impl Store for ServingStore {
         self.inner.prune_oauth_codes(now).await
     }
 
+    // Refresh tokens are in no cache; the token a refresh swaps reaches the token index
+    // through the change log, like a reset's.
+    async fn find_refresh_token(
+        &self,
+        hash: &RefreshHash,
+        app: AppId,
+    ) -> Result<Option<StoredRefreshToken>> {
+        self.inner.find_refresh_token(hash, app).await
+    }
+
+    async fn refresh_authorization(
+        &self,
+        old: &RefreshHash,
+        app: AppId,
+        new: &Refreshed,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>> {
+        forget_request_view();
+        self.inner.refresh_authorization(old, app, new, now).await
+    }
+
+    async fn prune_refresh_tokens(&self, now: OffsetDateTime) -> Result<u64> {
+        self.inner.prune_refresh_tokens(now).await
+    }
+
     async fn sync(&self, now: OffsetDateTime) -> Result<()> {
         self.counters.flush(now).await?;
         if let Some(index) = &self.index {
@@ -326,6 +352,17 @@ impl Store for ServingStore {
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
         forget_request_view();
         self.inner.insert_authorization(new).await
+    }
+
+    async fn insert_authorization_with_refresh(
+        &self,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Authorization> {
+        forget_request_view();
+        self.inner
+            .insert_authorization_with_refresh(new, refresh)
+            .await
     }
 
     async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64> {

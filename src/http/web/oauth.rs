@@ -1,6 +1,7 @@
 //! The OAuth web application flow's endpoints: `GET`/`POST /login/oauth/authorize` (the
 //! consent page and its answer) and `POST /login/oauth/access_token` (the code exchange).
-//! Thin handlers over `domain::web_flow`; the rules (redirect URIs, PKCE, codes) live there.
+//! Thin handlers over `domain::web_flow` and `domain::user_token`; the rules (redirect URIs,
+//! PKCE, codes, refresh tokens) live there.
 
 use std::fmt::Write as _;
 
@@ -19,6 +20,7 @@ use crate::domain::scope::Scopes;
 use crate::domain::secret::ClientSecret;
 use crate::domain::session::{self, SessionId};
 use crate::domain::user::User;
+use crate::domain::user_token::Issued;
 use crate::domain::web_flow::{self, Exchange, FlowError};
 use crate::domain::{Error, limits::Origin};
 use crate::http::AppState;
@@ -396,6 +398,9 @@ fn xml_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The fields GitHub's JSON answers give as numbers, not strings.
+const NUMBERS: &[&str] = &["expires_in", "refresh_token_expires_in"];
+
 /// Answers the fields in the asked format, with HTTP 200 (errors included, as GitHub does).
 fn answer(format: Format, fields: &[(&str, String)]) -> Response {
     let (content_type, body) = match format {
@@ -407,7 +412,7 @@ fn answer(format: Format, fields: &[(&str, String)]) -> Response {
             let map: serde_json::Map<String, serde_json::Value> = fields
                 .iter()
                 .map(|(k, v)| {
-                    let value = if *k == "expires_in" {
+                    let value = if NUMBERS.contains(k) {
                         v.parse::<i64>()
                             .map_or_else(|_| serde_json::Value::from(v.as_str()), Into::into)
                     } else {
@@ -499,16 +504,15 @@ pub async fn access_token(
         return ApiError::new(StatusCode::BAD_REQUEST, "Problems parsing request body")
             .into_response();
     };
-    match params.grant_type.as_deref() {
-        None | Some("" | "authorization_code") => {}
-        // refresh_token and device_code grants arrive in later slices.
-        Some(_) => return flow_error(format, FlowError::UnsupportedGrantType),
-    }
     let (client_id, client_secret) = match (basic(&headers), params.client_id) {
         (Some((id, secret)), _) => (id, Some(secret)),
         (None, id) => (id.unwrap_or_default(), params.client_secret),
     };
     let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|v| v.len() > max);
+    match params.grant_type.as_deref() {
+        None | Some("" | "authorization_code") => {}
+        Some(_) => return flow_error(format, FlowError::UnsupportedGrantType),
+    }
     if client_id.len() > MAX_SHORT
         || too_long(&client_secret, MAX_SHORT)
         || too_long(&params.code, MAX_SHORT)
@@ -528,18 +532,30 @@ pub async fn access_token(
 }
 
 async fn exchange(state: &AppState, request: Exchange, origin: Origin, format: Format) -> Response {
-    match web_flow::exchange(&*state.store, request, origin, state.clock.now()).await {
-        Ok(Ok(issued)) => {
-            let mut fields = vec![
-                ("access_token", issued.token.expose().to_owned()),
-                ("scope", issued.authorization.scopes.as_slice().join(",")),
-                ("token_type", "bearer".to_owned()),
-            ];
-            if let Some(seconds) = issued.expires_in {
-                fields.push(("expires_in", seconds.to_string()));
-            }
-            answer(format, &fields)
-        }
+    let outcome = web_flow::exchange(&*state.store, request, origin, state.clock.now()).await;
+    token_answer(format, outcome)
+}
+
+/// A flow's token in GitHub's fields (in its documentation's order): `expires_in`,
+/// `refresh_token` and `refresh_token_expires_in` only for a token that expires.
+pub(crate) fn token_fields(issued: &Issued) -> Vec<(&'static str, String)> {
+    let mut fields = vec![("access_token", issued.token.expose().to_owned())];
+    if let Some(seconds) = issued.expires_in {
+        fields.push(("expires_in", seconds.to_string()));
+    }
+    if let Some(refresh) = &issued.refresh {
+        fields.push(("refresh_token", refresh.token.expose().to_owned()));
+        fields.push(("refresh_token_expires_in", refresh.expires_in.to_string()));
+    }
+    fields.push(("scope", issued.authorization.scopes.as_slice().join(",")));
+    fields.push(("token_type", "bearer".to_owned()));
+    fields
+}
+
+/// The token endpoint's answer to a grant: the token, the flow's error, or the API's error.
+fn token_answer(format: Format, outcome: Result<Result<Issued, FlowError>, Error>) -> Response {
+    match outcome {
+        Ok(Ok(issued)) => answer(format, &token_fields(&issued)),
         Ok(Err(error)) => flow_error(format, error),
         Err(error) => ApiError::from(error).into_response(),
     }

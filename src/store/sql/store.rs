@@ -237,6 +237,23 @@ impl StoreImpl {
         .map_err(map_err)
     }
 
+    /// Stores the refresh token of authorization `id` (only its hash).
+    async fn insert_refresh_row(tx: &mut Transaction<'static, Db>, id: i64, refresh: &NewRefreshToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (refresh_hash, authorization_id, flow, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&refresh.hash.0[..])
+        .bind(id)
+        .bind(refresh.flow.as_str())
+        .bind(refresh.created_at.unix_timestamp())
+        .bind(refresh.expires_at.unix_timestamp())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     /// Inserts many authorizations (`grantd token mint`) in the order of their token hashes.
     /// The hashes are random, and so are the fingerprints minted from them: taken as they come,
     /// each row lands on another page of both unique indexes, and once the indexes outgrow the
@@ -502,8 +519,19 @@ impl Store for StoreImpl {
     }
 
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
+        self.insert_authorization_with_refresh(new, None).await
+    }
+
+    async fn insert_authorization_with_refresh(
+        &self,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Authorization> {
         let mut tx = self.write().await?;
         let id = Self::insert_authorization_row(&mut tx, new).await?;
+        if let Some(refresh) = refresh {
+            Self::insert_refresh_row(&mut tx, id, refresh).await?;
+        }
         let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
             .await?
             .ok_or_else(|| corrupt("authorization"))?;
@@ -995,6 +1023,91 @@ impl Store for StoreImpl {
 
     async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM oauth_codes WHERE expires_at <= $1")
+            .bind(now.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &RefreshHash,
+        app: AppId,
+    ) -> Result<Option<StoredRefreshToken>> {
+        let row: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT r.authorization_id, r.flow, r.expires_at FROM refresh_tokens r \
+             JOIN authorizations a ON a.id = r.authorization_id \
+             WHERE r.refresh_hash = $1 AND a.app_id = $2",
+        )
+        .bind(&hash.0[..])
+        .bind(app.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(|(id, flow, expires_at)| {
+            Ok(StoredRefreshToken {
+                authorization_id: AuthorizationId(id),
+                flow: Flow::from_stored(&flow),
+                expires_at: timestamp(expires_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn refresh_authorization(
+        &self,
+        old: &RefreshHash,
+        app: AppId,
+        new: &Refreshed,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>> {
+        let mut tx = self.write().await?;
+        // The delete decides: a racing refresh with the same token waits for this
+        // transaction (PostgreSQL's row lock, SQLite's write lock) and then deletes nothing.
+        let taken: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM refresh_tokens WHERE refresh_hash = $1 AND expires_at > $2 \
+             AND authorization_id IN (SELECT id FROM authorizations WHERE app_id = $3) \
+             RETURNING authorization_id",
+        )
+        .bind(&old.0[..])
+        .bind(now.unix_timestamp())
+        .bind(app.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(id) = taken else { return Ok(None) };
+        let done = sqlx::query(
+            "UPDATE authorizations SET token_hash = $1, token_last_eight = $2, expires_at = $3, updated_at = $4 \
+             WHERE id = $5",
+        )
+        .bind(&new.token_hash.0[..])
+        .bind(&new.token_last_eight)
+        .bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
+        .bind(now.unix_timestamp())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if let Some(refresh) = &new.refresh {
+            Self::insert_refresh_row(&mut tx, id, refresh).await?;
+        }
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let authorization = authorization_from_row(&row)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(authorization))
+    }
+
+    async fn prune_refresh_tokens(&self, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
             .bind(now.unix_timestamp())
             .execute(&self.pool)
             .await

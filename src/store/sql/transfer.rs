@@ -85,6 +85,16 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("flow", Column::OptText),
         ],
     ),
+    (
+        "refresh_tokens",
+        &[
+            ("refresh_hash", Column::Bytes),
+            ("authorization_id", Column::Int),
+            ("flow", Column::Text),
+            ("created_at", Column::Int),
+            ("expires_at", Column::Int),
+        ],
+    ),
 ];
 
 fn decode_column(row: &DbRow, name: &str, column: Column) -> Result<serde_json::Value> {
