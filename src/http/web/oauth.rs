@@ -1,7 +1,7 @@
 //! The OAuth web application flow's endpoints: `GET`/`POST /login/oauth/authorize` (the
-//! consent page and its answer) and `POST /login/oauth/access_token` (the code exchange).
-//! Thin handlers over `domain::web_flow` and `domain::user_token`; the rules (redirect URIs,
-//! PKCE, codes, refresh tokens) live there.
+//! consent page and its answer) and `POST /login/oauth/access_token` (the code exchange and
+//! the refresh grant). Thin handlers over `domain::web_flow` and `domain::user_token`; the
+//! rules (redirect URIs, PKCE, codes, refresh tokens) live there.
 
 use std::fmt::Write as _;
 
@@ -20,7 +20,7 @@ use crate::domain::scope::Scopes;
 use crate::domain::secret::ClientSecret;
 use crate::domain::session::{self, SessionId};
 use crate::domain::user::User;
-use crate::domain::user_token::Issued;
+use crate::domain::user_token::{self, Issued, RefreshRequest};
 use crate::domain::web_flow::{self, Exchange, FlowError};
 use crate::domain::{Error, limits::Origin};
 use crate::http::AppState;
@@ -363,6 +363,7 @@ struct TokenParams {
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     grant_type: Option<String>,
+    refresh_token: Option<String>,
 }
 
 /// The answer's format, from `Accept` (GitHub: form-encoded unless JSON or XML is asked for).
@@ -511,6 +512,14 @@ pub async fn access_token(
     let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|v| v.len() > max);
     match params.grant_type.as_deref() {
         None | Some("" | "authorization_code") => {}
+        Some("refresh_token") => {
+            let request = RefreshRequest {
+                client_id,
+                client_secret: client_secret.map(ClientSecret::new),
+                refresh_token: params.refresh_token.unwrap_or_default(),
+            };
+            return refresh(&state, request, origin, format).await;
+        }
         Some(_) => return flow_error(format, FlowError::UnsupportedGrantType),
     }
     if client_id.len() > MAX_SHORT
@@ -533,6 +542,26 @@ pub async fn access_token(
 
 async fn exchange(state: &AppState, request: Exchange, origin: Origin, format: Format) -> Response {
     let outcome = web_flow::exchange(&*state.store, request, origin, state.clock.now()).await;
+    token_answer(format, outcome)
+}
+
+async fn refresh(
+    state: &AppState,
+    request: RefreshRequest,
+    origin: Origin,
+    format: Format,
+) -> Response {
+    let too_long = |v: &str| v.len() > MAX_SHORT;
+    if too_long(&request.client_id)
+        || too_long(&request.refresh_token)
+        || request
+            .client_secret
+            .as_ref()
+            .is_some_and(|s| too_long(s.expose()))
+    {
+        return flow_error(format, FlowError::BadRefreshToken);
+    }
+    let outcome = user_token::refresh(&*state.store, request, origin, state.clock.now()).await;
     token_answer(format, outcome)
 }
 
