@@ -42,6 +42,7 @@ mod pool;
 mod postgres_only;
 mod races;
 mod rate_limits;
+mod refresh;
 mod retirement;
 mod scoped_permissions;
 mod scoped_tokens;

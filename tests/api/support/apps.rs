@@ -231,6 +231,11 @@ impl TestServer {
         self.store.as_deref().expect("the server is running")
     }
 
+    /// Every row of the database, as `grantd export` writes it.
+    pub async fn export(&self) -> Value {
+        self.store().export().await.expect("export")
+    }
+
     /// The id of the user or organization `login`.
     pub async fn account_id(&self, login: &str) -> i64 {
         let account = grantd::domain::account::AccountRef::Login(login.to_owned());
