@@ -40,6 +40,7 @@ mod operability;
 mod pagination;
 mod pool;
 mod postgres_only;
+mod python_clients;
 mod races;
 mod rate_limits;
 mod refresh;
