@@ -696,3 +696,106 @@ async fn octokit_refreshes_an_expiring_github_app_token() {
     );
     assert_pair(&refresh(&srv, text(second, "refreshToken")).await);
 }
+
+/// The new pair follows the app's setting at the time of the refresh: once the app no longer
+/// expires its user tokens, the refresh answers a token that lives on, without a refresh token
+/// (the used one is spent all the same).
+#[tokio::test]
+async fn an_app_that_stopped_expiring_tokens_refreshes_into_a_lasting_token() {
+    let srv = spawn().await;
+    let client = alice(&srv).await;
+    let first = pair(&srv, &client).await;
+    let seed = srv.dir().join("no-expiry.toml");
+    std::fs::write(
+        &seed,
+        format!(
+            "[[apps]]\nname = \"{}\"\nurl = \"{}\"\nowner = \"alice\"\nkind = \"github\"\n\
+             client_id = \"{}\"\nclient_secret = \"{}\"\ncallback_url = \"{REFRESHING_CALLBACK}\"\n",
+            REFRESHING_APP.name,
+            REFRESHING_APP.url,
+            REFRESHING_APP.client_id,
+            REFRESHING_APP.client_secret
+        ),
+    )
+    .expect("write the seed");
+    grantd::fixture::load_file(srv.store(), &seed, OffsetDateTime::now_utc())
+        .await
+        .expect("load the seed");
+
+    let lasting = refresh(&srv, text(&first, "refresh_token")).await;
+    let fields: Vec<&String> = lasting.as_object().expect("object").keys().collect();
+    assert_eq!(fields, ["access_token", "scope", "token_type"], "{lasting}");
+    let checked = srv
+        .check(&REFRESHING_APP, text(&lasting, "access_token"))
+        .await
+        .expect_status(200);
+    assert_eq!(checked["expires_at"], Value::Null);
+    srv.assert_token_is_gone(&REFRESHING_APP, text(&first, "access_token"))
+        .await;
+    assert_error(
+        &refresh(&srv, text(&first, "refresh_token")).await,
+        "bad_refresh_token",
+    );
+    assert_eq!(snapshot(&srv).await["refresh_tokens"], json!([]));
+}
+
+async fn refresh_without_secret(srv: &TestServer, refresh_token: &str) -> Value {
+    refresh_with(
+        srv,
+        &[
+            ("client_id", REFRESHING_APP.client_id),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
+/// GitHub: the client secret is "required unless the user access token was generated using
+/// the device flow". The device flow's token is issued here through the same domain function
+/// its endpoint calls (`user_token::issue` with `Flow::Device`).
+#[tokio::test]
+async fn a_device_flow_token_refreshes_without_the_client_secret() {
+    use grantd::domain::user_token::{self, Flow};
+
+    let srv = spawn().await;
+    let store = srv.store();
+    let app = grantd::domain::app::find(store, REFRESHING_APP.client_id)
+        .await
+        .expect("the app");
+    let login = grantd::domain::Login::parse("alice").expect("a login");
+    let user = store
+        .find_user_by_login(&login)
+        .await
+        .expect("store")
+        .expect("alice");
+    let issued = user_token::issue(
+        store,
+        &app,
+        user.id,
+        grantd::domain::scope::Scopes::default(),
+        Flow::Device,
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .expect("issued");
+    let refresh_token = issued.refresh.expect("a refresh token").token;
+
+    let renewed = refresh_without_secret(&srv, refresh_token.expose()).await;
+    assert_pair(&renewed);
+    srv.assert_token_is_gone(&REFRESHING_APP, issued.token.expose())
+        .await;
+    // The renewed pair is still the device flow's: again without the secret, and a wrong
+    // secret is refused all the same.
+    let wrong = [
+        ("client_id", REFRESHING_APP.client_id),
+        ("client_secret", SECOND_APP.client_secret),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", text(&renewed, "refresh_token")),
+    ];
+    assert_error(
+        &refresh_with(&srv, &wrong).await,
+        "incorrect_client_credentials",
+    );
+    assert_pair(&refresh_without_secret(&srv, text(&renewed, "refresh_token")).await);
+}

@@ -227,7 +227,7 @@ impl TestServer {
 
     // --- ground truth ----------------------------------------------------------------------
 
-    fn store(&self) -> &dyn grantd::store::Store {
+    pub fn store(&self) -> &dyn grantd::store::Store {
         self.store.as_deref().expect("the server is running")
     }
 
