@@ -545,6 +545,8 @@ async fn exchange(state: &AppState, request: Exchange, origin: Origin, format: F
     token_answer(format, outcome)
 }
 
+/// The refresh grant: every field bounded (an over-long one cannot be a refresh token we
+/// issued), then `user_token::refresh`.
 async fn refresh(
     state: &AppState,
     request: RefreshRequest,
