@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "grantd",
-    version,
+    // The commit too (build.rs), so a running server's code can be told apart from another's.
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("GRANTD_COMMIT"), ")"),
     about = "A self-hosted, GitHub-compatible OAuth token authority"
 )]
 pub struct Cli {
