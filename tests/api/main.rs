@@ -39,7 +39,7 @@ mod openapi;
 mod operability;
 mod pagination;
 mod pool;
-mod postgres_only;
+mod postgres_outage;
 mod races;
 mod rate_limits;
 mod retirement;
