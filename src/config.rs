@@ -423,6 +423,9 @@ pub struct AppAddArgs {
     /// The authorization callback URL of the web application flow (http or https).
     #[arg(long)]
     pub callback_url: Option<String>,
+    /// Let the app use the device flow (GitHub's "Enable Device Flow"; off by default).
+    #[arg(long)]
+    pub device_flow: bool,
     #[arg(long, value_enum, default_value = "oauth")]
     pub kind: AppKindArg,
     /// Use this client id instead of generating one.

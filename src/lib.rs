@@ -71,6 +71,11 @@ async fn sync_periodically(state: AppState) {
                 Ok(pruned) => tracing::debug!(pruned, "deleted expired authorization codes"),
                 Err(error) => tracing::warn!(%error, "cannot delete expired authorization codes"),
             }
+            match domain::device_flow::prune(&*state.store, now).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "deleted expired device codes"),
+                Err(error) => tracing::warn!(%error, "cannot delete expired device codes"),
+            }
         }
     }
 }

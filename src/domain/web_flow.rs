@@ -454,20 +454,39 @@ pub async fn exchange(
         return Ok(Err(FlowError::RedirectUriMismatch));
     }
     // The code's row goes with its user (ON DELETE CASCADE): its user still exists.
-    let user = code.user_id;
+    let new = new_token(&app, code.user_id, code.scopes, now)?;
+    let authorization = store.insert_authorization(&new.authorization).await?;
+    Ok(Ok(issued(store, new, authorization, now).await?))
+}
+
+/// A flow's token before it is stored, with the authorization it becomes. No `Debug`: it holds
+/// the token in clear.
+pub struct NewToken {
+    pub token: PlainToken,
+    pub authorization: NewAuthorization,
+}
+
+/// The token a flow (web or device) issues to `user` for `app`: `gho_` or `ghu_` by the app's
+/// kind, the scopes asked for (none for a GitHub App, whose permissions bound its token), and
+/// the app's expiry. Every flow builds its token here and finishes with [`issued`], so grants,
+/// the ten-token limit and expiry cannot drift between flows.
+pub fn new_token(
+    app: &App,
+    user: UserId,
+    scopes: Scopes,
+    now: OffsetDateTime,
+) -> Result<NewToken, Error> {
     let summary = app.summary();
-    let kind = app.kind.token_kind();
-    let token = PlainToken::generate(kind)?;
+    let token = PlainToken::generate(app.kind.token_kind())?;
     let expires_at = authorization::expiry(now, summary.token_ttl)?;
     let scopes = match app.kind {
-        // A GitHub App's user token has no scopes: its app's permissions bound it.
         AppKind::GitHub => Scopes::default(),
-        AppKind::OAuth => code.scopes,
+        AppKind::OAuth => scopes,
     };
-    let new = NewAuthorization {
+    let authorization = NewAuthorization {
         user_id: user,
         app: Some(summary),
-        scopes: scopes.clone(),
+        scopes,
         token_hash: token.hash(),
         token_last_eight: token.last_eight(),
         note: None,
@@ -478,13 +497,31 @@ pub async fn exchange(
         scoped_to: None,
         web_flow: true,
     };
-    let authorization = store.insert_authorization(&new).await?;
-    revoke_beyond_limit(store, user, app.id, &scopes).await?;
-    Ok(Ok(Issued {
+    Ok(NewToken {
         token,
         authorization,
-        expires_in: expires_at.map(|at| (at - now).whole_seconds()),
-    }))
+    })
+}
+
+/// What follows the insert of a flow's token: GitHub's ten-token limit, then the answer.
+pub async fn issued(
+    store: &dyn Store,
+    new: NewToken,
+    authorization: Authorization,
+    now: OffsetDateTime,
+) -> Result<Issued, Error> {
+    let NewToken {
+        token,
+        authorization: asked,
+    } = new;
+    if let Some(app) = &asked.app {
+        revoke_beyond_limit(store, asked.user_id, app.id, &asked.scopes).await?;
+    }
+    Ok(Issued {
+        token,
+        authorization,
+        expires_in: asked.expires_at.map(|at| (at - now).whole_seconds()),
+    })
 }
 
 /// GitHub's limit: at most [`TOKENS_PER_SCOPE_SET`] live tokens per user, app and scope set;
