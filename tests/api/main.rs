@@ -23,6 +23,7 @@ mod cli;
 mod conditional_requests;
 mod conventions;
 mod conventions_binary;
+mod device_flow;
 mod expiry;
 mod fuzz;
 mod get_or_create;

@@ -60,7 +60,7 @@ fn param(location: &str, name: &str) -> Option<String> {
 }
 
 /// The hidden fields of the consent form, as the browser would post them back.
-fn form_fields(html: &str) -> Vec<(String, String)> {
+pub(crate) fn form_fields(html: &str) -> Vec<(String, String)> {
     html.split("<input type=\"hidden\" name=\"")
         .skip(1)
         .map(|rest| {
