@@ -199,24 +199,14 @@ async fn signed_in_or_sign_in(
 }
 
 /// `GET /login/device`: the form to enter a user code (after signing in).
-pub async fn enter_code(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    #[derive(Default, Deserialize)]
-    struct Prefill {
-        user_code: Option<String>,
-    }
+pub async fn enter_code(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let site = Site::of(&state);
-    let prefill: Prefill = read_query(query.as_deref());
     let result = async {
         let (user, id) = match signed_in_or_sign_in(&state, &site, &headers).await? {
             Ok(signed_in) => signed_in,
             Err(redirect) => return Ok(redirect),
         };
-        let user_code = prefill.user_code.as_deref().unwrap_or_default();
-        entry_form(&site, &user, &id, StatusCode::OK, user_code, None)
+        entry_form(&site, &user, &id, StatusCode::OK, "", None)
     }
     .await;
     result.unwrap_or_else(|error| error.into_page(&site.base))
