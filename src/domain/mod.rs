@@ -8,6 +8,7 @@ pub mod account;
 pub mod app;
 pub mod app_token;
 pub mod authorization;
+pub mod device_flow;
 pub mod error;
 pub mod grant;
 pub mod limits;

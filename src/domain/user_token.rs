@@ -122,19 +122,33 @@ fn seconds_until(at: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<i64>
     at.map(|at| (at - now).whole_seconds())
 }
 
-/// Issues the user token of a flow: `user` authorized `app` for `scopes` (ignored for a
-/// GitHub App, whose user tokens carry none). The token (and, when the app's user tokens
-/// expire, its refresh token) is inserted in one transaction through the same store path as
-/// every authorization, then GitHub's limit of ten tokens per user, app and scope set is
-/// applied.
-pub async fn issue(
-    store: &dyn Store,
+/// A flow's token before it is stored: the token and refresh token in clear, and the rows
+/// they become. No `Debug`: tokens in clear.
+pub struct Prepared {
+    pub token: PlainToken,
+    pub authorization: NewAuthorization,
+    pub refresh: Option<(RefreshToken, NewRefreshToken)>,
+}
+
+impl Prepared {
+    /// The refresh token's row, for the store call that inserts the authorization.
+    pub fn refresh_row(&self) -> Option<&NewRefreshToken> {
+        self.refresh.as_ref().map(|(_, row)| row)
+    }
+}
+
+/// The token a flow issues to `user` for `app`: `gho_` or `ghu_` by the app's kind, the scopes
+/// asked for (none for a GitHub App, whose permissions bound its token), the app's expiry and,
+/// when its user tokens expire, a refresh token. Every flow builds its token here, stores it
+/// with its refresh token in one transaction and ends with [`finish`], so grants, the ten-token
+/// limit, expiry and refresh cannot drift between flows.
+pub fn prepare(
     app: &App,
     user: UserId,
     scopes: Scopes,
     flow: Flow,
     now: OffsetDateTime,
-) -> Result<Issued, Error> {
+) -> Result<Prepared, Error> {
     let token = PlainToken::generate(app.kind.token_kind())?;
     let expires_at = authorization::expiry(now, app.user_token_ttl)?;
     let scopes = match app.kind {
@@ -142,10 +156,10 @@ pub async fn issue(
         AppKind::GitHub => Scopes::default(),
         AppKind::OAuth => scopes,
     };
-    let new = NewAuthorization {
+    let authorization = NewAuthorization {
         user_id: user,
         app: Some(app.summary()),
-        scopes: scopes.clone(),
+        scopes,
         token_hash: token.hash(),
         token_last_eight: token.last_eight(),
         note: None,
@@ -157,19 +171,55 @@ pub async fn issue(
         web_flow: true,
     };
     let refresh = new_refresh(expires_at, flow, now)?;
-    let authorization = store
-        .insert_authorization_with_refresh(&new, refresh.as_ref().map(|(_, stored)| stored))
-        .await?;
-    web_flow::revoke_beyond_limit(store, user, app.id, &scopes).await?;
+    Ok(Prepared {
+        token,
+        authorization,
+        refresh,
+    })
+}
+
+/// What follows the insert of a flow's token: GitHub's limit of ten tokens per user, app and
+/// scope set, then the answer.
+pub async fn finish(
+    store: &dyn Store,
+    prepared: Prepared,
+    authorization: Authorization,
+    now: OffsetDateTime,
+) -> Result<Issued, Error> {
+    let Prepared {
+        token,
+        authorization: asked,
+        refresh,
+    } = prepared;
+    if let Some(app) = &asked.app {
+        web_flow::revoke_beyond_limit(store, asked.user_id, app.id, &asked.scopes).await?;
+    }
     Ok(Issued {
         token,
         authorization,
-        expires_in: seconds_until(expires_at, now),
+        expires_in: seconds_until(asked.expires_at, now),
         refresh: refresh.map(|(token, _)| IssuedRefresh {
             token,
             expires_in: REFRESH_TOKEN_TTL.whole_seconds(),
         }),
     })
+}
+
+/// Issues the user token of a flow whose code was already used up (the web flow's exchange
+/// deletes its code as it reads it): [`prepare`], one insert, [`finish`].
+pub async fn issue(
+    store: &dyn Store,
+    app: &App,
+    user: UserId,
+    scopes: Scopes,
+    flow: Flow,
+    now: OffsetDateTime,
+) -> Result<Issued, Error> {
+    let prepared = prepare(app, user, scopes, flow, now)?;
+    let authorization = store
+        .insert_authorization_with_refresh(&prepared.authorization, prepared.refresh_row())
+        .await?;
+    finish(store, prepared, authorization, now).await
 }
 
 /// What the token endpoint was sent for the refresh grant. No `Debug`: secrets.

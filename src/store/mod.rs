@@ -27,6 +27,7 @@ use crate::domain::account::{Account, AccountRef, Repository};
 use crate::domain::app::{App, AppKind, NewApp};
 use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, AuthorizationChanges, NewAuthorization};
+use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
 use crate::domain::grant::Grant;
 use crate::domain::otp::TotpSecret;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
@@ -55,6 +56,8 @@ pub enum Constraint {
     OwnsApps,
     /// An account or repository id that a fixture fixes is taken by another one.
     AccountId,
+    /// A live device-flow code already has this user code.
+    UserCode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -287,6 +290,54 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<Authorization>>;
     /// Deletes the refresh tokens expired by `now`; how many.
     async fn prune_refresh_tokens(&self, now: OffsetDateTime) -> Result<u64>;
+    // Codes of the device flow (only the SHA-256 of the device code and of the user code is
+    // stored).
+    /// [`Constraint::UserCode`] if a live code already has this user code.
+    async fn insert_device_code(&self, code: &NewDeviceCode) -> Result<()>;
+    /// The code of `app` with this device-code hash, expired or not. Writes nothing.
+    async fn find_device_code(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+    ) -> Result<Option<StoredDeviceCode>>;
+    /// Records a poll of a pending code: sets its last poll to `now` and its interval to
+    /// `interval`, only if its last poll is still `previous` (compare-and-set, so of racing
+    /// polls one is recorded). Whether it was.
+    async fn record_device_poll(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+        previous: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        interval: i64,
+    ) -> Result<bool>;
+    /// The pending code with this user-code hash that has not expired by `now`, with its app.
+    async fn find_pending_user_code(
+        &self,
+        hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<(StoredDeviceCode, App)>>;
+    /// Sets the decision (approved by a user, or denied) of the pending, live code with this
+    /// user-code hash. Whether there was one.
+    async fn decide_device_code(
+        &self,
+        hash: &[u8; 32],
+        decision: DeviceState,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// In one transaction: deletes the code of `app` with this hash if it is approved by
+    /// `new`'s user, and inserts `new` (as [`insert_authorization`](Store::insert_authorization)
+    /// does). `None`, with nothing written, if there was no such code: of racing redemptions
+    /// exactly one inserts a token.
+    async fn redeem_device_code(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Option<Authorization>>;
+    /// Deletes the codes that expired at or before `expired_by`; how many.
+    async fn prune_device_codes(&self, expired_by: OffsetDateTime) -> Result<u64>;
 
     /// Brings what this store keeps in memory (a serving node's counters and token index) in
     /// step with the database. A server calls it every `--counter-sync-interval` and when it
@@ -348,6 +399,8 @@ pub struct IndexUsage {
 pub enum CounterKind {
     Requests,
     FailedLogins,
+    /// User codes entered at `/login/device`, per user and per app.
+    DeviceCodeSubmissions,
 }
 
 impl CounterKind {
@@ -355,6 +408,7 @@ impl CounterKind {
         match self {
             Self::Requests => "requests",
             Self::FailedLogins => "failed_logins",
+            Self::DeviceCodeSubmissions => "device_code_submissions",
         }
     }
 }
@@ -385,6 +439,7 @@ pub struct AppUpsert {
     pub name: String,
     pub url: String,
     pub callback_url: Option<String>,
+    pub device_flow: bool,
     pub owner: Login,
     pub client_id: Option<ClientId>,
     /// Used only when the app is created without a client id in the file.

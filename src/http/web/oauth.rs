@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::{Page, PageError, Site, check_token, read_form, read_query};
 use crate::domain::app::{self, App};
+use crate::domain::device_flow;
 use crate::domain::scope::Scopes;
 use crate::domain::secret::ClientSecret;
 use crate::domain::session::{self, SessionId};
@@ -30,7 +31,7 @@ use crate::http::extract::RequestOrigin;
 /// A token request body larger than this is refused: every field together is well under it.
 const TOKEN_BODY_LIMIT: usize = 16 * 1024;
 /// Longest short parameter (client id, login, prompt, method, grant type, code).
-const MAX_SHORT: usize = 256;
+pub(super) const MAX_SHORT: usize = 256;
 
 /// The parameters of `GET /login/oauth/authorize` and of the consent form.
 #[derive(Debug, Default, Deserialize)]
@@ -85,20 +86,29 @@ impl AuthorizeParams {
     }
 }
 
+/// The consent page of both flows: the app, its owner, each scope in plain words, and a form
+/// posting `hidden` back to `action` with the buttons `authorize=1` and `authorize=0`.
 #[derive(Template)]
 #[template(path = "authorize.html")]
-struct ConsentPage<'a> {
-    base: &'a str,
-    token: &'a str,
-    login: &'a str,
-    app_name: &'a str,
-    owner: &'a str,
-    scopes: Vec<(&'a str, &'static str)>,
-    client_id: &'a str,
-    redirect_uri: &'a str,
-    scope: &'a str,
-    state: &'a str,
-    code_challenge: &'a str,
+pub(super) struct ConsentPage<'a> {
+    pub base: &'a str,
+    pub login: &'a str,
+    pub app_name: &'a str,
+    pub owner: &'a str,
+    pub scopes: Vec<(&'a str, &'static str)>,
+    pub action: &'a str,
+    pub hidden: Vec<(&'static str, &'a str)>,
+    /// Where Authorize sends the browser (web flow); `None` for a device.
+    pub redirect_uri: Option<&'a str>,
+}
+
+/// Each scope with its plain words.
+pub(super) fn scopes_in_words(scopes: &Scopes) -> Vec<(&str, &'static str)> {
+    scopes
+        .as_slice()
+        .iter()
+        .map(|s| (s.as_str(), web_flow::describe_scope(s)))
+        .collect()
 }
 
 /// A 302 to the app (GitHub answers the flow's redirects with 302).
@@ -182,7 +192,7 @@ async fn check(
 }
 
 /// The signed-in user and session id, if the browser has a live session.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(User, SessionId)>, PageError> {
@@ -273,22 +283,27 @@ pub async fn authorize(
         }
         let token = session::authenticity_token(id.expose());
         let scope_text = scopes.as_slice().join(" ");
+        let action = format!("{}/login/oauth/authorize", site.base);
+        let mut hidden = vec![
+            ("authenticity_token", token.as_str()),
+            ("client_id", checked.app.client_id.as_str()),
+            ("redirect_uri", checked.redirect_uri.as_str()),
+            ("scope", scope_text.as_str()),
+            ("state", params.state.as_deref().unwrap_or_default()),
+        ];
+        if let Some(challenge) = checked.challenge.as_deref() {
+            hidden.push(("code_challenge", challenge));
+            hidden.push(("code_challenge_method", "S256"));
+        }
         let page = ConsentPage {
             base: &site.base,
-            token: &token,
             login: user.login.as_str(),
             app_name: &checked.app.name,
             owner: checked.app.owner_login.as_str(),
-            scopes: scopes
-                .as_slice()
-                .iter()
-                .map(|s| (s.as_str(), web_flow::describe_scope(s)))
-                .collect(),
-            client_id: checked.app.client_id.as_str(),
-            redirect_uri: &checked.redirect_uri,
-            scope: &scope_text,
-            state: params.state.as_deref().unwrap_or_default(),
-            code_challenge: checked.challenge.as_deref().unwrap_or_default(),
+            scopes: scopes_in_words(&scopes),
+            action: &action,
+            hidden,
+            redirect_uri: Some(&checked.redirect_uri),
         };
         let mut response = Page::render(StatusCode::OK, &page)?.into_response();
         allow_form_redirect(&mut response, &checked.redirect_uri);
@@ -364,18 +379,19 @@ struct TokenParams {
     code_verifier: Option<String>,
     grant_type: Option<String>,
     refresh_token: Option<String>,
+    device_code: Option<String>,
 }
 
 /// The answer's format, from `Accept` (GitHub: form-encoded unless JSON or XML is asked for).
 #[derive(Clone, Copy)]
-enum Format {
+pub(super) enum Format {
     Form,
     Json,
     Xml,
 }
 
 impl Format {
-    fn of(headers: &HeaderMap) -> Self {
+    pub(super) fn of(headers: &HeaderMap) -> Self {
         let accept = headers
             .get_all(header::ACCEPT)
             .iter()
@@ -400,10 +416,10 @@ fn xml_escape(text: &str) -> String {
 }
 
 /// The fields GitHub's JSON answers give as numbers, not strings.
-const NUMBERS: &[&str] = &["expires_in", "refresh_token_expires_in"];
+const NUMBERS: &[&str] = &["expires_in", "refresh_token_expires_in", "interval"];
 
 /// Answers the fields in the asked format, with HTTP 200 (errors included, as GitHub does).
-fn answer(format: Format, fields: &[(&str, String)]) -> Response {
+pub(super) fn answer(format: Format, fields: &[(&str, String)]) -> Response {
     let (content_type, body) = match format {
         Format::Form => (
             "application/x-www-form-urlencoded; charset=utf-8",
@@ -480,7 +496,10 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// Reads a form or JSON body (by `Content-Type`) of at most [`TOKEN_BODY_LIMIT`] bytes.
-async fn read_token_params(headers: &HeaderMap, body: Body) -> Option<TokenParams> {
+pub(super) async fn read_token_params<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+) -> Option<T> {
     let bytes = axum::body::to_bytes(body, TOKEN_BODY_LIMIT).await.ok()?;
     let json = headers
         .get(header::CONTENT_TYPE)
@@ -501,10 +520,15 @@ pub async fn access_token(
     body: Body,
 ) -> Response {
     let format = Format::of(&headers);
-    let Some(params) = read_token_params(&headers, body).await else {
+    let Some(params) = read_token_params::<TokenParams>(&headers, body).await else {
         return ApiError::new(StatusCode::BAD_REQUEST, "Problems parsing request body")
             .into_response();
     };
+    if params.grant_type.as_deref() == Some(device_flow::GRANT_TYPE) {
+        // No secret: a device cannot keep one. A client id in Basic counts as sent.
+        let client_id = basic(&headers).map(|(id, _)| id).or(params.client_id);
+        return super::device::poll(&state, format, client_id, params.device_code).await;
+    }
     let (client_id, client_secret) = match (basic(&headers), params.client_id) {
         (Some((id, secret)), _) => (id, Some(secret)),
         (None, id) => (id.unwrap_or_default(), params.client_secret),
@@ -586,8 +610,13 @@ pub(crate) fn token_fields(issued: &Issued) -> Vec<(&'static str, String)> {
 /// The token endpoint's answer to a grant: the token, the flow's error, or the API's error.
 fn token_answer(format: Format, outcome: Result<Result<Issued, FlowError>, Error>) -> Response {
     match outcome {
-        Ok(Ok(issued)) => answer(format, &token_fields(&issued)),
+        Ok(Ok(issued)) => issued_answer(format, &issued),
         Ok(Err(error)) => flow_error(format, error),
         Err(error) => ApiError::from(error).into_response(),
     }
+}
+
+/// A flow's token, as every flow (web, device, refresh) answers it.
+pub(super) fn issued_answer(format: Format, issued: &Issued) -> Response {
+    answer(format, &token_fields(issued))
 }

@@ -14,6 +14,7 @@ use crate::domain::account::{
 use crate::domain::app::{App, AppKind, AppSummary, NewApp};
 use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, NewAuthorization};
+use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
 use crate::domain::grant::Grant;
 use crate::domain::otp::TotpSecret;
 use crate::domain::permission::Permissions;
