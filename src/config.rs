@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "grantd",
-    version,
+    // The commit too (build.rs), so a running server's code can be told apart from another's.
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("GRANTD_COMMIT"), ")"),
     about = "A self-hosted, GitHub-compatible OAuth token authority"
 )]
 pub struct Cli {
@@ -439,6 +440,9 @@ pub struct AppAddArgs {
     /// The authorization callback URL of the web application flow (http or https).
     #[arg(long)]
     pub callback_url: Option<String>,
+    /// Let the app use the device flow (GitHub's "Enable Device Flow"; off by default).
+    #[arg(long)]
+    pub device_flow: bool,
     #[arg(long, value_enum, default_value = "oauth")]
     pub kind: AppKindArg,
     /// Use this client id instead of generating one.

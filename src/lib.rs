@@ -74,6 +74,16 @@ async fn sync_periodically(state: AppState) {
                 Ok(pruned) => tracing::debug!(pruned, "deleted expired authorization codes"),
                 Err(error) => tracing::warn!(%error, "cannot delete expired authorization codes"),
             }
+            match state.store.prune_refresh_tokens(now).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "deleted expired refresh tokens"),
+                Err(error) => tracing::warn!(%error, "cannot delete expired refresh tokens"),
+            }
+            match domain::device_flow::prune(&*state.store, now).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "deleted expired device codes"),
+                Err(error) => tracing::warn!(%error, "cannot delete expired device codes"),
+            }
         }
     }
 }

@@ -94,6 +94,8 @@ fn map_err(error: sqlx::Error) -> Error {
             Some(Constraint::PersonalNote)
         } else if message.contains("users.id") || message.contains("repositories.id") {
             Some(Constraint::AccountId)
+        } else if message.contains("device_codes.user_code_hash") {
+            Some(Constraint::UserCode)
         } else {
             None
         };

@@ -566,6 +566,29 @@ pub fn postgres_admin_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
+/// The engine a test needs, when it tests something only one engine has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Fails the test when the suite runs on the other engine. Such tests live in a module named
+/// `sqlite_only` or `postgres_only`, and `scripts/test` runs each in its engine's pass only; run
+/// by hand on the wrong engine they fail loudly instead of passing without testing anything.
+pub fn require_engine(engine: Engine) {
+    let running = if postgres_admin_url().is_some() {
+        Engine::Postgres
+    } else {
+        Engine::Sqlite
+    };
+    assert_eq!(
+        running, engine,
+        "this test needs {engine:?}: scripts/test runs it in that engine's pass \
+         (PostgreSQL through scripts/with-postgres, which sets GRANTD_TEST_POSTGRES)"
+    );
+}
+
 /// A new, empty database for one test: a fresh database on the PostgreSQL server under test,
 /// or `sqlite_path` when the suite runs on SQLite.
 pub async fn fresh_database_url(sqlite_path: &Path) -> String {

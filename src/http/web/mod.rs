@@ -6,6 +6,7 @@
 //! check, bounded form bodies and the error pages. No SQL and no rules here; the rules of
 //! signing in are `domain::session`'s.
 
+mod device;
 mod oauth;
 mod signin;
 
@@ -35,6 +36,12 @@ pub fn routes() -> Router<AppState> {
             get(oauth::authorize).post(oauth::decide),
         )
         .route("/login/oauth/access_token", post(oauth::access_token))
+        .route("/login/device/code", post(device::device_code))
+        .route(
+            "/login/device",
+            get(device::enter_code).post(device::submit_code),
+        )
+        .route("/login/device/authorize", post(device::decide))
         .route("/assets/grantd.css", get(stylesheet))
 }
 
