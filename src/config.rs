@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "grantd",
-    version,
+    // The commit too (build.rs), so a running server's code can be told apart from another's.
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("GRANTD_COMMIT"), ")"),
     about = "A self-hosted, GitHub-compatible OAuth token authority"
 )]
 pub struct Cli {
@@ -95,9 +96,26 @@ pub struct ServeArgs {
     pub seed: Option<PathBuf>,
     /// The API's root URL as clients reach it (behind a proxy, say), used in every `url`
     /// field and `Link` header: an absolute http:// or https:// URL with a host and no query or
-    /// fragment. Defaults to http://<listen address>.
+    /// fragment. Defaults to http://<listen address> (https:// with TLS).
     #[arg(long, env = "GRANTD_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first); needs
+    /// --tls-key. Both files are read again on SIGHUP, without dropping a connection.
+    #[arg(
+        long,
+        env = "GRANTD_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, RSA or EC).
+    #[arg(long, env = "GRANTD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate of a local CA, both made on first start and kept beside
+    /// the SQLite database (owner-only), for the public URL's host, localhost, 127.0.0.1 and
+    /// ::1. For development and CI: clients trust the CA file whose path is printed at start.
+    #[arg(long, env = "GRANTD_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
     /// PostgreSQL: connections this node keeps at most. Keep nodes × pool size below the
     /// server's max_connections.
     #[arg(long, env = "GRANTD_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
@@ -440,6 +458,9 @@ pub struct AppAddArgs {
     /// The authorization callback URL of the web application flow (http or https).
     #[arg(long)]
     pub callback_url: Option<String>,
+    /// Let the app use the device flow (GitHub's "Enable Device Flow"; off by default).
+    #[arg(long)]
+    pub device_flow: bool,
     #[arg(long, value_enum, default_value = "oauth")]
     pub kind: AppKindArg,
     /// Use this client id instead of generating one.

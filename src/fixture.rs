@@ -72,6 +72,9 @@ struct AppEntry {
     user_token_ttl: Option<String>,
     /// The authorization callback URL of the web application flow.
     callback_url: Option<String>,
+    /// Whether the app may use the device flow (GitHub's "Enable Device Flow").
+    #[serde(default)]
+    device_flow: bool,
 }
 
 /// Why a fixture file was refused: which file, which entry, and what is wrong with it.
@@ -290,6 +293,7 @@ async fn plan_apps(
             name: entry.name.clone(),
             url: entry.url,
             callback_url: entry.callback_url,
+            device_flow: entry.device_flow,
             owner: entry.owner.clone(),
             client_id: entry.client_id.clone(),
             client_secret: entry.client_secret.map(ClientSecret::new),
@@ -338,6 +342,7 @@ async fn plan_apps(
             name: entry.name,
             url: spec.url,
             callback_url: spec.callback_url,
+            device_flow: spec.device_flow,
             owner,
             client_id: entry.client_id.is_some().then(|| client_id.clone()),
             generated_client_id: client_id,
@@ -600,6 +605,8 @@ mod tests {
             "client_id",
             "expire_user_tokens",
             "user_token_ttl",
+            "callback_url",
+            "device_flow",
             "id",
             "members",
             "bogus",
@@ -703,12 +710,16 @@ mod tests {
                 prop::option::of("[a-z0-9]{0,8}"),
                 prop::option::of(prop_oneof![Just("8h"), Just("0s"), Just("x"), Just("1000000000000000y")]),
                 any::<bool>(),
+                prop::option::of(any::<bool>()),
             )
-                .prop_map(|(name, url, owner, kind, client_id, secret, ttl, expire)| {
+                .prop_map(|(name, url, owner, kind, client_id, secret, ttl, expire, device_flow)| {
                     let mut entry = format!(
                         "[[apps]]\nname = {}\nurl = \"{url}\"\nowner = \"{owner}\"\nkind = \"{kind}\"\nexpire_user_tokens = {expire}\n",
                         Value::String(name)
                     );
+                    if let Some(device_flow) = device_flow {
+                        writeln!(entry, "device_flow = {device_flow}").unwrap();
+                    }
                     if let Some(id) = client_id {
                         writeln!(entry, "client_id = {}", Value::String(id)).unwrap();
                     }

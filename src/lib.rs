@@ -10,6 +10,7 @@ pub mod fixture;
 pub mod http;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 use std::future::Future;
 
@@ -18,7 +19,8 @@ use tokio::net::TcpListener;
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
 /// flight (each bounded by the request timeout), writes back what the store keeps in memory
-/// (counters) and returns. Connections are served under `state.connections` (see `server.rs`).
+/// (counters) and returns. Connections are served under `state.connections`, over TLS if
+/// `state.tls` (see `server.rs`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -29,6 +31,7 @@ pub async fn serve(
         listener,
         http::app(state.clone()),
         state.connections,
+        state.tls.clone(),
         shutdown,
     )
     .await;
@@ -70,6 +73,16 @@ async fn sync_periodically(state: AppState) {
                 Ok(0) => {}
                 Ok(pruned) => tracing::debug!(pruned, "deleted expired authorization codes"),
                 Err(error) => tracing::warn!(%error, "cannot delete expired authorization codes"),
+            }
+            match state.store.prune_refresh_tokens(now).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "deleted expired refresh tokens"),
+                Err(error) => tracing::warn!(%error, "cannot delete expired refresh tokens"),
+            }
+            match domain::device_flow::prune(&*state.store, now).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "deleted expired device codes"),
+                Err(error) => tracing::warn!(%error, "cannot delete expired device codes"),
             }
         }
     }

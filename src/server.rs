@@ -1,6 +1,6 @@
 //! The accept loop: takes TCP connections, refuses those past `--max-connections`, serves HTTP/1.1
-//! on the rest through hyper, and closes connections whose clients are too slow or gone quiet
-//! (`--header-read-timeout`, `--idle-timeout`). Nothing here knows a route or a rule: requests go
+//! (and HTTP/2 over TLS) on the rest through hyper, and closes connections whose clients are too
+//! slow or gone quiet (`--header-read-timeout`, `--idle-timeout`). Nothing here knows a route or a rule: requests go
 //! to [`crate::http::app`] as they are.
 //!
 //! Why not `axum::serve`: it has no header-read timeout, no idle timeout and no connection cap,
@@ -10,10 +10,15 @@
 //! answer), so it is an idle timeout and a header timeout in one, with one length; grantd wants a
 //! short bound on a head being sent and a longer one on a quiet keep-alive connection.
 //!
-//! TLS goes between the accept and [`connection`]: a handshake would turn the `TcpStream` into
-//! the stream served, bounded by the header-read timeout (a client that never finishes its
-//! handshake is as slow as one that never finishes its head). [`connection`] already serves any
-//! `AsyncRead + AsyncWrite` stream.
+//! With TLS (`--tls-cert`, `--tls-self-signed`), the handshake is part of the connection's
+//! first request head: the byte counting sits under TLS, so a client has the header-read timeout
+//! from its first byte to finish its handshake and its first head (one that never finishes its
+//! handshake is as slow as one that never finishes its head), and a silent one the idle
+//! timeout, as in plain HTTP. The connection then speaks HTTP/2 if ALPN chose `h2`, HTTP/1.1
+//! otherwise; a connection over the cap is answered its 503 over TLS too. HTTP/2 is timed as
+//! HTTP/1.1 is: bytes that arrive with no request in flight (a new request's HEADERS, but also
+//! a PING or a late SETTINGS ack) start the header-read clock, so a client that sends frames
+//! and no request is closed at the header-read timeout rather than the idle one.
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
@@ -29,12 +34,15 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
+
+use crate::tls::Tls;
 
 /// How long and how many: the limits every connection is served under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,13 +76,14 @@ const REFUSAL_TIME: Duration = Duration::from_secs(1);
 /// so that a flood of connections cannot pile up refusal tasks either.
 const MAX_REFUSALS: usize = 256;
 
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets every open
-/// connection finish the request it is serving (closing idle ones at once), and returns once
-/// all are closed.
+/// Serves `app` on `listener` (over TLS if `tls`) until `shutdown` completes, then stops
+/// accepting, lets every open connection finish the request it is serving (closing idle ones
+/// at once), and returns once all are closed.
 pub async fn run<S>(
     listener: TcpListener,
     app: S,
     limits: ConnectionLimits,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -106,6 +115,7 @@ pub async fn run<S>(
                 peer,
                 app.clone(),
                 limits,
+                tls.clone(),
                 stop.clone(),
                 permit,
             ));
@@ -118,7 +128,7 @@ pub async fn run<S>(
                 );
                 full = true;
             }
-            refuse(stream, &refusals, &refusal);
+            refuse(stream, tls.as_ref(), &refusals, &refusal);
         }
     }
     drop(listener);
@@ -158,82 +168,205 @@ fn refusal(max: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Answers a connection over the cap with the 503, then closes it, all within [`REFUSAL_TIME`].
-fn refuse(mut stream: TcpStream, refusals: &Arc<Semaphore>, refusal: &Arc<[u8]>) {
+/// Answers a connection over the cap with the 503 (after a TLS handshake, with TLS), then
+/// closes it, all within [`REFUSAL_TIME`].
+fn refuse(stream: TcpStream, tls: Option<&Tls>, refusals: &Arc<Semaphore>, refusal: &Arc<[u8]>) {
     let Ok(slot) = refusals.clone().try_acquire_owned() else {
         return; // dropped: closed unanswered
     };
     let refusal = refusal.clone();
+    let tls = tls.cloned();
     tokio::spawn(async move {
         let _ = tokio::time::timeout(REFUSAL_TIME, async {
-            stream.write_all(&refusal).await?;
-            stream.shutdown().await?;
-            // Whatever the client sent (its request) is read and dropped: closing a socket with
-            // unread data makes the kernel reset the connection, which can discard the 503
-            // before the client reads it.
-            let mut sink = [0u8; 1024];
-            while stream.read(&mut sink).await? > 0 {}
-            io::Result::Ok(())
+            match tls {
+                None => answer_and_close(stream, &refusal).await,
+                Some(tls) => {
+                    let stream = tls.refusing_acceptor().accept(stream).await?;
+                    answer_and_close(stream, &refusal).await
+                }
+            }
         })
         .await;
         drop(slot);
     });
 }
 
+async fn answer_and_close<I: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: I,
+    answer: &[u8],
+) -> io::Result<()> {
+    stream.write_all(answer).await?;
+    stream.shutdown().await?;
+    // Whatever the client sent (its request) is read and dropped: closing a socket with
+    // unread data makes the kernel reset the connection, which can discard the 503 before the
+    // client reads it.
+    let mut sink = [0u8; 1024];
+    while stream.read(&mut sink).await? > 0 {}
+    Ok(())
+}
+
 /// Serves one connection until it closes, times out, or the server shuts down.
-async fn connection<I, S>(
-    io: I,
+async fn connection<S>(
+    stream: TcpStream,
     peer: SocketAddr,
     app: S,
     limits: ConnectionLimits,
+    tls: Option<Tls>,
     mut stopped: watch::Receiver<()>,
     permit: OwnedSemaphorePermit,
 ) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(Watched {
-        io,
+    // Under TLS, if any: the handshake's bytes count as the first head's.
+    let io = Watched {
+        io: stream,
         activity: activity.clone(),
-    });
+    };
     let service = Requests {
         app,
         peer,
         activity: activity.clone(),
     };
-    let mut conn = pin!(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
-    let mut stopping = pin!(async move { while stopped.changed().await.is_ok() {} });
-    let mut draining = false;
     let step = limits.header_read_timeout.min(limits.idle_timeout);
-    let mut check = pin!(tokio::time::sleep(step));
-    let ended = poll_fn(|cx| {
-        if !draining && stopping.as_mut().poll(cx).is_ready() {
-            draining = true;
-            // hyper closes an idle connection at once and any other after its answer.
-            conn.as_mut().graceful_shutdown();
-        }
-        if let Poll::Ready(served) = conn.as_mut().poll(cx) {
-            return Poll::Ready(served.err().map(|e| e.to_string()));
-        }
-        // Everything that moves a deadline happens inside `conn.poll` above, so it is checked
-        // here; the timer fires at the earliest deadline there may be, and is moved only then,
-        // not on every request.
-        while check.as_mut().poll(cx).is_ready() {
-            let now = Instant::now();
-            match activity.verdict(now, &limits, step) {
-                Verdict::Expired(why) => return Poll::Ready(Some(why.to_owned())),
-                Verdict::CheckAt(at) => check.as_mut().reset(at),
+    let mut watch = Watch {
+        activity,
+        limits,
+        step,
+        check: Box::pin(tokio::time::sleep(step)),
+        stopping: Box::pin(async move { while stopped.changed().await.is_ok() {} }),
+        draining: false,
+    };
+    let ended = match tls {
+        None => watch.serve(http1_connection(io, service)).await,
+        Some(tls) => match watch.handshake(tls.acceptor().accept(io)).await {
+            Ok(stream) => {
+                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    let conn = http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service);
+                    watch.serve(conn).await
+                } else {
+                    watch.serve(http1_connection(stream, service)).await
+                }
             }
-        }
-        Poll::Pending
-    })
-    .await;
+            Err(why) => Some(why),
+        },
+    };
     if let Some(why) = ended {
         tracing::debug!(%why, "connection closed");
     }
     drop(permit);
+}
+
+fn http1_connection<I, S>(io: I, service: Requests<S>) -> http1::Connection<TokioIo<I>, Requests<S>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    http1::Builder::new().serve_connection(TokioIo::new(io), service)
+}
+
+/// A connection's deadlines and the server's shutdown, watched while it shakes hands and
+/// while it is served.
+struct Watch {
+    activity: Arc<Activity>,
+    limits: ConnectionLimits,
+    /// The shorter timeout: how often the timer looks, at least.
+    step: Duration,
+    check: Pin<Box<Sleep>>,
+    /// Ready once the server shuts down.
+    stopping: Pin<Box<dyn Future<Output = ()> + Send>>,
+    draining: bool,
+}
+
+impl Watch {
+    /// Whether the connection has outstayed a limit. Everything that moves a deadline happens
+    /// inside the connection's own poll, so this is checked after it; the timer fires at the
+    /// earliest deadline there may be, and is moved only then, not on every request.
+    fn outstayed(&mut self, cx: &mut Context<'_>) -> Option<&'static str> {
+        while self.check.as_mut().poll(cx).is_ready() {
+            match self
+                .activity
+                .verdict(Instant::now(), &self.limits, self.step)
+            {
+                Verdict::Expired(why) => return Some(why),
+                Verdict::CheckAt(at) => self.check.as_mut().reset(at),
+            }
+        }
+        None
+    }
+
+    /// Runs a TLS handshake to its end, unless the connection outstays its limits or the
+    /// server shuts down first.
+    async fn handshake<F, T>(&mut self, handshake: F) -> Result<T, String>
+    where
+        F: Future<Output = io::Result<T>>,
+    {
+        let mut handshake = pin!(handshake);
+        poll_fn(|cx| {
+            if self.stopping.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err("shut down during the TLS handshake".to_owned()));
+            }
+            if let Poll::Ready(done) = handshake.as_mut().poll(cx) {
+                return Poll::Ready(done.map_err(|error| format!("TLS handshake: {error}")));
+            }
+            if let Some(why) = self.outstayed(cx) {
+                return Poll::Ready(Err(format!("{why} (during the TLS handshake)")));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Serves `conn` until it ends; why it ended, if not by the client closing it.
+    async fn serve<C: Connection>(&mut self, conn: C) -> Option<String> {
+        let mut conn = pin!(conn);
+        poll_fn(|cx| {
+            if !self.draining && self.stopping.as_mut().poll(cx).is_ready() {
+                self.draining = true;
+                // hyper closes an idle connection at once and any other after its answer.
+                conn.as_mut().drain();
+            }
+            if let Poll::Ready(served) = conn.as_mut().poll(cx) {
+                return Poll::Ready(served.err().map(|e| e.to_string()));
+            }
+            if let Some(why) = self.outstayed(cx) {
+                return Poll::Ready(Some(why.to_owned()));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// A hyper connection of either HTTP version.
+trait Connection: Future<Output = hyper::Result<()>> {
+    /// Stops taking requests; the connection ends once those in flight are answered.
+    fn drain(self: Pin<&mut Self>);
+}
+
+impl<I, S> Connection for http1::Connection<TokioIo<I>, Requests<S>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    fn drain(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S> Connection for http2::Connection<TokioIo<I>, Requests<S>, TokioExecutor>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    fn drain(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
 }
 
 /// What a connection's timer decides.

@@ -16,6 +16,7 @@ struct AppJson {
     url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     callback_url: Option<String>,
+    device_flow: bool,
     owner: String,
     client_id: String,
     /// Only in the output of `add` and `rotate-secret`: it is not stored anywhere in clear.
@@ -33,6 +34,7 @@ impl AppJson {
             name: app.name.clone(),
             url: app.url.clone(),
             callback_url: app.callback_url.clone(),
+            device_flow: app.device_flow,
             owner: app.owner_login.to_string(),
             client_id: app.client_id.to_string(),
             client_secret: secret.map(|s| s.expose().to_owned()),
@@ -73,6 +75,7 @@ pub async fn add(args: AppAddArgs) -> anyhow::Result<()> {
         name: args.name,
         url: args.url,
         callback_url: args.callback_url,
+        device_flow: args.device_flow,
         owner: args.owner,
         client_id: args.client_id,
         client_secret,
@@ -103,17 +106,18 @@ pub async fn list(db: &DbArgs, output: OutputArgs) -> anyhow::Result<()> {
     let json: Vec<AppJson> = apps.iter().map(|a| AppJson::new(a, None)).collect();
     print(output, &json, || {
         let header = format!(
-            "{:<8} {:<24} {:<7} {:<20} {:<40} NAME",
-            "ID", "CLIENT_ID", "KIND", "OWNER", "CALLBACK_URL"
+            "{:<8} {:<24} {:<7} {:<20} {:<40} {:<6} NAME",
+            "ID", "CLIENT_ID", "KIND", "OWNER", "CALLBACK_URL", "DEVICE"
         );
         let rows = json.iter().map(|a| {
             format!(
-                "{:<8} {:<24} {:<7} {:<20} {:<40} {}",
+                "{:<8} {:<24} {:<7} {:<20} {:<40} {:<6} {}",
                 a.id,
                 a.client_id,
                 a.kind,
                 a.owner,
                 a.callback_url.as_deref().unwrap_or("-"),
+                if a.device_flow { "yes" } else { "no" },
                 a.name
             )
         });

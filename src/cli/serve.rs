@@ -1,6 +1,8 @@
 //! `grantd serve`: opens the store, loads the seed, binds, prints the address and serves
 //! until SIGINT or SIGTERM.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
 use tokio::net::TcpListener;
 
@@ -8,6 +10,7 @@ use crate::config::{OutputArgs, ServeArgs};
 use crate::domain::limits::{LoginThrottle, RateLimit};
 use crate::http::{AppState, Limits};
 use crate::server::ConnectionLimits;
+use crate::tls::{Tls, self_signed};
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
 /// the future is first polled: the server's accept loop may answer a first request before it
@@ -84,6 +87,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout: args.idle_timeout,
         max_connections: args.max_connections,
     };
+    let (tls, ca_file) = match load_tls(&args)? {
+        Some((tls, ca_file)) => (Some(tls), ca_file),
+        None => (None, None),
+    };
     let store = crate::store::open_for_serving(
         &args.db.db,
         settings,
@@ -99,10 +106,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = args
         .public_url
-        .unwrap_or_else(|| format!("http://{address}"));
+        .unwrap_or_else(|| format!("{scheme}://{address}"));
     log_panics();
+    if let Some(tls) = &tls {
+        // Before the line below: a SIGHUP sent once it is out must not end the process.
+        reload_on_hangup(tls.clone());
+    }
+    if let Some(ca_file) = &ca_file {
+        println!("grantd TLS CA certificate: {}", ca_file.display());
+    }
     // Scripts and tests wait for this line, so it goes to stdout, in one write.
     println!("grantd listening on {address}");
     let metrics = args.metrics.enabled(address);
@@ -120,9 +135,87 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if metrics {
         state = state.with_metrics();
     }
+    if let Some(tls) = tls {
+        state = state.with_tls(tls);
+    }
     crate::serve(listener, state, shutdown_signal())
         .await
         .context("the server failed")
+}
+
+/// The certificate to serve HTTPS with, if any, and (with --tls-self-signed) the CA file
+/// clients must trust, as an absolute path.
+fn load_tls(args: &ServeArgs) -> anyhow::Result<Option<(Tls, Option<PathBuf>)>> {
+    if args.tls_self_signed {
+        let Some(database) = crate::store::sqlite_file(&args.db.db) else {
+            anyhow::bail!(
+                "--tls-self-signed keeps its CA and certificate beside the SQLite database file; \
+                 with PostgreSQL give --tls-cert and --tls-key"
+            );
+        };
+        let files = self_signed::Files::beside(&database);
+        let host = args
+            .public_url
+            .as_deref()
+            .and_then(self_signed::host_of)
+            .unwrap_or_else(|| args.listen.ip().to_string());
+        let names = self_signed::names(Some(&host));
+        let outcome = self_signed::ensure(&files, &names, time::OffsetDateTime::now_utc())
+            .context("--tls-self-signed")?;
+        let ca_file = std::path::absolute(&files.ca_cert).unwrap_or(files.ca_cert.clone());
+        match outcome {
+            self_signed::Outcome::Reused => {}
+            self_signed::Outcome::NewCa => tracing::info!(
+                ca = %ca_file.display(),
+                names = ?names,
+                "made a local CA and a server certificate by it; clients must trust the CA"
+            ),
+            self_signed::Outcome::NewServerCertificate(why) => tracing::info!(
+                names = ?names,
+                %why,
+                "made a new server certificate by the local CA"
+            ),
+        }
+        let tls = Tls::from_files(&files.cert, &files.key).context("--tls-self-signed")?;
+        return Ok(Some((tls, Some(ca_file))));
+    }
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls =
+                Tls::from_files(cert, key).context("cannot serve HTTPS (--tls-cert, --tls-key)")?;
+            Ok(Some((tls, None)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Reads the certificate and key again on each SIGHUP; a file that cannot be used is logged
+/// and the certificate in use kept.
+fn reload_on_hangup(tls: Tls) {
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    match tls.reload() {
+                        Ok(()) => tracing::info!(
+                            file = %tls.cert_file().display(),
+                            "reloaded the TLS certificate"
+                        ),
+                        Err(error) => tracing::error!(
+                            %error,
+                            "cannot reload the TLS certificate; still serving the one loaded before"
+                        ),
+                    }
+                }
+            });
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP: the TLS certificate will not be reloaded");
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 /// A window length from the command line (bounded by its parser, `config::WINDOW`).

@@ -66,6 +66,8 @@ pub struct App {
     /// The authorization callback URL of the web application flow (`None`: the app cannot
     /// use the flow until one is registered).
     pub callback_url: Option<String>,
+    /// Whether the app may use the device flow (GitHub's "Enable Device Flow", off by default).
+    pub device_flow: bool,
     pub owner_id: UserId,
     pub owner_login: Login,
     pub client_id: ClientId,
@@ -108,6 +110,7 @@ pub struct NewApp {
     pub name: String,
     pub url: String,
     pub callback_url: Option<String>,
+    pub device_flow: bool,
     pub owner_id: UserId,
     pub client_id: ClientId,
     pub client_secret_digest: SecretDigest,
@@ -122,6 +125,7 @@ pub struct AppSpec {
     pub name: String,
     pub url: String,
     pub callback_url: Option<String>,
+    pub device_flow: bool,
     pub owner: String,
     pub client_id: Option<String>,
     pub client_secret: Option<ClientSecret>,
@@ -239,6 +243,7 @@ pub async fn register(
         name: spec.name,
         url: spec.url,
         callback_url: spec.callback_url,
+        device_flow: spec.device_flow,
         owner_id: owner.id,
         client_id,
         client_secret_digest: secret.digest(),

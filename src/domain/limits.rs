@@ -235,6 +235,10 @@ pub async fn prune(
     for (kind, window) in [
         (CounterKind::Requests, rate.window),
         (CounterKind::FailedLogins, login.window),
+        (
+            CounterKind::DeviceCodeSubmissions,
+            super::device_flow::SUBMISSION_WINDOW,
+        ),
     ] {
         let started_by = now.saturating_sub(window);
         pruned += store.prune_counters(kind, started_by).await?;

@@ -8,6 +8,7 @@ pub mod account;
 pub mod app;
 pub mod app_token;
 pub mod authorization;
+pub mod device_flow;
 pub mod error;
 pub mod grant;
 pub mod limits;
@@ -19,6 +20,7 @@ pub mod session;
 pub mod token;
 pub mod uri;
 pub mod user;
+pub mod user_token;
 pub mod web_flow;
 
 use std::fmt;

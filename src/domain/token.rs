@@ -1,5 +1,6 @@
-//! GitHub's token formats: `ghp_`/`gho_`/`ghu_` + 30 random base62 characters + a 6-character
-//! base62 CRC32 of those 30, as described in "Behind GitHub's new authentication token formats".
+//! GitHub's token formats: `ghp_`/`gho_`/`ghu_` (and `ghr_` refresh tokens) + 30 random base62
+//! characters + a 6-character base62 CRC32 of those 30, as described in "Behind GitHub's new
+//! authentication token formats".
 //!
 //! The clear token exists only in the response that creates it; everything stored or compared
 //! is its SHA-256 ([`TokenHash`]). The checksum lets a malformed token be refused before any
@@ -49,27 +50,14 @@ pub struct PlainToken(String);
 impl PlainToken {
     /// Draws a new token of `kind` from the operating system's CSPRNG.
     pub fn generate(kind: TokenKind) -> Result<Self, getrandom::Error> {
-        let random = random_base62(RANDOM_LEN)?;
-        let mut token = String::with_capacity(TOKEN_LEN);
-        token.push_str(kind.prefix());
-        token.push_str(&random);
-        token.extend(checksum(random.as_bytes()).map(char::from));
-        Ok(Self(token))
+        compose(kind.prefix()).map(Self)
     }
 
     /// Accepts a string only if it has a known prefix, the right length and alphabet, and a
     /// checksum that matches. Nothing is looked up.
     pub fn parse(candidate: &str) -> Option<Self> {
-        if candidate.len() != TOKEN_LEN || !candidate.is_ascii() {
-            return None;
-        }
-        let (prefix, rest) = candidate.split_at(4);
-        TokenKind::from_prefix(prefix)?;
-        if !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return None;
-        }
-        let (random, sum) = rest.split_at(RANDOM_LEN);
-        (checksum(random.as_bytes()) == sum.as_bytes()).then(|| Self(candidate.to_owned()))
+        TokenKind::from_prefix(candidate.get(..4)?)?;
+        well_formed(candidate).then(|| Self(candidate.to_owned()))
     }
 
     pub fn kind(&self) -> TokenKind {
@@ -121,6 +109,77 @@ impl TokenHash {
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TokenHash({})", self.to_hex())
+    }
+}
+
+/// A new token text: `prefix`, 30 random base62 characters and their checksum.
+fn compose(prefix: &str) -> Result<String, getrandom::Error> {
+    let random = random_base62(RANDOM_LEN)?;
+    let mut token = String::with_capacity(TOKEN_LEN);
+    token.push_str(prefix);
+    token.push_str(&random);
+    token.extend(checksum(random.as_bytes()).map(char::from));
+    Ok(token)
+}
+
+/// Whether `candidate` has a token's length and alphabet after its 4-character prefix, and a
+/// checksum that matches (the prefix itself is the caller's to check).
+fn well_formed(candidate: &str) -> bool {
+    if candidate.len() != TOKEN_LEN || !candidate.is_ascii() {
+        return false;
+    }
+    let rest = &candidate[4..];
+    if !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let (random, sum) = rest.split_at(RANDOM_LEN);
+    checksum(random.as_bytes()) == sum.as_bytes()
+}
+
+/// The prefix of a refresh token.
+pub const REFRESH_PREFIX: &str = "ghr_";
+
+/// A refresh token in clear (`ghr_`, GitHub Apps' expiring user tokens), in the same shape and
+/// with the same checksum as the access tokens. A type of its own rather than a [`TokenKind`]:
+/// a refresh token never authenticates a request, so only the refresh grant ever parses one.
+/// Its `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    /// Draws a new refresh token from the operating system's CSPRNG.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        compose(REFRESH_PREFIX).map(Self)
+    }
+
+    /// Accepts only a well-formed `ghr_` token (length, alphabet, checksum); nothing is looked up.
+    pub fn parse(candidate: &str) -> Option<Self> {
+        (candidate.starts_with(REFRESH_PREFIX) && well_formed(candidate))
+            .then(|| Self(candidate.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> RefreshHash {
+        RefreshHash(Sha256::digest(self.0.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(***)")
+    }
+}
+
+/// The SHA-256 of a refresh token: the only form in which one is stored or looked up.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RefreshHash(pub [u8; 32]);
+
+impl fmt::Debug for RefreshHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RefreshHash({})", hex::encode(self.0))
     }
 }
 
@@ -227,6 +286,28 @@ mod tests {
         assert_eq!(token.hash().to_hex(), expected);
         assert_eq!(TokenHash::from_hex(&expected), Some(token.hash()));
         assert_eq!(token.last_eight(), token.expose()[32..]);
+    }
+
+    #[test]
+    fn refresh_tokens_have_githubs_shape_and_are_no_access_tokens() {
+        let token = RefreshToken::generate().unwrap();
+        let text = token.expose();
+        assert_eq!(text.len(), TOKEN_LEN);
+        assert!(text.starts_with("ghr_"));
+        assert!(well_formed(text));
+        assert_eq!(RefreshToken::parse(text), Some(token.clone()));
+        // Never an access token, and an access token is never a refresh token.
+        assert_eq!(PlainToken::parse(text), None);
+        let access = PlainToken::generate(TokenKind::GitHubApp).unwrap();
+        assert_eq!(RefreshToken::parse(access.expose()), None);
+        // The checksum refuses a typo.
+        let mut typo = text.as_bytes().to_vec();
+        typo[10] = if typo[10] == b'A' { b'B' } else { b'A' };
+        let typo = String::from_utf8(typo).unwrap();
+        assert_eq!(RefreshToken::parse(&typo), None);
+        let expected: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        assert_eq!(token.hash(), RefreshHash(expected));
+        assert!(!format!("{token:?}").contains(&text[4..]));
     }
 
     #[test]

@@ -13,13 +13,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
-use super::app::{self, App, AppKind};
-use super::authorization::{self, Authorization, NewAuthorization};
+use super::app::{self, App};
+use super::authorization::Authorization;
 use super::limits::{self, Origin};
 use super::scope::Scopes;
 use super::secret::ClientSecret;
-use super::token::PlainToken;
 use super::user::User;
+use super::user_token::{self, Flow, Issued};
 use super::{AppId, Error, Page, PageRequest, UserId};
 use crate::store::Store;
 
@@ -55,6 +55,8 @@ pub enum FlowError {
     BadVerificationCode,
     IncorrectClientCredentials,
     UnsupportedGrantType,
+    /// An unknown, used, expired or other app's refresh token.
+    BadRefreshToken,
     /// A PKCE parameter GitHub refuses (a method other than S256, a malformed challenge).
     InvalidRequest,
 }
@@ -67,6 +69,7 @@ impl FlowError {
             Self::BadVerificationCode => "bad_verification_code",
             Self::IncorrectClientCredentials => "incorrect_client_credentials",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::BadRefreshToken => "bad_refresh_token",
             Self::InvalidRequest => "invalid_request",
         }
     }
@@ -82,6 +85,7 @@ impl FlowError {
                 "The client_id and/or client_secret passed are incorrect."
             }
             Self::UnsupportedGrantType => "The grant type is not supported.",
+            Self::BadRefreshToken => "The refresh token passed is incorrect or expired.",
             Self::InvalidRequest => {
                 "code_challenge_method must be S256 with a 43-character code_challenge."
             }
@@ -89,6 +93,12 @@ impl FlowError {
     }
 
     pub fn uri(self) -> String {
+        if self == Self::BadRefreshToken {
+            // Documented with the GitHub App flows, not with the OAuth app errors.
+            return "https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/\
+                    generating-a-user-access-token-for-a-github-app#bad-refresh-token"
+                .to_owned();
+        }
         let page = match self {
             Self::RedirectUriMismatch => {
                 "troubleshooting-authorization-request-errors/#redirect-uri-mismatch"
@@ -100,7 +110,7 @@ impl FlowError {
             Self::IncorrectClientCredentials => {
                 "troubleshooting-oauth-app-access-token-request-errors/#incorrect-client-credentials"
             }
-            Self::UnsupportedGrantType | Self::InvalidRequest => {
+            Self::UnsupportedGrantType | Self::InvalidRequest | Self::BadRefreshToken => {
                 "troubleshooting-oauth-app-access-token-request-errors"
             }
         };
@@ -394,14 +404,6 @@ pub struct Exchange {
     pub code_verifier: Option<String>,
 }
 
-/// The token an exchange issued.
-pub struct Issued {
-    pub token: PlainToken,
-    pub authorization: Authorization,
-    /// Seconds until the token expires, for apps whose user tokens expire.
-    pub expires_in: Option<i64>,
-}
-
 /// `POST /login/oauth/access_token` with a code: checks the app's credentials, takes the code
 /// (once), and inserts the token through the same store path as every authorization.
 pub async fn exchange(
@@ -454,42 +456,13 @@ pub async fn exchange(
         return Ok(Err(FlowError::RedirectUriMismatch));
     }
     // The code's row goes with its user (ON DELETE CASCADE): its user still exists.
-    let user = code.user_id;
-    let summary = app.summary();
-    let kind = app.kind.token_kind();
-    let token = PlainToken::generate(kind)?;
-    let expires_at = authorization::expiry(now, summary.token_ttl)?;
-    let scopes = match app.kind {
-        // A GitHub App's user token has no scopes: its app's permissions bound it.
-        AppKind::GitHub => Scopes::default(),
-        AppKind::OAuth => code.scopes,
-    };
-    let new = NewAuthorization {
-        user_id: user,
-        app: Some(summary),
-        scopes: scopes.clone(),
-        token_hash: token.hash(),
-        token_last_eight: token.last_eight(),
-        note: None,
-        note_url: None,
-        fingerprint: None,
-        now,
-        expires_at,
-        scoped_to: None,
-        web_flow: true,
-    };
-    let authorization = store.insert_authorization(&new).await?;
-    revoke_beyond_limit(store, user, app.id, &scopes).await?;
-    Ok(Ok(Issued {
-        token,
-        authorization,
-        expires_in: expires_at.map(|at| (at - now).whole_seconds()),
-    }))
+    let issued = user_token::issue(store, &app, code.user_id, code.scopes, Flow::Web, now).await?;
+    Ok(Ok(issued))
 }
 
 /// GitHub's limit: at most [`TOKENS_PER_SCOPE_SET`] live tokens per user, app and scope set;
 /// beyond it the oldest go (through the ordinary delete, so caches and grants follow).
-async fn revoke_beyond_limit(
+pub(super) async fn revoke_beyond_limit(
     store: &dyn Store,
     user: UserId,
     app: AppId,

@@ -95,6 +95,9 @@ pub struct Shared {
     pub ghes_version: Arc<str>,
     /// The GraphQL schema, built once (see `graphql.rs`).
     pub graphql: graphql::ApiSchema,
+    /// The certificate HTTPS is served with (`--tls-cert`, `--tls-self-signed`); plain HTTP
+    /// if `None`.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 /// The GitHub Enterprise Server version presented by default: the one whose OpenAPI
@@ -145,6 +148,7 @@ impl AppState {
             session_ttl: crate::domain::session::DEFAULT_SESSION_TTL,
             ghes_version: DEFAULT_GHES_VERSION.into(),
             graphql: graphql::schema(),
+            tls: None,
         }))
     }
 
@@ -184,6 +188,12 @@ impl AppState {
     #[must_use]
     pub fn with_ghes_version(self, version: &str) -> Self {
         self.edited(|s| s.ghes_version = version.into())
+    }
+
+    /// Serves HTTPS with `tls`'s certificate.
+    #[must_use]
+    pub fn with_tls(self, tls: crate::tls::Tls) -> Self {
+        self.edited(|s| s.tls = Some(tls))
     }
 
     #[must_use]
@@ -334,7 +344,10 @@ pub fn app(
         .with_state(state.clone());
     let metrics = state.metrics.clone();
     let ghes_version = state.ghes_version.clone();
+    // Decided once: the public URL does not change while serving.
+    let hsts = state.public_url.starts_with("https://");
     tower::ServiceBuilder::new()
+        .map_response(move |response| strict_transport_security(response, hsts))
         .layer_fn(move |inner| {
             conventions::Conventions::new(inner, metrics.clone())
                 .with_enterprise_version(&ghes_version)
@@ -342,6 +355,24 @@ pub fn app(
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .map_request(drain::unread_bodies_drained)
         .service(hot_routes::HotRoutes::new(routes, state))
+}
+
+/// `Strict-Transport-Security` on every answer when clients reach grantd over https (its own
+/// TLS or a TLS proxy's; browsers ignore the header over plain HTTP anyway): a browser that
+/// has seen it never again sends a session cookie or a password over plain HTTP to the host.
+/// A year, as GitHub's; without `includeSubDomains`, since grantd does not know what else
+/// runs under its host's domain.
+fn strict_transport_security(
+    mut response: axum::response::Response,
+    https: bool,
+) -> axum::response::Response {
+    if https {
+        response.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 impl From<Infallible> for ApiError {

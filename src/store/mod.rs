@@ -10,7 +10,7 @@
 mod cache;
 mod coalesce;
 mod counters;
-mod files;
+pub(crate) mod files;
 mod postgres;
 mod seeds;
 mod serving;
@@ -27,12 +27,14 @@ use crate::domain::account::{Account, AccountRef, Repository};
 use crate::domain::app::{App, AppKind, NewApp};
 use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, AuthorizationChanges, NewAuthorization};
+use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
 use crate::domain::grant::Grant;
 use crate::domain::otp::TotpSecret;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
-use crate::domain::token::TokenHash;
+use crate::domain::token::{RefreshHash, TokenHash};
 use crate::domain::user::{NewUser, User};
+use crate::domain::user_token::{NewRefreshToken, Refreshed, StoredRefreshToken};
 use crate::domain::web_flow::StoredCode;
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
@@ -54,6 +56,8 @@ pub enum Constraint {
     OwnsApps,
     /// An account or repository id that a fixture fixes is taken by another one.
     AccountId,
+    /// A live device-flow code already has this user code.
+    UserCode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +119,14 @@ pub trait Store: Send + Sync {
     // Authorizations.
     /// Inserts the authorization and, for an app, creates its grant if the user has none yet.
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization>;
+    /// [`insert_authorization`](Self::insert_authorization) of a flow's token with its refresh
+    /// token (when it has one), in one transaction: a token never exists without the refresh
+    /// token its answer carries.
+    async fn insert_authorization_with_refresh(
+        &self,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Authorization>;
     /// Inserts many authorizations in one transaction (`grantd token mint`): all or none.
     async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64>;
     async fn find_authorization(
@@ -258,6 +270,77 @@ pub trait Store: Send + Sync {
     /// Deletes the codes expired by `now`; how many.
     async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64>;
 
+    // Refresh tokens of expiring user tokens (only their SHA-256 is stored). Each belongs to
+    // one authorization and goes with it (revoked token, deleted grant, app or user).
+    /// The refresh token with this hash of one of `app`'s authorizations, expired or not.
+    /// Only reads: a wrong refresh token costs no write.
+    async fn find_refresh_token(
+        &self,
+        hash: &RefreshHash,
+        app: AppId,
+    ) -> Result<Option<StoredRefreshToken>>;
+    /// Uses the refresh token `old` of `app`, in one transaction: deletes it if it is still
+    /// there and live at `now`, swaps its authorization's token for `new`'s (the old token
+    /// stops working at once) and stores `new`'s refresh token. `None` when `old` was gone or
+    /// expired: of racing refreshes with one refresh token exactly one gets the pair.
+    async fn refresh_authorization(
+        &self,
+        old: &RefreshHash,
+        app: AppId,
+        new: &Refreshed,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>>;
+    /// Deletes the refresh tokens expired by `now`; how many.
+    async fn prune_refresh_tokens(&self, now: OffsetDateTime) -> Result<u64>;
+    // Codes of the device flow (only the SHA-256 of the device code and of the user code is
+    // stored).
+    /// [`Constraint::UserCode`] if a live code already has this user code.
+    async fn insert_device_code(&self, code: &NewDeviceCode) -> Result<()>;
+    /// The code of `app` with this device-code hash, expired or not. Writes nothing.
+    async fn find_device_code(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+    ) -> Result<Option<StoredDeviceCode>>;
+    /// Records a poll of a pending code: sets its last poll to `now` and its interval to
+    /// `interval`, only if its last poll is still `previous` (compare-and-set, so of racing
+    /// polls one is recorded). Whether it was.
+    async fn record_device_poll(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+        previous: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        interval: i64,
+    ) -> Result<bool>;
+    /// The pending code with this user-code hash that has not expired by `now`, with its app.
+    async fn find_pending_user_code(
+        &self,
+        hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<(StoredDeviceCode, App)>>;
+    /// Sets the decision (approved by a user, or denied) of the pending, live code with this
+    /// user-code hash. Whether there was one.
+    async fn decide_device_code(
+        &self,
+        hash: &[u8; 32],
+        decision: DeviceState,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// In one transaction: deletes the code of `app` with this hash if it is approved by
+    /// `new`'s user, and inserts `new` (as [`insert_authorization`](Store::insert_authorization)
+    /// does). `None`, with nothing written, if there was no such code: of racing redemptions
+    /// exactly one inserts a token.
+    async fn redeem_device_code(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Option<Authorization>>;
+    /// Deletes the codes that expired at or before `expired_by`; how many.
+    async fn prune_device_codes(&self, expired_by: OffsetDateTime) -> Result<u64>;
+
     /// Brings what this store keeps in memory (a serving node's counters and token index) in
     /// step with the database. A server calls it every `--counter-sync-interval` and when it
     /// stops; the plain stores keep nothing in memory.
@@ -318,6 +401,8 @@ pub struct IndexUsage {
 pub enum CounterKind {
     Requests,
     FailedLogins,
+    /// User codes entered at `/login/device`, per user and per app.
+    DeviceCodeSubmissions,
 }
 
 impl CounterKind {
@@ -325,6 +410,7 @@ impl CounterKind {
         match self {
             Self::Requests => "requests",
             Self::FailedLogins => "failed_logins",
+            Self::DeviceCodeSubmissions => "device_code_submissions",
         }
     }
 }
@@ -355,6 +441,7 @@ pub struct AppUpsert {
     pub name: String,
     pub url: String,
     pub callback_url: Option<String>,
+    pub device_flow: bool,
     pub owner: Login,
     pub client_id: Option<ClientId>,
     /// Used only when the app is created without a client id in the file.
@@ -474,6 +561,17 @@ pub async fn open_for_serving(
         _ => None,
     };
     Ok(Arc::new(ServingStore::new(inner, index)))
+}
+
+/// The file of a `sqlite:` database URL, as SQLite opens it; `None` for PostgreSQL or an
+/// in-memory database. Files that belong with a database (its key, `--tls-self-signed`'s
+/// certificates) are kept beside it.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if url.starts_with("sqlite:") {
+        SqliteStore::file_of(url)
+    } else {
+        None
+    }
 }
 
 /// [`open`] with explicit PostgreSQL pool settings (SQLite ignores them) and the file of the

@@ -126,6 +126,7 @@ fn map_err(error: sqlx::Error) -> Error {
             Some("authorizations_app_fingerprint") => Some(Constraint::AppFingerprint),
             Some("authorizations_personal_note") => Some(Constraint::PersonalNote),
             Some("users_pkey" | "repositories_pkey") => Some(Constraint::AccountId),
+            Some("device_codes_user_code_hash_key") => Some(Constraint::UserCode),
             _ => None,
         };
         if let Some(constraint) = constraint {

@@ -20,11 +20,13 @@ use crate::domain::account::{Account, AccountRef, Repository};
 use crate::domain::app::{App, NewApp};
 use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, NewAuthorization};
+use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
 use crate::domain::grant::Grant;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
-use crate::domain::token::TokenHash;
+use crate::domain::token::{RefreshHash, TokenHash};
 use crate::domain::user::{NewUser, User};
+use crate::domain::user_token::{NewRefreshToken, Refreshed, StoredRefreshToken};
 use crate::domain::web_flow::StoredCode;
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
 
@@ -181,8 +183,11 @@ impl Store for ServingStore {
     ) -> Result<Counter> {
         match kind {
             CounterKind::Requests => self.counters.read(subject, now, window).await,
-            // Failed sign-ins are read where they are counted, so every node sees one count.
-            CounterKind::FailedLogins => self.inner.read_counter(kind, subject, now, window).await,
+            // Failed sign-ins (and code submissions) are read where they are counted, so every
+            // node sees one count.
+            CounterKind::FailedLogins | CounterKind::DeviceCodeSubmissions => {
+                self.inner.read_counter(kind, subject, now, window).await
+            }
         }
     }
 
@@ -249,6 +254,89 @@ impl Store for ServingStore {
 
     async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64> {
         self.inner.prune_oauth_codes(now).await
+    }
+
+    // Refresh tokens are in no cache; the token a refresh swaps reaches the token index
+    // through the change log, like a reset's.
+    async fn find_refresh_token(
+        &self,
+        hash: &RefreshHash,
+        app: AppId,
+    ) -> Result<Option<StoredRefreshToken>> {
+        self.inner.find_refresh_token(hash, app).await
+    }
+
+    async fn refresh_authorization(
+        &self,
+        old: &RefreshHash,
+        app: AppId,
+        new: &Refreshed,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>> {
+        forget_request_view();
+        self.inner.refresh_authorization(old, app, new, now).await
+    }
+
+    async fn prune_refresh_tokens(&self, now: OffsetDateTime) -> Result<u64> {
+        self.inner.prune_refresh_tokens(now).await
+    }
+
+    // Device codes are in no cache either; only a redemption inserts a token.
+    async fn insert_device_code(&self, code: &NewDeviceCode) -> Result<()> {
+        self.inner.insert_device_code(code).await
+    }
+
+    async fn find_device_code(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+    ) -> Result<Option<StoredDeviceCode>> {
+        self.inner.find_device_code(hash, app).await
+    }
+
+    async fn record_device_poll(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+        previous: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        interval: i64,
+    ) -> Result<bool> {
+        self.inner
+            .record_device_poll(hash, app, previous, now, interval)
+            .await
+    }
+
+    async fn find_pending_user_code(
+        &self,
+        hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<(StoredDeviceCode, App)>> {
+        self.inner.find_pending_user_code(hash, now).await
+    }
+
+    async fn decide_device_code(
+        &self,
+        hash: &[u8; 32],
+        decision: DeviceState,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        self.inner.decide_device_code(hash, decision, now).await
+    }
+
+    async fn redeem_device_code(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Option<Authorization>> {
+        forget_request_view();
+        self.inner.redeem_device_code(hash, app, new, refresh).await
+    }
+
+    async fn prune_device_codes(&self, expired_by: OffsetDateTime) -> Result<u64> {
+        self.inner.prune_device_codes(expired_by).await
     }
 
     async fn sync(&self, now: OffsetDateTime) -> Result<()> {
@@ -326,6 +414,17 @@ impl Store for ServingStore {
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
         forget_request_view();
         self.inner.insert_authorization(new).await
+    }
+
+    async fn insert_authorization_with_refresh(
+        &self,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Authorization> {
+        forget_request_view();
+        self.inner
+            .insert_authorization_with_refresh(new, refresh)
+            .await
     }
 
     async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64> {

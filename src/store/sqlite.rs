@@ -94,6 +94,8 @@ fn map_err(error: sqlx::Error) -> Error {
             Some(Constraint::PersonalNote)
         } else if message.contains("users.id") || message.contains("repositories.id") {
             Some(Constraint::AccountId)
+        } else if message.contains("device_codes.user_code_hash") {
+            Some(Constraint::UserCode)
         } else {
             None
         };
@@ -105,6 +107,13 @@ fn map_err(error: sqlx::Error) -> Error {
 }
 
 impl SqliteStore {
+    /// The database file `url` names, `None` for an in-memory database.
+    pub fn file_of(url: &str) -> Option<std::path::PathBuf> {
+        let options = SqliteConnectOptions::from_str(url).ok()?;
+        Some(options.get_filename().to_owned())
+            .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:")
+    }
+
     /// Opens (or creates) the database at `url`, its TOTP secrets sealed with the key in
     /// `secret_key_file`, by default `<database>.key` beside it.
     pub async fn open(url: &str, secret_key_file: Option<&std::path::Path>) -> Result<Self> {

@@ -313,3 +313,53 @@ async fn app_add_takes_a_checked_callback_url_shown_by_app_list() {
     let text = grantd(&["app", "list", "--db", &db], None);
     assert!(String::from_utf8_lossy(&text.stdout).contains("https://app.example/auth/callback"));
 }
+
+/// `app add --device-flow` turns on GitHub's "Enable Device Flow"; `app list` shows it, and an
+/// app added without it has it off.
+#[tokio::test]
+async fn app_add_device_flow_is_shown_by_app_list() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = sqlite_url(&dir.path().join("grantd.db"));
+    let added = grantd(
+        &["user", "add", "ivan", "--password-stdin", "--db", &db],
+        Some("ivan-pass"),
+    );
+    assert!(added.status.success(), "{added:?}");
+    for (name, flag) in [("cli", Some("--device-flow")), ("web", None)] {
+        let mut args = vec![
+            "app",
+            "add",
+            "--owner",
+            "ivan",
+            "--name",
+            name,
+            "--url",
+            "https://app.example",
+            "--db",
+            &db,
+        ];
+        args.extend(flag);
+        let out = grantd(&args, None);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let listed = grantd(&["app", "list", "--db", &db, "--json"], None);
+    let apps: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let flags: Vec<(&str, bool)> = apps
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().expect("name"),
+                a["device_flow"].as_bool().expect("flag"),
+            )
+        })
+        .collect();
+    assert_eq!(flags, [("cli", true), ("web", false)]);
+    let text = grantd(&["app", "list", "--db", &db], None);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines().next().is_some_and(|h| h.contains("DEVICE")),
+        "{text}"
+    );
+}

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::support::{
     ALICE, ALICE2FA, BIN, DEFAULT_FIXTURE, ServerProcess, TOTP_SECRET, current_otp,
-    fresh_database_url, grantd, postgres_admin_url, sqlite_url, write_file,
+    fresh_database_url, grantd, sqlite_url, write_file,
 };
 
 fn mode(path: &Path) -> u32 {
@@ -255,44 +255,48 @@ async fn a_wrong_or_lost_key_stops_the_start() {
     assert_eq!(status_with_otp(&server).await, 200);
 }
 
-/// PostgreSQL: no key is made up (nodes would disagree), so a node given none refuses to
-/// start once the database holds a TOTP secret. Runs in the PostgreSQL pass.
-#[tokio::test]
-async fn postgres_needs_a_key_given_once_a_user_has_2fa() {
-    if postgres_admin_url().is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = fresh_database_url(&dir.path().join("unused.db")).await;
-    let without_key = || {
-        Command::new(BIN)
-            .args(["migrate", "--db", &url])
-            .env_remove("GRANTD_SECRET_KEY_FILE")
+/// Tests of what only PostgreSQL deployments do; `scripts/test` runs them in its PostgreSQL pass.
+mod postgres_only {
+    use super::*;
+    use crate::support::{Engine, require_engine};
+
+    /// No key is made up (nodes would disagree), so a node given none refuses to start once
+    /// the database holds a TOTP secret.
+    #[tokio::test]
+    async fn a_node_needs_a_key_given_once_a_user_has_2fa() {
+        require_engine(Engine::Postgres);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = fresh_database_url(&dir.path().join("unused.db")).await;
+        let without_key = || {
+            Command::new(BIN)
+                .args(["migrate", "--db", &url])
+                .env_remove("GRANTD_SECRET_KEY_FILE")
+                .stdin(Stdio::null())
+                .output()
+                .expect("run grantd")
+        };
+        assert!(
+            without_key().status.success(),
+            "no secret yet: no key needed"
+        );
+        let seed = write_file(dir.path(), "seed.toml", DEFAULT_FIXTURE);
+        // (The suite gives its shared key to every command on PostgreSQL.)
+        assert!(
+            grantd(&["seed", "--db", &url, seed.to_str().expect("utf-8")], None)
+                .status
+                .success()
+        );
+        let out = without_key();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--secret-key-file"), "{stderr}");
+        let missing = Command::new(BIN)
+            .args(["migrate", "--db", &url, "--secret-key-file"])
+            .arg(dir.path().join("missing.key"))
             .stdin(Stdio::null())
             .output()
-            .expect("run grantd")
-    };
-    assert!(
-        without_key().status.success(),
-        "no secret yet: no key needed"
-    );
-    let seed = write_file(dir.path(), "seed.toml", DEFAULT_FIXTURE);
-    // (The suite gives its shared key to every command on PostgreSQL.)
-    assert!(
-        grantd(&["seed", "--db", &url, seed.to_str().expect("utf-8")], None)
-            .status
-            .success()
-    );
-    let out = without_key();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--secret-key-file"), "{stderr}");
-    let missing = Command::new(BIN)
-        .args(["migrate", "--db", &url, "--secret-key-file"])
-        .arg(dir.path().join("missing.key"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run grantd");
-    assert!(!missing.status.success());
-    assert!(!dir.path().join("missing.key").exists(), "never made up");
+            .expect("run grantd");
+        assert!(!missing.status.success());
+        assert!(!dir.path().join("missing.key").exists(), "never made up");
+    }
 }

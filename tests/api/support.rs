@@ -10,8 +10,11 @@
 mod apps;
 mod clock;
 pub mod conformance;
+#[cfg(unix)]
+mod gh;
 mod json;
 mod process;
+mod tls;
 mod tokens;
 
 use std::future::Future;
@@ -28,8 +31,11 @@ use tokio::task::JoinHandle;
 
 pub use apps::*;
 pub use clock::*;
+#[cfg(unix)]
+pub use gh::*;
 pub use json::*;
 pub use process::*;
+pub use tls::*;
 pub use tokens::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -158,6 +164,10 @@ pub struct TestServer {
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// Rate limits, login throttling and the Authorizations API's status, kept across restarts.
     options: ServerOptions,
+    /// Over HTTPS (`spawn_tls`): the certificate served, and the PEM of the CA that signed it.
+    tls: Option<(grantd::tls::Tls, Vec<u8>)>,
+    /// A listener to serve on at the first start instead of a new one on `127.0.0.1:0`.
+    prebound: Option<TcpListener>,
 }
 
 /// What a test may change about the server beyond its fixture.
@@ -209,7 +219,71 @@ impl TestServer {
         grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
             .await
             .expect("load the default fixture");
-        Self::start(dir, db_url, store, public_url, options).await
+        Self::start(dir, db_url, store, public_url, options, None).await
+    }
+
+    /// A server on `DEFAULT_FIXTURE` over HTTPS, with a certificate by a CA of its own (made
+    /// as `--tls-self-signed` makes it, in the server's directory, for `public_url`'s host
+    /// and the loopback names); `client` trusts that CA alone, and `url` is https. The public
+    /// URL defaults to `https://<bound address>`.
+    pub async fn spawn_tls(public_url: Option<String>, options: ServerOptions) -> Self {
+        Self::spawn_tls_on(None, public_url, options).await
+    }
+
+    /// [`Self::spawn_tls`] on a listener bound already (port 443 of a loopback address of the
+    /// test's own, for `gh`), whose address the certificate then covers too.
+    pub async fn spawn_tls_on(
+        listener: Option<TcpListener>,
+        public_url: Option<String>,
+        options: ServerOptions,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let host = public_url
+            .as_deref()
+            .and_then(grantd::tls::self_signed::host_of)
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        let mut names = grantd::tls::self_signed::names(Some(&host));
+        if let Some(listener) = &listener {
+            let ip = listener.local_addr().expect("local addr").ip().to_string();
+            if !names.contains(&ip) {
+                names.push(ip);
+            }
+        }
+        let files = make_certificates_for(dir.path(), &names);
+        let tls =
+            grantd::tls::Tls::from_files(&files.cert, &files.key).expect("load the certificate");
+        let ca = std::fs::read(&files.ca_cert).expect("read the CA");
+        let db_url = fresh_database_url(&dir.path().join("grantd.db")).await;
+        let store = serving_store(&db_url, options)
+            .await
+            .expect("open the store");
+        let seed = dir.path().join("seed.toml");
+        std::fs::write(&seed, DEFAULT_FIXTURE).expect("write the seed");
+        grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
+            .await
+            .expect("load the default fixture");
+        let mut srv = Self::unstarted(dir, db_url, public_url, options, Some((tls, ca)));
+        srv.prebound = listener;
+        srv.launch(store).await;
+        srv
+    }
+
+    /// The certificate served (`spawn_tls`), to reload it as SIGHUP does.
+    pub fn tls(&self) -> &grantd::tls::Tls {
+        &self
+            .tls
+            .as_ref()
+            .expect("a server spawned with spawn_tls")
+            .0
+    }
+
+    /// The PEM of the CA that signed the server's certificate (`spawn_tls`).
+    pub fn ca_pem(&self) -> &[u8] {
+        &self
+            .tls
+            .as_ref()
+            .expect("a server spawned with spawn_tls")
+            .1
     }
 
     /// A server on an existing database file (made by the CLI, say), with no seed of its own.
@@ -220,7 +294,7 @@ impl TestServer {
         let store = serving_store(&db_url, options)
             .await
             .expect("open the store");
-        Self::start(dir, db_url, store, None, options).await
+        Self::start(dir, db_url, store, None, options, None).await
     }
 
     async fn start(
@@ -229,8 +303,21 @@ impl TestServer {
         store: std::sync::Arc<dyn grantd::store::Store>,
         fixed_public_url: Option<String>,
         options: ServerOptions,
+        tls: Option<(grantd::tls::Tls, Vec<u8>)>,
     ) -> Self {
-        let mut srv = Self {
+        let mut srv = Self::unstarted(dir, db_url, fixed_public_url, options, tls);
+        srv.launch(store).await;
+        srv
+    }
+
+    fn unstarted(
+        dir: tempfile::TempDir,
+        db_url: String,
+        fixed_public_url: Option<String>,
+        options: ServerOptions,
+        tls: Option<(grantd::tls::Tls, Vec<u8>)>,
+    ) -> Self {
+        Self {
             client: Client::new(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_url: String::new(),
@@ -242,21 +329,24 @@ impl TestServer {
             shutdown: None,
             task: None,
             options,
-        };
-        srv.launch(store).await;
-        srv
+            tls,
+            prebound: None,
+        }
     }
 
     async fn launch(&mut self, store: std::sync::Arc<dyn grantd::store::Store>) {
         // Bound before the server task exists: the port is ours and ready for the first request.
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
+        let listener = match self.prebound.take() {
+            Some(listener) => listener,
+            None => TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0"),
+        };
         self.addr = listener.local_addr().expect("local addr");
         self.public_url = self
             .fixed_public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.addr));
+            .unwrap_or_else(|| format!("{}://{}", self.scheme(), self.addr));
         self.store = Some(store.clone());
         let clock: std::sync::Arc<dyn grantd::http::Clock> = self.clock.clone();
         let mut state = grantd::AppState::with_clock(store, self.public_url.clone(), clock)
@@ -269,20 +359,35 @@ impl TestServer {
         if self.options.metrics {
             state = state.with_metrics();
         }
+        if let Some((tls, _)) = &self.tls {
+            state = state.with_tls(tls.clone());
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = rx.await;
         };
         self.task = Some(tokio::spawn(grantd::serve(listener, state, shutdown)));
         self.shutdown = Some(tx);
-        self.client = Client::new();
+        self.client = self.new_client();
+    }
+
+    /// A client of this server: over HTTPS, one that trusts the server's CA alone.
+    pub fn new_client(&self) -> Client {
+        match &self.tls {
+            None => Client::new(),
+            Some((_, ca)) => client_trusting(ca).build().expect("a TLS client"),
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// Shuts the server down gracefully and starts a new one on the same database file (on a new
     /// port), as an operator restarting the service would.
     pub async fn restart(&mut self) {
         // A fresh client: the old one's pooled keep-alive connections belong to the old server.
-        self.client = Client::new();
+        self.client = self.new_client();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -316,7 +421,7 @@ impl TestServer {
 
     /// Where to send a request (the real bound address).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme(), self.addr, path)
     }
 
     /// What the server must write in `url` fields and `Link` headers for `path`.
@@ -464,6 +569,29 @@ pub fn postgres_admin_url() -> Option<String> {
     std::env::var("GRANTD_TEST_POSTGRES")
         .ok()
         .filter(|url| !url.is_empty())
+}
+
+/// The engine a test needs, when it tests something only one engine has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Fails the test when the suite runs on the other engine. Such tests live in a module named
+/// `sqlite_only` or `postgres_only`, and `scripts/test` runs each in its engine's pass only; run
+/// by hand on the wrong engine they fail loudly instead of passing without testing anything.
+pub fn require_engine(engine: Engine) {
+    let running = if postgres_admin_url().is_some() {
+        Engine::Postgres
+    } else {
+        Engine::Sqlite
+    };
+    assert_eq!(
+        running, engine,
+        "this test needs {engine:?}: scripts/test runs it in that engine's pass \
+         (PostgreSQL through scripts/with-postgres, which sets GRANTD_TEST_POSTGRES)"
+    );
 }
 
 /// A new, empty database for one test: a fresh database on the PostgreSQL server under test,

@@ -20,8 +20,8 @@ use time::Duration;
 use crate::support::{
     ALICE, App, BOB, CAROL, DEFAULT_FIXTURE, EXPIRING_APP, GITHUB_APP, OAUTH_APP, OTHER_APP, Reply,
     RequestExt, ServerOptions, ServerProcess, TestServer, assert_bad_credentials, assert_not_found,
-    base62_6, fresh_database_url, grantd, id_of, postgres_admin_url, sqlite_url, str_of,
-    timestamp_of, token_of, unissued_token, with_bad_checksum, write_file,
+    base62_6, fresh_database_url, grantd, id_of, sqlite_url, str_of, timestamp_of, token_of,
+    unissued_token, with_bad_checksum, write_file,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -943,89 +943,91 @@ async fn a_change_through_one_process_shows_on_the_warm_cache_of_the_other_at_on
 // 5. A server that missed changes which were pruned from the change log meanwhile (SQLite)
 // ---------------------------------------------------------------------------------------------
 
-/// A SQLite database with the default fixture plus carol, and one token of carol's (minted by
-/// the CLI), for the tests below; `None` on PostgreSQL, which has no index and no change log.
-async fn sqlite_with_carols_token(dir: &Path) -> Option<(std::path::PathBuf, String, String)> {
-    if postgres_admin_url().is_some() {
-        return None;
-    }
-    let path = dir.join("grantd.db");
-    let db = sqlite_url(&path);
-    let fixture = format!(
-        "{DEFAULT_FIXTURE}\n[[users]]\nlogin = \"carol\"\npassword = \"{}\"\n",
-        CAROL.password
-    );
-    let seed = write_file(dir, "seed.toml", &fixture);
-    cli(&db, &["seed", seed.to_str().expect("UTF-8 path")]).await;
-    let token = mint(&db, dir, &OAUTH_APP, "carol", 1).await.remove(0);
-    Some((path, db, token))
-}
+/// PostgreSQL has no token index and no change log: these run in the SQLite pass only.
+mod sqlite_only {
+    use super::*;
+    use crate::support::{Engine, require_engine};
 
-/// Starts an in-process server on the file with its clock an hour ahead, so that its first
-/// sync (a second after the start) prunes every change-log row, as a server does with rows
-/// older than ten minutes; returns once the log is empty.
-async fn prune_the_change_log(path: &Path) -> TestServer {
-    let pruner = TestServer::spawn_on_database(path).await;
-    pruner.clock.advance(3600);
-    let connection = rusqlite::Connection::open(path).expect("open the database");
-    for _ in 0..100 {
-        let rows: i64 = connection
-            .query_row("SELECT COUNT(*) FROM cache_changes", [], |row| row.get(0))
-            .expect("count the change log");
-        if rows == 0 {
-            return pruner;
+    /// A SQLite database with the default fixture plus carol, and one token of carol's (minted by
+    /// the CLI), for the tests below.
+    async fn sqlite_with_carols_token(dir: &Path) -> (std::path::PathBuf, String, String) {
+        require_engine(Engine::Sqlite);
+        let path = dir.join("grantd.db");
+        let db = sqlite_url(&path);
+        let fixture = format!(
+            "{DEFAULT_FIXTURE}\n[[users]]\nlogin = \"carol\"\npassword = \"{}\"\n",
+            CAROL.password
+        );
+        let seed = write_file(dir, "seed.toml", &fixture);
+        cli(&db, &["seed", seed.to_str().expect("UTF-8 path")]).await;
+        let token = mint(&db, dir, &OAUTH_APP, "carol", 1).await.remove(0);
+        (path, db, token)
+    }
+
+    /// Starts an in-process server on the file with its clock an hour ahead, so that its first
+    /// sync (a second after the start) prunes every change-log row, as a server does with rows
+    /// older than ten minutes; returns once the log is empty.
+    async fn prune_the_change_log(path: &Path) -> TestServer {
+        let pruner = TestServer::spawn_on_database(path).await;
+        pruner.clock.advance(3600);
+        let connection = rusqlite::Connection::open(path).expect("open the database");
+        for _ in 0..100 {
+            let rows: i64 = connection
+                .query_row("SELECT COUNT(*) FROM cache_changes", [], |row| row.get(0))
+                .expect("count the change log");
+            if rows == 0 {
+                return pruner;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the change log was not pruned within 10 s");
-}
-
-/// B (a process that syncs once an hour, so it looks at the database only when asked) warms
-/// its cache; carol is deleted by the CLI; every change-log row B has not seen is pruned; with
-/// `later_change`, another change is committed after that. B's next requests must not answer from
-/// its stale memory.
-async fn missed_pruned_changes(later_change: bool) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let Some((path, db, token)) = sqlite_with_carols_token(dir.path()).await else {
-        return;
-    };
-    let b = ServerProcess::start(
-        &db,
-        &["--counter-sync-interval", "1h"],
-        &dir.path().join("b.log"),
-    );
-    let client = reqwest::Client::new();
-    let b = Node {
-        server: &b,
-        client: &client,
-    };
-    b.warm(&token).await;
-
-    cli(&db, &["user", "delete", "carol"]).await;
-    let _pruner = prune_the_change_log(&path).await;
-    if later_change {
-        cli(&db, &["app", "rotate-secret", OTHER_APP.client_id]).await;
+        panic!("the change log was not pruned within 10 s");
     }
 
-    assert_eq!(b.check(&token).await.0, 404, "a deleted user's token");
-    assert_eq!(b.use_token(&token).await, 401, "a deleted user's token");
-}
+    /// B (a process that syncs once an hour, so it looks at the database only when asked) warms
+    /// its cache; carol is deleted by the CLI; every change-log row B has not seen is pruned; with
+    /// `later_change`, another change is committed after that. B's next requests must not answer from
+    /// its stale memory.
+    async fn missed_pruned_changes(later_change: bool) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, db, token) = sqlite_with_carols_token(dir.path()).await;
+        let b = ServerProcess::start(
+            &db,
+            &["--counter-sync-interval", "1h"],
+            &dir.path().join("b.log"),
+        );
+        let client = reqwest::Client::new();
+        let b = Node {
+            server: &b,
+            client: &client,
+        };
+        b.warm(&token).await;
 
-/// A later change leaves a row after the gap: B's next request finds the gap and must reload.
-#[tokio::test]
-async fn a_server_that_missed_pruned_changes_reloads_when_it_finds_the_gap() {
-    missed_pruned_changes(true).await;
-}
+        cli(&db, &["user", "delete", "carol"]).await;
+        let _pruner = prune_the_change_log(&path).await;
+        if later_change {
+            cli(&db, &["app", "rotate-secret", OTHER_APP.client_id]).await;
+        }
 
-/// Every row B did not see was pruned and none came after.
-///
-/// The index compares its position with the log's `sqlite_sequence` (read before the rows), so a
-/// gap is found even when no row is left after the position. In production this needs a server
-/// that did not look at the database for ten minutes while another server on the file pruned;
-/// here the other server's clock is moved instead.
-#[tokio::test]
-async fn a_server_that_missed_pruned_changes_does_not_serve_a_stale_token() {
-    missed_pruned_changes(false).await;
+        assert_eq!(b.check(&token).await.0, 404, "a deleted user's token");
+        assert_eq!(b.use_token(&token).await, 401, "a deleted user's token");
+    }
+
+    /// A later change leaves a row after the gap: B's next request finds the gap and must reload.
+    #[tokio::test]
+    async fn a_server_that_missed_pruned_changes_reloads_when_it_finds_the_gap() {
+        missed_pruned_changes(true).await;
+    }
+
+    /// Every row B did not see was pruned and none came after.
+    ///
+    /// The index compares its position with the log's `sqlite_sequence` (read before the rows), so a
+    /// gap is found even when no row is left after the position. In production this needs a server
+    /// that did not look at the database for ten minutes while another server on the file pruned;
+    /// here the other server's clock is moved instead.
+    #[tokio::test]
+    async fn a_server_that_missed_pruned_changes_does_not_serve_a_stale_token() {
+        missed_pruned_changes(false).await;
+    }
 }
 
 /// `--token-cache-size 0` turns the index off: every check reads the database, and a token

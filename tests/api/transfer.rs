@@ -21,10 +21,11 @@ async fn a_database_moves_to_another_engine_without_losing_a_token() {
     let dir = tempfile::tempdir().expect("temp dir");
     let client = reqwest::Client::new();
     let source = sqlite_url(&dir.path().join("source.db"));
-    // The OAuth app has a callback URL (web flow), which must move too.
+    // The OAuth app has a callback URL (web flow) and the device flow on, which must move too.
     let fixture = DEFAULT_FIXTURE.replace(
         "url = \"http://my-oauth-app.example.com\"\n",
-        "url = \"http://my-oauth-app.example.com\"\ncallback_url = \"http://my-oauth-app.example.com/cb\"\n",
+        "url = \"http://my-oauth-app.example.com\"\ncallback_url = \"http://my-oauth-app.example.com/cb\"\n\
+         device_flow = true\n",
     );
     let seed = write_file(dir.path(), "seed.toml", &fixture);
 
@@ -152,6 +153,57 @@ async fn a_database_moves_to_another_engine_without_losing_a_token() {
         .filter_map(|a| a.get("callback_url"))
         .collect();
     assert_eq!(callbacks, [&json!("http://my-oauth-app.example.com/cb")]);
+    let device_flow = |apps: &Value| -> Vec<(String, bool)> {
+        apps.as_array()
+            .expect("a list")
+            .iter()
+            .map(|a| {
+                let id = a["client_id"].as_str().expect("client_id").to_owned();
+                (id, a["device_flow"].as_bool().expect("device_flow"))
+            })
+            .filter(|(_, on)| *on)
+            .collect()
+    };
+    assert_eq!(device_flow(&apps), [(OAUTH_APP.client_id.to_owned(), true)]);
+
+    // A dump written before apps had `device_flow` still imports, with the flow off.
+    let mut older: Value = serde_json::from_str(&text).expect("the dump is JSON");
+    for app in older["tables"]["apps"].as_array_mut().expect("apps") {
+        app.as_object_mut().expect("a row").remove("device_flow");
+    }
+    let older_dump = write_file(dir.path(), "older.json", &older.to_string());
+    let older_target = fresh_database_url(&dir.path().join("older.db")).await;
+    let imported_older = grantd(
+        &[
+            "import",
+            older_dump.to_str().expect("utf-8"),
+            "--db",
+            &older_target,
+            "--secret-key-file",
+            source_key,
+        ],
+        None,
+    );
+    assert!(
+        imported_older.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported_older.stderr)
+    );
+    let listed = grantd(
+        &[
+            "app",
+            "list",
+            "--db",
+            &older_target,
+            "--secret-key-file",
+            source_key,
+            "--json",
+        ],
+        None,
+    );
+    let older_apps: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(older_apps.as_array().expect("a list").len(), 3);
+    assert!(device_flow(&older_apps).is_empty(), "{older_apps}");
 
     // The new deployment, with no seed of its own: everything works as before.
     let new = ServerProcess::start(

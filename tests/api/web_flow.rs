@@ -11,12 +11,12 @@ use sha2::{Digest, Sha256};
 use crate::signin::{browser, location, sign_in, token_of};
 use crate::support::{ALICE, DEFAULT_FIXTURE, GITHUB_APP, OAUTH_APP, TestServer};
 
-const CALLBACK: &str = "http://my-oauth-app.example.com/callback";
-const LOOPBACK_CALLBACK: &str = "http://127.0.0.1:8000/cb";
+pub(crate) const CALLBACK: &str = "http://my-oauth-app.example.com/callback";
+pub(crate) const LOOPBACK_CALLBACK: &str = "http://127.0.0.1:8000/cb";
 
 /// The default fixture, with callback URLs: the OAuth app's on a host, the GitHub App's on
 /// the loopback address; the other app keeps none.
-fn fixture() -> String {
+pub(crate) fn fixture() -> String {
     DEFAULT_FIXTURE
         .replace(
             "url = \"http://my-oauth-app.example.com\"\n",
@@ -35,14 +35,14 @@ async fn spawn() -> TestServer {
 }
 
 /// A browser signed in as alice.
-async fn alice(srv: &TestServer) -> Client {
+pub(crate) async fn alice(srv: &TestServer) -> Client {
     let client = browser();
     let answer = sign_in(srv, &client, &ALICE).await;
     assert_eq!(answer.status(), 303);
     client
 }
 
-fn authorize_url(srv: &TestServer, params: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(srv: &TestServer, params: &[(&str, &str)]) -> String {
     format!(
         "{}?{}",
         srv.url("/login/oauth/authorize"),
@@ -51,7 +51,7 @@ fn authorize_url(srv: &TestServer, params: &[(&str, &str)]) -> String {
 }
 
 /// A query parameter of a redirect's `Location`.
-fn param(location: &str, name: &str) -> Option<String> {
+pub(crate) fn param(location: &str, name: &str) -> Option<String> {
     let query = location.split_once('?')?.1;
     serde_urlencoded::from_str::<Vec<(String, String)>>(query)
         .expect("query")
@@ -60,7 +60,7 @@ fn param(location: &str, name: &str) -> Option<String> {
 }
 
 /// The hidden fields of the consent form, as the browser would post them back.
-fn form_fields(html: &str) -> Vec<(String, String)> {
+pub(crate) fn form_fields(html: &str) -> Vec<(String, String)> {
     html.split("<input type=\"hidden\" name=\"")
         .skip(1)
         .map(|rest| {
@@ -123,7 +123,7 @@ async fn consent(
 }
 
 /// Consents to `params` and returns the code from the redirect (asserting `state`).
-async fn code_for(srv: &TestServer, client: &Client, params: &[(&str, &str)]) -> String {
+pub(crate) async fn code_for(srv: &TestServer, client: &Client, params: &[(&str, &str)]) -> String {
     let answer = consent(srv, client, params, "1").await;
     assert_eq!(answer.status(), 302);
     let to = location(&answer).to_owned();
@@ -137,7 +137,7 @@ async fn code_for(srv: &TestServer, client: &Client, params: &[(&str, &str)]) ->
 }
 
 /// Exchanges with a form body, asking for JSON.
-async fn exchange(srv: &TestServer, fields: &[(&str, &str)]) -> Value {
+pub(crate) async fn exchange(srv: &TestServer, fields: &[(&str, &str)]) -> Value {
     let answer = reqwest::Client::new()
         .post(srv.url("/login/oauth/access_token"))
         .header("accept", "application/json")
@@ -157,7 +157,7 @@ fn oauth_exchange(code: &str) -> Vec<(&str, &str)> {
     ]
 }
 
-fn assert_error(answer: &Value, error: &str) {
+pub(crate) fn assert_error(answer: &Value, error: &str) {
     assert_eq!(answer["error"], error, "{answer}");
     assert!(answer["error_description"].is_string());
     assert!(
@@ -399,9 +399,9 @@ async fn every_exchange_error_has_githubs_code() {
     .await;
     assert_error(&other, "bad_verification_code");
 
-    // Other grant types are not (yet) supported.
+    // Grant types GitHub does not have are refused.
     let mut fields = oauth_exchange(&code);
-    fields.push(("grant_type", "refresh_token"));
+    fields.push(("grant_type", "client_credentials"));
     assert_error(&exchange(&srv, &fields).await, "unsupported_grant_type");
 }
 
@@ -805,10 +805,10 @@ async fn octokit_exchanges_a_web_flow_code() {
     assert_eq!(user.headers()["x-oauth-scopes"], "repo, gist");
 }
 
-/// A GitHub App with expiring user tokens: the token expires (`expires_in`); refresh tokens
-/// come in the next slice, so none is answered yet.
+/// A GitHub App with expiring user tokens: the token expires (`expires_in`) and comes with a
+/// refresh token (tests/api/refresh.rs tests its use).
 #[tokio::test]
-async fn expiring_github_app_tokens_answer_expires_in_without_refresh_token() {
+async fn expiring_github_app_tokens_answer_expires_in_and_a_refresh_token() {
     let fixture = format!(
         "{}\n[[apps]]\nname = \"expiring\"\nurl = \"http://exp.example\"\nowner = \"alice\"\n\
          kind = \"github\"\nclient_id = \"Iv1.00000000000000ee\"\n\
@@ -834,7 +834,12 @@ async fn expiring_github_app_tokens_answer_expires_in_without_refresh_token() {
             .is_some_and(|t| t.starts_with("ghu_"))
     );
     assert_eq!(answer["expires_in"], 28_800);
-    assert!(answer.get("refresh_token").is_none());
+    assert!(
+        answer["refresh_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("ghr_"))
+    );
+    assert_eq!(answer["refresh_token_expires_in"], 15_897_600);
     let token = answer["access_token"].as_str().expect("token").to_owned();
     srv.clock.advance(28_800 + 1);
     let expired = srv

@@ -4,26 +4,16 @@
 // then a TOTP code computed here with RFC 6238), lands on the signed-in page and signs out,
 // saving a screenshot of every page. Run by scripts/browser-tests.
 //
-//   GRANTD_BIN        the grantd binary (default: ../../target/debug/grantd)
-//   SCREENSHOT_DIR    where the screenshots go (default: ../../target/browser-screenshots)
-//   CHROMIUM          the browser (default: /usr/bin/chromium)
+// The environment it reads is described in support.mjs.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const bin = process.env.GRANTD_BIN ?? path.join(root, 'target/debug/grantd');
-const shots = process.env.SCREENSHOT_DIR ?? path.join(root, 'target/browser-screenshots');
-const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const seed = path.join(root, 'examples/seed.toml');
+import { launchBrowser, shots, startGrantd } from './support.mjs';
 
 // examples/seed.toml's two-factor user.
 const LOGIN = 'hubot';
@@ -52,43 +42,12 @@ function totp(secret, unixSeconds = Date.now() / 1000) {
   return String(value).padStart(6, '0');
 }
 
-/** Starts `grantd serve` on a fresh database and resolves with its base URL. */
-function startGrantd(dir) {
-  const child = spawn(
-    bin,
-    ['serve', '--listen', '127.0.0.1:0', '--db', `sqlite://${path.join(dir, 'grantd.db')}`, '--seed', seed],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('grantd did not start within 20 s')), 20_000);
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = out.match(/grantd listening on (\S+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, base: `http://${match[1]}` });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`grantd exited with ${code}`)));
-  });
-}
-
 test('sign in with password and TOTP, land on the signed-in page, sign out (no JavaScript)', { timeout: 90_000 }, async () => {
   assert.equal(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 59), '287082', 'RFC 6238 test vector');
   const dir = mkdtempSync(path.join(tmpdir(), 'grantd-browser-'));
   mkdirSync(shots, { recursive: true });
   const { child, base } = await startGrantd(dir);
-  const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-    executablePath: browserPath,
-    headless: true,
-    javaScriptEnabled: false,
-    viewport: { width: 800, height: 640 },
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  const context = await launchBrowser(dir);
   try {
     context.setDefaultTimeout(15_000);
     const page = context.pages()[0] ?? (await context.newPage());

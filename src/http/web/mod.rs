@@ -6,6 +6,7 @@
 //! check, bounded form bodies and the error pages. No SQL and no rules here; the rules of
 //! signing in are `domain::session`'s.
 
+mod device;
 mod oauth;
 pub mod profile;
 mod signin;
@@ -36,6 +37,12 @@ pub fn routes() -> Router<AppState> {
             get(oauth::authorize).post(oauth::decide),
         )
         .route("/login/oauth/access_token", post(oauth::access_token))
+        .route("/login/device/code", post(device::device_code))
+        .route(
+            "/login/device",
+            get(device::enter_code).post(device::submit_code),
+        )
+        .route("/login/device/authorize", post(device::decide))
         .route("/assets/grantd.css", get(stylesheet))
         .route("/avatars/u/{id}", get(profile::avatar))
         // Every one-segment path no other route takes: answered as an unknown path (JSON 404,

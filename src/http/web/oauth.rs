@@ -1,6 +1,7 @@
 //! The OAuth web application flow's endpoints: `GET`/`POST /login/oauth/authorize` (the
-//! consent page and its answer) and `POST /login/oauth/access_token` (the code exchange).
-//! Thin handlers over `domain::web_flow`; the rules (redirect URIs, PKCE, codes) live there.
+//! consent page and its answer) and `POST /login/oauth/access_token` (the code exchange and
+//! the refresh grant). Thin handlers over `domain::web_flow` and `domain::user_token`; the
+//! rules (redirect URIs, PKCE, codes, refresh tokens) live there.
 
 use std::fmt::Write as _;
 
@@ -15,10 +16,12 @@ use serde::Deserialize;
 
 use super::{Page, PageError, Site, check_token, read_form, read_query};
 use crate::domain::app::{self, App};
+use crate::domain::device_flow;
 use crate::domain::scope::Scopes;
 use crate::domain::secret::ClientSecret;
 use crate::domain::session::{self, SessionId};
 use crate::domain::user::User;
+use crate::domain::user_token::{self, Issued, RefreshRequest};
 use crate::domain::web_flow::{self, Exchange, FlowError};
 use crate::domain::{Error, limits::Origin};
 use crate::http::AppState;
@@ -28,7 +31,7 @@ use crate::http::extract::RequestOrigin;
 /// A token request body larger than this is refused: every field together is well under it.
 const TOKEN_BODY_LIMIT: usize = 16 * 1024;
 /// Longest short parameter (client id, login, prompt, method, grant type, code).
-const MAX_SHORT: usize = 256;
+pub(super) const MAX_SHORT: usize = 256;
 
 /// The parameters of `GET /login/oauth/authorize` and of the consent form.
 #[derive(Debug, Default, Deserialize)]
@@ -83,20 +86,29 @@ impl AuthorizeParams {
     }
 }
 
+/// The consent page of both flows: the app, its owner, each scope in plain words, and a form
+/// posting `hidden` back to `action` with the buttons `authorize=1` and `authorize=0`.
 #[derive(Template)]
 #[template(path = "authorize.html")]
-struct ConsentPage<'a> {
-    base: &'a str,
-    token: &'a str,
-    login: &'a str,
-    app_name: &'a str,
-    owner: &'a str,
-    scopes: Vec<(&'a str, &'static str)>,
-    client_id: &'a str,
-    redirect_uri: &'a str,
-    scope: &'a str,
-    state: &'a str,
-    code_challenge: &'a str,
+pub(super) struct ConsentPage<'a> {
+    pub base: &'a str,
+    pub login: &'a str,
+    pub app_name: &'a str,
+    pub owner: &'a str,
+    pub scopes: Vec<(&'a str, &'static str)>,
+    pub action: &'a str,
+    pub hidden: Vec<(&'static str, &'a str)>,
+    /// Where Authorize sends the browser (web flow); `None` for a device.
+    pub redirect_uri: Option<&'a str>,
+}
+
+/// Each scope with its plain words.
+pub(super) fn scopes_in_words(scopes: &Scopes) -> Vec<(&str, &'static str)> {
+    scopes
+        .as_slice()
+        .iter()
+        .map(|s| (s.as_str(), web_flow::describe_scope(s)))
+        .collect()
 }
 
 /// A 302 to the app (GitHub answers the flow's redirects with 302).
@@ -180,7 +192,7 @@ async fn check(
 }
 
 /// The signed-in user and session id, if the browser has a live session.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(User, SessionId)>, PageError> {
@@ -271,22 +283,27 @@ pub async fn authorize(
         }
         let token = session::authenticity_token(id.expose());
         let scope_text = scopes.as_slice().join(" ");
+        let action = format!("{}/login/oauth/authorize", site.base);
+        let mut hidden = vec![
+            ("authenticity_token", token.as_str()),
+            ("client_id", checked.app.client_id.as_str()),
+            ("redirect_uri", checked.redirect_uri.as_str()),
+            ("scope", scope_text.as_str()),
+            ("state", params.state.as_deref().unwrap_or_default()),
+        ];
+        if let Some(challenge) = checked.challenge.as_deref() {
+            hidden.push(("code_challenge", challenge));
+            hidden.push(("code_challenge_method", "S256"));
+        }
         let page = ConsentPage {
             base: &site.base,
-            token: &token,
             login: user.login.as_str(),
             app_name: &checked.app.name,
             owner: checked.app.owner_login.as_str(),
-            scopes: scopes
-                .as_slice()
-                .iter()
-                .map(|s| (s.as_str(), web_flow::describe_scope(s)))
-                .collect(),
-            client_id: checked.app.client_id.as_str(),
-            redirect_uri: &checked.redirect_uri,
-            scope: &scope_text,
-            state: params.state.as_deref().unwrap_or_default(),
-            code_challenge: checked.challenge.as_deref().unwrap_or_default(),
+            scopes: scopes_in_words(&scopes),
+            action: &action,
+            hidden,
+            redirect_uri: Some(&checked.redirect_uri),
         };
         let mut response = Page::render(StatusCode::OK, &page)?.into_response();
         allow_form_redirect(&mut response, &checked.redirect_uri);
@@ -361,18 +378,20 @@ struct TokenParams {
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     grant_type: Option<String>,
+    refresh_token: Option<String>,
+    device_code: Option<String>,
 }
 
 /// The answer's format, from `Accept` (GitHub: form-encoded unless JSON or XML is asked for).
 #[derive(Clone, Copy)]
-enum Format {
+pub(super) enum Format {
     Form,
     Json,
     Xml,
 }
 
 impl Format {
-    fn of(headers: &HeaderMap) -> Self {
+    pub(super) fn of(headers: &HeaderMap) -> Self {
         let accept = headers
             .get_all(header::ACCEPT)
             .iter()
@@ -396,8 +415,11 @@ fn xml_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The fields GitHub's JSON answers give as numbers, not strings.
+const NUMBERS: &[&str] = &["expires_in", "refresh_token_expires_in", "interval"];
+
 /// Answers the fields in the asked format, with HTTP 200 (errors included, as GitHub does).
-fn answer(format: Format, fields: &[(&str, String)]) -> Response {
+pub(super) fn answer(format: Format, fields: &[(&str, String)]) -> Response {
     let (content_type, body) = match format {
         Format::Form => (
             "application/x-www-form-urlencoded; charset=utf-8",
@@ -407,7 +429,7 @@ fn answer(format: Format, fields: &[(&str, String)]) -> Response {
             let map: serde_json::Map<String, serde_json::Value> = fields
                 .iter()
                 .map(|(k, v)| {
-                    let value = if *k == "expires_in" {
+                    let value = if NUMBERS.contains(k) {
                         v.parse::<i64>()
                             .map_or_else(|_| serde_json::Value::from(v.as_str()), Into::into)
                     } else {
@@ -474,7 +496,10 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// Reads a form or JSON body (by `Content-Type`) of at most [`TOKEN_BODY_LIMIT`] bytes.
-async fn read_token_params(headers: &HeaderMap, body: Body) -> Option<TokenParams> {
+pub(super) async fn read_token_params<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+) -> Option<T> {
     let bytes = axum::body::to_bytes(body, TOKEN_BODY_LIMIT).await.ok()?;
     let json = headers
         .get(header::CONTENT_TYPE)
@@ -495,20 +520,32 @@ pub async fn access_token(
     body: Body,
 ) -> Response {
     let format = Format::of(&headers);
-    let Some(params) = read_token_params(&headers, body).await else {
+    let Some(params) = read_token_params::<TokenParams>(&headers, body).await else {
         return ApiError::new(StatusCode::BAD_REQUEST, "Problems parsing request body")
             .into_response();
     };
-    match params.grant_type.as_deref() {
-        None | Some("" | "authorization_code") => {}
-        // refresh_token and device_code grants arrive in later slices.
-        Some(_) => return flow_error(format, FlowError::UnsupportedGrantType),
+    if params.grant_type.as_deref() == Some(device_flow::GRANT_TYPE) {
+        // No secret: a device cannot keep one. A client id in Basic counts as sent.
+        let client_id = basic(&headers).map(|(id, _)| id).or(params.client_id);
+        return super::device::poll(&state, format, client_id, params.device_code).await;
     }
     let (client_id, client_secret) = match (basic(&headers), params.client_id) {
         (Some((id, secret)), _) => (id, Some(secret)),
         (None, id) => (id.unwrap_or_default(), params.client_secret),
     };
     let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|v| v.len() > max);
+    match params.grant_type.as_deref() {
+        None | Some("" | "authorization_code") => {}
+        Some("refresh_token") => {
+            let request = RefreshRequest {
+                client_id,
+                client_secret: client_secret.map(ClientSecret::new),
+                refresh_token: params.refresh_token.unwrap_or_default(),
+            };
+            return refresh(&state, request, origin, format).await;
+        }
+        Some(_) => return flow_error(format, FlowError::UnsupportedGrantType),
+    }
     if client_id.len() > MAX_SHORT
         || too_long(&client_secret, MAX_SHORT)
         || too_long(&params.code, MAX_SHORT)
@@ -528,19 +565,58 @@ pub async fn access_token(
 }
 
 async fn exchange(state: &AppState, request: Exchange, origin: Origin, format: Format) -> Response {
-    match web_flow::exchange(&*state.store, request, origin, state.clock.now()).await {
-        Ok(Ok(issued)) => {
-            let mut fields = vec![
-                ("access_token", issued.token.expose().to_owned()),
-                ("scope", issued.authorization.scopes.as_slice().join(",")),
-                ("token_type", "bearer".to_owned()),
-            ];
-            if let Some(seconds) = issued.expires_in {
-                fields.push(("expires_in", seconds.to_string()));
-            }
-            answer(format, &fields)
-        }
+    let outcome = web_flow::exchange(&*state.store, request, origin, state.clock.now()).await;
+    token_answer(format, outcome)
+}
+
+/// The refresh grant: every field bounded (an over-long one cannot be a refresh token we
+/// issued), then `user_token::refresh`.
+async fn refresh(
+    state: &AppState,
+    request: RefreshRequest,
+    origin: Origin,
+    format: Format,
+) -> Response {
+    let too_long = |v: &str| v.len() > MAX_SHORT;
+    if too_long(&request.client_id)
+        || too_long(&request.refresh_token)
+        || request
+            .client_secret
+            .as_ref()
+            .is_some_and(|s| too_long(s.expose()))
+    {
+        return flow_error(format, FlowError::BadRefreshToken);
+    }
+    let outcome = user_token::refresh(&*state.store, request, origin, state.clock.now()).await;
+    token_answer(format, outcome)
+}
+
+/// A flow's token in GitHub's fields (in its documentation's order): `expires_in`,
+/// `refresh_token` and `refresh_token_expires_in` only for a token that expires.
+pub(crate) fn token_fields(issued: &Issued) -> Vec<(&'static str, String)> {
+    let mut fields = vec![("access_token", issued.token.expose().to_owned())];
+    if let Some(seconds) = issued.expires_in {
+        fields.push(("expires_in", seconds.to_string()));
+    }
+    if let Some(refresh) = &issued.refresh {
+        fields.push(("refresh_token", refresh.token.expose().to_owned()));
+        fields.push(("refresh_token_expires_in", refresh.expires_in.to_string()));
+    }
+    fields.push(("scope", issued.authorization.scopes.as_slice().join(",")));
+    fields.push(("token_type", "bearer".to_owned()));
+    fields
+}
+
+/// The token endpoint's answer to a grant: the token, the flow's error, or the API's error.
+fn token_answer(format: Format, outcome: Result<Result<Issued, FlowError>, Error>) -> Response {
+    match outcome {
+        Ok(Ok(issued)) => issued_answer(format, &issued),
         Ok(Err(error)) => flow_error(format, error),
         Err(error) => ApiError::from(error).into_response(),
     }
+}
+
+/// A flow's token, as every flow (web, device, refresh) answers it.
+pub(super) fn issued_answer(format: Format, issued: &Issued) -> Response {
+    answer(format, &token_fields(issued))
 }

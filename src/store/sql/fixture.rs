@@ -92,7 +92,8 @@ async fn upsert_app(
         let secret = app.secret.unwrap_or(app.generated_secret);
         sqlx::query(
             "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
-             user_token_ttl, created_at, updated_at, callback_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             user_token_ttl, created_at, updated_at, callback_url, device_flow) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(app.kind.as_str())
         .bind(&app.name)
@@ -105,6 +106,7 @@ async fn upsert_app(
         .bind(now)
         .bind(now)
         .bind(&app.callback_url)
+        .bind(app.device_flow)
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
@@ -116,6 +118,7 @@ async fn upsert_app(
         && current.name == app.name
         && current.url == app.url
         && current.callback_url == app.callback_url
+        && current.device_flow == app.device_flow
         && current.owner_id == owner.id
         && current.client_secret_digest == secret;
     if same {
@@ -123,7 +126,8 @@ async fn upsert_app(
     }
     sqlx::query(
         "UPDATE apps SET kind = $1, name = $2, url = $3, owner_id = $4, client_secret_digest = $5, \
-         expire_user_tokens = $6, user_token_ttl = $7, updated_at = $8, callback_url = $10 WHERE id = $9",
+         expire_user_tokens = $6, user_token_ttl = $7, updated_at = $8, callback_url = $10, \
+         device_flow = $11 WHERE id = $9",
     )
     .bind(app.kind.as_str())
     .bind(&app.name)
@@ -135,6 +139,7 @@ async fn upsert_app(
     .bind(now)
     .bind(current.id.0)
     .bind(&app.callback_url)
+    .bind(app.device_flow)
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;

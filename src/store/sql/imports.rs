@@ -14,6 +14,7 @@ use crate::domain::account::{
 use crate::domain::app::{App, AppKind, AppSummary, NewApp};
 use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, NewAuthorization};
+use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
 use crate::domain::grant::Grant;
 use crate::domain::otp::TotpSecret;
 use crate::domain::permission::Permissions;
@@ -21,7 +22,8 @@ use crate::domain::scope::Scopes;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
 use crate::domain::web_flow::StoredCode;
-use crate::domain::token::TokenHash;
+use crate::domain::token::{RefreshHash, TokenHash};
+use crate::domain::user_token::{Flow, NewRefreshToken, Refreshed, StoredRefreshToken};
 use crate::domain::user::{NewUser, User};
 use super::seeds::{KeySource, Seeds};
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};

@@ -57,7 +57,7 @@ fn token_record_from_row(row: &DbRow, seeds: &Seeds) -> Result<TokenRecord> {
     })
 }
 
-const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, p.callback_url, \
+const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, p.callback_url, p.device_flow, \
      p.client_secret_digest, p.user_token_ttl, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id";
 
 /// Seconds, as stored, to a lifetime.
@@ -88,6 +88,7 @@ fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
         callback_url: row
             .try_get(get("callback_url").as_str())
             .map_err(backend)?,
+        device_flow: row.try_get(get("device_flow").as_str()).map_err(backend)?,
         owner_id: UserId(row.try_get(get("owner_id").as_str()).map_err(backend)?),
         owner_login: Login::parse(&owner).ok_or_else(|| corrupt("login"))?,
         client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
@@ -104,7 +105,7 @@ fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
 /// `req_*` beside the token's.
 const REQUESTING_APP_COLUMNS: &str = "r.id AS req_id, r.kind AS req_kind, r.name AS req_name, r.url AS req_url, \
      r.owner_id AS req_owner_id, ru.login AS req_owner_login, r.client_id AS req_client_id, \
-     r.callback_url AS req_callback_url, \
+     r.callback_url AS req_callback_url, r.device_flow AS req_device_flow, \
      r.client_secret_digest AS req_client_secret_digest, r.user_token_ttl AS req_user_token_ttl, \
      r.created_at AS req_created_at, r.updated_at AS req_updated_at";
 
@@ -285,4 +286,29 @@ fn limit_offset(page: PageRequest) -> (i64, i64) {
         i64::from(page.per_page),
         i64::try_from(page.offset()).unwrap_or(i64::MAX),
     )
+}
+
+/// A device-flow code row (`SELECT device_code_hash, app_id, scopes, state, user_id,
+/// interval_seconds, last_polled_at, expires_at`).
+fn device_code_from_row(row: &DbRow) -> Result<StoredDeviceCode> {
+    let hash: Vec<u8> = row.try_get("device_code_hash").map_err(backend)?;
+    let scopes: String = row.try_get("scopes").map_err(backend)?;
+    let state: String = row.try_get("state").map_err(backend)?;
+    let user: Option<i64> = row.try_get("user_id").map_err(backend)?;
+    let state = match (state.as_str(), user) {
+        ("pending", _) => DeviceState::Pending,
+        ("approved", Some(user)) => DeviceState::Approved(UserId(user)),
+        ("denied", _) => DeviceState::Denied,
+        _ => return Err(corrupt("device code state")),
+    };
+    let last_polled_at: Option<i64> = row.try_get("last_polled_at").map_err(backend)?;
+    Ok(StoredDeviceCode {
+        device_code_hash: digest(&hash)?,
+        app_id: AppId(row.try_get("app_id").map_err(backend)?),
+        scopes: Scopes::from_stored_text(&scopes),
+        state,
+        interval: row.try_get("interval_seconds").map_err(backend)?,
+        last_polled_at: last_polled_at.map(timestamp).transpose()?,
+        expires_at: timestamp(row.try_get("expires_at").map_err(backend)?)?,
+    })
 }

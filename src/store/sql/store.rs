@@ -237,6 +237,23 @@ impl StoreImpl {
         .map_err(map_err)
     }
 
+    /// Stores the refresh token of authorization `id` (only its hash).
+    async fn insert_refresh_row(tx: &mut Transaction<'static, Db>, id: i64, refresh: &NewRefreshToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (refresh_hash, authorization_id, flow, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&refresh.hash.0[..])
+        .bind(id)
+        .bind(refresh.flow.as_str())
+        .bind(refresh.created_at.unix_timestamp())
+        .bind(refresh.expires_at.unix_timestamp())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     /// Inserts many authorizations (`grantd token mint`) in the order of their token hashes.
     /// The hashes are random, and so are the fingerprints minted from them: taken as they come,
     /// each row lands on another page of both unique indexes, and once the indexes outgrow the
@@ -435,7 +452,8 @@ impl Store for StoreImpl {
         let now = app.now.unix_timestamp();
         sqlx::query(
             "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
-             user_token_ttl, created_at, updated_at, callback_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             user_token_ttl, created_at, updated_at, callback_url, device_flow) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(app.kind.as_str())
         .bind(&app.name)
@@ -448,6 +466,7 @@ impl Store for StoreImpl {
         .bind(now)
         .bind(now)
         .bind(&app.callback_url)
+        .bind(app.device_flow)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -502,8 +521,19 @@ impl Store for StoreImpl {
     }
 
     async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
+        self.insert_authorization_with_refresh(new, None).await
+    }
+
+    async fn insert_authorization_with_refresh(
+        &self,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Authorization> {
         let mut tx = self.write().await?;
         let id = Self::insert_authorization_row(&mut tx, new).await?;
+        if let Some(refresh) = refresh {
+            Self::insert_refresh_row(&mut tx, id, refresh).await?;
+        }
         let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
             .await?
             .ok_or_else(|| corrupt("authorization"))?;
@@ -1008,6 +1038,239 @@ impl Store for StoreImpl {
     async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM oauth_codes WHERE expires_at <= $1")
             .bind(now.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &RefreshHash,
+        app: AppId,
+    ) -> Result<Option<StoredRefreshToken>> {
+        let row: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT r.authorization_id, r.flow, r.expires_at FROM refresh_tokens r \
+             JOIN authorizations a ON a.id = r.authorization_id \
+             WHERE r.refresh_hash = $1 AND a.app_id = $2",
+        )
+        .bind(&hash.0[..])
+        .bind(app.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(|(id, flow, expires_at)| {
+            Ok(StoredRefreshToken {
+                authorization_id: AuthorizationId(id),
+                flow: Flow::from_stored(&flow),
+                expires_at: timestamp(expires_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn refresh_authorization(
+        &self,
+        old: &RefreshHash,
+        app: AppId,
+        new: &Refreshed,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>> {
+        let mut tx = self.write().await?;
+        // The delete decides: a racing refresh with the same token waits for this
+        // transaction (PostgreSQL's row lock, SQLite's write lock) and then deletes nothing.
+        let taken: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM refresh_tokens WHERE refresh_hash = $1 AND expires_at > $2 \
+             AND authorization_id IN (SELECT id FROM authorizations WHERE app_id = $3) \
+             RETURNING authorization_id",
+        )
+        .bind(&old.0[..])
+        .bind(now.unix_timestamp())
+        .bind(app.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some(id) = taken else { return Ok(None) };
+        let done = sqlx::query(
+            "UPDATE authorizations SET token_hash = $1, token_last_eight = $2, expires_at = $3, updated_at = $4 \
+             WHERE id = $5",
+        )
+        .bind(&new.token_hash.0[..])
+        .bind(&new.token_last_eight)
+        .bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
+        .bind(now.unix_timestamp())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if let Some(refresh) = &new.refresh {
+            Self::insert_refresh_row(&mut tx, id, refresh).await?;
+        }
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let authorization = authorization_from_row(&row)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(authorization))
+    }
+
+    async fn prune_refresh_tokens(&self, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
+            .bind(now.unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_device_code(&self, code: &NewDeviceCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO device_codes (device_code_hash, user_code_hash, app_id, scopes, interval_seconds, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&code.device_code_hash[..])
+        .bind(&code.user_code_hash[..])
+        .bind(code.app_id.0)
+        .bind(code.scopes.to_stored())
+        .bind(code.interval)
+        .bind(code.created_at.unix_timestamp())
+        .bind(code.expires_at.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_device_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredDeviceCode>> {
+        let row = sqlx::query(
+            "SELECT device_code_hash, app_id, scopes, state, user_id, interval_seconds, last_polled_at, expires_at \
+             FROM device_codes WHERE device_code_hash = $1 AND app_id = $2",
+        )
+        .bind(&hash[..])
+        .bind(app.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(device_code_from_row).transpose()
+    }
+
+    async fn record_device_poll(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+        previous: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        interval: i64,
+    ) -> Result<bool> {
+        // -1 stands for "never polled" on both sides: NULL would compare as unknown.
+        let done = sqlx::query(
+            "UPDATE device_codes SET last_polled_at = $3, interval_seconds = $4 \
+             WHERE device_code_hash = $1 AND app_id = $5 AND state = 'pending' \
+             AND COALESCE(last_polled_at, -1) = $2",
+        )
+        .bind(&hash[..])
+        .bind(previous.map_or(-1, OffsetDateTime::unix_timestamp))
+        .bind(now.unix_timestamp())
+        .bind(interval)
+        .bind(app.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_pending_user_code(
+        &self,
+        hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<(StoredDeviceCode, App)>> {
+        let row = sqlx::query(
+            "SELECT device_code_hash, app_id, scopes, state, user_id, interval_seconds, last_polled_at, expires_at \
+             FROM device_codes WHERE user_code_hash = $1 AND state = 'pending' AND expires_at > $2",
+        )
+        .bind(&hash[..])
+        .bind(now.unix_timestamp())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let Some(code) = row.as_ref().map(device_code_from_row).transpose()? else {
+            return Ok(None);
+        };
+        let sql = format!("{APP_SELECT} WHERE p.id = $1");
+        let app = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(code.app_id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        // The code's row goes with its app (ON DELETE CASCADE), but the app may go between the
+        // two reads: then there is no code either.
+        Ok(app.as_ref().map(app_from_row).transpose()?.map(|app| (code, app)))
+    }
+
+    async fn decide_device_code(&self, hash: &[u8; 32], decision: DeviceState, now: OffsetDateTime) -> Result<bool> {
+        let (state, user) = match decision {
+            DeviceState::Pending => return Ok(false),
+            DeviceState::Approved(user) => ("approved", Some(user.0)),
+            DeviceState::Denied => ("denied", None),
+        };
+        let done = sqlx::query(
+            "UPDATE device_codes SET state = $2, user_id = $3 \
+             WHERE user_code_hash = $1 AND state = 'pending' AND expires_at > $4",
+        )
+        .bind(&hash[..])
+        .bind(state)
+        .bind(user)
+        .bind(now.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn redeem_device_code(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Option<Authorization>> {
+        let mut tx = self.write().await?;
+        // The code goes first: a racing redemption waits on its row (or, on SQLite, on the
+        // write lock) and then finds nothing to delete.
+        let taken = sqlx::query(
+            "DELETE FROM device_codes WHERE device_code_hash = $1 AND app_id = $2 \
+             AND state = 'approved' AND user_id = $3",
+        )
+        .bind(&hash[..])
+        .bind(app.0)
+        .bind(new.user_id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if taken.rows_affected() != 1 {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(None);
+        }
+        let id = Self::insert_authorization_row(&mut tx, new).await?;
+        if let Some(refresh) = refresh {
+            Self::insert_refresh_row(&mut tx, id, refresh).await?;
+        }
+        let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
+            .await?
+            .ok_or_else(|| corrupt("authorization"))?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(stored))
+    }
+
+    async fn prune_device_codes(&self, expired_by: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM device_codes WHERE expires_at <= $1")
+            .bind(expired_by.unix_timestamp())
             .execute(&self.pool)
             .await
             .map_err(map_err)?;

@@ -15,6 +15,9 @@ enum Column {
     Text,
     OptText,
     Flag,
+    /// A flag added after dumps of format 1 were first written: read as false when absent, so
+    /// an older dump still imports.
+    LaterFlag,
     /// Binary (hashes, digests), as lowercase hex.
     Bytes,
 }
@@ -51,6 +54,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("created_at", Column::Int),
             ("updated_at", Column::Int),
             ("callback_url", Column::OptText),
+            ("device_flow", Column::LaterFlag),
         ],
     ),
     ("org_members", &[("org_id", Column::Int), ("user_id", Column::Int)]),
@@ -85,6 +89,16 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("flow", Column::OptText),
         ],
     ),
+    (
+        "refresh_tokens",
+        &[
+            ("refresh_hash", Column::Bytes),
+            ("authorization_id", Column::Int),
+            ("flow", Column::Text),
+            ("created_at", Column::Int),
+            ("expires_at", Column::Int),
+        ],
+    ),
 ];
 
 fn decode_column(row: &DbRow, name: &str, column: Column) -> Result<serde_json::Value> {
@@ -94,7 +108,7 @@ fn decode_column(row: &DbRow, name: &str, column: Column) -> Result<serde_json::
         Column::OptInt => row.try_get::<Option<i64>, _>(name).map_err(backend)?.map_or(Value::Null, Value::from),
         Column::Text => Value::from(row.try_get::<String, _>(name).map_err(backend)?),
         Column::OptText => row.try_get::<Option<String>, _>(name).map_err(backend)?.map_or(Value::Null, Value::from),
-        Column::Flag => Value::from(row.try_get::<bool, _>(name).map_err(backend)?),
+        Column::Flag | Column::LaterFlag => Value::from(row.try_get::<bool, _>(name).map_err(backend)?),
         Column::Bytes => Value::from(hex::encode(row.try_get::<Vec<u8>, _>(name).map_err(backend)?)),
     })
 }
@@ -182,6 +196,8 @@ impl StoreImpl {
                         Column::Text => query.bind(value.as_str().ok_or_else(|| bad_dump(table, name))?.to_owned()),
                         Column::OptText => query.bind(value.as_str().map(str::to_owned)),
                         Column::Flag => query.bind(value.as_bool().ok_or_else(|| bad_dump(table, name))?),
+                        Column::LaterFlag if value.is_null() => query.bind(false),
+                        Column::LaterFlag => query.bind(value.as_bool().ok_or_else(|| bad_dump(table, name))?),
                         Column::Bytes => query.bind(
                             value.as_str().and_then(|h| hex::decode(h).ok()).ok_or_else(|| bad_dump(table, name))?,
                         ),

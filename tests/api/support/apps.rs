@@ -227,8 +227,13 @@ impl TestServer {
 
     // --- ground truth ----------------------------------------------------------------------
 
-    fn store(&self) -> &dyn grantd::store::Store {
+    pub fn store(&self) -> &dyn grantd::store::Store {
         self.store.as_deref().expect("the server is running")
+    }
+
+    /// Every row of the database, as `grantd export` writes it.
+    pub async fn export(&self) -> Value {
+        self.store().export().await.expect("export")
     }
 
     /// The id of the user or organization `login`.

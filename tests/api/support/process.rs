@@ -53,6 +53,8 @@ pub fn grantd(args: &[&str], stdin: Option<&str>) -> Output {
 pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The lines `serve` printed on stdout before `grantd listening on ADDR`.
+    pub printed: Vec<String>,
 }
 
 impl ServerProcess {
@@ -83,6 +85,7 @@ impl ServerProcess {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
         let mut addr = None;
+        let mut printed = Vec::new();
         // Reading blocks until the server prints; EOF means it died before binding.
         while reader.read_line(&mut line).expect("read stdout") > 0 {
             if let Some(rest) = line.trim().strip_prefix("grantd listening on ") {
@@ -92,6 +95,7 @@ impl ServerProcess {
                 );
                 break;
             }
+            printed.push(line.trim_end().to_owned());
             line.clear();
         }
         let Some(addr) = addr else {
@@ -107,7 +111,11 @@ impl ServerProcess {
             let mut sink = Vec::new();
             let _ = reader.read_to_end(&mut sink);
         });
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            printed,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
