@@ -531,8 +531,8 @@ pub async fn delete(store: &dyn Store, user: &User, id: AuthorizationId) -> Resu
 }
 
 /// How many tokens [`mint`] makes, and how many it stores per transaction: the store sorts each
-/// batch by hash, so larger batches walk the indexes fewer times (a million tokens on SQLite:
-/// 12 s in batches of 100,000, 30 s in batches of 10,000) and hold more in memory.
+/// batch by hash, so larger batches walk the indexes fewer times (BENCHMARKS.md measures a
+/// million tokens in both sizes) and hold more in memory.
 #[derive(Clone, Copy, Debug)]
 pub struct MintCount {
     pub count: u64,

@@ -286,8 +286,8 @@ fn column<'a, T>(
 /// `OFFSET 0` keeps each key's lookup a subquery of its own, run once per key through the
 /// unique index. Without it PostgreSQL flattens the joins, and the generic plan it settles on
 /// for a prepared statement (it cannot see the array's length) may scan every authorization of
-/// the user and filter them against the batch, 1.6 ms instead of 0.2 ms for four keys on a
-/// thousand tokens, and worse the more tokens a user holds.
+/// the user and filter them against the batch: several times slower already for four keys on
+/// a thousand tokens, and worse the more tokens a user holds (BENCHMARKS.md).
 async fn fetch_tokens(
     pool: PgPool,
     seeds: std::sync::Arc<Seeds>,

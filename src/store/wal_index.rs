@@ -8,8 +8,8 @@
 //! file, the copies differing mid-commit, a read error) means "ask the pragma".
 //!
 //! The token index reads it before every answer from memory, so it is read the way SQLite
-//! reads it: from a shared mapping of the file, without a system call (a `pread` of it cost
-//! ~0.6 µs a request on the benchmark machine, about 3 % of a token check). This module holds
+//! reads it: from a shared mapping of the file, without a system call (a `pread` per request was
+//! a measurable share of a token check; BENCHMARKS.md has the figure). This module holds
 //! the project's only `unsafe` code: the reads of that mapping.
 //!
 //! Why the mapping stays valid: reading a mapped page past the end of its file raises

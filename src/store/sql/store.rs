@@ -121,7 +121,8 @@ impl StoreImpl {
         } = listing;
         // Two statements, not one with `$2 IS NULL OR app_id = $2`: that form makes the count
         // read every row of the user for its app id, where the unfiltered count needs only the
-        // `(user_id, id)` index (a user with a million authorizations: 260 ms a page).
+        // `(user_id, id)` index (for a user with a million authorizations, the difference
+        // between a slow page and a fast one).
         let total: i64 = match app {
             None => {
                 let count = format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1");
