@@ -221,7 +221,11 @@ fn extract(spec: &Value) -> Value {
         }
         operations.insert(
             key,
-            json!({ "operationId": operation["operationId"], "responses": responses }),
+            json!({
+                "operationId": operation["operationId"],
+                "responses": responses,
+                "docs": operation["externalDocs"]["url"],
+            }),
         );
     }
     // GitHub's `basic-error` ({message, documentation_url, url?, status?}), for error statuses
@@ -257,9 +261,11 @@ fn load() -> Value {
         .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
         // A cache made before an operation was added to the list is made anew.
         .filter(|value| {
-            OPERATIONS
-                .iter()
-                .all(|&(_, _, method, path)| value.get(format!("{method} {path}")).is_some())
+            OPERATIONS.iter().all(|&(_, _, method, path)| {
+                value
+                    .get(format!("{method} {path}"))
+                    .is_some_and(|operation| operation["docs"].is_string())
+            })
         });
     if let Some(value) = cached {
         return value;
@@ -377,6 +383,9 @@ pub fn check(method: &str, path: &str, status: u16, body: &str) {
         "{operation_id} {status}: the response does not match GitHub's schema:\n{}\nbody: {body}",
         errors.join("\n")
     );
+    if status >= 400 {
+        check_documentation_url(operation, &instance, status);
+    }
     record(operation_id, status, outcome);
 }
 
@@ -415,6 +424,26 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "is neither the operation's page")]
+    fn an_error_linking_another_operations_page_fails_the_test() {
+        check(
+            "GET",
+            "/authorizations/1",
+            404,
+            r#"{"message": "Not Found", "documentation_url": "https://docs.github.com/enterprise-server@3.19/rest/oauth-authorizations/oauth-authorizations#delete-a-grant"}"#,
+        );
+    }
+
+    #[test]
+    fn an_error_links_its_own_page_or_a_cross_cutting_one() {
+        let own = "https://docs.github.com/enterprise-server@3.19/rest/oauth-authorizations/oauth-authorizations#get-a-single-authorization";
+        for url in [own, CROSS_CUTTING_DOCS[0]] {
+            let body = json!({ "message": "Not Found", "documentation_url": url });
+            check("GET", "/authorizations/1", 404, &body.to_string());
+        }
+    }
+
+    #[test]
     fn paths_map_to_their_operations() {
         assert_eq!(
             operation_for("GET", "/api/v3/applications/grants/7"),
@@ -442,4 +471,28 @@ mod tests {
         );
         assert_eq!(operation_for("OPTIONS", "/authorizations"), None);
     }
+}
+
+/// Links an error may carry whatever the operation: the REST docs' root (an error before any
+/// operation's own rules apply, such as bad credentials), the rate-limit page and the
+/// Authorizations API's retirement notice, as GitHub links them.
+const CROSS_CUTTING_DOCS: &[&str] = &[
+    "https://docs.github.com/enterprise-server@3.19/rest",
+    "https://docs.github.com/enterprise-server@3.19/rest/using-the-rest-api/rate-limits-for-the-rest-api",
+    "https://developer.github.com/changes/2020-02-14-deprecating-oauth-auth-endpoint/",
+];
+
+/// An error's `documentation_url` is pinned per operation: its own page in GitHub's description
+/// (`externalDocs`), or one of the [`CROSS_CUTTING_DOCS`], never another operation's page.
+fn check_documentation_url(operation: &Value, body: &Value, status: u16) {
+    let Some(url) = body.get("documentation_url").and_then(Value::as_str) else {
+        return;
+    };
+    let own = operation["docs"].as_str().unwrap_or_default();
+    let operation_id = operation["operationId"].as_str().unwrap_or("?");
+    assert!(
+        url == own || CROSS_CUTTING_DOCS.contains(&url),
+        "{operation_id} {status}: documentation_url {url} is neither the operation's page \
+         ({own}) nor a cross-cutting one"
+    );
 }
