@@ -24,10 +24,18 @@ pub struct ListQuery {
     pairs: Vec<(String, String)>,
 }
 
+/// A positive number, or `None` for anything else (GitHub falls back to the default). A number
+/// too large to hold is not a bad value but one past every list's end: it saturates, so that
+/// `page=99999999999` answers an empty page, not the first one again (a client walking pages
+/// would loop).
 fn positive(value: Option<&str>) -> Option<u32> {
-    value
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .filter(|n| *n > 0)
+    let text = value?.trim();
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = digits.parse::<u32>().unwrap_or(u32::MAX);
+    (n > 0).then_some(n)
 }
 
 impl ListQuery {
@@ -153,7 +161,17 @@ mod tests {
             }
         );
         assert_eq!(query(&[("per_page", "500")]).page.per_page, 100);
-        for bad in ["0", "-3", "abc", ""] {
+        // Past every end: the last page number there is, and the largest page size.
+        let huge = query(&[("per_page", "99999999999999999999"), ("page", "4294967296")]).page;
+        assert_eq!(
+            huge,
+            PageRequest {
+                page: u32::MAX,
+                per_page: 100
+            }
+        );
+        assert_eq!(query(&[("page", "+2")]).page.page, 2);
+        for bad in ["0", "-3", "abc", "", "1e3", "2.0", "000"] {
             assert_eq!(
                 query(&[("per_page", bad), ("page", bad)]).page,
                 PageRequest {
@@ -234,16 +252,23 @@ mod proptests {
         prop::collection::vec((key, number()), 0..6)
     }
 
-    /// What GitHub does with one value: the last one sent counts, and anything but a
-    /// positive integer is as if it were not sent.
+    /// What GitHub does with one value: the last one sent counts, anything but a positive
+    /// integer is as if it were not sent, and an integer too large for a page saturates.
     fn expected(pairs: &[(String, String)], key: &str, default: u32, max: u32) -> u32 {
         pairs
             .iter()
             .rev()
             .find(|(k, _)| k == key)
-            .and_then(|(_, v)| v.trim().parse::<u32>().ok())
+            .and_then(|(_, v)| {
+                let v = v.trim();
+                let v = v.strip_prefix('+').unwrap_or(v);
+                let digits = !v.is_empty() && v.chars().all(|c| c.is_ascii_digit());
+                digits.then(|| v.parse::<u128>().map_or(u128::MAX, |n| n))
+            })
             .filter(|n| *n > 0)
-            .map_or(default, |n| n.min(max))
+            .map_or(default, |n| {
+                u32::try_from(n.min(u128::from(max))).unwrap_or(max)
+            })
     }
 
     proptest! {
