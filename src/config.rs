@@ -96,7 +96,8 @@ pub struct ServeArgs {
     pub seed: Option<PathBuf>,
     /// The API's root URL as clients reach it (behind a proxy, say), used in every `url`
     /// field and `Link` header: an absolute http:// or https:// URL with a host and no query or
-    /// fragment. Defaults to http://<listen address> (https:// with TLS).
+    /// fragment, the host root or GHES's `/api/v3` base (pages live at it without `/api/v3`).
+    /// Defaults to http://<listen address> (https:// with TLS).
     #[arg(long, env = "GRANTD_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (the server's certificate first); needs

@@ -72,7 +72,7 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     /// The API's root URL as clients reach it, without a trailing slash; every `url` field
-    /// and `Link` header is built on it.
+    /// and `Link` header is built on it. Pages live on [`web_root`] of it.
     pub public_url: Arc<str>,
     pub limits: Limits,
     pub authorizations_api: ApiStatus,
@@ -98,6 +98,17 @@ pub struct Shared {
     /// The certificate HTTPS is served with (`--tls-cert`, `--tls-self-signed`); plain HTTP
     /// if `None`.
     pub tls: Option<crate::tls::Tls>,
+}
+
+/// The root of the site's pages (sign-in, `/login/device`, `/login/oauth/*`, profiles,
+/// avatars) for a public URL: the public URL without a trailing `/api/v3`.
+///
+/// Clients configure either layout: the host root (`https://HOST`, as `gh` and the README's
+/// HTTPS examples do) or GitHub Enterprise Server's API base (`https://HOST/api/v3`, as
+/// octokit's and PyGithub's `base_url`). The API answers at `/` and under `/api/v3` while the
+/// pages answer only at the root, as on GHES, so a page's URL must never carry `/api/v3`.
+pub fn web_root(public_url: &str) -> &str {
+    public_url.strip_suffix("/api/v3").unwrap_or(public_url)
 }
 
 /// The GitHub Enterprise Server version presented by default: the one whose OpenAPI

@@ -214,7 +214,7 @@ mod tests {
 }
 
 /// The URLs of an account, built on the public URL as GitHub builds them on its API host.
-/// `html_url` and avatars live on the web host: the public URL without a trailing `/api/v3`.
+/// `html_url` and avatars live on the web host: the pages' root (`super::web_root`).
 struct AccountUrls<'a> {
     api: &'a str,
     web: &'a str,
@@ -224,7 +224,7 @@ impl<'a> AccountUrls<'a> {
     fn new(public_url: &'a str) -> Self {
         Self {
             api: public_url,
-            web: public_url.strip_suffix("/api/v3").unwrap_or(public_url),
+            web: super::web_root(public_url),
         }
     }
 }

@@ -22,7 +22,7 @@ const EXPIRING_CLIENT_ID: &str = "Iv1.00000000000000dd";
 
 /// The default fixture with the device flow enabled for the OAuth app and the GitHub App (the
 /// other app keeps it off), and a GitHub App with expiring user tokens that has it on.
-fn fixture() -> String {
+pub(crate) fn fixture() -> String {
     let enabled = DEFAULT_FIXTURE
         .replace(
             "url = \"http://my-oauth-app.example.com\"\n",
@@ -52,7 +52,7 @@ async fn signed_in(srv: &TestServer, user: &crate::support::User) -> Client {
 }
 
 /// `POST /login/device/code` with a form body, asking for JSON; asserts 200.
-async fn request_codes(srv: &TestServer, client_id: &str, scope: &str) -> Value {
+pub(crate) async fn request_codes(srv: &TestServer, client_id: &str, scope: &str) -> Value {
     let answer = Client::new()
         .post(srv.url("/login/device/code"))
         .header("accept", "application/json")
@@ -64,16 +64,16 @@ async fn request_codes(srv: &TestServer, client_id: &str, scope: &str) -> Value 
     answer.json().await.expect("JSON")
 }
 
-fn device_code(codes: &Value) -> &str {
+pub(crate) fn device_code(codes: &Value) -> &str {
     codes["device_code"].as_str().expect("a device_code")
 }
 
-fn user_code(codes: &Value) -> &str {
+pub(crate) fn user_code(codes: &Value) -> &str {
     codes["user_code"].as_str().expect("a user_code")
 }
 
 /// A poll with a form body, asking for JSON; asserts HTTP 200 (errors included, as GitHub).
-async fn poll(srv: &TestServer, client_id: &str, device_code: &str) -> Value {
+pub(crate) async fn poll(srv: &TestServer, client_id: &str, device_code: &str) -> Value {
     let answer = Client::new()
         .post(srv.url("/login/oauth/access_token"))
         .header("accept", "application/json")
@@ -151,7 +151,7 @@ async fn decide(
 type Row = (Vec<u8>, Vec<u8>, String, String, i64, Option<i64>);
 
 /// Approves `typed` and asserts the "connected" page.
-async fn approve(srv: &TestServer, client: &Client, typed: &str) {
+pub(crate) async fn approve(srv: &TestServer, client: &Client, typed: &str) {
     let (_, answer) = decide(srv, client, typed, "1").await;
     assert_eq!(answer.status(), 200);
     let html = answer.text().await.expect("body");

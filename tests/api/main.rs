@@ -45,6 +45,7 @@ mod operability;
 mod pagination;
 mod pool;
 mod postgres_outage;
+mod public_url;
 mod python_clients;
 mod races;
 mod rate_limits;

@@ -81,7 +81,7 @@ pub(crate) fn location(response: &reqwest::Response) -> &str {
 }
 
 /// The `Set-Cookie` header that sets `name`.
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
         .get_all("set-cookie")

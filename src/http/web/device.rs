@@ -61,7 +61,8 @@ pub async fn device_code(
                 ("user_code", codes.user_code),
                 (
                     "verification_uri",
-                    format!("{}/login/device", state.public_url),
+                    // The page answers at the site's root, never under /api/v3.
+                    format!("{}/login/device", crate::http::web_root(&state.public_url)),
                 ),
                 ("expires_in", codes.expires_in.to_string()),
                 ("interval", codes.interval.to_string()),

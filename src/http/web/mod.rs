@@ -79,14 +79,15 @@ async fn stylesheet() -> Response {
 /// Where the site lives, from `--public-url`: the path prefix pages link under, and whether
 /// cookies must be `Secure`.
 pub struct Site {
-    /// The public URL's path, without a trailing slash ("" at a host's root).
+    /// The path of the pages' root (`crate::http::web_root`), without a trailing slash (""
+    /// at a host's root): a public URL of `https://HOST/api/v3` puts the pages at `/`.
     pub base: String,
     pub secure: bool,
 }
 
 impl Site {
     pub fn of(state: &AppState) -> Self {
-        let url = &*state.public_url;
+        let url = crate::http::web_root(&state.public_url);
         let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
         let base = after_scheme
             .find('/')
