@@ -227,15 +227,17 @@ impl TestServer {
     /// and the loopback names); `client` trusts that CA alone, and `url` is https. The public
     /// URL defaults to `https://<bound address>`.
     pub async fn spawn_tls(public_url: Option<String>, options: ServerOptions) -> Self {
-        Self::spawn_tls_on(None, public_url, options).await
+        Self::spawn_tls_on(None, public_url, options, DEFAULT_FIXTURE).await
     }
 
     /// [`Self::spawn_tls`] on a listener bound already (port 443 of a loopback address of the
-    /// test's own, for `gh`), whose address the certificate then covers too.
+    /// test's own, for `gh`), whose address the certificate then covers too, seeded with
+    /// `fixture`.
     pub async fn spawn_tls_on(
         listener: Option<TcpListener>,
         public_url: Option<String>,
         options: ServerOptions,
+        fixture: &str,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let host = public_url
@@ -258,10 +260,10 @@ impl TestServer {
             .await
             .expect("open the store");
         let seed = dir.path().join("seed.toml");
-        std::fs::write(&seed, DEFAULT_FIXTURE).expect("write the seed");
+        std::fs::write(&seed, fixture).expect("write the seed");
         grantd::fixture::load_file(store.as_ref(), &seed, time::OffsetDateTime::now_utc())
             .await
-            .expect("load the default fixture");
+            .expect("load the fixture");
         let mut srv = Self::unstarted(dir, db_url, public_url, options, Some((tls, ca)));
         srv.prebound = listener;
         srv.launch(store).await;

@@ -102,11 +102,21 @@ pub struct GhServer {
 
 impl GhServer {
     pub async fn spawn() -> Self {
+        Self::spawn_with(super::DEFAULT_FIXTURE, "").await
+    }
+
+    /// [`Self::spawn`] with the server seeded with `fixture`, its public URL
+    /// `https://NAME{path}` (`path` "" or GHES's "/api/v3").
+    pub async fn spawn_with(fixture: &str, path: &str) -> Self {
         let (host, listener) = GhHost::claim().await;
-        let public_url = format!("https://{}", host.name);
-        let srv =
-            TestServer::spawn_tls_on(Some(listener), Some(public_url), ServerOptions::default())
-                .await;
+        let public_url = format!("https://{}{path}", host.name);
+        let srv = TestServer::spawn_tls_on(
+            Some(listener),
+            Some(public_url),
+            ServerOptions::default(),
+            fixture,
+        )
+        .await;
         let ca_file = srv.dir().join("grantd.db.tls-ca.pem");
         Self {
             srv,
@@ -139,18 +149,25 @@ impl GhServer {
     }
 }
 
-fn run_gh(
-    config: &Path,
-    ca_file: &Path,
-    args: &[&str],
-    stdin: Option<&str>,
-    env: &[(&str, &str)],
-) -> Output {
-    use std::io::Write;
+impl GhServer {
+    /// Starts `gh ARGS` as [`Self::gh`] does, with no standard input, its standard output
+    /// and error piped, for a test that talks to the server while `gh` runs (the device
+    /// flow). The caller bounds how long it waits and kills it.
+    pub fn start_gh(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+        let mut command = gh_command(self.config.path(), &self.ca_file, args, env);
+        command.stdin(Stdio::null());
+        match command.spawn() {
+            Ok(child) => child,
+            Err(error) => panic!("cannot run gh ({error}): install it with scripts/install-gh"),
+        }
+    }
+}
+
+/// `gh ARGS` with nothing of the machine's own: no token, no configuration, no other CA.
+fn gh_command(config: &Path, ca_file: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new("gh");
     command
         .args(args)
-        // Nothing of the machine's own: no token, no configuration, no other CA.
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", config)
@@ -160,13 +177,25 @@ fn run_gh(
         .env("GH_PROMPT_DISABLED", "1")
         .env("NO_COLOR", "1")
         .envs(env.iter().copied())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    command
+}
+
+fn run_gh(
+    config: &Path,
+    ca_file: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
+    use std::io::Write;
+    let mut command = gh_command(config, ca_file, args, env);
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(error) => panic!("cannot run gh ({error}): install it with scripts/install-gh"),
