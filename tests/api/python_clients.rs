@@ -3,7 +3,8 @@
 //! generic OAuth 2 client with PKCE (Authlib's `OAuth2Session`). Each runs as a script of
 //! tests/clients/python with the pinned virtualenv `scripts/python-clients` installs; the
 //! test plays the browser between the script's two steps (sign-in and consent over HTTP) and
-//! then checks over HTTP what the client got.
+//! then checks over HTTP what the client got. PyGithub also reads the API as a script with a
+//! token does (`get_rate_limit`, `get_user`), given GHES's `/api/v3` base URL.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -12,12 +13,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Client;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::refresh::{REFRESHING_APP, REFRESHING_CALLBACK, refresh_fixture};
 use crate::signin::location;
-use crate::support::TestServer;
+use crate::support::{ALICE, RequestExt, TestServer};
 use crate::web_flow::{alice, form_fields, param};
 
 fn client_dir() -> PathBuf {
@@ -191,4 +192,87 @@ async fn authlib_signs_in_with_pkce_and_refreshes() {
         .await;
     srv.assert_token_works(&REFRESHING_APP, text(second, "access_token"), "alice")
         .await;
+}
+
+/// The fields of a user PyGithub reads (`pygithub_api.py`'s `user`), from grantd's own
+/// answer.
+fn user_fields(answer: &Value) -> Value {
+    let mut fields = serde_json::Map::new();
+    for field in [
+        "login",
+        "id",
+        "node_id",
+        "type",
+        "site_admin",
+        "name",
+        "url",
+        "html_url",
+        "avatar_url",
+    ] {
+        fields.insert(field.to_owned(), answer[field].clone());
+    }
+    Value::Object(fields)
+}
+
+/// A resource of a `GET /rate_limit` answer as `pygithub_api.py` reports a `Rate`.
+fn core_rate(answer: &Value, resource: &str) -> Value {
+    let rate = &answer["resources"][resource];
+    for field in ["limit", "remaining", "used", "reset"] {
+        assert!(rate[field].is_i64(), "{field} in {answer}");
+    }
+    json!({
+        "limit": rate["limit"],
+        "remaining": rate["remaining"],
+        "used": rate["used"],
+        "reset": rate["reset"],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pygithub_reads_the_rate_limit_and_users_over_the_api() {
+    let srv = TestServer::spawn().await;
+    let token = srv
+        .create_pat_with(
+            &ALICE,
+            json!({ "note": "pygithub", "scopes": ["read:org", "user"] }),
+        )
+        .await["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let alice = srv
+        .get("/user")
+        .header("authorization", format!("token {token}"))
+        .go()
+        .await
+        .expect_status(200);
+    let bob = srv.get("/users/bob").go().await.expect_status(200);
+    // What grantd says right before; reading it costs nothing, so PyGithub must read the same.
+    let anonymous = srv.get("/rate_limit").go().await.expect_status(200);
+    let limits = srv
+        .get("/rate_limit")
+        .header("authorization", format!("token {token}"))
+        .go()
+        .await
+        .expect_status(200);
+
+    let args = vec![srv.url("/api/v3"), token, "bob".to_owned()];
+    let result: Value = serde_json::from_str(&run("pygithub_api.py", args).await).expect("JSON");
+    assert_eq!(result["pygithub"], "2.10.0");
+    assert_eq!(result["anonymous"]["core"], core_rate(&anonymous, "core"));
+    assert_eq!(result["rate"]["core"], core_rate(&limits, "core"));
+    assert_eq!(result["rate"]["graphql"], core_rate(&limits, "graphql"));
+    assert_eq!(result["me"], user_fields(&alice));
+    assert_eq!(result["me"]["url"], srv.public("/users/alice"));
+    assert_eq!(result["user"], user_fields(&bob));
+    assert_eq!(result["user"]["login"], "bob");
+    assert_eq!(result["scopes"], json!(["read:org", "user"]));
+    assert_eq!(
+        result["unknown"],
+        json!({ "status": 404, "message": "Not Found" })
+    );
+    assert_eq!(
+        result["bad_token"],
+        json!({ "status": 401, "message": "Bad credentials" })
+    );
 }
