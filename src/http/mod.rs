@@ -391,3 +391,31 @@ impl From<Infallible> for ApiError {
         match never {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::web_root;
+
+    #[test]
+    fn pages_live_at_the_public_url_without_its_api_v3() {
+        assert_eq!(
+            web_root("https://ghe.example/api/v3"),
+            "https://ghe.example"
+        );
+        assert_eq!(web_root("https://ghe.example"), "https://ghe.example");
+        // Behind a proxy's path prefix, the pages keep the prefix.
+        assert_eq!(
+            web_root("https://proxy.example/grantd/api/v3"),
+            "https://proxy.example/grantd"
+        );
+        assert_eq!(
+            web_root("https://proxy.example/grantd"),
+            "https://proxy.example/grantd"
+        );
+        // Only a whole trailing segment is the API's.
+        assert_eq!(
+            web_root("https://ghe.example/api/v3x"),
+            "https://ghe.example/api/v3x"
+        );
+    }
+}
