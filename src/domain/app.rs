@@ -366,3 +366,44 @@ pub async fn sign_in_with_token(
         Err(_) => Err(limits::app_sign_in_failed(store, origin, now).await?),
     }
 }
+
+/// The apps `owner` registered (the developer settings page), oldest first.
+pub async fn list_owned(store: &dyn Store, owner: UserId) -> Result<Vec<App>, Error> {
+    let mut apps = store.list_apps().await?;
+    apps.retain(|app| app.owner_id == owner);
+    Ok(apps)
+}
+
+/// One of `owner`'s apps; anyone else's is [`Error::NotFound`], as an unknown one is.
+pub async fn find_owned(
+    store: &dyn Store,
+    owner: UserId,
+    client_id: &str,
+) -> Result<Arc<App>, Error> {
+    match find(store, client_id).await? {
+        app if app.owner_id == owner => Ok(app),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// "Generate a new client secret" of one of `owner`'s apps: the old secret stops at once
+/// (grantd keeps one secret per app).
+pub async fn rotate_owned_secret(
+    store: &dyn Store,
+    owner: UserId,
+    client_id: &str,
+    now: OffsetDateTime,
+) -> Result<(Arc<App>, ClientSecret), Error> {
+    find_owned(store, owner, client_id).await?;
+    rotate_secret(store, client_id, now).await
+}
+
+/// Deletes one of `owner`'s apps with every grant and token of it (as `grantd app remove`).
+pub async fn delete_owned(store: &dyn Store, owner: UserId, client_id: &str) -> Result<(), Error> {
+    let app = find_owned(store, owner, client_id).await?;
+    if store.delete_app(app.id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}

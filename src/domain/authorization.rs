@@ -204,7 +204,7 @@ fn check_length(field: &'static str, text: Option<&str>, max: usize) -> Result<(
 }
 
 /// The length limits of every text an authorization stores.
-fn check_lengths(
+pub(super) fn check_lengths(
     note: Option<&str>,
     note_url: Option<&str>,
     fingerprint: Option<&str>,
@@ -214,7 +214,7 @@ fn check_lengths(
     check_length("fingerprint", fingerprint, MAX_INDEXED_TEXT)
 }
 
-fn map_conflict(error: store::Error) -> Error {
+pub(super) fn map_conflict(error: store::Error) -> Error {
     match error {
         store::Error::Conflict(store::Constraint::AppFingerprint) => {
             Error::invalid(FieldError::new("fingerprint", ErrorCode::AlreadyExists))

@@ -45,3 +45,57 @@ pub async fn delete(store: &dyn Store, user: &User, id: GrantId) -> Result<(), E
         Err(Error::NotFound)
     }
 }
+
+/// The user's grants for the settings page, oldest first, at most `limit` of them.
+pub async fn list_for_page(
+    store: &dyn Store,
+    user: &User,
+    limit: u32,
+) -> Result<Vec<Grant>, Error> {
+    let mut out = Vec::new();
+    let per_page = PageRequest::MAX_PER_PAGE;
+    for page in 1..=limit.div_ceil(per_page).max(1) {
+        let found = store
+            .list_grants(user.id, None, PageRequest { page, per_page })
+            .await?;
+        let last = found.items.len() < per_page as usize;
+        out.extend(found.items);
+        if last {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// "Revoke all": deletes every grant of the user, each through [`delete`]'s store call, so
+/// every app token of the user stops at once. Returns how many went.
+pub async fn delete_all(store: &dyn Store, user: &User) -> Result<u64, Error> {
+    let mut deleted = 0;
+    // Each round deletes what one page listed, until none is left (or another request took
+    // them): a user has at most one grant per app.
+    loop {
+        let page = store
+            .list_grants(
+                user.id,
+                None,
+                PageRequest {
+                    page: 1,
+                    per_page: PageRequest::MAX_PER_PAGE,
+                },
+            )
+            .await?;
+        if page.items.is_empty() {
+            return Ok(deleted);
+        }
+        let mut progress = false;
+        for grant in page.items {
+            if store.delete_grant(user.id, grant.id).await? {
+                deleted += 1;
+                progress = true;
+            }
+        }
+        if !progress {
+            return Ok(deleted);
+        }
+    }
+}

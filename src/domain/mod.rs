@@ -14,6 +14,7 @@ pub mod grant;
 pub mod limits;
 pub mod otp;
 pub mod permission;
+pub mod personal_token;
 pub mod scope;
 pub mod secret;
 pub mod session;

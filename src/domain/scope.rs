@@ -82,6 +82,23 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     SCOPES.iter().map(|(name, _)| *name)
 }
 
+/// The scopes as GitHub's "New personal access token (classic)" page groups them: each scope
+/// no other implies, with every scope it implies (directly or through a chain) beneath it.
+pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    SCOPES
+        .iter()
+        .filter(|(name, _)| !SCOPES.iter().any(|(other, _)| implies(other, name)))
+        .map(|(name, _)| {
+            let children = SCOPES
+                .iter()
+                .filter(|(child, _)| implies(name, child))
+                .map(|(child, _)| *child)
+                .collect();
+            (*name, children)
+        })
+        .collect()
+}
+
 /// Whether `name` is a scope GitHub knows.
 pub fn is_known(name: &str) -> bool {
     index_of(name).is_some()
@@ -407,5 +424,19 @@ mod proptests {
             let all: Vec<&String> = [&a, &b, &c].iter().flat_map(|s| s.as_slice()).collect();
             prop_assert_eq!(&Ok(union), &Scopes::parse(all));
         }
+    }
+
+    #[test]
+    fn groups_hold_every_scope_once_under_its_broadest_parent() {
+        let groups = groups();
+        let mut seen: Vec<&str> = Vec::new();
+        for (top, children) in &groups {
+            seen.push(top);
+            seen.extend(children.iter().copied());
+        }
+        assert_eq!(seen.len(), names().count());
+        let admin_org = groups.iter().find(|(top, _)| *top == "admin:org").unwrap();
+        assert_eq!(admin_org.1, ["write:org", "read:org", "manage_runners:org"]);
+        assert!(!groups.iter().any(|(top, _)| *top == "read:org"));
     }
 }

@@ -21,6 +21,10 @@ impl Password {
     pub fn new(text: impl Into<String>) -> Self {
         Self(text.into())
     }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for Password {

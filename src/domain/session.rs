@@ -218,6 +218,80 @@ pub async fn end(store: &dyn Store, session: &Session, id: &SessionId) -> Result
     Ok(store.delete_session(session.user.id, &id.hash()).await?)
 }
 
+/// Shortest and longest new password the settings page accepts: GitHub asks for at least 8
+/// characters; the upper bound keeps argon2's input bounded.
+pub const MIN_PASSWORD: usize = 8;
+pub const MAX_PASSWORD: usize = 1024;
+
+/// The password form's three fields.
+pub struct NewPassword {
+    pub current: Password,
+    pub new: Password,
+    pub confirmation: Password,
+}
+
+/// Why a password change was refused.
+#[derive(Debug)]
+pub enum PasswordChange {
+    /// The current password was wrong (a failed login of the account, counted as one).
+    WrongCurrent,
+    /// The new password is too short or too long.
+    BadNew,
+    /// The confirmation differs from the new password.
+    Mismatch,
+}
+
+/// The settings page's password change, for the signed-in `session` (cookie id `id`): the
+/// current password is checked through [`user::sign_in`], so a guess here counts in the
+/// same failed-login window and lockout as the sign-in form. On success the new argon2id hash
+/// is stored and every other session of the user ends, so a browser that knew the old
+/// password is signed out; this one stays signed in. API tokens are untouched (GitHub keeps
+/// them too: they are revoked one by one on the settings pages).
+pub async fn change_password(
+    store: &dyn Store,
+    session: &Session,
+    id: &SessionId,
+    form: NewPassword,
+    throttle: LoginThrottle,
+    now: OffsetDateTime,
+) -> Result<Result<(), PasswordChange>, Error> {
+    let NewPassword {
+        current,
+        new,
+        confirmation,
+    } = form;
+    let length = new.expose().chars().count();
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&length) {
+        return Ok(Err(PasswordChange::BadNew));
+    }
+    if !bool::from(
+        new.expose()
+            .as_bytes()
+            .ct_eq(confirmation.expose().as_bytes()),
+    ) {
+        return Ok(Err(PasswordChange::Mismatch));
+    }
+    let login = session.user.login.as_str();
+    // A 2FA account signed in with its code already: the password alone is what is checked,
+    // so `OtpRequired` (right password, no code) is a right password here.
+    match user::sign_in(store, login, current, None, throttle, now).await {
+        Ok(_) | Err(Error::OtpRequired) => {}
+        Err(Error::BadCredentials) => return Ok(Err(PasswordChange::WrongCurrent)),
+        Err(other) => return Err(other),
+    }
+    let hash = user::hash_password(new).await?;
+    if !store
+        .update_user_password(session.user.id, &hash, now)
+        .await?
+    {
+        return Err(Error::NotFound);
+    }
+    store
+        .delete_other_sessions(session.user.id, &id.hash())
+        .await?;
+    Ok(Ok(()))
+}
+
 /// Deletes the sessions that have expired (run once a minute by the server).
 pub async fn prune(store: &dyn Store, now: OffsetDateTime) -> Result<u64, Error> {
     Ok(store.prune_sessions(now).await?)

@@ -260,6 +260,9 @@ pub trait Store: Send + Sync {
     /// Deletes the user's session with this hash; whether there was one.
     async fn delete_session(&self, user: UserId, hash: &SessionHash) -> Result<bool>;
     /// Deletes the sessions expired by `now`; how many.
+    /// Deletes every session of `user` but the one with hash `keep` (a password change signs
+    /// the user's other browsers out). Returns how many went.
+    async fn delete_other_sessions(&self, user: UserId, keep: &SessionHash) -> Result<u64>;
     async fn prune_sessions(&self, now: OffsetDateTime) -> Result<u64>;
 
     // Authorization codes of the web application flow (only their SHA-256 is stored).

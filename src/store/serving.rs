@@ -239,6 +239,10 @@ impl Store for ServingStore {
         self.inner.delete_session(user, hash).await
     }
 
+    async fn delete_other_sessions(&self, user: UserId, keep: &SessionHash) -> Result<u64> {
+        self.inner.delete_other_sessions(user, keep).await
+    }
+
     async fn prune_sessions(&self, now: OffsetDateTime) -> Result<u64> {
         self.inner.prune_sessions(now).await
     }

@@ -985,6 +985,16 @@ impl Store for StoreImpl {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn delete_other_sessions(&self, user: UserId, keep: &SessionHash) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND session_hash <> $2")
+            .bind(user.0)
+            .bind(&keep.0[..])
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn prune_sessions(&self, now: OffsetDateTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now.unix_timestamp())
