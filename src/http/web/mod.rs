@@ -9,6 +9,7 @@
 mod device;
 mod oauth;
 pub mod profile;
+mod settings;
 mod signin;
 
 use askama::Template;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
             get(device::enter_code).post(device::submit_code),
         )
         .route("/login/device/authorize", post(device::decide))
+        .merge(settings::routes())
         .route("/assets/grantd.css", get(stylesheet))
         .route("/avatars/u/{id}", get(profile::avatar))
         // Every one-segment path no other route takes: answered as an unknown path (JSON 404,
