@@ -54,6 +54,7 @@ mod retirement;
 mod scoped_permissions;
 mod scoped_tokens;
 mod scopes;
+mod settings;
 mod signin;
 mod slow_clients;
 mod support;

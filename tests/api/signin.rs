@@ -46,7 +46,7 @@ async fn post_form(client: &Client, url: &str, form: &[(&str, &str)]) -> reqwest
 }
 
 /// Posts the sign-in form with `password`, after loading the form.
-async fn sign_in_with(
+pub(crate) async fn sign_in_with(
     srv: &TestServer,
     client: &Client,
     login: &str,
