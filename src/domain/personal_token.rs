@@ -65,18 +65,6 @@ impl Expiration {
             }
         }
     }
-
-    /// What regenerating keeps: the same length of life from the new token's birth, so a
-    /// 30-day token is good for 30 more days; a token that never expired still never does.
-    pub fn of(token: &Authorization) -> Self {
-        match token.expires_at {
-            None => Self::Never,
-            Some(at) => {
-                let days = (at - token.created_at).whole_days().clamp(1, 366);
-                Self::Days(u16::try_from(days).unwrap_or(30))
-            }
-        }
-    }
 }
 
 /// A new personal token: a note (required and unique among the user's tokens, as on
@@ -154,18 +142,19 @@ pub async fn find(
     }
 }
 
-/// Regenerate: a new value for the same token (id, note, scopes), living as long again as it
-/// was made to; the old value stops working at once. Of two concurrent regenerations one
+/// Regenerate: a new value for the same token (id, note, scopes) with a new expiry chosen as
+/// on GitHub's regenerate form; the old value stops working at once. Of two concurrent regenerations one
 /// wins, the other is [`Error::NotFound`] (the store swaps the hash only if unchanged).
 pub async fn regenerate(
     store: &dyn Store,
     user: &User,
     id: AuthorizationId,
+    expiration: Expiration,
     now: OffsetDateTime,
 ) -> Result<Created, Error> {
     let current = find(store, user, id).await?;
+    let expires_at = expiration.expires_at(now)?;
     let token = PlainToken::generate(TokenKind::Personal)?;
-    let expires_at = Expiration::of(&current).expires_at(now)?;
     let authorization = store
         .replace_token(
             current.id,

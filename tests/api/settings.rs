@@ -260,14 +260,24 @@ async fn regenerate_gives_a_new_value_and_the_old_one_stops() {
         .await;
     let old = pat["token"].as_str().unwrap().to_owned();
     let id = pat["id"].as_i64().unwrap();
-    let response = post(
-        &srv,
-        &alice,
-        "/settings/tokens",
-        &format!("/settings/tokens/{id}/regenerate"),
-        &[],
-    )
-    .await;
+    let regenerate = |expiration: &'static str| {
+        let alice = alice.clone();
+        let srv = &srv;
+        async move {
+            post(
+                srv,
+                &alice,
+                "/settings/tokens",
+                &format!("/settings/tokens/{id}/regenerate"),
+                &[("expiration", expiration)],
+            )
+            .await
+        }
+    };
+    let refused = regenerate("8").await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(user_with_token(&srv, &old).await, 200);
+    let response = regenerate("7").await;
     assert_eq!(response.status(), 200);
     let new = shown_once(&response.text().await.unwrap(), "new-token");
     assert_ne!(new, old);
@@ -278,6 +288,14 @@ async fn regenerate_gives_a_new_value_and_the_old_one_stops() {
     assert_eq!(listed[0]["id"], id);
     assert_eq!(listed[0]["note"], "ci");
     assert_eq!(listed[0]["scopes"], json!(["gist"]));
+    // Seven days from the regeneration, whatever the token had before (none here).
+    let expires = time::OffsetDateTime::parse(
+        listed[0]["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let days = (expires - time::OffsetDateTime::now_utc()).whole_hours();
+    assert!((167..=168).contains(&days), "{days} hours");
 }
 
 #[tokio::test]

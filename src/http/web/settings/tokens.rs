@@ -248,24 +248,36 @@ fn parse_id(text: &str) -> Option<AuthorizationId> {
         .map(AuthorizationId)
 }
 
-/// `POST /settings/tokens/{id}/regenerate`: a new value, the same note and scopes, and as
-/// long a life again from now; the old value stops at once.
+/// `POST /settings/tokens/{id}/regenerate` (`expiration`): a new value, the same note and
+/// scopes, a new expiry; the old value stops at once.
 pub async fn regenerate(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Body,
 ) -> Response {
-    let (signed_in, _) = match submit(&state, &headers, body, "tokens").await {
+    let (signed_in, form) = match submit(&state, &headers, body, "tokens").await {
         Ok(found) => found,
         Err(response) => return response,
     };
     let now = state.clock.now();
     let result = async {
         let id = parse_id(&id).ok_or_else(not_found)?;
-        let created = personal_token::regenerate(&*state.store, signed_in.user(), id, now)
-            .await
-            .map_err(|e| failed(&e))?;
+        let regenerated = async {
+            let expiration = Expiration::parse(form.get("expiration").unwrap_or("30"), None)?;
+            personal_token::regenerate(&*state.store, signed_in.user(), id, expiration, now).await
+        };
+        let created = match regenerated.await {
+            Ok(created) => created,
+            Err(Error::Invalid(_)) => {
+                return Err(crate::http::web::PageError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid expiration",
+                    "Choose one of the expiration options.",
+                ));
+            }
+            Err(other) => return Err(failed(&other)),
+        };
         shown(
             &signed_in,
             "Your regenerated personal access token",
