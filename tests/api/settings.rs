@@ -6,7 +6,9 @@ use reqwest::Client;
 use serde_json::{Value, json};
 
 use crate::signin::{browser, location, sign_in, token_of};
-use crate::support::{ALICE, BOB, GITHUB_APP, OAUTH_APP, OTHER_APP, RequestExt, TestServer, User};
+use crate::support::{
+    ALICE, ALICE2FA, BOB, GITHUB_APP, OAUTH_APP, OTHER_APP, RequestExt, TestServer, User,
+};
 
 /// A browser signed in as `user`.
 async fn signed_in(srv: &TestServer, user: &User) -> Client {
@@ -670,4 +672,70 @@ async fn pages_send_the_security_headers_and_name_the_current_page() {
     assert!(html.contains("href=\"/settings/tokens\" aria-current=\"page\""));
     let response = alice.get(srv.url("/settings")).send().await.unwrap();
     assert_eq!(location(&response), "/settings/applications");
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_toward_the_lockout_and_a_2fa_account_needs_no_code() {
+    let mut options = crate::support::ServerOptions::default();
+    options.limits.login = grantd::domain::limits::LoginThrottle {
+        attempts: 2,
+        window: time::Duration::hours(1),
+    };
+    let srv = TestServer::spawn_with_options(crate::support::DEFAULT_FIXTURE, None, options).await;
+    // A two-factor account, signed in with its code: the password alone changes it.
+    let client = browser();
+    assert_eq!(sign_in(&srv, &client, &ALICE2FA).await.status(), 303);
+    let (_, html) = page(&srv, &client, "/sessions/two-factor").await;
+    let code = client
+        .post(srv.url("/sessions/two-factor"))
+        .form(&[
+            ("app_otp", crate::support::current_otp().as_str()),
+            ("authenticity_token", token_of(&html).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code.status(), 303);
+    let (status, html) = page(&srv, &client, "/settings/security").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Enabled (an authenticator app"));
+    let change = |current: &'static str| {
+        let client = client.clone();
+        let srv = &srv;
+        async move {
+            post(
+                srv,
+                &client,
+                "/settings/security",
+                "/settings/security/password",
+                &[
+                    ("old_password", current),
+                    ("new_password", "another password"),
+                    ("confirm_new_password", "another password"),
+                ],
+            )
+            .await
+        }
+    };
+    assert_eq!(change(ALICE2FA.password).await.status(), 200);
+    // Two wrong guesses use up the window; then even the right password is refused, on the
+    // page and over Basic auth alike.
+    assert_eq!(change("guess 1").await.status(), 401);
+    assert_eq!(change("guess 2").await.status(), 401);
+    let locked = change("another password").await;
+    assert_eq!(locked.status(), 403);
+    assert!(
+        locked
+            .text()
+            .await
+            .unwrap()
+            .contains("Maximum number of login attempts")
+    );
+    let basic = srv
+        .get("/authorizations")
+        .basic_auth(ALICE2FA.login, Some("another password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 403);
 }
