@@ -77,6 +77,11 @@ test('make a token and revoke an app on the settings pages (no JavaScript)', { t
     const token = await page.getByLabel('Token (select it and copy)').inputValue();
     assert.match(token, /^ghp_[A-Za-z0-9]{36}$/);
     await page.screenshot({ path: path.join(shots, 'settings-3-token-created.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Back to personal access tokens' }).click();
+    await page.getByRole('button', { name: 'Regenerate browser test' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /Expires on/);
+    assert.doesNotMatch(await page.content(), new RegExp(token));
+    await page.screenshot({ path: path.join(shots, 'settings-3b-token-list.png'), fullPage: true });
 
     const user = await fetch(`${base}/user`, { headers: { authorization: `token ${token}` } });
     assert.equal(user.status, 200);
