@@ -389,6 +389,30 @@ pub fn check(method: &str, path: &str, status: u16, body: &str) {
     record(operation_id, status, outcome);
 }
 
+/// Links an error may carry whatever the operation: the REST docs' root (an error before any
+/// operation's own rules apply, such as bad credentials), the rate-limit page and the
+/// Authorizations API's retirement notice, as GitHub links them.
+const CROSS_CUTTING_DOCS: &[&str] = &[
+    "https://docs.github.com/enterprise-server@3.19/rest",
+    "https://docs.github.com/enterprise-server@3.19/rest/using-the-rest-api/rate-limits-for-the-rest-api",
+    "https://developer.github.com/changes/2020-02-14-deprecating-oauth-auth-endpoint/",
+];
+
+/// An error's `documentation_url` is pinned per operation: its own page in GitHub's description
+/// (`externalDocs`), or one of the [`CROSS_CUTTING_DOCS`], never another operation's page.
+fn check_documentation_url(operation: &Value, body: &Value, status: u16) {
+    let Some(url) = body.get("documentation_url").and_then(Value::as_str) else {
+        return;
+    };
+    let own = operation["docs"].as_str().unwrap_or_default();
+    let operation_id = operation["operationId"].as_str().unwrap_or("?");
+    assert!(
+        url == own || CROSS_CUTTING_DOCS.contains(&url),
+        "{operation_id} {status}: documentation_url {url} is neither the operation's page \
+         ({own}) nor a cross-cutting one"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,28 +495,4 @@ mod tests {
         );
         assert_eq!(operation_for("OPTIONS", "/authorizations"), None);
     }
-}
-
-/// Links an error may carry whatever the operation: the REST docs' root (an error before any
-/// operation's own rules apply, such as bad credentials), the rate-limit page and the
-/// Authorizations API's retirement notice, as GitHub links them.
-const CROSS_CUTTING_DOCS: &[&str] = &[
-    "https://docs.github.com/enterprise-server@3.19/rest",
-    "https://docs.github.com/enterprise-server@3.19/rest/using-the-rest-api/rate-limits-for-the-rest-api",
-    "https://developer.github.com/changes/2020-02-14-deprecating-oauth-auth-endpoint/",
-];
-
-/// An error's `documentation_url` is pinned per operation: its own page in GitHub's description
-/// (`externalDocs`), or one of the [`CROSS_CUTTING_DOCS`], never another operation's page.
-fn check_documentation_url(operation: &Value, body: &Value, status: u16) {
-    let Some(url) = body.get("documentation_url").and_then(Value::as_str) else {
-        return;
-    };
-    let own = operation["docs"].as_str().unwrap_or_default();
-    let operation_id = operation["operationId"].as_str().unwrap_or("?");
-    assert!(
-        url == own || CROSS_CUTTING_DOCS.contains(&url),
-        "{operation_id} {status}: documentation_url {url} is neither the operation's page \
-         ({own}) nor a cross-cutting one"
-    );
 }
