@@ -341,6 +341,23 @@ impl TokenIndex {
         Ok(())
     }
 
+    /// Forgets everything and loads the token set again (after a snapshot was restored:
+    /// tokens came back with ids below the last one known, which the scan for new tokens
+    /// would skip). Until the load is done every lookup goes to the database.
+    pub fn reload(self: &Arc<Self>) -> Result<()> {
+        let mut watch = self.lock();
+        self.records.clear();
+        self.apps.clear();
+        watch.data_version = data_version(&watch.connection)?;
+        watch.last_change = last_change(&watch.connection)?;
+        watch.wal_header = None;
+        watch.known = Known::Loading;
+        watch.generation += 1;
+        drop(watch);
+        self.start_loading();
+        Ok(())
+    }
+
     /// Whether `hash` may be a stored token. Call [`refresh`](Self::refresh) first.
     pub fn presence(&self, hash: &TokenHash) -> Presence {
         match &self.lock().known {

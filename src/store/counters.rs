@@ -77,6 +77,12 @@ impl Counters {
         }
     }
 
+    /// Drops every count kept here, merged or not (a test-control reset: the database's rows
+    /// were just replaced).
+    pub fn forget(&self) {
+        self.with_local(|local| local.0.clear());
+    }
+
     fn with_local<T>(&self, f: impl FnOnce(&mut Locals) -> T) -> T {
         // The map holds plain numbers: a panic elsewhere cannot leave it half-written.
         f(&mut self.local.lock().unwrap_or_else(PoisonError::into_inner))

@@ -351,6 +351,25 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
+    /// Whether [`save_snapshot`](Self::save_snapshot) and
+    /// [`restore_snapshot`](Self::restore_snapshot) work: SQLite only (the test controls).
+    fn supports_snapshots(&self) -> bool {
+        false
+    }
+
+    /// Copies the whole database into the new file `path` (replaced if it exists), in one
+    /// read transaction.
+    async fn save_snapshot(&self, _path: &Path) -> Result<()> {
+        Err(Error::Backend("snapshots need a SQLite database".into()))
+    }
+
+    /// Replaces every row with the rows of the snapshot at `path` in one transaction,
+    /// sequences included (ids start again where the snapshot's did; the token index's change
+    /// log excepted). A serving store also drops what it keeps in memory.
+    async fn restore_snapshot(&self, _path: &Path) -> Result<()> {
+        Err(Error::Backend("snapshots need a SQLite database".into()))
+    }
+
     /// How much of its resources the store uses right now (connections, the token index), for
     /// `/metrics`. Read at each scrape, never on a request; holds a lock only to read a length.
     fn usage(&self) -> Usage {

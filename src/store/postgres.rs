@@ -137,6 +137,22 @@ fn map_err(error: sqlx::Error) -> Error {
 }
 
 impl PostgresStore {
+    /// Snapshots copy a SQLite file; a PostgreSQL database has none to copy (see the test
+    /// controls in the README).
+    const SNAPSHOTS: bool = false;
+
+    #[allow(clippy::unused_async)]
+    async fn copy_to(&self, _path: &std::path::Path) -> Result<()> {
+        Err(Error::Backend("snapshots need a SQLite database".into()))
+    }
+
+    #[allow(clippy::unused_async)]
+    async fn restore_from(&self, _path: &std::path::Path) -> Result<()> {
+        Err(Error::Backend("snapshots need a SQLite database".into()))
+    }
+}
+
+impl PostgresStore {
     /// Connects and migrates; TOTP secrets are sealed with the key in `secret_key_file`, which
     /// must exist, be the same on every node, and is needed once the database holds a secret.
     pub async fn open(

@@ -352,6 +352,27 @@ impl Store for ServingStore {
         self.prune(now).await
     }
 
+    fn supports_snapshots(&self) -> bool {
+        self.inner.supports_snapshots()
+    }
+
+    async fn save_snapshot(&self, path: &std::path::Path) -> Result<()> {
+        self.inner.save_snapshot(path).await
+    }
+
+    /// After the restore nothing this node keeps may answer: the token index reloads (a
+    /// restored token may have an id it has already passed, which its "new tokens" scan would
+    /// skip) and the counters counted here are dropped (the restored rows are the truth).
+    async fn restore_snapshot(&self, path: &std::path::Path) -> Result<()> {
+        forget_request_view();
+        self.inner.restore_snapshot(path).await?;
+        self.counters.forget();
+        if let Some(index) = &self.index {
+            index.reload()?;
+        }
+        Ok(())
+    }
+
     fn usage(&self) -> super::Usage {
         super::Usage {
             index: self.index.as_ref().map(|index| index.usage()),

@@ -202,6 +202,123 @@ impl SqliteStore {
     }
 }
 
+/// Tables a snapshot leaves alone: the token index's change log (rolling it back would hide
+/// the restore from the index) and sqlx's migration record (the same in every snapshot).
+const NOT_SNAPSHOTTED: &str = "('cache_changes', '_sqlx_migrations')";
+
+impl SqliteStore {
+    const SNAPSHOTS: bool = true;
+
+    /// `VACUUM INTO`: a consistent copy of the database as of one read transaction, written
+    /// without blocking writers.
+    async fn copy_to(&self, path: &std::path::Path) -> Result<()> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(backend(error)),
+        }
+        let path = path
+            .to_str()
+            .ok_or_else(|| Error::Backend("the snapshot directory's path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Replaces every row with the snapshot's in one write transaction on one connection,
+    /// with foreign keys checked at commit (tables go in any order). The change-log triggers
+    /// fire for every deleted row, so token indexes of other processes see the change.
+    async fn restore_from(&self, path: &std::path::Path) -> Result<()> {
+        let path = path
+            .to_str()
+            .ok_or_else(|| Error::Backend("the snapshot directory's path is not UTF-8".into()))?;
+        let mut connection = self.pool.acquire().await.map_err(map_err)?;
+        // Off for the copy (only outside a transaction does the pragma take): with them on,
+        // deleting a user would cascade and `ON DELETE RESTRICT` would refuse, whatever the
+        // order, and SQLite's deferred count of violations does not settle when the parents
+        // come back after their children. The rows come whole from a consistent database, and
+        // `foreign_key_check` vouches for them before the commit.
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut *connection)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("ATTACH DATABASE $1 AS snapshot")
+            .bind(path)
+            .execute(&mut *connection)
+            .await
+            .map_err(map_err)?;
+        let restored = Self::copy_rows(&mut connection).await;
+        // Detached whatever happened: the connection goes back to the pool.
+        let detached = sqlx::query("DETACH DATABASE snapshot")
+            .execute(&mut *connection)
+            .await
+            .map_err(map_err);
+        let checked = sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&mut *connection)
+            .await
+            .map_err(map_err);
+        if checked.is_err() {
+            // A pooled connection must not go back without its foreign keys.
+            connection.close_on_drop();
+        }
+        restored.and(detached.map(|_| ())).and(checked.map(|_| ()))
+    }
+
+    async fn copy_rows(connection: &mut sqlx::SqliteConnection) -> Result<()> {
+        let tables: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT name FROM snapshot.sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name NOT IN {NOT_SNAPSHOTTED} ORDER BY name"
+        )))
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(map_err)?;
+        let mut tx = sqlx::Connection::begin(&mut *connection)
+            .await
+            .map_err(map_err)?;
+        // The names come from the snapshot this server wrote, quoted all the same.
+        for table in &tables {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM main.\"{table}\"")))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        for table in &tables {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO main.\"{table}\" SELECT * FROM snapshot.\"{table}\""
+            )))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM main.sqlite_sequence WHERE name NOT IN {NOT_SNAPSHOTTED}"
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO main.sqlite_sequence SELECT * FROM snapshot.sqlite_sequence \
+             WHERE name NOT IN {NOT_SNAPSHOTTED}"
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let broken: Vec<sqlx::sqlite::SqliteRow> = sqlx::query("PRAGMA main.foreign_key_check")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if !broken.is_empty() {
+            return Err(Error::Backend(
+                "the snapshot's rows break foreign keys; nothing was restored".into(),
+            ));
+        }
+        tx.commit().await.map_err(map_err)
+    }
+}
+
 /// Rows per multi-row INSERT of a batch: 16 parameters each keeps a statement well under
 /// SQLite's limit of 32,766.
 const ROWS_PER_INSERT: usize = 1_000;

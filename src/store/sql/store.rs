@@ -362,6 +362,18 @@ impl Store for StoreImpl {
         Ok(())
     }
 
+    fn supports_snapshots(&self) -> bool {
+        Self::SNAPSHOTS
+    }
+
+    async fn save_snapshot(&self, path: &std::path::Path) -> Result<()> {
+        self.copy_to(path).await
+    }
+
+    async fn restore_snapshot(&self, path: &std::path::Path) -> Result<()> {
+        self.restore_from(path).await
+    }
+
     fn usage(&self) -> super::Usage {
         super::Usage {
             pool: Some(super::PoolUsage {
