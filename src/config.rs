@@ -194,6 +194,44 @@ pub struct ServeArgs {
     /// "off" never (the path is then a 404 like any unknown one).
     #[arg(long, env = "GRANTD_METRICS", value_enum, default_value = "auto")]
     pub metrics: MetricsSwitch,
+    #[command(flatten)]
+    pub testing: TestingArgs,
+}
+
+/// `serve`'s flags for test suites that use grantd as their GitHub.
+#[derive(Debug, Args)]
+pub struct TestingArgs {
+    /// Serve a private, throwaway SQLite database in a temporary directory removed at exit,
+    /// loaded with --seed or, without one, the example fixture (examples/seed.toml): for test
+    /// suites. --db is then ignored.
+    #[arg(long, env = "GRANTD_EPHEMERAL")]
+    pub ephemeral: bool,
+    /// Serve the test controls under /_grantd/ (clock, reset, snapshots, flows without a
+    /// browser, the request journal), guarded by a control token printed at start. They let
+    /// anyone holding the token mint tokens and move time: for test suites only. Refused
+    /// unless --listen is a loopback address (see --test-controls-force).
+    #[arg(long, env = "GRANTD_TEST_CONTROLS")]
+    pub test_controls: bool,
+    /// Serve --test-controls on a non-loopback --listen address too (a test network of
+    /// containers, say), where anyone who can reach the port and learns the token controls
+    /// the server.
+    #[arg(long, env = "GRANTD_TEST_CONTROLS_FORCE", requires = "test_controls")]
+    pub test_controls_force: bool,
+    /// The control token of --test-controls (16 to 256 characters of A-Z a-z 0-9 _ . -);
+    /// a random one is made and printed at start if absent.
+    #[arg(long, env = "GRANTD_CONTROL_TOKEN", requires = "test_controls", value_parser = parse_control_token, hide_env_values = true)]
+    pub control_token: Option<crate::http::controls::ControlToken>,
+}
+
+/// `--control-token`: sent in a header, so only characters that need no quoting, and long
+/// enough not to be guessed.
+fn parse_control_token(text: &str) -> Result<crate::http::controls::ControlToken, String> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    if (16..=256).contains(&text.len()) && text.bytes().all(allowed) {
+        Ok(crate::http::controls::ControlToken::new(text.to_owned()))
+    } else {
+        Err("must be 16 to 256 characters of A-Z a-z 0-9 _ . -".to_owned())
+    }
 }
 
 /// Whether `serve` answers `GET /metrics` (`--metrics`).

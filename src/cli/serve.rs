@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{OutputArgs, ServeArgs};
 use crate::domain::limits::{LoginThrottle, RateLimit};
+use crate::http::controls::{ControlToken, Controls};
 use crate::http::{AppState, Limits};
 use crate::server::ConnectionLimits;
 use crate::tls::{Tls, self_signed};
@@ -91,17 +92,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some((tls, ca_file)) => (Some(tls), ca_file),
         None => (None, None),
     };
-    let store = crate::store::open_for_serving(
-        &args.db.db,
-        settings,
-        args.token_cache_size,
-        args.db.secret_key_file.as_deref(),
-    )
-    .await
-    .context("cannot open the database (check --db or GRANTD_DB)")?;
-    if let Some(seed) = &args.seed {
-        super::seed::load_and_report(&*store, seed, OutputArgs { json: false }).await?;
+    if args.testing.test_controls
+        && !args.listen.ip().is_loopback()
+        && !args.testing.test_controls_force
+    {
+        anyhow::bail!(
+            "--test-controls let whoever holds the control token mint tokens and move time; \
+             they are refused on {}, which is not a loopback address (add \
+             --test-controls-force to serve them there anyway)",
+            args.listen
+        );
     }
+    // Kept until `run` returns, when the directory and the database in it are removed.
+    let (store, ephemeral) = open_and_seed(&args, settings).await?;
+    let controls = if args.testing.test_controls {
+        Some(start_controls(args.testing.control_token.as_ref(), &*store).await?)
+    } else {
+        None
+    };
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -138,9 +146,124 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(tls) = tls {
         state = state.with_tls(tls);
     }
-    crate::serve(listener, state, shutdown_signal())
+    if let Some(controls) = controls {
+        state = state.with_controls(controls);
+    }
+    let served = crate::serve(listener, state, shutdown_signal())
         .await
-        .context("the server failed")
+        .context("the server failed");
+    drop(ephemeral);
+    served
+}
+
+/// Opens the database (`--db`, or `--ephemeral`'s, returned to be kept until exit) and loads
+/// `--seed` (with `--ephemeral` and no seed, the example fixture).
+async fn open_and_seed(
+    args: &ServeArgs,
+    settings: crate::store::PoolSettings,
+) -> anyhow::Result<(std::sync::Arc<dyn crate::store::Store>, Option<Ephemeral>)> {
+    let ephemeral = if args.testing.ephemeral {
+        Some(Ephemeral::create()?)
+    } else {
+        refuse_memory_database(&args.db.db)?;
+        None
+    };
+    let (db, secret_key_file) = match &ephemeral {
+        Some(ephemeral) => (ephemeral.url.clone(), Some(ephemeral.key_file.clone())),
+        None => (args.db.db.clone(), args.db.secret_key_file.clone()),
+    };
+    let store = crate::store::open_for_serving(
+        &db,
+        settings,
+        args.token_cache_size,
+        secret_key_file.as_deref(),
+    )
+    .await
+    .context("cannot open the database (check --db or GRANTD_DB)")?;
+    match (&args.seed, &ephemeral) {
+        (Some(seed), _) => {
+            super::seed::load_and_report(&*store, seed, OutputArgs { json: false }).await?;
+        }
+        (None, Some(ephemeral)) => {
+            let example = ephemeral.write_example_seed()?;
+            super::seed::load_and_report(&*store, &example, OutputArgs { json: false }).await?;
+        }
+        (None, None) => {}
+    }
+    Ok((store, ephemeral))
+}
+
+/// The test controls, their seed state saved; prints the control token.
+async fn start_controls(
+    token: Option<&ControlToken>,
+    store: &dyn crate::store::Store,
+) -> anyhow::Result<std::sync::Arc<Controls>> {
+    let token = match token {
+        Some(token) => token.clone(),
+        None => ControlToken::generate()
+            .map_err(|e| anyhow::anyhow!("cannot make a control token: {e}"))?,
+    };
+    let controls = Controls::new(&token).context("cannot make the snapshot directory")?;
+    if !controls
+        .save_seed(store)
+        .await
+        .context("cannot save the seed state for /_grantd/reset")?
+    {
+        tracing::warn!("reset and snapshots need SQLite: /_grantd/reset answers 501");
+    }
+    // Scripts read it from here, as they read the address.
+    println!("grantd control token: {}", token.expose());
+    Ok(std::sync::Arc::new(controls))
+}
+
+/// The example fixture, loaded by `--ephemeral` without `--seed`.
+const EXAMPLE_SEED: &str = include_str!("../../examples/seed.toml");
+
+/// `--ephemeral`'s database: a file in a private temporary directory, removed with it. A file
+/// rather than `sqlite::memory:` because the server opens it more than once: a pool of
+/// connections (each would get a database of its own in memory) and the token index's own
+/// connection, which watches the write-ahead log that only a file has.
+struct Ephemeral {
+    dir: tempfile::TempDir,
+    url: String,
+    key_file: PathBuf,
+}
+
+impl Ephemeral {
+    fn create() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("grantd-ephemeral-")
+            .tempdir()
+            .context("--ephemeral: cannot make a temporary directory")?;
+        let file = dir.path().join("grantd.db");
+        let url = format!("sqlite://{}", file.display());
+        let key_file = dir.path().join("grantd.db.key");
+        Ok(Self { dir, url, key_file })
+    }
+
+    fn write_example_seed(&self) -> anyhow::Result<PathBuf> {
+        let path = self.dir.path().join("seed.toml");
+        std::fs::write(&path, EXAMPLE_SEED).context("--ephemeral: cannot write the seed")?;
+        Ok(path)
+    }
+}
+
+/// `sqlite::memory:` (or `?mode=memory`) gives each pooled connection a database of its own,
+/// so a user created on one would be missing on the next: refused, with the way out.
+fn refuse_memory_database(url: &str) -> anyhow::Result<()> {
+    // sqlx names `sqlite::memory:` `file:sqlx-in-memory-N`, so the URL is read as written.
+    let memory = url.starts_with("sqlite:")
+        && (url.contains(":memory:")
+            || url.contains("mode=memory")
+            || crate::store::sqlite_file(url).is_none());
+    if memory {
+        anyhow::bail!(
+            "--db {url}: an in-memory SQLite database cannot be served (each of the server's \
+             connections would see a different, empty database); use --ephemeral for a \
+             throwaway database removed at exit"
+        );
+    }
+    Ok(())
 }
 
 /// The certificate to serve HTTPS with, if any, and (with --tls-self-signed) the CA file

@@ -257,6 +257,8 @@ pub struct Conventions<S> {
     inner: S,
     metrics: Option<Arc<Metrics>>,
     enterprise_version: HeaderValue,
+    /// The test controls, whose journal records every answer.
+    controls: Option<Arc<super::controls::Controls>>,
 }
 
 impl<S> Conventions<S> {
@@ -265,7 +267,15 @@ impl<S> Conventions<S> {
             inner,
             metrics,
             enterprise_version: HeaderValue::from_static(super::DEFAULT_GHES_VERSION),
+            controls: None,
         }
+    }
+
+    /// Records every answer in the controls' journal (`--test-controls`).
+    #[must_use]
+    pub fn with_journal(mut self, controls: Option<Arc<super::controls::Controls>>) -> Self {
+        self.controls = controls;
+        self
     }
 
     /// Presents `version` in `X-GitHub-Enterprise-Version` (a validated `--ghes-version`; a
@@ -345,6 +355,7 @@ where
                 stamp,
                 started,
                 counted,
+                controls: self.controls.clone(),
             }),
         }))
     }
@@ -384,6 +395,7 @@ struct After {
     started: Instant,
     /// The metrics to count the answer in, and the request's method, when metrics are on.
     counted: Option<(Arc<Metrics>, Method)>,
+    controls: Option<Arc<super::controls::Controls>>,
 }
 
 type Tagging = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -480,6 +492,9 @@ impl After {
             }
         }
         let status = response.status().as_u16();
+        if let Some(controls) = &self.controls {
+            record_in_journal(controls, status);
+        }
         // A u64, not as_micros()'s u128, which JSON lines would write as a string.
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         if response.status().is_server_error() {
@@ -489,6 +504,29 @@ impl After {
         }
         response
     }
+}
+
+/// Adds the answer of the current request to the test controls' journal, unless it was one of
+/// the controls' own.
+fn record_in_journal(controls: &super::controls::Controls, status: u16) {
+    let route = super::log::route();
+    let route = route.as_ref().map(super::log::Route::as_str);
+    if route.is_some_and(|r| r.starts_with("/_grantd/")) {
+        return;
+    }
+    let Some((method, request_id)) = super::log::method_and_id() else {
+        return;
+    };
+    let caller = super::log::caller();
+    controls.journal.record(super::controls::JournalEntry {
+        request_id: String::from_utf8_lossy(request_id.header().as_bytes()).into_owned(),
+        method: method.to_string(),
+        route: route.map(str::to_owned),
+        status,
+        client_id: caller.client_id,
+        user: caller.user,
+        at: super::controls::rfc3339(super::Clock::now(&*controls.clock)),
+    });
 }
 
 /// Marks an answer that refused a sign-in for too many failed ones (set by the error

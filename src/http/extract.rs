@@ -140,6 +140,7 @@ impl FromRequestParts<AppState> for BasicUser {
             now,
         )
         .await?;
+        super::log::record_user(user.login.as_str());
         count_request(parts.extensions.get(), state, Subject::User(user.id), now).await?;
         Ok(Self(user))
     }
@@ -228,6 +229,7 @@ impl AppCredentials {
                 (app, Some(stored))
             }
         };
+        super::log::record_app(app.client_id.as_str());
         // An app may only act under its own client id: any other path is "not found", so the
         // answer says nothing about the other app or its tokens.
         if self.path_client_id.as_deref() != Some(app.client_id.as_str()) {
@@ -379,6 +381,7 @@ impl FromRequestParts<AppState> for TokenAuth {
         let token = sent_token(parts)?;
         let now = state.clock.now();
         let record = app_token::authenticate(&*state.store, &token, now).await?;
+        super::log::record_user(record.user.login.as_str());
         count_request(
             parts.extensions.get(),
             state,

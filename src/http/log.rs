@@ -32,6 +32,16 @@ pub struct RequestContext {
     /// The matched route pattern, once routing has matched one; never the raw path, which may
     /// hold a token (the legacy app-token paths).
     route: RefCell<Option<Route>>,
+    /// Who the request authenticated as (an app's client id, a user's login), for the test
+    /// controls' journal; never a credential.
+    caller: RefCell<Caller>,
+}
+
+/// The app and the user a request authenticated as, as far as its extractors got.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub client_id: Option<String>,
+    pub user: Option<String>,
 }
 
 /// A route pattern as routing found it: named by the hot routes' own dispatch, or the router's
@@ -72,6 +82,7 @@ impl RequestContext {
             method,
             request_id,
             route: RefCell::new(None),
+            caller: RefCell::default(),
         }
     }
 
@@ -87,6 +98,34 @@ pub fn record_route(route: Route) {
     let _ = REQUEST.try_with(|request| {
         *request.route.borrow_mut() = Some(route);
     });
+}
+
+/// Records the app that authenticated the current request (no-op outside one).
+pub fn record_app(client_id: &str) {
+    let _ = REQUEST.try_with(|request| {
+        request.caller.borrow_mut().client_id = Some(client_id.to_owned());
+    });
+}
+
+/// Records the user that authenticated the current request (no-op outside one).
+pub fn record_user(login: &str) {
+    let _ = REQUEST.try_with(|request| {
+        request.caller.borrow_mut().user = Some(login.to_owned());
+    });
+}
+
+/// Who the current request authenticated as.
+pub fn caller() -> Caller {
+    REQUEST
+        .try_with(|request| request.caller.borrow().clone())
+        .unwrap_or_default()
+}
+
+/// The method and request id of the current request.
+pub fn method_and_id() -> Option<(Method, RequestId)> {
+    REQUEST
+        .try_with(|request| (request.method.clone(), request.request_id))
+        .ok()
 }
 
 /// The matched route of the request the current task serves, if routing matched one.

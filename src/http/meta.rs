@@ -30,7 +30,10 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
 /// GET /openapi.json: grantd's OpenAPI description, with the server URL set to the public URL.
 pub async fn openapi(State(state): State<AppState>) -> Response {
     let bytes = state.openapi.get_or_init(|| {
-        let document = super::openapi::document(&state.public_url);
+        let mut document = super::openapi::document(&state.public_url);
+        if state.controls.is_some() {
+            super::openapi::add_test_controls(&mut document);
+        }
         serde_json::to_vec(&document).unwrap_or_default().into()
     });
     (

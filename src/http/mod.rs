@@ -5,6 +5,7 @@ pub mod answers;
 pub mod app_tokens;
 pub mod authorizations;
 pub mod conditional;
+pub mod controls;
 pub mod conventions;
 pub mod docs;
 mod drain;
@@ -98,6 +99,8 @@ pub struct Shared {
     /// The certificate HTTPS is served with (`--tls-cert`, `--tls-self-signed`); plain HTTP
     /// if `None`.
     pub tls: Option<crate::tls::Tls>,
+    /// The test controls under `/_grantd/` (`--test-controls`); `None` leaves them out.
+    pub controls: Option<Arc<controls::Controls>>,
 }
 
 /// The root of the site's pages (sign-in, `/login/device`, `/login/oauth/*`, profiles,
@@ -160,6 +163,7 @@ impl AppState {
             ghes_version: DEFAULT_GHES_VERSION.into(),
             graphql: graphql::schema(),
             tls: None,
+            controls: None,
         }))
     }
 
@@ -210,6 +214,15 @@ impl AppState {
     #[must_use]
     pub fn with_limits(self, limits: Limits) -> Self {
         self.edited(|s| s.limits = limits)
+    }
+
+    /// Serves the test controls, and reads the time from their clock.
+    #[must_use]
+    pub fn with_controls(self, controls: Arc<controls::Controls>) -> Self {
+        self.edited(|s| {
+            s.clock = controls.clock.clone();
+            s.controls = Some(controls);
+        })
     }
 
     /// Counts requests and serves `GET /metrics` (`--metrics`).
@@ -349,6 +362,9 @@ pub fn app(
             get(meta::metrics).fallback(meta::method_not_allowed),
         );
     }
+    if state.controls.is_some() {
+        routes = routes.merge(controls::routes(&state));
+    }
     let routes = routes
         .route_layer(conventions::RecordRoute::layer())
         .fallback(meta::not_found)
@@ -357,11 +373,22 @@ pub fn app(
     let ghes_version = state.ghes_version.clone();
     // Decided once: the public URL does not change while serving.
     let hsts = state.public_url.starts_with("https://");
+    // With the test controls, `Date` follows their clock (hyper writes the system's time only
+    // when an answer has none).
+    let controlled_clock = state.controls.as_ref().map(|c| c.clock.clone());
+    let journal = state.controls.clone();
     tower::ServiceBuilder::new()
         .map_response(move |response| strict_transport_security(response, hsts))
+        .map_response(move |mut response: axum::response::Response| {
+            if let Some(clock) = &controlled_clock {
+                controls::date_header(response.headers_mut(), clock.now());
+            }
+            response
+        })
         .layer_fn(move |inner| {
             conventions::Conventions::new(inner, metrics.clone())
                 .with_enterprise_version(&ghes_version)
+                .with_journal(journal.clone())
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .map_request(drain::unread_bodies_drained)

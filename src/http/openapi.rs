@@ -334,6 +334,118 @@ pub fn document(public_url: &str) -> Value {
     })
 }
 
+/// The test controls' operations (`--test-controls`), under a tag of their own. Described only
+/// when they are served: a description must not promise routes that answer 404.
+// One table of operations, read top to bottom; split, it would only scatter the shapes.
+#[allow(clippy::too_many_lines)]
+pub fn add_test_controls(document: &mut Value) {
+    let error = json!({ "$ref": "#/components/schemas/grantd-control-error" });
+    let clock = json!({ "type": "object", "required": ["now", "epoch", "offset_seconds"], "properties": {
+        "now": { "type": "string", "format": "date-time" },
+        "epoch": { "type": "integer" },
+        "offset_seconds": { "type": "integer" },
+    }});
+    let no_content = json!({ "description": "Done" });
+    let answer = |description: &str, schema: &Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
+    let body = |schema: Value| json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+    let operation = |id: &str, summary: &str, responses: Value, request: Option<Value>| {
+        let mut responses = responses;
+        for (status, why) in [
+            ("400", "The body is not JSON of the expected shape"),
+            ("401", "No control token, or a wrong one"),
+            ("404", "Not found"),
+            ("422", "A field is out of range"),
+        ] {
+            responses[status] = answer(why, &error);
+        }
+        let mut op = json!({
+            "operationId": format!("grantd-test-controls/{id}"),
+            "summary": summary,
+            "tags": ["grantd-test-controls"],
+            "security": [{ "controlToken": [] }],
+            "responses": responses,
+        });
+        if let Some(request) = request {
+            op["requestBody"] = request;
+        }
+        op
+    };
+    let name = json!([{ "name": "name", "in": "path", "required": true,
+        "schema": { "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$" } }]);
+    let user_code = json!({ "type": "object", "required": ["user_code", "login"], "properties": {
+        "user_code": { "type": "string", "maxLength": 64 }, "login": { "type": "string", "maxLength": 39 } } });
+    let scopes = json!({ "type": "array", "maxItems": 100, "items": { "type": "string" } });
+    let entry = json!({ "type": "object", "properties": {
+        "request_id": { "type": "string" }, "method": { "type": "string" },
+        "route": { "type": "string", "nullable": true }, "status": { "type": "integer" },
+        "client_id": { "type": "string", "nullable": true }, "user": { "type": "string", "nullable": true },
+        "at": { "type": "string", "format": "date-time" } } });
+    let mut snapshot_save = operation(
+        "save-snapshot",
+        "Save the whole state under a name",
+        json!({ "201": answer("Saved", &json!({ "type": "object", "properties": { "name": { "type": "string" } } })),
+                "501": answer("The database is not SQLite", &error) }),
+        None,
+    );
+    snapshot_save["parameters"] = name.clone();
+    let mut snapshot_restore = operation(
+        "restore-snapshot",
+        "Restore a saved state",
+        json!({ "204": no_content, "501": answer("The database is not SQLite", &error) }),
+        None,
+    );
+    snapshot_restore["parameters"] = name;
+    let mut list = operation(
+        "list-requests",
+        "The last requests answered, oldest first",
+        json!({ "200": answer("The journal", &json!({ "type": "object", "properties": {
+            "requests": { "type": "array", "items": entry } } })) }),
+        None,
+    );
+    list["parameters"] =
+        json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 0 } }]);
+    let paths = &mut document["paths"];
+    paths["/_grantd/clock"] = json!({
+        "get": operation("get-clock", "Read the server's clock", json!({ "200": answer("The clock", &clock) }), None),
+        "put": operation("set-clock", "Set the server's clock", json!({ "200": answer("The clock", &clock) }),
+            Some(body(json!({ "type": "object", "required": ["now"], "properties": { "now": { "type": "string", "format": "date-time" } } })))),
+    });
+    paths["/_grantd/clock/advance"] = json!({ "post": operation("advance-clock", "Move the clock by seconds",
+        json!({ "200": answer("The clock", &clock) }),
+        Some(body(json!({ "type": "object", "required": ["seconds"], "properties": { "seconds": { "type": "integer" } } })))) });
+    paths["/_grantd/reset"] = json!({ "post": operation("reset", "Back to the seed state, and the clock to the system's",
+        json!({ "204": no_content, "501": answer("The database is not SQLite", &error) }), None) });
+    paths["/_grantd/snapshots/{name}"] = json!({ "post": snapshot_save });
+    paths["/_grantd/snapshots/{name}/restore"] = json!({ "post": snapshot_restore });
+    paths["/_grantd/requests"] = json!({ "get": list,
+        "delete": operation("clear-requests", "Empty the journal", json!({ "204": no_content }), None) });
+    paths["/_grantd/tokens"] = json!({ "post": operation("mint-token", "Mint a user token of an app",
+        json!({ "201": answer("The token, in the token endpoint's shape", &json!({ "type": "object", "properties": {
+            "access_token": { "type": "string" }, "token_type": { "type": "string" }, "scope": { "type": "string" },
+            "expires_in": { "type": "integer" }, "refresh_token": { "type": "string" },
+            "refresh_token_expires_in": { "type": "integer" }, "id": { "type": "integer" } } })) }),
+        Some(body(json!({ "type": "object", "required": ["login", "client_id"], "properties": {
+            "login": { "type": "string" }, "client_id": { "type": "string" }, "scopes": scopes,
+            "expires_in": { "type": "integer", "minimum": 1 } } })))) });
+    paths["/_grantd/device/approve"] = json!({ "post": operation("approve-device", "Approve a pending device code as a user",
+        json!({ "204": no_content, "429": answer("Too many submissions", &error) }), Some(body(user_code.clone()))) });
+    paths["/_grantd/device/deny"] = json!({ "post": operation("deny-device", "Deny a pending device code as a user",
+        json!({ "204": no_content, "429": answer("Too many submissions", &error) }), Some(body(user_code))) });
+    paths["/_grantd/oauth/authorize"] = json!({ "post": operation("authorize", "Approve an app as a user, as the consent page would",
+        json!({ "201": answer("Where the browser would be sent", &json!({ "type": "object", "properties": {
+            "redirect_url": { "type": "string" }, "code": { "type": "string" } } })) }),
+        Some(body(json!({ "type": "object", "required": ["client_id", "login"], "properties": {
+            "client_id": { "type": "string" }, "login": { "type": "string" }, "scopes": scopes,
+            "redirect_uri": { "type": "string" }, "state": { "type": "string" },
+            "code_challenge": { "type": "string" }, "code_challenge_method": { "type": "string", "enum": ["S256"] } } })))) });
+    document["components"]["securitySchemes"]["controlToken"] = json!({ "type": "http", "scheme": "bearer",
+        "description": "The control token printed at start (`GRANTD_CONTROL_TOKEN`); also accepted in `X-Grantd-Control-Token`" });
+    document["components"]["schemas"]["grantd-control-error"] = json!({ "type": "object", "required": ["message"],
+        "properties": { "message": { "type": "string" }, "documentation_url": { "type": "string" }, "status": { "type": "string" } } });
+    document["tags"] = json!([{ "name": "grantd-test-controls",
+        "description": "grantd's test controls (`serve --test-controls`): clock, reset, snapshots, flows without a browser, minting, the request journal" }]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
