@@ -8,7 +8,10 @@ use std::time::Instant;
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{ALICE, BOB, DEFAULT_FIXTURE, OAUTH_APP, ServerProcess, grantd, write_file};
+use crate::support::{
+    ALICE, ALICE2FA, BOB, DEFAULT_FIXTURE, OAUTH_APP, ServerProcess, current_otp, grantd, otp_at,
+    write_file,
+};
 
 const TOKEN: &str = "test-control-token-0123456789";
 const EXPIRING_APP: &str = "Iv1.e0e1e2e3e4e5e6e7";
@@ -920,4 +923,65 @@ async fn the_controls_are_described_under_their_own_tag() {
             "{path} {method}"
         );
     }
+}
+
+#[tokio::test]
+async fn sign_in_sessions_expire_with_the_clock() {
+    let srv = Controlled::start(&["--session-ttl", "1h"]);
+    let browser = crate::signin::browser();
+    let page = browser
+        .get(srv.url("/login"))
+        .send()
+        .await
+        .expect("login page");
+    let token = crate::signin::token_of(&page.text().await.expect("body"));
+    let signed = browser
+        .post(srv.url("/session"))
+        .form(&[
+            ("login", ALICE.login),
+            ("password", ALICE.password),
+            ("authenticity_token", token.as_str()),
+            ("return_to", ""),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(signed.status(), 303);
+    let signed_in = |html: &str| html.contains("Signed in as <strong>alice<");
+    let page = browser
+        .get(srv.url("/login"))
+        .send()
+        .await
+        .expect("login page");
+    assert!(signed_in(&page.text().await.expect("body")));
+
+    srv.advance(3601).await;
+    let page = browser
+        .get(srv.url("/login"))
+        .send()
+        .await
+        .expect("login page");
+    assert!(!signed_in(&page.text().await.expect("body")));
+}
+
+#[tokio::test]
+async fn totp_codes_are_checked_against_the_controlled_clock() {
+    let srv = Controlled::start(&[]);
+    let list = |otp: String| {
+        srv.client
+            .get(srv.url("/authorizations"))
+            .basic_auth(ALICE2FA.login, Some(ALICE2FA.password))
+            .header("x-github-otp", otp)
+            .send()
+    };
+    assert_eq!(list(current_otp()).await.expect("list").status(), 200);
+    // An hour on, the code of the real time is stale; the code of the moved time is right.
+    srv.advance(3600).await;
+    assert_eq!(list(current_otp()).await.expect("list").status(), 401);
+    let moved = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        + 3600;
+    assert_eq!(list(otp_at(moved)).await.expect("list").status(), 200);
 }
