@@ -82,6 +82,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.db_pool_size,
         statement_timeout: args.db_statement_timeout,
         acquire_timeout: args.db_acquire_timeout,
+        throwaway: args.testing.ephemeral,
     };
     let connections = ConnectionLimits {
         header_read_timeout: args.header_read_timeout,

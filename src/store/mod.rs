@@ -572,7 +572,11 @@ pub async fn open_for_serving(
     secret_key_file: Option<&Path>,
 ) -> Result<Arc<dyn Store>> {
     let (inner, file): (Arc<dyn Store>, _) = if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(url, secret_key_file).await?;
+        let store = if settings.throwaway {
+            SqliteStore::open_throwaway(url, secret_key_file).await?
+        } else {
+            SqliteStore::open(url, secret_key_file).await?
+        };
         let file = store.file();
         (Arc::new(store), file)
     } else {

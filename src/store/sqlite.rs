@@ -117,11 +117,28 @@ impl SqliteStore {
     /// Opens (or creates) the database at `url`, its TOTP secrets sealed with the key in
     /// `secret_key_file`, by default `<database>.key` beside it.
     pub async fn open(url: &str, secret_key_file: Option<&std::path::Path>) -> Result<Self> {
+        Self::open_synchronous(url, secret_key_file, SqliteSynchronous::Full).await
+    }
+
+    /// [`open`](Self::open) for a database thrown away at exit (`--ephemeral`): commits do not
+    /// wait for the disk, since a crash loses nothing anyone keeps.
+    pub async fn open_throwaway(
+        url: &str,
+        secret_key_file: Option<&std::path::Path>,
+    ) -> Result<Self> {
+        Self::open_synchronous(url, secret_key_file, SqliteSynchronous::Off).await
+    }
+
+    async fn open_synchronous(
+        url: &str,
+        secret_key_file: Option<&std::path::Path>,
+        synchronous: SqliteSynchronous,
+    ) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(backend)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(synchronous)
             .foreign_keys(true)
             // Another process (the CLI, while the server runs) may hold the write lock briefly.
             .busy_timeout(std::time::Duration::from_secs(10))
