@@ -70,6 +70,9 @@ struct Watch {
     /// Moves on whenever something was committed; a record read from the database is only
     /// cached if the generation did not move while it was read.
     generation: u64,
+    /// Counts the background loads started: only the latest may install its snapshot (one
+    /// started before a [`TokenIndex::reload`] read the rows the restore replaced).
+    loads: u64,
 }
 
 /// A snapshot of the token hashes, read by the background load.
@@ -191,11 +194,13 @@ impl TokenIndex {
                 last_change,
                 known: Known::Loading,
                 generation: 0,
+                loads: 0,
             }),
             records: Cache::new(capacity.max(1)),
             apps: Cache::new((capacity / 100).max(16)),
         });
-        index.start_loading();
+        index.lock().loads = 1;
+        index.start_loading(1);
         Ok(index)
     }
 
@@ -206,7 +211,8 @@ impl TokenIndex {
 
     /// Loads the token set on a thread of its own; the index answers from the database
     /// meanwhile. A failure leaves it loading (every lookup goes to the database) and is logged.
-    fn start_loading(self: &Arc<Self>) {
+    /// `load` is the number [`Watch::loads`] was moved on to, under the lock, by the caller.
+    fn start_loading(self: &Arc<Self>, load: u64) {
         let index = Arc::downgrade(self);
         let path = self.path.clone();
         std::thread::spawn(move || {
@@ -220,7 +226,7 @@ impl TokenIndex {
             };
             let Some(index) = index.upgrade() else { return };
             let tokens = snapshot.keys.len();
-            match index.install(snapshot) {
+            match index.install(snapshot, load) {
                 Ok(()) => tracing::info!(
                     tokens,
                     elapsed_ms = started.elapsed().as_millis(),
@@ -232,8 +238,12 @@ impl TokenIndex {
     }
 
     /// Makes a loaded snapshot current, first adding what changed since it was read.
-    fn install(&self, snapshot: Snapshot) -> Result<()> {
+    fn install(&self, snapshot: Snapshot, load: u64) -> Result<()> {
         let mut watch = self.lock();
+        if watch.loads != load {
+            // A later load is under way and will install its own, newer snapshot.
+            return Ok(());
+        }
         let Snapshot {
             mut keys,
             last_id,
@@ -334,7 +344,8 @@ impl TokenIndex {
             self.records.clear();
             self.apps.clear();
             watch.known = Known::Loading;
-            self.start_loading();
+            watch.loads += 1;
+            self.start_loading(watch.loads);
         } else if let Known::Ready { keys, last_id } = &mut watch.known {
             *last_id = add_new_tokens(&watch.connection, keys, *last_id)?;
         }
@@ -353,8 +364,10 @@ impl TokenIndex {
         watch.wal_header = None;
         watch.known = Known::Loading;
         watch.generation += 1;
+        watch.loads += 1;
+        let load = watch.loads;
         drop(watch);
-        self.start_loading();
+        self.start_loading(load);
         Ok(())
     }
 

@@ -985,3 +985,62 @@ async fn totp_codes_are_checked_against_the_controlled_clock() {
         + 3600;
     assert_eq!(list(otp_at(moved)).await.expect("list").status(), 200);
 }
+
+mod postgres_only {
+    use super::*;
+    use crate::support::{Engine, fresh_database_url, require_engine};
+
+    /// On PostgreSQL the clock, minting and the journal work; reset and snapshots answer 501
+    /// (they copy a SQLite file).
+    #[tokio::test]
+    async fn reset_and_snapshots_are_refused_clearly_on_postgresql() {
+        require_engine(Engine::Postgres);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = fresh_database_url(&dir.path().join("unused.db")).await;
+        let seed = write_file(dir.path(), "seed.toml", &fixture());
+        let server = ServerProcess::start(
+            &db,
+            &[
+                "--test-controls",
+                "--control-token",
+                TOKEN,
+                "--seed",
+                seed.to_str().expect("utf-8"),
+            ],
+            &dir.path().join("stderr.log"),
+        );
+        let client = Client::new();
+        for path in ["/_grantd/reset", "/_grantd/snapshots/one"] {
+            let res = client
+                .post(server.url(path))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(res.status(), 501, "{path}");
+            let body: Value = res.json().await.expect("JSON");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("need a SQLite database")),
+                "{body}"
+            );
+        }
+        let minted = client
+            .post(server.url("/_grantd/tokens"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "login": ALICE.login, "client_id": OAUTH_APP.client_id }))
+            .send()
+            .await
+            .expect("mint");
+        assert_eq!(minted.status(), 201);
+        let clock = client
+            .post(server.url("/_grantd/clock/advance"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "seconds": 60 }))
+            .send()
+            .await
+            .expect("advance");
+        assert_eq!(clock.status(), 200);
+    }
+}
