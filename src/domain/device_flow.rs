@@ -341,9 +341,7 @@ async fn redeem(
     else {
         return Ok(Err(DeviceError::IncorrectDeviceCode));
     };
-    Ok(Ok(
-        user_token::finish(store, prepared, authorization, now).await?
-    ))
+    Ok(Ok(user_token::finish(prepared, authorization, now)))
 }
 
 /// Why an entered code leads to no consent page.

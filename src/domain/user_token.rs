@@ -19,7 +19,7 @@ use super::limits::{self, Origin};
 use super::scope::Scopes;
 use super::secret::ClientSecret;
 use super::token::{PlainToken, RefreshHash, RefreshToken, TokenHash};
-use super::web_flow::{self, FlowError};
+use super::web_flow::FlowError;
 use super::{AuthorizationId, Error, UserId};
 use crate::store::Store;
 
@@ -178,23 +178,16 @@ pub fn prepare(
     })
 }
 
-/// What follows the insert of a flow's token: GitHub's limit of ten tokens per user, app and
-/// scope set, then the answer.
-pub async fn finish(
-    store: &dyn Store,
-    prepared: Prepared,
-    authorization: Authorization,
-    now: OffsetDateTime,
-) -> Result<Issued, Error> {
+/// The answer to a flow whose token was inserted. (GitHub's limit of ten tokens per user, app
+/// and scope set was kept by the store in the insert's transaction: see
+/// [`Store::insert_authorization_with_refresh`].)
+pub fn finish(prepared: Prepared, authorization: Authorization, now: OffsetDateTime) -> Issued {
     let Prepared {
         token,
         authorization: asked,
         refresh,
     } = prepared;
-    if let Some(app) = &asked.app {
-        web_flow::revoke_beyond_limit(store, asked.user_id, app.id, &asked.scopes).await?;
-    }
-    Ok(Issued {
+    Issued {
         token,
         authorization,
         expires_in: seconds_until(asked.expires_at, now),
@@ -202,7 +195,7 @@ pub async fn finish(
             token,
             expires_in: REFRESH_TOKEN_TTL.whole_seconds(),
         }),
-    })
+    }
 }
 
 /// Issues the user token of a flow whose code was already used up (the web flow's exchange
@@ -219,7 +212,7 @@ pub async fn issue(
     let authorization = store
         .insert_authorization_with_refresh(&prepared.authorization, prepared.refresh_row())
         .await?;
-    finish(store, prepared, authorization, now).await
+    Ok(finish(prepared, authorization, now))
 }
 
 /// What the token endpoint was sent for the refresh grant. No `Debug`: secrets.

@@ -14,20 +14,19 @@ use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
 use super::app::{self, App};
-use super::authorization::Authorization;
 use super::limits::{self, Origin};
 use super::scope::Scopes;
 use super::secret::ClientSecret;
 use super::user::User;
 use super::user_token::{self, Flow, Issued};
-use super::{AppId, Error, Page, PageRequest, UserId};
+use super::{AppId, Error, PageRequest, UserId};
 use crate::store::Store;
 
 /// How long a code may wait for its exchange (GitHub: ten minutes).
 pub const CODE_TTL: Duration = Duration::minutes(10);
 
 /// GitHub keeps at most ten live tokens per user, app and scope set; the eleventh revokes one.
-pub const TOKENS_PER_SCOPE_SET: usize = 10;
+pub const TOKENS_PER_SCOPE_SET: u32 = 10;
 
 /// Longest `redirect_uri` accepted (as long as an app's own URLs may be).
 pub const MAX_REDIRECT_URI: usize = 2_048;
@@ -458,30 +457,6 @@ pub async fn exchange(
     // The code's row goes with its user (ON DELETE CASCADE): its user still exists.
     let issued = user_token::issue(store, &app, code.user_id, code.scopes, Flow::Web, now).await?;
     Ok(Ok(issued))
-}
-
-/// GitHub's limit: at most [`TOKENS_PER_SCOPE_SET`] live tokens per user, app and scope set;
-/// beyond it the oldest go (through the ordinary delete, so caches and grants follow).
-pub(super) async fn revoke_beyond_limit(
-    store: &dyn Store,
-    user: UserId,
-    app: AppId,
-    scopes: &Scopes,
-) -> Result<(), Error> {
-    let Page { items, .. } = store.list_authorizations(user, Some(app), ALL).await?;
-    let mut same: Vec<&Authorization> = items
-        .iter()
-        .filter(|a| a.scoped_to.is_none() && &a.scopes == scopes)
-        .collect();
-    if same.len() <= TOKENS_PER_SCOPE_SET {
-        return Ok(());
-    }
-    same.sort_by_key(|a| (a.created_at, a.id.0));
-    let excess = same.len() - TOKENS_PER_SCOPE_SET;
-    for old in &same[..excess] {
-        store.delete_authorization(user, old.id).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -122,6 +122,10 @@ pub trait Store: Send + Sync {
     /// [`insert_authorization`](Self::insert_authorization) of a flow's token with its refresh
     /// token (when it has one), in one transaction: a token never exists without the refresh
     /// token its answer carries.
+    /// A flow's token (`web_flow`) also revokes, in the same transaction, the oldest tokens of
+    /// its user, app and scope set beyond GitHub's
+    /// [`TOKENS_PER_SCOPE_SET`](crate::domain::web_flow::TOKENS_PER_SCOPE_SET), so that racing
+    /// or interrupted issues never leave more live.
     async fn insert_authorization_with_refresh(
         &self,
         new: &NewAuthorization,
@@ -332,8 +336,8 @@ pub trait Store: Send + Sync {
     ) -> Result<bool>;
     /// In one transaction: deletes the code of `app` with this hash if it is approved by
     /// `new`'s user, and inserts `new` (as [`insert_authorization`](Store::insert_authorization)
-    /// does). `None`, with nothing written, if there was no such code: of racing redemptions
-    /// exactly one inserts a token.
+    /// does, with GitHub's limit of tokens per scope set). `None`, with nothing written, if there
+    /// was no such code: of racing redemptions exactly one inserts a token.
     async fn redeem_device_code(
         &self,
         hash: &[u8; 32],

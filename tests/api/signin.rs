@@ -124,7 +124,7 @@ async fn session_rows(db_url: &str) -> Vec<(Vec<u8>, i64, bool, i64, i64)> {
 
 /// The server's database through the public store API, with the key that opens its TOTP
 /// secrets (PostgreSQL needs it given).
-async fn open_store(db_url: &str) -> std::sync::Arc<dyn grantd::store::Store> {
+pub(crate) async fn open_store(db_url: &str) -> std::sync::Arc<dyn grantd::store::Store> {
     let key = secret_key_file_for(db_url);
     grantd::store::open_with(
         db_url,

@@ -688,6 +688,97 @@ async fn the_eleventh_token_revokes_the_oldest() {
     }
 }
 
+/// The limit holds under races: exchanges issued at once, with one creation time (the test
+/// clock stands still), leave exactly ten live. The store deletes the excess in the
+/// insert's transaction, under the grant's lock; before, each exchange counted and deleted
+/// after its insert had committed, so a request that stopped in between left one too many.
+#[tokio::test]
+async fn racing_exchanges_leave_exactly_ten_live_tokens() {
+    let srv = spawn().await;
+    let client = alice(&srv).await;
+    let params = [
+        ("client_id", OAUTH_APP.client_id),
+        ("scope", "gist"),
+        ("prompt", "consent"),
+    ];
+    let mut codes = Vec::new();
+    for _ in 0..16 {
+        codes.push(code_for(&srv, &client, &params).await);
+    }
+    let requests: Vec<_> = codes.iter().map(|code| oauth_exchange(code)).collect();
+    let answers =
+        futures_util::future::join_all(requests.iter().map(|fields| exchange(&srv, fields))).await;
+    let mut live = 0;
+    for answer in &answers {
+        let token = answer["access_token"]
+            .as_str()
+            .expect("every exchange gets a token");
+        let status = srv
+            .get("/user")
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
+            .status();
+        assert!(status == 200 || status == 401, "{status}");
+        live += usize::from(status == 200);
+    }
+    assert_eq!(live, 10);
+    let of_app = srv
+        .authorizations(&ALICE)
+        .await
+        .into_iter()
+        .filter(|a| a["app"]["client_id"] == OAUTH_APP.client_id && a["scopes"] == json!(["gist"]))
+        .count();
+    assert_eq!(of_app, 10);
+}
+
+/// A request that stops right after its token is inserted (a dropped connection, a crash)
+/// cannot leave an eleventh: the store's insert of a flow token keeps the limit itself, in
+/// the same transaction, with no later step to miss.
+#[tokio::test]
+async fn the_stores_insert_of_a_flow_token_keeps_the_limit() {
+    let srv = spawn().await;
+    let store = crate::signin::open_store(srv.db_url()).await;
+    let app = grantd::domain::app::find(&*store, OAUTH_APP.client_id)
+        .await
+        .expect("the app");
+    let alice = store
+        .find_user_by_login(&grantd::domain::Login::parse("alice").expect("login"))
+        .await
+        .expect("store")
+        .expect("alice");
+    let now = time::OffsetDateTime::now_utc();
+    let mut tokens = Vec::new();
+    for i in 0..12 {
+        let scopes = grantd::domain::scope::Scopes::parse(["gist"]).expect("scopes");
+        let prepared = grantd::domain::user_token::prepare(
+            &app,
+            alice.id,
+            scopes,
+            grantd::domain::user_token::Flow::Web,
+            now + time::Duration::seconds(i),
+        )
+        .expect("prepare");
+        store
+            .insert_authorization_with_refresh(&prepared.authorization, prepared.refresh_row())
+            .await
+            .expect("insert");
+        tokens.push(prepared.token.expose().to_owned());
+    }
+    for (i, token) in tokens.iter().enumerate() {
+        let status = srv
+            .get("/user")
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET")
+            .status();
+        // The two oldest went with the eleventh and twelfth inserts.
+        assert_eq!(status, if i < 2 { 401 } else { 200 }, "token {i}");
+    }
+}
+
 #[tokio::test]
 async fn racing_exchanges_of_one_code_give_one_token() {
     let srv = spawn().await;

@@ -21,7 +21,7 @@ use crate::domain::permission::Permissions;
 use crate::domain::scope::Scopes;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
-use crate::domain::web_flow::StoredCode;
+use crate::domain::web_flow::{StoredCode, TOKENS_PER_SCOPE_SET};
 use crate::domain::token::{RefreshHash, TokenHash};
 use crate::domain::user_token::{Flow, NewRefreshToken, Refreshed, StoredRefreshToken};
 use crate::domain::user::{NewUser, User};

@@ -238,6 +238,33 @@ impl StoreImpl {
         .map_err(map_err)
     }
 
+    /// GitHub's limit on a flow's token (`new.web_flow`), inside the transaction that inserted
+    /// it: deletes the oldest authorizations of the same user, app and scope set beyond
+    /// [`TOKENS_PER_SCOPE_SET`]. The insert's [`ensure_grant`](Self::ensure_grant) holds the
+    /// (user, app) grant's row lock until commit, so racing issues count one after the other
+    /// (on PostgreSQL each statement then sees the other's committed rows) and never leave
+    /// more than the limit live; nor can a request that stops after the insert.
+    async fn delete_beyond_limit(tx: &mut Transaction<'static, Db>, new: &NewAuthorization) -> Result<()> {
+        let Some(app) = new.app.as_ref().filter(|_| new.web_flow && new.scoped_to.is_none()) else {
+            return Ok(());
+        };
+        // Refresh tokens and the token index's change log follow through ON DELETE CASCADE
+        // and the delete trigger, as for any revoked token; the grant keeps `new`.
+        sqlx::query(
+            "DELETE FROM authorizations WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER \
+             (ORDER BY created_at DESC, id DESC) AS n FROM authorizations WHERE user_id = $1 \
+             AND app_id = $2 AND scopes = $3 AND scope_target_id IS NULL) ranked WHERE n > $4)",
+        )
+        .bind(new.user_id.0)
+        .bind(app.id.0)
+        .bind(new.scopes.to_stored())
+        .bind(i64::from(TOKENS_PER_SCOPE_SET))
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     /// Stores the refresh token of authorization `id` (only its hash).
     async fn insert_refresh_row(tx: &mut Transaction<'static, Db>, id: i64, refresh: &NewRefreshToken) -> Result<()> {
         sqlx::query(
@@ -547,6 +574,7 @@ impl Store for StoreImpl {
         if let Some(refresh) = refresh {
             Self::insert_refresh_row(&mut tx, id, refresh).await?;
         }
+        Self::delete_beyond_limit(&mut tx, new).await?;
         let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
             .await?
             .ok_or_else(|| corrupt("authorization"))?;
@@ -1284,6 +1312,7 @@ impl Store for StoreImpl {
         if let Some(refresh) = refresh {
             Self::insert_refresh_row(&mut tx, id, refresh).await?;
         }
+        Self::delete_beyond_limit(&mut tx, new).await?;
         let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
             .await?
             .ok_or_else(|| corrupt("authorization"))?;
