@@ -12,7 +12,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { launchBrowser, shots, startGrantd } from './support.mjs';
+import { cardShot, launchBrowser, shots, startGrantd } from './support.mjs';
 
 // examples/seed.toml's OAuth app (device flow on) and its owner.
 const CLIENT_ID = 'abcde12345fghij67890';
@@ -65,6 +65,7 @@ test('connect a device: sign in, enter the code, authorize, connected (no JavaSc
     await page.waitForURL(`${base}/login/device`);
     assert.equal(await page.locator('h1').innerText(), 'Device activation');
     await page.screenshot({ path: path.join(shots, 'device-2-enter-code.png'), fullPage: true });
+    await cardShot(page, path.join(shots, 'readme-device.png'));
 
     // Lower case, no hyphen: forgiven.
     await page.getByLabel('Enter the code displayed on your device').fill(codes.user_code.toLowerCase().replace('-', ''));

@@ -8,39 +8,17 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { launchBrowser, shots, startGrantd } from './support.mjs';
+import { totp } from './totp.mjs';
 
 // examples/seed.toml's two-factor user.
 const LOGIN = 'hubot';
 const PASSWORD = 'open the pod bay doors';
 const TOTP_SECRET = 'JBSWY3DPEHPK3PXP';
-
-/** RFC 4648 base32, as TOTP secrets are written. */
-function base32(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const char of text.replace(/=+$/, '')) {
-    bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
-  }
-  const bytes = [];
-  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
-  return Buffer.from(bytes);
-}
-
-/** RFC 6238 TOTP: HMAC-SHA1, 30-second steps, 6 digits (RFC 4226 dynamic truncation). */
-function totp(secret, unixSeconds = Date.now() / 1000) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
-  const mac = createHmac('sha1', base32(secret)).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(value).padStart(6, '0');
-}
 
 test('sign in with password and TOTP, land on the signed-in page, sign out (no JavaScript)', { timeout: 90_000 }, async () => {
   assert.equal(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 59), '287082', 'RFC 6238 test vector');

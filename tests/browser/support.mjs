@@ -17,11 +17,12 @@ export const shots = process.env.SCREENSHOT_DIR ?? path.join(root, 'target/brows
 const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const seed = path.join(root, 'examples/seed.toml');
 
-/** Starts `grantd serve` on a fresh database in `dir` and resolves with its base URL. */
-export function startGrantd(dir) {
+/** Starts `grantd serve` on a fresh database in `dir` (seeded with `seedFile`, by default
+ * examples/seed.toml) and resolves with its base URL. */
+export function startGrantd(dir, seedFile = seed) {
   const child = spawn(
     bin,
-    ['serve', '--listen', '127.0.0.1:0', '--db', `sqlite://${path.join(dir, 'grantd.db')}`, '--seed', seed],
+    ['serve', '--listen', '127.0.0.1:0', '--db', `sqlite://${path.join(dir, 'grantd.db')}`, '--seed', seedFile],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve, reject) => {
@@ -51,4 +52,17 @@ export function launchBrowser(dir) {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
     ],
   });
+}
+
+/** A screenshot of the brand and what `main` shows, without the empty margins around them:
+ * small enough for the README (docs/images/ holds copies). */
+export async function cardShot(page, file) {
+  const boxes = [await page.locator('header .brand').boundingBox()];
+  for (const child of await page.locator('main > *').all()) boxes.push(await child.boundingBox());
+  const margin = 16;
+  const x = Math.max(0, Math.min(...boxes.map((b) => b.x)) - margin);
+  const y = Math.max(0, Math.min(...boxes.map((b) => b.y)) - margin);
+  const right = Math.max(...boxes.map((b) => b.x + b.width)) + margin;
+  const bottom = Math.max(...boxes.map((b) => b.y + b.height)) + margin;
+  await page.screenshot({ path: file, clip: { x, y, width: right - x, height: bottom - y } });
 }
