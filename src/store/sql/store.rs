@@ -1130,9 +1130,14 @@ impl Store for StoreImpl {
         let mut tx = self.write().await?;
         // The delete decides: a racing refresh with the same token waits for this
         // transaction (PostgreSQL's row lock, SQLite's write lock) and then deletes nothing.
+        // The app is checked on the one authorization by its key: SQLite runs
+        // `authorization_id IN (SELECT id FROM authorizations WHERE app_id = …)` as a scan of
+        // every token of the app per refresh (bench/token-endpoint: 71 refreshes a second with
+        // 120,000 tokens of the app).
         let taken: Option<i64> = sqlx::query_scalar(
             "DELETE FROM refresh_tokens WHERE refresh_hash = $1 AND expires_at > $2 \
-             AND authorization_id IN (SELECT id FROM authorizations WHERE app_id = $3) \
+             AND EXISTS (SELECT 1 FROM authorizations a \
+                         WHERE a.id = refresh_tokens.authorization_id AND a.app_id = $3) \
              RETURNING authorization_id",
         )
         .bind(&old.0[..])
