@@ -49,10 +49,19 @@ impl StoreImpl {
             .unwrap_or_default())
     }
 
+    /// Begins a write transaction in a task of its own, so that a request dropped while its
+    /// `BEGIN` is in flight (the client went away) cannot leave a pooled connection inside a
+    /// transaction. sqlx counts a transaction only once `BEGIN` has answered, so a future
+    /// dropped before that queues no rollback, and the connection goes back to the pool inside
+    /// the server's transaction: every later statement on it joins that transaction and holds
+    /// its locks (bench/token-endpoint on PostgreSQL: deadlocks between single-statement
+    /// updates, then "current transaction is aborted" answers). Spawned, the begin always
+    /// completes; a transaction nobody takes is dropped, rolled back, and its connection freed.
     async fn write(&self) -> Result<Transaction<'static, Db>> {
-        self.pool
-            .begin_with(BEGIN_WRITE)
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin_with(BEGIN_WRITE).await })
             .await
+            .map_err(backend)?
             .map_err(backend)
     }
 
