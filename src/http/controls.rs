@@ -522,7 +522,7 @@ pub async fn mint_token(
         .insert_authorization_with_refresh(&prepared.authorization, prepared.refresh_row())
         .await
         .map_err(domain::Error::from)?;
-    let issued = user_token::finish(&*state.store, prepared, authorization, now).await?;
+    let issued = user_token::finish(prepared, authorization, now);
     Ok((
         StatusCode::CREATED,
         Json(Minted {
