@@ -19,6 +19,7 @@ pub mod scope;
 pub mod secret;
 pub mod session;
 pub mod token;
+pub mod two_factor;
 pub mod uri;
 pub mod user;
 pub mod user_token;

@@ -55,28 +55,64 @@ impl TotpSecret {
         ))
     }
 
+    /// A new random secret of 160 bits (RFC 4226's recommended length, and GitHub's);
+    /// `None` only if the system's random source failed.
+    pub fn generate() -> Option<Self> {
+        let mut bytes = [0u8; 20];
+        getrandom::fill(&mut bytes).ok()?;
+        Self::parse(&Secret::Raw(bytes.to_vec()).to_encoded().to_string())
+    }
+
+    /// The `otpauth://` URI authenticator apps read from a QR code, as GitHub's:
+    /// `otpauth://totp/ISSUER:LOGIN?secret=…&issuer=ISSUER`.
+    pub fn uri(&self, issuer: &str, login: &str) -> String {
+        let escape = |s: &str| -> String {
+            s.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect()
+        };
+        format!(
+            "otpauth://totp/{issuer}:{login}?secret={secret}&issuer={issuer}",
+            issuer = escape(issuer),
+            login = escape(login),
+            secret = self.0,
+        )
+    }
+
     /// Whether `code` is valid at `unix_seconds`, give or take one step. Total over `u64`:
     /// the window is cut short at the ends of time rather than overflowing.
     pub fn verify(&self, code: &str, unix_seconds: u64) -> bool {
+        self.matching_step(code, unix_seconds).is_some()
+    }
+
+    /// The time step (`unix_seconds / 30`, give or take one) whose code `code` is, if any: what
+    /// the sign-in page records so that the same code is not taken twice.
+    pub fn matching_step(&self, code: &str, unix_seconds: u64) -> Option<u64> {
         let code = code.trim();
         if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
+            return None;
         }
-        let Some(totp) = self.totp() else {
-            return false;
-        };
+        let totp = self.totp()?;
         // Not `TOTP::check`: it computes the window's first step as `step - skew` unchecked,
         // which overflows for a clock in the first step of 1970 (and `authenticate` passes 0
         // for any clock before it). Every step of the window is compared, in constant time,
         // so the answer's timing does not say which step matched.
         let step = unix_seconds / STEP_SECONDS;
         let skew = u64::from(SKEW_STEPS);
+        // The latest matching step wins, so a replay check never accepts an older step's code
+        // after a newer one.
         (step.saturating_sub(skew)..=step.saturating_add(skew))
-            .filter_map(|s| s.checked_mul(STEP_SECONDS))
-            .fold(subtle::Choice::from(0), |found, at| {
-                found | totp.generate(at).as_bytes().ct_eq(code.as_bytes())
+            .filter_map(|s| Some((s, s.checked_mul(STEP_SECONDS)?)))
+            .fold(None, |found, (s, at)| {
+                let same: bool = totp.generate(at).as_bytes().ct_eq(code.as_bytes()).into();
+                if same { Some(s) } else { found }
             })
-            .into()
     }
 
     /// The code for `unix_seconds`, for tests (it is never sent anywhere).

@@ -150,7 +150,8 @@ pub async fn sign_in_with_password(
     }
 }
 
-/// The second step: the TOTP code of the user whose password a pending session proved. The
+/// The second step: the TOTP code (each step's code once) or one of the recovery codes of the
+/// user whose password a pending session proved. The
 /// code takes its place in the same failed-login count before it is checked (a wrong code is
 /// a failed login, as it is over Basic auth), and a locked login is refused unchecked. On
 /// success the pending session is replaced by a signed-in one with a new id.
@@ -170,11 +171,23 @@ pub async fn complete_two_factor(
     let subject = Subject::Login(session.user.login.clone());
     let taken = limits::take_login_attempt(store, &subject, throttle, now).await?;
     let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-    let right = session
+    let step = session
         .user
         .totp_secret
         .as_ref()
-        .is_some_and(|secret| secret.verify(code, unix));
+        .and_then(|secret| secret.matching_step(code, unix));
+    let right = match (step, super::two_factor::recovery_hash(code)) {
+        // A code of a step that already signed in is refused (RFC 6238 §5.2): whoever saw it
+        // once cannot sign in with it. Basic auth's `X-GitHub-OTP` keeps GitHub's behaviour.
+        (Some(step), _) => {
+            store
+                .advance_totp_step(session.user.id, i64::try_from(step).unwrap_or(i64::MAX))
+                .await?
+        }
+        // A recovery code works once: taking it deletes it.
+        (None, Some(hash)) => store.take_recovery_code(session.user.id, &hash).await?,
+        (None, None) => false,
+    };
     if !right {
         return Err(Error::BadCredentials);
     }

@@ -100,6 +100,23 @@ pub trait Store: Send + Sync {
         hash: &PasswordHashString,
         now: OffsetDateTime,
     ) -> Result<bool>;
+    /// Turns `user`'s two-factor authentication on with `secret` (sealed as it is written) and
+    /// these recovery code hashes, replacing any earlier secret and codes, or off with `None`
+    /// (and no codes), in one transaction. False if there is no such user.
+    async fn set_two_factor(
+        &self,
+        user: UserId,
+        secret: Option<&TotpSecret>,
+        recovery: &[[u8; 32]],
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Replaces `user`'s recovery codes with these hashes (the old ones stop at once).
+    async fn replace_recovery_codes(&self, user: UserId, recovery: &[[u8; 32]]) -> Result<()>;
+    /// Deletes `user`'s recovery code of this hash; true if it existed (so each works once).
+    async fn take_recovery_code(&self, user: UserId, hash: &[u8; 32]) -> Result<bool>;
+    /// Records `step` as `user`'s last TOTP step used to sign in, if it is later than the one
+    /// recorded; false (nothing written) when it is not, i.e. the code is a replay.
+    async fn advance_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
     /// Refuses with [`Constraint::OwnsApps`] while the user owns apps; removes their authorizations.
     async fn delete_user(&self, id: UserId) -> Result<bool>;
 

@@ -22,6 +22,7 @@ use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, NewAuthorization};
 use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
 use crate::domain::grant::Grant;
+use crate::domain::otp::TotpSecret;
 use crate::domain::secret::{PasswordHashString, SecretDigest};
 use crate::domain::session::{NewSession, Session, SessionHash};
 use crate::domain::token::{RefreshHash, TokenHash};
@@ -405,6 +406,29 @@ impl Store for ServingStore {
     ) -> Result<bool> {
         forget_request_view();
         self.inner.update_user_password(id, hash, now).await
+    }
+
+    // Users are in no cache: their two-factor state is read from the database each time.
+    async fn set_two_factor(
+        &self,
+        user: UserId,
+        secret: Option<&TotpSecret>,
+        recovery: &[[u8; 32]],
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        self.inner.set_two_factor(user, secret, recovery, now).await
+    }
+
+    async fn replace_recovery_codes(&self, user: UserId, recovery: &[[u8; 32]]) -> Result<()> {
+        self.inner.replace_recovery_codes(user, recovery).await
+    }
+
+    async fn take_recovery_code(&self, user: UserId, hash: &[u8; 32]) -> Result<bool> {
+        self.inner.take_recovery_code(user, hash).await
+    }
+
+    async fn advance_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
+        self.inner.advance_totp_step(user, step).await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool> {

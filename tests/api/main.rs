@@ -63,6 +63,7 @@ mod throttling;
 mod tls;
 mod token_index;
 mod transfer;
+mod two_factor;
 mod updates;
 mod user_endpoint;
 mod web_flow;

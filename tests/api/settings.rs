@@ -698,7 +698,7 @@ async fn wrong_current_passwords_count_toward_the_lockout_and_a_2fa_account_need
     assert_eq!(code.status(), 303);
     let (status, html) = page(&srv, &client, "/settings/security").await;
     assert_eq!(status, 200);
-    assert!(html.contains("Enabled (an authenticator app"));
+    assert!(html.contains("Enabled: sign-in asks for a code"));
     let change = |current: &'static str| {
         let client = client.clone();
         let srv = &srv;

@@ -1,4 +1,5 @@
-//! `GET /login`, `POST /session`, `GET`/`POST /sessions/two-factor` and `POST /logout`: thin
+//! `GET /login`, `POST /session`, `GET`/`POST /sessions/two-factor` (a TOTP code or a recovery
+//! code) and `POST /logout`: thin
 //! handlers over `domain::session`. A failed sign-in answers the form again with a message:
 //! 401 for wrong credentials or a wrong code, 403 while the login is locked out (the statuses
 //! the API gives the same failures; GitHub's own pages answer 200).
@@ -17,10 +18,11 @@ use crate::domain::session::{self, PasswordOutcome, SessionId};
 use crate::http::AppState;
 
 /// Bounds of what the forms accept: a login is at most 39 characters (GitHub's rule; a
-/// little more is echoed back), a password 1 KiB, a code 10 characters.
+/// little more is echoed back), a password 1 KiB, a code 11 characters (a recovery code's
+/// `xxxxx-xxxxx`).
 const MAX_LOGIN: usize = 100;
 const MAX_PASSWORD: usize = 1024;
-const MAX_OTP: usize = 10;
+const MAX_OTP: usize = crate::domain::two_factor::RECOVERY_CODE_LEN;
 
 const INCORRECT: &str = "Incorrect username or password.";
 const LOCKED: &str = "Maximum number of login attempts exceeded. Please try again later.";
@@ -44,6 +46,8 @@ pub struct SignInForm {
 #[derive(Deserialize)]
 pub struct TwoFactorForm {
     app_otp: Option<String>,
+    /// The recovery-code form's field, in place of `app_otp`.
+    recovery_code: Option<String>,
     authenticity_token: Option<String>,
     return_to: Option<String>,
 }
@@ -314,7 +318,7 @@ pub async fn verify_two_factor(
             return start_again();
         };
         // An over-long code is a wrong one: it still counts, but is never compared.
-        let code = form.app_otp.unwrap_or_default();
+        let code = form.app_otp.or(form.recovery_code).unwrap_or_default();
         let code = code.trim();
         let code = if code.len() <= MAX_OTP { code } else { "" };
         let outcome = session::complete_two_factor(

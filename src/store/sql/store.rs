@@ -348,6 +348,28 @@ impl StoreImpl {
         Ok(())
     }
 
+    /// Replaces `user`'s recovery codes with these hashes.
+    async fn store_recovery_codes(
+        tx: &mut Transaction<'static, Db>,
+        user: UserId,
+        recovery: &[[u8; 32]],
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        for hash in recovery {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind(user.0)
+                .bind(&hash[..])
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
     /// Opens every stored TOTP secret with the key from `source` (so a wrong or lost key stops
     /// the start, rather than each 2FA user's next sign-in) and seals the ones an older grantd
     /// stored in clear, in one transaction. Returns the key for the store to keep, and how many
@@ -474,6 +496,59 @@ impl Store for StoreImpl {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_two_factor(
+        &self,
+        user: UserId,
+        secret: Option<&TotpSecret>,
+        recovery: &[[u8; 32]],
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+            .bind(now.unix_timestamp())
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        Self::store_totp_secret(&mut tx, &self.seeds, user, secret).await?;
+        Self::store_recovery_codes(&mut tx, user, recovery).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn replace_recovery_codes(&self, user: UserId, recovery: &[[u8; 32]]) -> Result<()> {
+        let mut tx = self.write().await?;
+        Self::store_recovery_codes(&mut tx, user, recovery).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn take_recovery_code(&self, user: UserId, hash: &[u8; 32]) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2")
+            .bind(user.0)
+            .bind(&hash[..])
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn advance_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
+        // One statement: of two sign-ins racing with the same code, only one moves the step.
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 \
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(user.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -84,6 +84,11 @@ pub fn current_otp() -> String {
     totp().generate(unix_now())
 }
 
+/// The code of `TOTP_SECRET` `seconds` from now (for a server clock moved that far ahead).
+pub fn otp_in(seconds: u64) -> String {
+    totp().generate(unix_now() + seconds)
+}
+
 /// A 6-digit code that is valid in none of the steps near now (two either way, a margin over the
 /// one step of drift the server accepts).
 pub fn wrong_otp() -> String {

@@ -41,6 +41,16 @@ pub fn routes() -> Router<AppState> {
             "/settings/security/password",
             post(security::change_password),
         )
+        .route("/settings/security/two-factor", post(security::enable))
+        .route("/settings/security/two-factor/setup", get(security::setup))
+        .route(
+            "/settings/security/two-factor/recovery-codes",
+            post(security::regenerate),
+        )
+        .route(
+            "/settings/security/two-factor/disable",
+            post(security::disable),
+        )
         .route(
             "/settings/developers",
             get(apps::developers).post(apps::register),
@@ -205,6 +215,9 @@ fn notice(query: Option<&str>) -> Option<&'static str> {
         "revoked-all" => "Every application was revoked: their tokens no longer work.",
         "token-deleted" => "The token was deleted: it no longer works.",
         "app-deleted" => "The application was deleted with all its tokens.",
+        "two-factor-disabled" => {
+            "Two-factor authentication is off: signing in takes the password alone."
+        }
         _ => return None,
     })
 }
