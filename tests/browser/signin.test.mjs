@@ -58,7 +58,7 @@ test('sign in with password and TOTP, land on the signed-in page, sign out (no J
     await page.screenshot({ path: path.join(shots, '3-two-factor.png'), fullPage: true });
 
     await page.getByLabel('Authentication code').fill(totp(TOTP_SECRET));
-    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
     await page.waitForURL(`${base}/login`);
     assert.equal(await page.locator('main p').first().innerText(), `Signed in as ${LOGIN}.`);
     await page.screenshot({ path: path.join(shots, '4-signed-in.png'), fullPage: true });
