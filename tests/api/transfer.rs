@@ -9,6 +9,96 @@ use crate::support::{
     fresh_database_url, grantd, sqlite_url, write_file,
 };
 
+/// Signs `alice2fa` in on the pages of the server at `base` and makes her recovery codes.
+async fn recovery_codes(base: &str) -> Vec<String> {
+    use crate::signin::{browser, token_of};
+    let client = browser();
+    let page = |path: &str| {
+        let client = client.clone();
+        let url = format!("{base}{path}");
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page("/login").await;
+    let signed = client
+        .post(format!("{base}/session"))
+        .form(&[
+            ("login", ALICE2FA.login),
+            ("password", ALICE2FA.password),
+            ("authenticity_token", &token_of(&html)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let html = page("/sessions/two-factor").await;
+    let code = client
+        .post(format!("{base}/sessions/two-factor"))
+        .form(&[
+            ("app_otp", current_otp()),
+            ("authenticity_token", token_of(&html)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code.status(), 303);
+    let html = page("/settings/security").await;
+    let made = client
+        .post(format!(
+            "{base}/settings/security/two-factor/recovery-codes"
+        ))
+        .form(&[("authenticity_token", token_of(&html))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 200);
+    let codes: Vec<String> = made
+        .text()
+        .await
+        .unwrap()
+        .split("<li><code>")
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 16);
+    codes
+}
+
+/// The status of signing `alice2fa` in with a recovery code on the server at `base`.
+async fn recovery_sign_in(base: &str, code: &str) -> u16 {
+    use crate::signin::{browser, token_of};
+    let client = browser();
+    let html = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    client
+        .post(format!("{base}/session"))
+        .form(&[
+            ("login", ALICE2FA.login),
+            ("password", ALICE2FA.password),
+            ("authenticity_token", &token_of(&html)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let url = format!("{base}/sessions/two-factor");
+    let html = client.get(&url).send().await.unwrap().text().await.unwrap();
+    let answer = client
+        .post(url)
+        .form(&[
+            ("recovery_code", code),
+            ("authenticity_token", &token_of(&html)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    answer.status().as_u16()
+}
+
 async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let reply = request.send().await.expect("the server answers");
     let status = reply.status().as_u16();
@@ -63,6 +153,8 @@ async fn a_database_moves_to_another_engine_without_losing_a_token() {
     )
     .await;
     assert_eq!(status, 204);
+    // Recovery codes made on the settings page, which must move with the 2FA secret.
+    let recovery = recovery_codes(&old.url("")).await;
     drop(old);
 
     let dump = dir.path().join("dump.json");
@@ -220,6 +312,11 @@ async fn a_database_moves_to_another_engine_without_losing_a_token() {
     )
     .await;
     assert_eq!(status, 200, "2FA sign-in on the new database");
+    assert_eq!(
+        recovery_sign_in(&new.url(""), &recovery[0]).await,
+        303,
+        "a recovery code signs in on the new database"
+    );
     for token in [&personal["token"], &app_token["token"]] {
         let (status, user) = send(
             client

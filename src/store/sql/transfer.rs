@@ -37,8 +37,11 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("site_admin", Column::Flag),
             ("created_at", Column::Int),
             ("updated_at", Column::Int),
+            // Absent from dumps made before it existed: null, no code used yet.
+            ("totp_last_step", Column::OptInt),
         ],
     ),
+    ("recovery_codes", &[("user_id", Column::Int), ("code_hash", Column::Bytes)]),
     (
         "apps",
         &[
