@@ -437,6 +437,25 @@ pub enum UserCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Suspend a user: their tokens stop working and sign-in is refused, at once.
+    Suspend {
+        login: String,
+        /// Why (shown to site admins; at most 200 characters).
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Lift a user's suspension: their tokens work again and they can sign in.
+    Unsuspend {
+        login: String,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -47,6 +47,15 @@ pub async fn run(cli: Cli) -> ExitCode {
             } => user::passwd(&db, output, &login).await,
             UserCommand::Delete { login, db, output } => user::delete(&db, output, &login).await,
             UserCommand::Unlock { login, db, output } => user::unlock(&db, output, &login).await,
+            UserCommand::Suspend {
+                login,
+                reason,
+                db,
+                output,
+            } => user::suspend(&db, output, &login, true, reason.as_deref()).await,
+            UserCommand::Unsuspend { login, db, output } => {
+                user::suspend(&db, output, &login, false, None).await
+            }
         },
         Command::App(command) => match command {
             AppCommand::Add(args) => app::add(args).await,

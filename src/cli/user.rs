@@ -1,4 +1,4 @@
-//! `grantd user add|list|passwd|delete|unlock`.
+//! `grantd user add|list|passwd|delete|unlock|suspend|unsuspend`.
 
 use serde::Serialize;
 
@@ -137,6 +137,36 @@ pub async fn unlock(db: &DbArgs, output: OutputArgs, login: &str) -> anyhow::Res
                 )
             } else {
                 format!("{} had no failed sign-ins to forget", user.login)
+            }
+        },
+    )
+}
+
+/// `grantd user suspend|unsuspend`.
+pub async fn suspend(
+    db: &DbArgs,
+    output: OutputArgs,
+    login: &str,
+    suspend: bool,
+    reason: Option<&str>,
+) -> anyhow::Result<()> {
+    let store = open_store(db).await?;
+    let not_found = || format!("no user named {login:?} (see `grantd user list`)");
+    let user = user::set_suspended_by_operator(&*store, login, suspend, reason, now())
+        .await
+        .map_err(|e| explain(e, not_found))?;
+    let suspended = user.suspended_at.is_some();
+    print(
+        output,
+        &serde_json::json!({"login": user.login.to_string(), "suspended": suspended}),
+        || {
+            if suspended {
+                format!(
+                    "suspended {}: their tokens and sign-in are refused",
+                    user.login
+                )
+            } else {
+                format!("{} is not suspended", user.login)
             }
         },
     )

@@ -36,8 +36,10 @@ pub struct Issued {
     pub token: PlainToken,
 }
 
-fn is_live(authorization: &Authorization, now: OffsetDateTime) -> bool {
-    authorization.expires_at.is_none_or(|at| now < at)
+/// Whether the token works at `now`: not expired, and its user not suspended (a suspended
+/// user's tokens answer exactly as dead ones, everywhere a token is checked).
+fn is_live(record: &TokenRecord, now: OffsetDateTime) -> bool {
+    record.user.suspended_at.is_none() && record.authorization.expires_at.is_none_or(|at| now < at)
 }
 
 /// The live token `access_token`, if it is one.
@@ -52,7 +54,7 @@ async fn lookup(
     let Some(record) = store.find_token(&token.hash()).await? else {
         return Ok(None);
     };
-    Ok(is_live(&record.authorization, now).then_some((token, record)))
+    Ok(is_live(&record, now).then_some((token, record)))
 }
 
 /// Whether `record` is a token `app` issued.
@@ -98,7 +100,7 @@ pub fn check_fetched(
     now: OffsetDateTime,
 ) -> Result<Issued, Error> {
     match stored {
-        Some(record) if is_live(&record.authorization, now) && issued_by(&record, app) => {
+        Some(record) if is_live(&record, now) && issued_by(&record, app) => {
             Ok(Issued { record, token })
         }
         _ => Err(Error::NotFound),

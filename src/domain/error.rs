@@ -17,6 +17,9 @@ pub enum Error {
     /// Too many failed sign-ins for this login or client id; wait for the window to pass.
     #[error("maximum number of login attempts exceeded")]
     LoginAttemptsExceeded,
+    /// The credentials were right but a site admin suspended the account.
+    #[error("account suspended")]
+    Suspended,
     /// The user or app has used up its requests for the window.
     #[error("rate limit exceeded")]
     RateLimited(super::limits::RateLimitStatus, super::limits::Subject),

@@ -19,6 +19,10 @@ pub struct User {
     pub site_admin: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// When a site admin suspended the user; `None` while they are not suspended. A suspended
+    /// user cannot sign in and their tokens answer as dead ones.
+    pub suspended_at: Option<OffsetDateTime>,
+    pub suspension_reason: Option<String>,
 }
 
 /// A user about to be stored; the password is already hashed.
@@ -90,6 +94,9 @@ pub async fn authenticate(
         return Err(Error::BadCredentials);
     }
     let user = user.ok_or(Error::BadCredentials)?;
+    if user.suspended_at.is_some() {
+        return Err(Error::Suspended);
+    }
     if let Some(secret) = &user.totp_secret {
         let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
         if !otp.is_some_and(|code| secret.verify(code, unix)) {
@@ -236,4 +243,73 @@ pub async fn organizations(
     user: UserId,
 ) -> Result<Vec<super::account::Account>, Error> {
     Ok(store.list_organizations(user).await?)
+}
+
+/// The longest suspension reason kept (GitHub documents no limit; this bounds the input).
+pub const MAX_SUSPENSION_REASON: usize = 200;
+
+/// Suspends (`suspend`) or unsuspends the user `login` on behalf of `admin`, as GHES's
+/// `PUT` / `DELETE /users/{username}/suspended` and `/stafftools/users` do. Only a site admin
+/// may; to anyone else the user is [`Error::NotFound`], as GitHub hides its admin endpoints.
+/// A site admin cannot suspend themself (GitHub: "any user account except your own").
+/// Suspending takes effect at once: the user's tokens answer as dead ones and sign-in is
+/// refused; unsuspending restores both. Doing it twice changes nothing more.
+pub async fn set_suspended(
+    store: &dyn Store,
+    admin: &User,
+    login: &str,
+    suspend: bool,
+    reason: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<User, Error> {
+    if !admin.site_admin {
+        return Err(Error::NotFound);
+    }
+    if suspend && Login::parse(login).is_some_and(|l| l == admin.login) {
+        return Err(Error::invalid(FieldError::custom(
+            "username",
+            "You cannot suspend yourself.",
+        )));
+    }
+    set_suspended_by_operator(store, login, suspend, reason, now).await
+}
+
+/// [`set_suspended`] without an acting admin: the command line on the server
+/// (`grantd user suspend|unsuspend`).
+pub async fn set_suspended_by_operator(
+    store: &dyn Store,
+    login: &str,
+    suspend: bool,
+    reason: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<User, Error> {
+    let reason = reason.unwrap_or_default();
+    if reason.chars().count() > MAX_SUSPENSION_REASON {
+        return Err(Error::invalid(FieldError::custom(
+            "reason",
+            format!("reason is too long (maximum is {MAX_SUSPENSION_REASON} characters)"),
+        )));
+    }
+    let user = find(store, login).await?;
+    set_suspension(store, &user, suspend, reason, now).await?;
+    find(store, login).await
+}
+
+async fn set_suspension(
+    store: &dyn Store,
+    user: &User,
+    suspend: bool,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    // Suspending a suspended user keeps the first time and reason.
+    if suspend == user.suspended_at.is_some() {
+        return Ok(());
+    }
+    let suspension = suspend.then_some((now, reason));
+    if store.set_user_suspension(user.id, suspension, now).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
 }

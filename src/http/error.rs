@@ -113,6 +113,10 @@ impl From<domain::Error> for ApiError {
                 "Must specify two-factor authentication OTP code.",
             )
             .with_header("x-github-otp", "required; app"),
+            // GitHub's answer to a suspended account's right credentials.
+            domain::Error::Suspended => {
+                Self::new(StatusCode::FORBIDDEN, "Sorry. Your account was suspended.")
+            }
             domain::Error::LoginAttemptsExceeded => Self {
                 locked_out: true,
                 ..Self::new(

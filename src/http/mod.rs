@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod schemas;
+pub mod suspension;
 pub mod users;
 pub mod web;
 
@@ -271,6 +272,10 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/rate_limit", get(ghes::rate_limit_get))
         .route("/zen", get(ghes::get_zen))
         .route("/users/{username}", get(users::get_by_username))
+        .route(
+            "/users/{username}/suspended",
+            put(suspension::suspend).delete(suspension::unsuspend),
+        )
         .route(
             "/user/emails",
             get(users::list_emails_for_authenticated_user),

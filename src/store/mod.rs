@@ -117,6 +117,14 @@ pub trait Store: Send + Sync {
     /// Records `step` as `user`'s last TOTP step used to sign in, if it is later than the one
     /// recorded; false (nothing written) when it is not, i.e. the code is a replay.
     async fn advance_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
+    /// Suspends the user (`Some((when, reason))`) or lifts their suspension (`None`); whether
+    /// there is such a user. Their sessions and tokens stop working at once, on every node.
+    async fn set_user_suspension(
+        &self,
+        id: UserId,
+        suspension: Option<(OffsetDateTime, &str)>,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
     /// Refuses with [`Constraint::OwnsApps`] while the user owns apps; removes their authorizations.
     async fn delete_user(&self, id: UserId) -> Result<bool>;
 

@@ -431,6 +431,16 @@ impl Store for ServingStore {
         self.inner.advance_totp_step(user, step).await
     }
 
+    async fn set_user_suspension(
+        &self,
+        id: UserId,
+        suspension: Option<(OffsetDateTime, &str)>,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        forget_request_view();
+        self.inner.set_user_suspension(id, suspension, now).await
+    }
+
     async fn delete_user(&self, id: UserId) -> Result<bool> {
         forget_request_view();
         self.inner.delete_user(id).await

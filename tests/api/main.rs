@@ -58,6 +58,7 @@ mod settings;
 mod signin;
 mod slow_clients;
 mod support;
+mod suspension;
 mod test_controls;
 mod throttling;
 mod tls;

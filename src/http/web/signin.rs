@@ -26,6 +26,9 @@ const MAX_OTP: usize = crate::domain::two_factor::RECOVERY_CODE_LEN;
 
 const INCORRECT: &str = "Incorrect username or password.";
 const LOCKED: &str = "Maximum number of login attempts exceeded. Please try again later.";
+/// GitHub Enterprise Server's sign-in answer for a suspended account.
+const SUSPENDED: &str =
+    "Your account is suspended. Please check with your installation administrator.";
 const OTP_FAILED: &str = "Two-factor authentication failed.";
 
 #[derive(Debug, Default, Deserialize)]
@@ -258,6 +261,7 @@ pub async fn create_session(
             )),
             Err(Error::BadCredentials) => refuse(StatusCode::UNAUTHORIZED, INCORRECT),
             Err(Error::LoginAttemptsExceeded) => refuse(StatusCode::FORBIDDEN, LOCKED),
+            Err(Error::Suspended) => refuse(StatusCode::FORBIDDEN, SUSPENDED),
             Err(other) => Err(PageError::from_domain(&other)),
         }
     }

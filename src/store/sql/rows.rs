@@ -10,7 +10,8 @@ fn corrupt(what: &str) -> Error {
 }
 
 const USER_COLUMNS: &str =
-    "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at";
+    "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at, suspended_at, \
+     suspension_reason";
 
 fn user_from_row(row: &DbRow, seeds: &Seeds) -> Result<User> {
     user_from_columns(row, ToOwned::to_owned, seeds)
@@ -34,6 +35,14 @@ fn user_from_columns(row: &DbRow, get: impl Fn(&str) -> String, seeds: &Seeds) -
         site_admin: row.try_get(get("site_admin").as_str()).map_err(backend)?,
         created_at: timestamp(row.try_get(get("created_at").as_str()).map_err(backend)?)?,
         updated_at: timestamp(row.try_get(get("updated_at").as_str()).map_err(backend)?)?,
+        suspended_at: row
+            .try_get::<Option<i64>, _>(get("suspended_at").as_str())
+            .map_err(backend)?
+            .map(timestamp)
+            .transpose()?,
+        suspension_reason: row
+            .try_get(get("suspension_reason").as_str())
+            .map_err(backend)?,
     })
 }
 
@@ -46,7 +55,8 @@ const TOKEN_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.to
      t.login AS target_login, t.type AS target_type, t.site_admin AS target_site_admin, \
      o.id AS owner_id, o.login AS owner_login, o.email AS owner_email, o.password_hash AS owner_password_hash, \
      o.totp_secret AS owner_totp_secret, o.site_admin AS owner_site_admin, o.created_at AS owner_created_at, \
-     o.updated_at AS owner_updated_at \
+     o.updated_at AS owner_updated_at, o.suspended_at AS owner_suspended_at, \
+     o.suspension_reason AS owner_suspension_reason \
      FROM authorizations a JOIN users o ON o.id = a.user_id AND o.type = 'User' \
      LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
 

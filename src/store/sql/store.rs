@@ -552,6 +552,28 @@ impl Store for StoreImpl {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_user_suspension(
+        &self,
+        id: UserId,
+        suspension: Option<(OffsetDateTime, &str)>,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        // The update fires the change log's trigger (SQLite), so token indexes drop the
+        // user's cached tokens.
+        let done = sqlx::query(
+            "UPDATE users SET suspended_at = $1, suspension_reason = $2, updated_at = $3 \
+             WHERE id = $4 AND type = 'User'",
+        )
+        .bind(suspension.map(|(at, _)| at.unix_timestamp()))
+        .bind(suspension.map(|(_, reason)| reason))
+        .bind(now.unix_timestamp())
+        .bind(id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_user(&self, id: UserId) -> Result<bool> {
         let mut tx = self.write().await?;
         let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE owner_id = $1")
@@ -1081,7 +1103,7 @@ impl Store for StoreImpl {
             format!(
                 "SELECT s.two_factor_pending, s.created_at AS session_created_at, s.expires_at, {user} \
                  FROM sessions s JOIN users u ON u.id = s.user_id AND u.type = 'User' \
-                 WHERE s.session_hash = $1 AND s.expires_at > $2"
+                 WHERE s.session_hash = $1 AND s.expires_at > $2 AND u.suspended_at IS NULL"
             )
         });
         let row = sqlx::query(sql.as_str())

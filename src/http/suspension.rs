@@ -1,0 +1,82 @@
+//! GHES's user suspension for site admins: `PUT /users/{username}/suspended` and
+//! `DELETE /users/{username}/suspended`. A token needs the `site_admin` scope (GitHub's docs
+//! for the enterprise admin endpoints); to a non-admin, or a token without the scope, the
+//! endpoints are "Not Found", as GitHub hides them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::docs;
+use super::error::{ApiError, Documented};
+use super::extract::{Caller, FieldReader, JsonObject};
+use super::ghes::scope_headers;
+use crate::domain::user::{self, User};
+
+const ACCEPTED: &str = "site_admin";
+
+/// The admin acting, or the error GitHub answers.
+fn admin<'a>(caller: &'a Caller, doc: &'static str) -> Result<&'a User, ApiError> {
+    match caller {
+        Caller::Token(record) if record.authorization.scopes.grants(ACCEPTED) => Ok(&record.user),
+        Caller::Token(_) => Err(ApiError::not_found()
+            .documented(doc)
+            .with_headers(scope_headers(caller, ACCEPTED))),
+        Caller::User(user) => Ok(user),
+        Caller::Anonymous(_) => Err(ApiError::requires_authentication()),
+    }
+}
+
+async fn set(
+    state: &AppState,
+    caller: &Caller,
+    username: &str,
+    body: &JsonObject,
+    suspend: bool,
+    doc: &'static str,
+) -> Result<Response, ApiError> {
+    let admin = admin(caller, doc)?;
+    let mut fields = FieldReader::new(body);
+    let reason = fields.string("reason");
+    fields.finish().doc(doc)?;
+    user::set_suspended(
+        &*state.store,
+        admin,
+        username,
+        suspend,
+        reason.as_deref(),
+        state.clock.now(),
+    )
+    .await
+    .doc(doc)?;
+    Ok((scope_headers(caller, ACCEPTED), StatusCode::NO_CONTENT).into_response())
+}
+
+/// PUT /users/{username}/suspended (optional body `{"reason": …}`).
+pub async fn suspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    set(&state, &caller, &username, &body, true, docs::SUSPEND_USER).await
+}
+
+/// DELETE /users/{username}/suspended (optional body `{"reason": …}`).
+pub async fn unsuspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(username): Path<String>,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    set(
+        &state,
+        &caller,
+        &username,
+        &body,
+        false,
+        docs::UNSUSPEND_USER,
+    )
+    .await
+}
