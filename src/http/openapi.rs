@@ -181,7 +181,9 @@ fn legacy(twin: &Value, operation_id: &str, summary: &str) -> Value {
 /// (Basic only): a token or a user's Basic credentials, or also nobody (`{}`).
 fn security(path: &str) -> Option<Value> {
     match path {
-        "/user" | "/user/emails" => Some(json!([{ "tokenAuth": [] }, { "basicAuth": [] }])),
+        "/user" | "/user/emails" | "/users/{username}/suspended" => {
+            Some(json!([{ "tokenAuth": [] }, { "basicAuth": [] }]))
+        }
         "/" | "/meta" | "/rate_limit" | "/zen" | "/users/{username}" => {
             Some(json!([{ "tokenAuth": [] }, { "basicAuth": [] }, {}]))
         }

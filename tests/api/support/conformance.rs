@@ -136,6 +136,19 @@ const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ("GET", "/zen", "get", "/zen"),
     ("GET", "/users/{username}", "get", "/users/{username}"),
     ("GET", "/user/emails", "get", "/user/emails"),
+    // GHES's user suspension for site admins.
+    (
+        "PUT",
+        "/users/{username}/suspended",
+        "put",
+        "/users/{username}/suspended",
+    ),
+    (
+        "DELETE",
+        "/users/{username}/suspended",
+        "delete",
+        "/users/{username}/suspended",
+    ),
 ];
 
 /// Where a plain-text answer's schema is kept among an operation's responses (`GET /zen`).
