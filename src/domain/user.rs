@@ -313,3 +313,21 @@ async fn set_suspension(
         Err(Error::NotFound)
     }
 }
+
+/// Every user, for a site admin (`/stafftools/users`); [`Error::NotFound`] to anyone else.
+pub async fn list_for_admin(store: &dyn Store, admin: &User) -> Result<Vec<User>, Error> {
+    if !admin.site_admin {
+        return Err(Error::NotFound);
+    }
+    Ok(store.list_users().await?)
+}
+
+/// Forgets the failed sign-ins of `login` for a site admin (`grantd user unlock`'s rule);
+/// whether there were any. [`Error::NotFound`] to anyone else and for an unknown user.
+pub async fn unlock_by_admin(store: &dyn Store, admin: &User, login: &str) -> Result<bool, Error> {
+    if !admin.site_admin {
+        return Err(Error::NotFound);
+    }
+    let user = find(store, login).await?;
+    limits::unlock(store, &user.login).await
+}

@@ -222,3 +222,127 @@ async fn the_cli_suspends_and_unsuspends_while_the_server_runs() {
     let out = run(args(&["user", "suspend", "nobody-here"])).await;
     assert!(!out.status.success());
 }
+
+/// The default seed with bob a site admin, and sign-ins locked after one failure.
+async fn throttled_server() -> TestServer {
+    let fixture = DEFAULT_FIXTURE.replace(
+        "login = \"bob\"\npassword = \"bob: tr0ub4dor&3\"",
+        "login = \"bob\"\npassword = \"bob: tr0ub4dor&3\"\nsite_admin = true",
+    );
+    let options = crate::support::ServerOptions {
+        limits: grantd::http::Limits {
+            login: grantd::domain::limits::LoginThrottle {
+                attempts: 1,
+                window: time::Duration::minutes(5),
+            },
+            ..grantd::http::Limits::default()
+        },
+        ..crate::support::ServerOptions::default()
+    };
+    TestServer::spawn_with_options(&fixture, None, options).await
+}
+
+#[tokio::test]
+async fn the_stafftools_page_unlocks_suspends_and_unsuspends_for_site_admins_only() {
+    let srv = throttled_server().await;
+    let (_, token) = srv.alice_token(&OAUTH_APP).await;
+    srv.get_user(&token).await.expect_status(200);
+    let users = srv.url("/stafftools/users");
+
+    // A non-admin gets the 404 page; nobody signed in is sent to sign in.
+    let alice = browser();
+    assert_eq!(sign_in(&srv, &alice, &ALICE).await.status(), 303);
+    let page = alice.get(&users).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    let anonymous = browser().get(&users).send().await.unwrap();
+    assert_eq!(anonymous.status(), 303);
+
+    let admin = browser();
+    assert_eq!(sign_in(&srv, &admin, &BOB).await.status(), 303);
+    let page = admin.get(&users).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Suspend alice"));
+    let csrf = crate::signin::token_of(&html);
+    // alice's own forms cannot act: the page is not hers.
+    let not_hers = alice
+        .post(srv.url("/stafftools/users/bob/suspend"))
+        .form(&[(
+            "authenticity_token",
+            crate::signin::token_of(
+                &alice
+                    .get(srv.url("/settings/tokens"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap(),
+            ),
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_hers.status(), 404);
+
+    // Without the form's token: refused, nothing done.
+    let forged = admin
+        .post(srv.url("/stafftools/users/alice/suspend"))
+        .form(&[("reason", "spam")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 422);
+    srv.get_user(&token).await.expect_status(200);
+
+    // Unlock: alice's one failed Basic sign-in locks her; the page's Unlock ends it.
+    let wrong = srv
+        .get("/authorizations")
+        .basic_auth("alice", Some("wrong"))
+        .go()
+        .await;
+    assert_bad_credentials(&wrong);
+    let locked = srv.get("/authorizations").login_as(&ALICE).go().await;
+    assert_eq!(locked.status, 403);
+    let done = admin
+        .post(srv.url("/stafftools/users/alice/unlock"))
+        .form(&[("authenticity_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    srv.get("/authorizations")
+        .login_as(&ALICE)
+        .go()
+        .await
+        .expect_status(200);
+
+    // Suspend with a reason: alice's token dies at once and the page says so.
+    let done = admin
+        .post(srv.url("/stafftools/users/alice/suspend"))
+        .form(&[("authenticity_token", csrf.as_str()), ("reason", "spam")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert_bad_credentials(&srv.get_user(&token).await);
+    let html = admin
+        .get(&users)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Suspended since"), "{html}");
+    assert!(html.contains(": spam"));
+    // Unsuspend: the same token works again.
+    let done = admin
+        .post(srv.url("/stafftools/users/alice/unsuspend"))
+        .form(&[("authenticity_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    srv.get_user(&token).await.expect_status(200);
+}

@@ -11,6 +11,7 @@
 
 mod apps;
 mod security;
+mod staff;
 mod tokens;
 
 use axum::Router;
@@ -56,6 +57,8 @@ pub fn routes() -> Router<AppState> {
             get(apps::developers).post(apps::register),
         )
         .route("/settings/developers/new", get(apps::new_app))
+        .route("/stafftools/users", get(staff::list))
+        .route("/stafftools/users/{login}/{action}", post(staff::act))
         .route(
             "/settings/developers/{client_id}/secret",
             post(apps::new_secret),
@@ -142,7 +145,12 @@ async fn signed_in(
             Err(error) => return Err(PageError::from_domain(&error).into_page(&site.base)),
         }
     }
-    let here = format!("{}/settings/{page}", site.base);
+    // A page outside /settings/ is named by its absolute path (`/stafftools/users`).
+    let here = if page.starts_with('/') {
+        format!("{}{page}", site.base)
+    } else {
+        format!("{}/settings/{page}", site.base)
+    };
     let to = crate::domain::web_flow::with_query(
         &format!("{}/login", site.base),
         &[("return_to", &here)],
