@@ -336,3 +336,40 @@ async fn rate_limits_count_the_requests_of_both_nodes() {
             .is_some_and(|m| m.starts_with("API rate limit exceeded for user ID"))
     );
 }
+
+/// A suspension (`grantd user suspend`, the same store call as the API's) stops the user's
+/// tokens on every node at once, even where the token was just checked and used; lifting it
+/// brings them back everywhere.
+#[tokio::test]
+async fn a_suspension_stops_the_users_tokens_on_every_node_at_once() {
+    let nodes = two_nodes(&[]).await;
+    let path = format!("/authorizations/clients/{}/suspension", OAUTH_APP.client_id);
+    let (status, created) = nodes
+        .call(
+            &nodes.a,
+            reqwest::Method::PUT,
+            &path,
+            alice(),
+            Some(json!({ "client_secret": OAUTH_APP.client_secret })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = token(&created);
+    for node in [&nodes.a, &nodes.b, &nodes.a, &nodes.b] {
+        assert_eq!(nodes.check(node, &token).await, 200);
+        assert_eq!(nodes.use_token(node, &token).await, 200);
+    }
+    let run = |verb: &str| grantd(&["user", verb, ALICE.login, "--db", &nodes.db], None);
+    let suspended = run("suspend");
+    assert!(suspended.status.success(), "{suspended:?}");
+    for node in [&nodes.b, &nodes.a] {
+        assert_eq!(nodes.check(node, &token).await, 404);
+        assert_eq!(nodes.use_token(node, &token).await, 401);
+    }
+    let unsuspended = run("unsuspend");
+    assert!(unsuspended.status.success(), "{unsuspended:?}");
+    for node in [&nodes.b, &nodes.a] {
+        assert_eq!(nodes.check(node, &token).await, 200);
+        assert_eq!(nodes.use_token(node, &token).await, 200);
+    }
+}
