@@ -500,13 +500,15 @@ mod tests {
             "rate-limit/get",
             "users/get-by-username",
             "users/list-emails-for-authenticated-user",
+            "enterprise-admin/suspend-user",
+            "enterprise-admin/unsuspend-user",
         ] {
             assert!(
                 ids.iter().any(|id| id == expected),
                 "{expected} missing from {ids:?}"
             );
         }
-        assert_eq!(ids.len(), 30);
+        assert_eq!(ids.len(), 32);
         assert_eq!(doc["servers"][0]["url"], "http://127.0.0.1:8080");
     }
 
