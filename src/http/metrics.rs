@@ -1,6 +1,6 @@
 //! `GET /metrics`: what a node is doing, in Prometheus' text format (0.0.4), for an operator's
 //! scraper. Not a GitHub operation: outside `/api/v3` and `/openapi.json`, and off unless
-//! `--metrics` turns it on (see the README's "Metrics").
+//! `--metrics` turns it on (see docs/nodes.md, "Metrics").
 //!
 //! `prometheus-client` (the Prometheus project's own Rust client) rather than the `metrics`
 //! facade: its registry is a value each server owns, so tests can run servers side by side

@@ -45,7 +45,7 @@ fn failure(message: String) -> Error {
 }
 
 const NO_KEY: &str = "no secret key for TOTP secrets: give every node the same \
-                      --secret-key-file (GRANTD_SECRET_KEY_FILE); see the README's \"Files and keys\"";
+                      --secret-key-file (GRANTD_SECRET_KEY_FILE); see docs/security.md";
 
 impl Seeds {
     /// The key from `source`, for a database where `sealed_exist` tells whether any secret is
