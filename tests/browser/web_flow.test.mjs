@@ -76,7 +76,7 @@ test('sign in with TOTP, authorize on the consent page, arrive at the callback (
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/sessions\/two-factor/);
     await page.getByLabel('Authentication code').fill(totp(TOTP_SECRET));
-    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
 
     // The consent page: the app, its owner and each scope in words.
     await page.waitForURL(/\/login\/oauth\/authorize\?/);
