@@ -107,7 +107,7 @@ pub struct Shared {
 /// The root of the site's pages (sign-in, `/login/device`, `/login/oauth/*`, profiles,
 /// avatars) for a public URL: the public URL without a trailing `/api/v3`.
 ///
-/// Clients configure either layout: the host root (`https://HOST`, as `gh` and the README's
+/// Clients configure either layout: the host root (`https://HOST`, as `gh` and docs/tools.md's
 /// HTTPS examples do) or GitHub Enterprise Server's API base (`https://HOST/api/v3`, as
 /// octokit's and PyGithub's `base_url`). The API answers at `/` and under `/api/v3` while the
 /// pages answer only at the root, as on GHES, so a page's URL must never carry `/api/v3`.

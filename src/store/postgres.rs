@@ -142,7 +142,7 @@ fn map_err(error: sqlx::Error) -> Error {
 
 impl PostgresStore {
     /// Snapshots copy a SQLite file; a PostgreSQL database has none to copy (see the test
-    /// controls in the README).
+    /// controls in docs/testing.md).
     const SNAPSHOTS: bool = false;
 
     #[allow(clippy::unused_async)]

@@ -7,7 +7,7 @@ use crate::support::{
     ALICE, OAUTH_APP, RequestExt, TestServer, assert_json, id_of, merge, token_of,
 };
 
-/// The README leaves open whether an object read through `/api/v3` shows its `url` with the
+/// The docs leave open whether an object read through `/api/v3` shows its `url` with the
 /// prefix; both forms point at the same object.
 fn assert_url(body: &Value, srv: &TestServer, path: &str) {
     let url = body["url"]

@@ -29,7 +29,7 @@ async fn the_app_side_answers_under_the_api_v3_prefix() {
         .await
         .expect_status(200);
     let expected = app_authorization(&authz, &token, srv.simple_user("alice").await, Value::Null);
-    // As in `api_v3`: the README leaves open whether `url` shows the prefix.
+    // As in `api_v3`: the docs leave open whether `url` shows the prefix.
     let path = format!("/authorizations/{}", crate::support::id_of(&authz));
     let url = checked["url"].as_str().expect("url");
     assert!(

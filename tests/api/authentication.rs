@@ -1,7 +1,7 @@
 //! HTTP Basic authentication of the user-side endpoints: missing, malformed and wrong credentials,
 //! token schemes (refused with 403), two-factor OTP, and case-insensitive logins.
 //!
-//! Every failure here must say exactly what the README says, and a wrong password must never reveal
+//! Every failure here must say exactly what the docs say, and a wrong password must never reveal
 //! that a user has two-factor authentication on.
 
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! The management commands of the built binary (`user`, `app`, `seed`), each on a temporary
 //! database, checked through their output and through the API of a server on the same file.
 //!
-//! Only fields the README and issue name are relied on in `--json` output: `login`, `client_id`,
+//! Only fields the docs and issue name are relied on in `--json` output: `login`, `client_id`,
 //! `client_secret`.
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! Conditional requests (README "HTTP conventions", issue 4): a weak `ETag` (the SHA-256 of the
+//! Conditional requests (docs/api.md "HTTP conventions", issue 4): a weak `ETag` (the SHA-256 of the
 //! body) on every 200 answer to a GET, `Last-Modified` where the data has an `updated_at`, and
 //! 304 with no body for a client whose copy is still current, by `If-None-Match` (weak
 //! comparison, lists, `*`) or, without one, by `If-Modified-Since`.
@@ -25,13 +25,13 @@ pub fn http_date(at: OffsetDateTime) -> String {
         .expect("format an HTTP-date")
 }
 
-/// The tag the README promises for `reply`: `W/"<SHA-256 of the body>"`.
+/// The tag the docs promise for `reply`: `W/"<SHA-256 of the body>"`.
 #[track_caller]
 fn expected_etag(reply: &Reply) -> String {
     format!("W/\"{}\"", sha256_hex(&reply.body))
 }
 
-/// Asserts a 200 with the README's `ETag` and returns the tag.
+/// Asserts a 200 with the docs' `ETag` and returns the tag.
 #[track_caller]
 fn assert_tagged(reply: &Reply, what: &str) -> String {
     assert_eq!(reply.status, 200, "{what}: {}", reply.body);

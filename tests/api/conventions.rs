@@ -1,4 +1,4 @@
-//! The README's "HTTP conventions (every endpoint)" that hold for every answer: the request id,
+//! docs/api.md's "HTTP conventions (every endpoint)" that hold for every answer: the request id,
 //! the media type, the API version, CORS, and GitHub's JSON for unknown paths and methods.
 //! Conditional requests, rate limits, throttling, leniency and the API's retirement have their
 //! own modules; the request id in the server's log is checked in `conventions_binary`.

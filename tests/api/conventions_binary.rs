@@ -76,7 +76,7 @@ async fn each_request_id_is_on_its_requests_log_line() {
         dir.path(),
         &db,
         &["--seed", &seed],
-        // The line per answered request is at DEBUG (see the README's "Logs").
+        // The line per answered request is at DEBUG (see docs/nodes.md, "Logs").
         &[("GRANTD_LOG", "info,grantd::access=debug")],
     );
     let client = Client::new();

@@ -17,7 +17,7 @@ async fn legacy(srv: &TestServer, method: Method, app: &App, what: &str, token: 
     srv.as_app(method, &path, app).go().await
 }
 
-/// The README's deprecation headers: `Deprecation`, `Sunset` and a `Link rel="deprecation"`.
+/// The docs' deprecation headers: `Deprecation`, `Sunset` and a `Link rel="deprecation"`.
 #[track_caller]
 fn assert_deprecated(reply: &Reply) {
     assert_eq!(
@@ -217,7 +217,7 @@ async fn legacy_paths_check_client_credentials() {
     srv.assert_token_works(&GITHUB_APP, &token, "alice").await;
 }
 
-/// The README: the legacy forms "add" the deprecation headers, with no exception for answers
+/// The docs: the legacy forms "add" the deprecation headers, with no exception for answers
 /// that fail before the token is looked at.
 #[tokio::test]
 async fn legacy_paths_are_marked_deprecated_even_when_credentials_fail() {

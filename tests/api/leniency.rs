@@ -1,4 +1,4 @@
-//! Request leniency that GitHub's clients rely on (README "HTTP conventions"): `POST` wherever
+//! Request leniency that GitHub's clients rely on (docs/api.md, "HTTP conventions"): `POST` wherever
 //! the user side documents `PATCH`, but not on `/applications/{client_id}/token`, where `POST`
 //! already means "check"; unknown body keys ignored on every endpoint that takes a body.
 //!

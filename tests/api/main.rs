@@ -1,6 +1,6 @@
 //! grantd's integration tests: one binary, one module per API area. Every test starts its own
 //! server (in-process through `grantd::serve`, or the built binary) on its own temporary SQLite
-//! database, and checks the wire contract of the README's "Behaviour" section: statuses, the
+//! database, and checks the wire contract of docs/api.md: statuses, the
 //! headers that matter and whole JSON bodies.
 
 // Tests may unwrap and panic: a panic is how a test fails (STYLE.md section 9).

@@ -108,7 +108,7 @@ async fn json_log_lines_parse_and_carry_each_requests_id() {
         &["--seed", &seed],
         &[
             ("GRANTD_LOG_FORMAT", "json"),
-            // The line per answered request is at DEBUG (see the README's "Logs").
+            // The line per answered request is at DEBUG (see docs/nodes.md, "Logs").
             ("GRANTD_LOG", "info,grantd::access=debug"),
         ],
     );

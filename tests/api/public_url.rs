@@ -1,4 +1,4 @@
-//! The two layouts of `--public-url` (README, "Public URL"): the host root (`https://HOST`)
+//! The two layouts of `--public-url` (docs/running.md, "Public URL"): the host root (`https://HOST`)
 //! or GitHub Enterprise Server's API base (`https://HOST/api/v3`). API `url` fields are built
 //! on the public URL as given; the pages (sign-in, `/login/device`, profiles, avatars) and the
 //! device flow's `verification_uri` on the root of the site, never under `/api/v3`, where no

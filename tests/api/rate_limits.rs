@@ -1,4 +1,4 @@
-//! Rate limits (README "HTTP conventions"): every authenticated request counts against its user
+//! Rate limits (docs/api.md, "HTTP conventions"): every authenticated request counts against its user
 //! (Basic or token) or its app (client id), over a fixed window that starts with the first
 //! request; answers carry `X-RateLimit-Limit`, `-Remaining`, `-Used`, `-Reset` and `-Resource`;
 //! past the limit, 403 "API rate limit exceeded for user ID <id>." (or "for app <client_id>.")

@@ -613,7 +613,7 @@ async fn revoking_the_token_or_its_grant_kills_the_refresh_token() {
 
 /// The app token API on an expiring token: the check shows `expires_at`; a reset gives a new
 /// access token for the same authorization and keeps its refresh token, whose use then
-/// replaces the reset token (README: "Expiring user tokens and refresh").
+/// replaces the reset token (docs/flows.md: "Expiring user tokens and refresh").
 #[tokio::test]
 async fn check_and_reset_of_an_expiring_token_keep_its_refresh_token() {
     let srv = spawn().await;

@@ -1,4 +1,4 @@
-//! The Authorizations API's retirement (README "HTTP conventions"): `--authorizations-api
+//! The Authorizations API's retirement (docs/api.md, "HTTP conventions"): `--authorizations-api
 //! enabled|deprecated|removed` acts on the ten Authorizations and Grants endpoints only.
 //! `deprecated` answers them as usual plus `Deprecation: @1581638400`, `Sunset: Fri, 13 Nov 2020
 //! 00:00:00 GMT` and a `Link rel="deprecation"` to GitHub's notice; `removed` answers them 410
@@ -55,7 +55,7 @@ pub fn assert_gone(reply: &Reply, what: &str) {
     );
 }
 
-/// The README's deprecation headers.
+/// The docs' deprecation headers.
 #[track_caller]
 pub fn assert_deprecated(reply: &Reply, what: &str) {
     assert_eq!(

@@ -1,5 +1,5 @@
 //! `POST /applications/{client_id}/token/scoped`: targets (login or id), repositories (names or
-//! ids), what the scoped token is and shows, and every refusal the README lists. Permissions have
+//! ids), what the scoped token is and shows, and every refusal the docs list. Permissions have
 //! their own module, `scoped_permissions`.
 
 use serde_json::{Value, json};

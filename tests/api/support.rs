@@ -4,7 +4,7 @@
 //! The listener is bound *before* `grantd::serve` is spawned, so a test can send its first request
 //! at once: no polling, no sleeps, no port counters. Nothing here knows the server's internals; it
 //! only uses the public library API (`store::open_for_serving`, `fixture::load_file`, `AppState`, `serve`) and
-//! the README's wire contract; the app-side tests also read account and repository ids (which no
+//! the docs' wire contract; the app-side tests also read account and repository ids (which no
 //! endpoint lists) through the public `Store` trait, and move the server's clock (`TestClock`).
 
 mod apps;

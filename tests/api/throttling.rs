@@ -1,4 +1,4 @@
-//! Failed-login throttling (README "HTTP conventions"): after `--login-attempts` failed sign-ins
+//! Failed-login throttling (docs/security.md, "Sign-in lockouts"): after `--login-attempts` failed sign-ins
 //! (default 10) for one login within `--login-attempts-window` (default 5 minutes, counted from
 //! the first failure), every attempt for that login, right password or not, gets 403 "Maximum
 //! number of login attempts exceeded. Please try again later." until the window has passed.

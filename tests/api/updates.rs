@@ -171,7 +171,7 @@ async fn patch_validates_scopes() {
     );
     let reply = patch(&srv, id, json!({ "scopes": ["repo", "not-a-scope"] })).await;
     assert_validation_error(&reply, None, "scopes", "invalid");
-    // The README says "`invalid` on `scopes`"; naming the field that carried the bad scope is
+    // The docs say "`invalid` on `scopes`"; naming the field that carried the bad scope is
     // as useful to a client, so either is accepted here.
     let reply = patch(&srv, id, json!({ "add_scopes": ["admin:everything"] })).await;
     let field = reply.json()["errors"][0]["field"]

@@ -428,7 +428,7 @@ pub fn assert_requires_authentication(reply: &Reply) {
     assert_json(&body, &error_body(401, "Requires authentication"));
 }
 
-/// Asserts a 422 "Validation Failed" with one error, on one of `fields` (the README names the
+/// Asserts a 422 "Validation Failed" with one error, on one of `fields` (the docs name the
 /// field but not always the code); returns that error entry for further checks.
 #[track_caller]
 pub fn assert_invalid_field(reply: &Reply, fields: &[&str]) -> Value {

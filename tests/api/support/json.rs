@@ -10,9 +10,9 @@ use super::Reply;
 
 /// In an expected body: a `YYYY-MM-DDTHH:MM:SSZ` timestamp.
 pub const TIMESTAMP: &str = "<timestamp>";
-/// In an expected body: any string (for values the README leaves open).
+/// In an expected body: any string (for values the docs leave open).
 pub const ANY_STRING: &str = "<any string>";
-/// In an expected body: any absolute http(s) URL (for values the README leaves open).
+/// In an expected body: any absolute http(s) URL (for values the docs leave open).
 pub const ANY_URL: &str = "<any url>";
 
 /// Asserts that `actual` has exactly the fields of `expected` (no more, no fewer, recursively),
@@ -111,7 +111,7 @@ pub fn validation_failed(errors: Value) -> Value {
     })
 }
 
-/// Asserts a 422 "Validation Failed" whose only error is `code` on `field`. The README fixes the
+/// Asserts a 422 "Validation Failed" whose only error is `code` on `field`. The docs fix the
 /// `resource` only for a personal token's note (`OauthAccess`), so it is checked when given.
 #[track_caller]
 pub fn assert_validation_error(reply: &Reply, resource: Option<&str>, field: &str, code: &str) {

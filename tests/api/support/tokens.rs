@@ -63,7 +63,7 @@ fn totp() -> totp_rs::TOTP {
     let secret = totp_rs::Secret::Encoded(TOTP_SECRET.to_owned())
         .to_bytes()
         .expect("base32 secret");
-    // new_unchecked: the README's example secret is 80 bits, below totp-rs's 128-bit minimum.
+    // new_unchecked: the documented example secret is 80 bits, below totp-rs's 128-bit minimum.
     totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret)
 }
 
