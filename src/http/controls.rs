@@ -351,6 +351,23 @@ fn valid_snapshot_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
 
+/// How many named snapshots may exist at once (each is a copy of the database on disk);
+/// saving over an existing name is always allowed.
+pub const MAX_SNAPSHOTS: usize = 64;
+
+/// How many named snapshots are saved now (the seed's is not counted).
+fn saved_snapshots(controls: &Controls) -> std::io::Result<usize> {
+    let mut count = 0;
+    for entry in std::fs::read_dir(controls.snapshots.path())? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".db") && name != format!("{SEED_SNAPSHOT}.db") {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
 fn snapshots_unsupported() -> ApiError {
     ApiError::new(
         StatusCode::NOT_IMPLEMENTED,
@@ -408,9 +425,17 @@ pub async fn save_snapshot(
     if !state.store.supports_snapshots() {
         return Err(snapshots_unsupported());
     }
+    let file = controls.snapshot_file(&name);
+    let count = saved_snapshots(controls)
+        .map_err(|e| domain::Error::from(crate::store::Error::Backend(Box::new(e))))?;
+    if !file.exists() && count >= MAX_SNAPSHOTS {
+        return Err(invalid(format!(
+            "at most {MAX_SNAPSHOTS} snapshots are kept: save over an existing name instead"
+        )));
+    }
     state
         .store
-        .save_snapshot(&controls.snapshot_file(&name))
+        .save_snapshot(&file)
         .await
         .map_err(domain::Error::from)?;
     Ok((StatusCode::CREATED, Json(Snapshot { name })))

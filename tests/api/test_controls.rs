@@ -798,6 +798,32 @@ async fn a_snapshot_brings_back_a_revoked_token() {
             .expect("save");
         assert_eq!(bad.status(), 422, "{name}");
     }
+
+    // Snapshots are copies on disk: their number is bounded, saving over a name is not.
+    let save = |name: String| {
+        let request = srv.ctl(Method::POST, &format!("/_grantd/snapshots/{name}"));
+        async move { request.send().await.expect("save").status() }
+    };
+    for n in 1..64 {
+        assert_eq!(save(format!("s{n}")).await, 201, "snapshot {n}");
+    }
+    let over = srv
+        .ctl(Method::POST, "/_grantd/snapshots/one-too-many")
+        .send()
+        .await
+        .expect("save");
+    assert_eq!(over.status(), 422);
+    assert!(
+        over.text()
+            .await
+            .expect("body")
+            .contains("at most 64 snapshots")
+    );
+    assert_eq!(
+        save("with-token".to_owned()).await,
+        201,
+        "over an existing name"
+    );
 }
 
 #[tokio::test]
