@@ -18,13 +18,13 @@ async fn signed_in(srv: &TestServer, user: &User) -> Client {
     client
 }
 
-async fn page(srv: &TestServer, client: &Client, path: &str) -> (u16, String) {
+pub(crate) async fn page(srv: &TestServer, client: &Client, path: &str) -> (u16, String) {
     let response = client.get(srv.url(path)).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
 /// Loads `page` for its form token, then posts `form` (with the token) to `action`.
-async fn post(
+pub(crate) async fn post(
     srv: &TestServer,
     client: &Client,
     page_path: &str,

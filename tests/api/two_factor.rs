@@ -5,6 +5,7 @@
 use grantd::http::Clock as _;
 use reqwest::Client;
 
+use crate::settings::{page as get, post};
 use crate::signin::{browser, location, sign_in, token_of};
 use crate::support::{ALICE, TestServer};
 
@@ -17,32 +18,6 @@ fn code_now(srv: &TestServer, secret: &str) -> String {
         .expect("base32 secret");
     let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).expect("160 bits");
     totp.generate(u64::try_from(srv.clock.now().unix_timestamp()).unwrap())
-}
-
-async fn get(srv: &TestServer, client: &Client, path: &str) -> (u16, String) {
-    let response = client.get(srv.url(path)).send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
-/// Posts `form` to `action` with the form token of `page` (a page of this browser).
-async fn post(
-    srv: &TestServer,
-    client: &Client,
-    page: &str,
-    action: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let (status, html) = get(srv, client, page).await;
-    assert_eq!(status, 200, "{page}: {html}");
-    let token = token_of(&html);
-    let mut fields = vec![("authenticity_token", token.as_str())];
-    fields.extend_from_slice(form);
-    client
-        .post(srv.url(action))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap()
 }
 
 fn secret_of(html: &str) -> String {
