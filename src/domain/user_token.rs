@@ -209,6 +209,29 @@ pub async fn issue(
     now: OffsetDateTime,
 ) -> Result<Issued, Error> {
     let prepared = prepare(app, user, scopes, flow, now)?;
+    insert(store, prepared, now).await
+}
+
+/// Issues a web-flow token that lives `lifetime` whatever the app's setting (the test
+/// controls' mint); a refresh token comes with it only if the app's user tokens expire.
+pub async fn issue_with_lifetime(
+    store: &dyn Store,
+    app: &App,
+    user: UserId,
+    scopes: Scopes,
+    lifetime: Duration,
+    now: OffsetDateTime,
+) -> Result<Issued, Error> {
+    let mut prepared = prepare(app, user, scopes, Flow::Web, now)?;
+    prepared.authorization.expires_at = authorization::expiry(now, Some(lifetime))?;
+    insert(store, prepared, now).await
+}
+
+async fn insert(
+    store: &dyn Store,
+    prepared: Prepared,
+    now: OffsetDateTime,
+) -> Result<Issued, Error> {
     let authorization = store
         .insert_authorization_with_refresh(&prepared.authorization, prepared.refresh_row())
         .await?;

@@ -534,27 +534,22 @@ pub async fn mint_token(
     let user = user::find(&*state.store, &asked.login).await?;
     let app = app::find(&*state.store, &asked.client_id).await?;
     let scopes = scopes(&asked.scopes)?;
-    let mut prepared = user_token::prepare(&app, user.id, scopes, Flow::Web, now)?;
-    if let Some(seconds) = asked.expires_in {
-        if !(1..=MAX_OFFSET_SECONDS).contains(&seconds) {
-            return Err(invalid("expires_in must be 1 second to ten years"));
+    let issued = match asked.expires_in {
+        None => user_token::issue(&*state.store, &app, user.id, scopes, Flow::Web, now).await?,
+        Some(seconds) if (1..=MAX_OFFSET_SECONDS).contains(&seconds) => {
+            let lifetime = time::Duration::seconds(seconds);
+            user_token::issue_with_lifetime(&*state.store, &app, user.id, scopes, lifetime, now)
+                .await?
         }
-        prepared.authorization.expires_at = Some(now + time::Duration::seconds(seconds));
-    }
-    let expires_at = prepared.authorization.expires_at;
-    let authorization = state
-        .store
-        .insert_authorization_with_refresh(&prepared.authorization, prepared.refresh_row())
-        .await
-        .map_err(domain::Error::from)?;
-    let issued = user_token::finish(prepared, authorization, now);
+        Some(_) => return Err(invalid("expires_in must be 1 second to ten years")),
+    };
     Ok((
         StatusCode::CREATED,
         Json(Minted {
             access_token: issued.token.expose().to_owned(),
             token_type: "bearer",
             scope: issued.authorization.scopes.as_slice().join(","),
-            expires_in: expires_at.map(|at| (at - now).whole_seconds()),
+            expires_in: issued.expires_in,
             refresh_token: issued.refresh.as_ref().map(|r| r.token.expose().to_owned()),
             refresh_token_expires_in: issued.refresh.as_ref().map(|r| r.expires_in),
             id: issued.authorization.id.0,
