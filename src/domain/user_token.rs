@@ -198,8 +198,8 @@ pub fn finish(prepared: Prepared, authorization: Authorization, now: OffsetDateT
     }
 }
 
-/// Issues the user token of a flow whose code was already used up (the web flow's exchange
-/// deletes its code as it reads it): [`prepare`], one insert, [`finish`].
+/// Issues a user token that no code is redeemed for (the test controls' mint): [`prepare`],
+/// one insert, [`finish`]. The flows redeem their code in the insert's transaction instead.
 pub async fn issue(
     store: &dyn Store,
     app: &App,

@@ -4,8 +4,9 @@
 //!
 //! A code is 20 random hex characters (GitHub's length); only its SHA-256 is stored, with the
 //! app, user, redirect URI, scopes and PKCE challenge it was issued for. It lives
-//! [`CODE_TTL`] and is deleted by the statement that reads it at the exchange, so however
-//! many requests race with one code, at most one gets a token.
+//! [`CODE_TTL`] and is used once: the exchange reads it, and the transaction that inserts the
+//! token deletes it first, so however many requests race with one code, at most one gets a
+//! token. An exchange refused for the code (expired, PKCE, `redirect_uri`) deletes it too.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -403,8 +404,9 @@ pub struct Exchange {
     pub code_verifier: Option<String>,
 }
 
-/// `POST /login/oauth/access_token` with a code: checks the app's credentials, takes the code
-/// (once), and inserts the token through the same store path as every authorization.
+/// `POST /login/oauth/access_token` with a code: checks the app's credentials, reads the code
+/// and judges it, then deletes it and inserts the token in one store transaction (one commit
+/// per exchange). A refused code is deleted too.
 pub async fn exchange(
     store: &dyn Store,
     request: Exchange,
@@ -431,14 +433,35 @@ pub async fn exchange(
     if request.code.len() != 20 || !request.code.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(Err(FlowError::BadVerificationCode));
     }
-    let Some(code) = store
-        .take_oauth_code(&code_hash(&request.code), app.id)
-        .await?
-    else {
+    let hash = code_hash(&request.code);
+    // A read first: an unknown or used code costs no write.
+    let Some(code) = store.find_oauth_code(&hash, app.id).await? else {
         return Ok(Err(FlowError::BadVerificationCode));
     };
-    if code.expires_at <= now {
+    if let Err(refused) = check_code(&code, &request, now) {
+        // A refused exchange uses the code up, as a successful one does: one try per code.
+        store.delete_oauth_code(&hash, app.id).await?;
+        return Ok(Err(refused));
+    }
+    // The code's row goes with its user (ON DELETE CASCADE): its user still exists.
+    let prepared = user_token::prepare(&app, code.user_id, code.scopes.clone(), Flow::Web, now)?;
+    // One transaction takes the code and inserts the token: one commit per exchange.
+    let Some(authorization) = store
+        .redeem_oauth_code(&code, &prepared.authorization, prepared.refresh_row())
+        .await?
+    else {
+        // A racing exchange of the same code (or a refused one) took it after our read.
         return Ok(Err(FlowError::BadVerificationCode));
+    };
+    Ok(Ok(user_token::finish(prepared, authorization, now)))
+}
+
+/// Whether `request` may exchange `code` at `now`: the code has not expired, the PKCE
+/// verifier matches its challenge (when it has one), and a `redirect_uri` sent is the one the
+/// code was issued for (GitHub: the parameter is optional at the exchange).
+fn check_code(code: &StoredCode, request: &Exchange, now: OffsetDateTime) -> Result<(), FlowError> {
+    if code.expires_at <= now {
+        return Err(FlowError::BadVerificationCode);
     }
     if let Some(challenge) = &code.code_challenge {
         let verified = request
@@ -446,17 +469,15 @@ pub async fn exchange(
             .as_deref()
             .is_some_and(|v| v.len() <= MAX_PKCE && verifier_matches(challenge, v));
         if !verified {
-            return Ok(Err(FlowError::BadVerificationCode));
+            return Err(FlowError::BadVerificationCode);
         }
     }
     if let Some(sent) = request.redirect_uri.as_deref().filter(|r| !r.is_empty())
         && sent != code.redirect_uri
     {
-        return Ok(Err(FlowError::RedirectUriMismatch));
+        return Err(FlowError::RedirectUriMismatch);
     }
-    // The code's row goes with its user (ON DELETE CASCADE): its user still exists.
-    let issued = user_token::issue(store, &app, code.user_id, code.scopes, Flow::Web, now).await?;
-    Ok(Ok(issued))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -558,6 +579,63 @@ mod tests {
         ] {
             assert_eq!(pkce_challenge(c, m), Err(FlowError::InvalidRequest));
         }
+    }
+
+    #[test]
+    fn a_code_is_judged_by_expiry_then_pkce_then_redirect_uri() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let code = StoredCode {
+            hash: code_hash("0123456789abcdef0123"),
+            app_id: AppId(1),
+            user_id: UserId(2),
+            redirect_uri: "http://example.com/path/cb".to_owned(),
+            scopes: Scopes::default(),
+            code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
+            expires_at: now + Duration::seconds(1),
+        };
+        let request = |verifier: Option<&str>, redirect_uri: Option<&str>| Exchange {
+            code_verifier: verifier.map(str::to_owned),
+            redirect_uri: redirect_uri.map(str::to_owned),
+            ..Exchange::default()
+        };
+        let right = Some(verifier);
+        assert_eq!(check_code(&code, &request(right, None), now), Ok(()));
+        assert_eq!(check_code(&code, &request(right, Some("")), now), Ok(()));
+        assert_eq!(
+            check_code(
+                &code,
+                &request(right, Some("http://example.com/path/cb")),
+                now
+            ),
+            Ok(())
+        );
+        let bad = FlowError::BadVerificationCode;
+        let later = now + Duration::seconds(1);
+        assert_eq!(check_code(&code, &request(right, None), later), Err(bad));
+        assert_eq!(check_code(&code, &request(None, None), now), Err(bad));
+        assert_eq!(
+            check_code(&code, &request(Some("wrong"), None), now),
+            Err(bad)
+        );
+        let long = "a".repeat(MAX_PKCE + 1);
+        assert_eq!(
+            check_code(&code, &request(Some(&long), None), now),
+            Err(bad)
+        );
+        // A path below the code's redirect URI is still another URI.
+        let other = Some("http://example.com/path/cb/x");
+        assert_eq!(
+            check_code(&code, &request(right, other), now),
+            Err(FlowError::RedirectUriMismatch)
+        );
+        // Expiry and PKCE are judged before the redirect URI.
+        assert_eq!(check_code(&code, &request(None, other), now), Err(bad));
+        let plain = StoredCode {
+            code_challenge: None,
+            ..code
+        };
+        assert_eq!(check_code(&plain, &request(None, None), now), Ok(()));
     }
 
     #[test]

@@ -296,9 +296,6 @@ pub trait Store: Send + Sync {
 
     // Authorization codes of the web application flow (only their SHA-256 is stored).
     async fn insert_oauth_code(&self, code: &StoredCode) -> Result<()>;
-    /// Deletes and returns the code of `app` with this hash, expired or not, in one statement:
-    /// of racing exchanges of one code, exactly one gets it.
-    async fn take_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>>;
     /// Deletes the codes expired by `now`; how many.
     async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64>;
 
@@ -419,6 +416,25 @@ pub trait Store: Send + Sync {
         plan: &FixturePlan,
         now: OffsetDateTime,
     ) -> Result<FixtureOutcome>;
+
+    // The code exchange of the web application flow: a read, then one write transaction.
+    /// The code of `app` with this hash, expired or not. Only reads: an unknown or used code
+    /// costs no write.
+    async fn find_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>>;
+    /// Deletes the code of `app` with this hash (an exchange refused for it uses it up);
+    /// whether it was there.
+    async fn delete_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<bool>;
+    /// In one transaction: deletes `code` if it is still there, bound to the same app and
+    /// user, and inserts `new` with its refresh token (as
+    /// [`insert_authorization_with_refresh`](Store::insert_authorization_with_refresh) does,
+    /// with GitHub's limit of tokens per scope set). `None`, with nothing written, if the code
+    /// was gone: of racing exchanges of one code exactly one inserts a token.
+    async fn redeem_oauth_code(
+        &self,
+        code: &StoredCode,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Option<Authorization>>;
 }
 
 /// What [`Store::usage`] reports; `None` for what a store does not have.

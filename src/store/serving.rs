@@ -253,10 +253,6 @@ impl Store for ServingStore {
         self.inner.insert_oauth_code(code).await
     }
 
-    async fn take_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>> {
-        self.inner.take_oauth_code(hash, app).await
-    }
-
     async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64> {
         self.inner.prune_oauth_codes(now).await
     }
@@ -609,5 +605,25 @@ impl Store for ServingStore {
     ) -> Result<FixtureOutcome> {
         forget_request_view();
         self.inner.apply_fixture(plan, now).await
+    }
+
+    // Codes, like sessions, are in no cache; the token a redemption inserts reaches the token
+    // index through the change log.
+    async fn find_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>> {
+        self.inner.find_oauth_code(hash, app).await
+    }
+
+    async fn delete_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<bool> {
+        self.inner.delete_oauth_code(hash, app).await
+    }
+
+    async fn redeem_oauth_code(
+        &self,
+        code: &StoredCode,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Option<Authorization>> {
+        forget_request_view();
+        self.inner.redeem_oauth_code(code, new, refresh).await
     }
 }

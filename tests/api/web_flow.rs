@@ -796,6 +796,61 @@ async fn racing_exchanges_of_one_code_give_one_token() {
     }
 }
 
+/// A code gets one try: an exchange refused for the code itself (a `redirect_uri` other than
+/// the code's, a wrong PKCE verifier, expiry) uses it up, so the right request after it is
+/// refused as well, and no token is issued.
+#[tokio::test]
+async fn an_exchange_refused_for_its_code_uses_the_code_up() {
+    let srv = spawn().await;
+    let client = alice(&srv).await;
+    let before = srv.authorizations(&ALICE).await;
+    let verifier = "a-verifier-of-enough-length-0123456789-abcdefghij";
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let params = [
+        ("client_id", OAUTH_APP.client_id),
+        ("scope", "gist"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let other_uri = (
+        "redirect_uri",
+        "http://my-oauth-app.example.com/callback/other",
+    );
+    let wrong_verifier = (
+        "code_verifier",
+        "wrong-verifier-wrong-verifier-wrong-verifier-0",
+    );
+    for (refused, error) in [
+        (other_uri, "redirect_uri_mismatch"),
+        (wrong_verifier, "bad_verification_code"),
+    ] {
+        let code = code_for(&srv, &client, &params).await;
+        let mut fields = oauth_exchange(&code);
+        fields.push(refused);
+        if refused.0 != "code_verifier" {
+            fields.push(("code_verifier", verifier));
+        }
+        assert_error(&exchange(&srv, &fields).await, error);
+        let mut right = oauth_exchange(&code);
+        right.push(("code_verifier", verifier));
+        assert_error(&exchange(&srv, &right).await, "bad_verification_code");
+    }
+    // Expired, then the clock goes back: the code is gone all the same.
+    let code = code_for(&srv, &client, &params).await;
+    let mut right = oauth_exchange(&code);
+    right.push(("code_verifier", verifier));
+    srv.clock.advance(10 * 60 + 1);
+    assert_error(&exchange(&srv, &right).await, "bad_verification_code");
+    srv.clock.advance(-(10 * 60 + 1));
+    assert_error(&exchange(&srv, &right).await, "bad_verification_code");
+
+    assert_eq!(
+        srv.authorizations(&ALICE).await,
+        before,
+        "no token was issued"
+    );
+}
+
 #[tokio::test]
 async fn the_token_is_an_authorization_the_app_token_api_resets_and_revokes() {
     let srv = spawn().await;

@@ -408,6 +408,23 @@ impl StoreImpl {
         }
         Ok((seeds, sealed_now))
     }
+
+    /// A flow's token inside a write transaction: the authorization, its refresh token, and
+    /// GitHub's limit of tokens per scope set; the stored row back. The caller commits.
+    async fn insert_flow_token(
+        tx: &mut Transaction<'static, Db>,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Authorization> {
+        let id = Self::insert_authorization_row(tx, new).await?;
+        if let Some(refresh) = refresh {
+            Self::insert_refresh_row(tx, id, refresh).await?;
+        }
+        Self::delete_beyond_limit(tx, new).await?;
+        Self::fetch_authorization(&mut **tx, new.user_id, AuthorizationId(id))
+            .await?
+            .ok_or_else(|| corrupt("authorization"))
+    }
 }
 
 #[async_trait]
@@ -676,14 +693,7 @@ impl Store for StoreImpl {
         refresh: Option<&NewRefreshToken>,
     ) -> Result<Authorization> {
         let mut tx = self.write().await?;
-        let id = Self::insert_authorization_row(&mut tx, new).await?;
-        if let Some(refresh) = refresh {
-            Self::insert_refresh_row(&mut tx, id, refresh).await?;
-        }
-        Self::delete_beyond_limit(&mut tx, new).await?;
-        let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
-            .await?
-            .ok_or_else(|| corrupt("authorization"))?;
+        let stored = Self::insert_flow_token(&mut tx, new, refresh).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
@@ -1168,30 +1178,6 @@ impl Store for StoreImpl {
         Ok(())
     }
 
-    async fn take_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>> {
-        // One statement: the row is gone for every other exchange the moment one reads it.
-        let row = sqlx::query(
-            "DELETE FROM oauth_codes WHERE code_hash = $1 AND app_id = $2 \
-             RETURNING user_id, redirect_uri, scopes, code_challenge, expires_at",
-        )
-        .bind(&hash[..])
-        .bind(app.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
-        let Some(row) = row else { return Ok(None) };
-        let scopes: String = row.try_get("scopes").map_err(backend)?;
-        Ok(Some(StoredCode {
-            hash: *hash,
-            app_id: app,
-            user_id: UserId(row.try_get("user_id").map_err(backend)?),
-            redirect_uri: row.try_get("redirect_uri").map_err(backend)?,
-            scopes: Scopes::from_stored_text(&scopes),
-            code_challenge: row.try_get("code_challenge").map_err(backend)?,
-            expires_at: timestamp(row.try_get("expires_at").map_err(backend)?)?,
-        }))
-    }
-
     async fn prune_oauth_codes(&self, now: OffsetDateTime) -> Result<u64> {
         let done = sqlx::query("DELETE FROM oauth_codes WHERE expires_at <= $1")
             .bind(now.unix_timestamp())
@@ -1419,14 +1405,7 @@ impl Store for StoreImpl {
             // Dropping the transaction rolls it back: nothing was written.
             return Ok(None);
         }
-        let id = Self::insert_authorization_row(&mut tx, new).await?;
-        if let Some(refresh) = refresh {
-            Self::insert_refresh_row(&mut tx, id, refresh).await?;
-        }
-        Self::delete_beyond_limit(&mut tx, new).await?;
-        let stored = Self::fetch_authorization(&mut *tx, new.user_id, AuthorizationId(id))
-            .await?
-            .ok_or_else(|| corrupt("authorization"))?;
+        let stored = Self::insert_flow_token(&mut tx, new, refresh).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(stored))
     }
@@ -1475,5 +1454,67 @@ impl Store for StoreImpl {
         }
         tx.commit().await.map_err(map_err)?;
         Ok(outcome)
+    }
+
+    async fn find_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredCode>> {
+        let row = sqlx::query(
+            "SELECT user_id, redirect_uri, scopes, code_challenge, expires_at FROM oauth_codes \
+             WHERE code_hash = $1 AND app_id = $2",
+        )
+        .bind(&hash[..])
+        .bind(app.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let scopes: String = row.try_get("scopes").map_err(backend)?;
+        Ok(Some(StoredCode {
+            hash: *hash,
+            app_id: app,
+            user_id: UserId(row.try_get("user_id").map_err(backend)?),
+            redirect_uri: row.try_get("redirect_uri").map_err(backend)?,
+            scopes: Scopes::from_stored_text(&scopes),
+            code_challenge: row.try_get("code_challenge").map_err(backend)?,
+            expires_at: timestamp(row.try_get("expires_at").map_err(backend)?)?,
+        }))
+    }
+
+    async fn delete_oauth_code(&self, hash: &[u8; 32], app: AppId) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM oauth_codes WHERE code_hash = $1 AND app_id = $2")
+            .bind(&hash[..])
+            .bind(app.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn redeem_oauth_code(
+        &self,
+        code: &StoredCode,
+        new: &NewAuthorization,
+        refresh: Option<&NewRefreshToken>,
+    ) -> Result<Option<Authorization>> {
+        let mut tx = self.write().await?;
+        // The code goes first, in the token's transaction (one commit, one fsync on SQLite): a
+        // racing exchange waits on its row (or, on SQLite, on the write lock) and then finds
+        // nothing to delete. Codes are never updated, so the row still bound to this app and
+        // user is the one the domain judged.
+        let taken = sqlx::query(
+            "DELETE FROM oauth_codes WHERE code_hash = $1 AND app_id = $2 AND user_id = $3",
+        )
+        .bind(&code.hash[..])
+        .bind(code.app_id.0)
+        .bind(code.user_id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if taken.rows_affected() != 1 {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(None);
+        }
+        let stored = Self::insert_flow_token(&mut tx, new, refresh).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(stored))
     }
 }
