@@ -10,7 +10,7 @@ use super::limits::{self, Origin};
 use super::secret::{ClientSecret, SecretDigest};
 use super::token::{TokenHash, TokenKind};
 use super::{AppId, ClientId, Error, FieldError, Login, UserId, error::ErrorCode};
-use crate::store::{self, Store};
+use crate::domain::store::{self, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppKind {

@@ -19,7 +19,7 @@ use super::scope::Scopes;
 use super::token::PlainToken;
 use super::user::User;
 use super::{Error, FieldError};
-use crate::store::Store;
+use crate::domain::store::Store;
 
 /// A live token: its authorization and the user it acts for.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use super::token::{PlainToken, TokenHash, TokenKind};
 use super::uri::is_web_url;
 use super::user::User;
 use super::{AuthorizationId, Error, FieldError, Page, PageRequest, UserId};
-use crate::store::{self, Store};
+use crate::domain::store::{self, Store};
 
 #[derive(Debug, Clone)]
 pub struct Authorization {

@@ -22,7 +22,7 @@ use super::user::User;
 use super::user_token::{self, Flow, Issued};
 use super::web_flow;
 use super::{AppId, Error, UserId};
-use crate::store::{CounterKind, Store};
+use crate::domain::store::{CounterKind, Store};
 
 /// The `grant_type` of a poll.
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -255,7 +255,7 @@ pub async fn request_codes(
                     interval: INTERVAL,
                 }));
             }
-            Err(crate::store::Error::Conflict(_)) if attempts < 3 => attempts += 1,
+            Err(crate::domain::store::Error::Conflict(_)) if attempts < 3 => attempts += 1,
             Err(other) => return Err(other.into()),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::store;
+use crate::domain::store;
 
 /// What went wrong, in the API's own terms.
 #[derive(Debug, thiserror::Error)]

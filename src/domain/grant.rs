@@ -8,7 +8,7 @@ use super::app::{self, AppSummary};
 use super::scope::Scopes;
 use super::user::User;
 use super::{Error, GrantId, Page, PageRequest};
-use crate::store::Store;
+use crate::domain::store::Store;
 
 #[derive(Debug, Clone)]
 pub struct Grant {

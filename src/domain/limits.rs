@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use time::{Duration, OffsetDateTime};
 
 use super::Error;
-use crate::store::{CounterKind, Store};
+use crate::domain::store::{CounterKind, Store};
 
 /// How many requests a user or an app may make per window (GitHub: 5,000 an hour).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

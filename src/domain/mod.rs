@@ -1,7 +1,7 @@
 //! The domain: GitHub's token-authority rules, with no HTTP and no SQL in it.
 //!
 //! Handlers in `http/` and commands in `cli/` call these functions; they reach storage only
-//! through the [`Store`](crate::store::Store) trait, and they never read the clock: `now` is a
+//! through the [`Store`](store::Store) and [`Lookups`](store::Lookups) traits, and they never read the clock: `now` is a
 //! parameter, so expiry and TOTP windows are tested without sleeping.
 
 pub mod account;
@@ -18,6 +18,7 @@ pub mod personal_token;
 pub mod scope;
 pub mod secret;
 pub mod session;
+pub mod store;
 pub mod token;
 pub mod two_factor;
 pub mod uri;

@@ -11,7 +11,7 @@ use super::scope::Scopes;
 use super::token::{PlainToken, TokenKind};
 use super::user::User;
 use super::{AuthorizationId, Error, FieldError, PageRequest};
-use crate::store::Store;
+use crate::domain::store::Store;
 
 /// The expiry choices of GitHub's form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

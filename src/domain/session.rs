@@ -17,7 +17,7 @@ use super::Error;
 use super::limits::{self, LoginThrottle, Subject};
 use super::secret::Password;
 use super::user::{self, User};
-use crate::store::Store;
+use crate::domain::store::Store;
 
 /// How long a browser has to enter its two-factor code after the right password.
 pub const TWO_FACTOR_TTL: Duration = Duration::minutes(10);

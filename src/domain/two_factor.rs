@@ -12,7 +12,7 @@ use super::otp::TotpSecret;
 use super::session::Session;
 use super::{Error, user};
 use crate::domain::secret::Password;
-use crate::store::Store;
+use crate::domain::store::Store;
 
 /// How many recovery codes a user gets at a time (GitHub's number).
 pub const RECOVERY_CODES: usize = 16;

@@ -7,7 +7,7 @@ use super::limits::{self, LoginThrottle, Subject};
 use super::otp::TotpSecret;
 use super::secret::{Password, PasswordHashString};
 use super::{Error, FieldError, Login, UserId, error::ErrorCode};
-use crate::store::{self, Store};
+use crate::domain::store::{self, Store};
 
 #[derive(Debug, Clone)]
 pub struct User {

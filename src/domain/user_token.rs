@@ -21,7 +21,7 @@ use super::secret::ClientSecret;
 use super::token::{PlainToken, RefreshHash, RefreshToken, TokenHash};
 use super::web_flow::FlowError;
 use super::{AuthorizationId, Error, UserId};
-use crate::store::Store;
+use crate::domain::store::Store;
 
 /// How long a refresh token may wait for its use: GitHub's current value (six months, as
 /// `refresh_token_expires_in` = 15897600 in its documentation's examples).

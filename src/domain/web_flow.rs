@@ -21,7 +21,7 @@ use super::secret::ClientSecret;
 use super::user::User;
 use super::user_token::{self, Flow, Issued};
 use super::{AppId, Error, PageRequest, UserId};
-use crate::store::Store;
+use crate::domain::store::Store;
 
 /// How long a code may wait for its exchange (GitHub: ten minutes).
 pub const CODE_TTL: Duration = Duration::minutes(10);

@@ -245,8 +245,7 @@ mod cors {
 /// - stamps a fresh request id (replacing any the client sent, so logs can trust it) and opens
 ///   the request's log context (method, route, request id: see `log.rs`);
 /// - answers CORS preflights, then refuses an unsupported `X-GitHub-Api-Version`;
-/// - serves the request on one view of the token index (see `store::with_request_view`),
-///   bounded by [`REQUEST_TIMEOUT`] (408);
+/// - serves the request, bounded by [`REQUEST_TIMEOUT`] (408);
 /// - adds the rate-limit headers the authentication extractors left in the request's
 ///   [`RateLimitSlot`], tags GET answers for conditional requests (see `conditional.rs`),
 ///   and adds the CORS and GitHub headers to every answer;
@@ -342,10 +341,7 @@ where
         // The service that was made ready is the one to call; a clone takes its place.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let served = tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            crate::store::with_request_view(inner.oneshot(request)),
-        );
+        let served = tokio::time::timeout(REQUEST_TIMEOUT, inner.oneshot(request));
         Box::pin(context.scope(Answering {
             served,
             tagging: None,

@@ -24,11 +24,13 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use async_trait::async_trait;
 use quick_cache::sync::Cache;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::wal_index::{WalHeader, WalHeaderBytes};
-use super::{Error, Result};
+use super::{AppAndToken, Error, Lookups, Result};
+use crate::domain::ClientId;
 use crate::domain::app::App;
 use crate::domain::app_token::TokenRecord;
 use crate::domain::token::TokenHash;
@@ -438,5 +440,66 @@ impl TokenIndex {
             )
             .map_err(backend)?;
         Ok(())
+    }
+}
+
+/// The database's lookups answered from a [`TokenIndex`] where it can, each after the index
+/// has been brought up to date.
+pub struct Cached {
+    index: Arc<TokenIndex>,
+    database: Arc<dyn Lookups>,
+}
+
+impl Cached {
+    pub fn new(index: Arc<TokenIndex>, database: Arc<dyn Lookups>) -> Self {
+        Self { index, database }
+    }
+}
+
+#[async_trait]
+impl Lookups for Cached {
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>> {
+        let generation = self.index.refresh()?;
+        if self.index.presence(hash) == Presence::Absent {
+            return Ok(None);
+        }
+        if let Some(record) = self.index.record(hash) {
+            return Ok(Some(record));
+        }
+        let found = self.database.find_token(hash).await?;
+        // Anything committed while the database was read makes the answer unfit for caching.
+        self.index.refresh()?;
+        match &found {
+            Some(record) => self
+                .index
+                .keep_record(*hash, Arc::clone(record), generation),
+            None => self.index.forget(hash, generation),
+        }
+        Ok(found)
+    }
+
+    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<Arc<App>>> {
+        let generation = self.index.refresh()?;
+        if let Some(app) = self.index.app(client_id.as_str()) {
+            return Ok(Some(app));
+        }
+        let found = self.database.find_app_by_client_id(client_id).await?;
+        self.index.refresh()?;
+        if let Some(app) = &found {
+            self.index.keep_app(Arc::clone(app), generation);
+        }
+        Ok(found)
+    }
+
+    async fn find_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<AppAndToken> {
+        // Both from memory in the common case: no round trip to save.
+        let Some(app) = self.find_app_by_client_id(client_id).await? else {
+            return Ok((None, None));
+        };
+        Ok((Some(app), self.find_token(hash).await?))
     }
 }

@@ -16,7 +16,33 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use time::{Duration, OffsetDateTime};
 
-use super::{Counter, CounterKind, Result, Store};
+use async_trait::async_trait;
+
+use super::{Counter, CounterKind, Result};
+
+/// The database's counter rows, which [`Counters`] merge into (`Store::add_to_counter` and
+/// `Store::read_counter` without a serving node's counting in memory).
+#[async_trait]
+pub trait CounterRows: Send + Sync {
+    /// Adds `by` to the counter, first starting a new window at `now` if the current one
+    /// (`window` long) has ended. Atomic: concurrent additions from any node all count.
+    async fn add_to_row(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+        by: u32,
+    ) -> Result<Counter>;
+    /// The counter's value in its current window (0 once the window has ended).
+    async fn read_row(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<Counter>;
+}
 
 /// One counter as this node sees it.
 #[derive(Debug, Clone, Copy)]
@@ -65,14 +91,14 @@ impl Locals {
 
 /// The counters of one server, in front of the store's shared counter rows.
 pub struct Counters {
-    store: Arc<dyn Store>,
+    rows: Arc<dyn CounterRows>,
     local: Mutex<Locals>,
 }
 
 impl Counters {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(rows: Arc<dyn CounterRows>) -> Self {
         Self {
-            store,
+            rows,
             local: Mutex::new(Locals::default()),
         }
     }
@@ -96,8 +122,8 @@ impl Counters {
             return Ok(());
         }
         let stored = self
-            .store
-            .read_counter(CounterKind::Requests, subject, now, window)
+            .rows
+            .read_row(CounterKind::Requests, subject, now, window)
             .await?;
         self.with_local(|local| {
             let entry = local.0.entry(subject.to_owned()).or_insert(Local {
@@ -193,13 +219,11 @@ impl Counters {
         let kind = CounterKind::Requests;
         for (subject, seen) in snapshot {
             let stored = if seen.pending > 0 {
-                self.store
-                    .add_to_counter(kind, &subject, seen.window_start, seen.window, seen.pending)
+                self.rows
+                    .add_to_row(kind, &subject, seen.window_start, seen.window, seen.pending)
                     .await?
             } else {
-                self.store
-                    .read_counter(kind, &subject, now, seen.window)
-                    .await?
+                self.rows.read_row(kind, &subject, now, seen.window).await?
             };
             self.with_local(|local| {
                 // Only into the window that was merged: a request may have started a new one
@@ -223,7 +247,39 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
     use time::macros::datetime;
+
+    /// The rows of a plain store (one that counts nothing in memory).
+    struct Rows(Arc<dyn Store>);
+
+    #[async_trait]
+    impl CounterRows for Rows {
+        async fn add_to_row(
+            &self,
+            kind: CounterKind,
+            subject: &str,
+            now: OffsetDateTime,
+            window: Duration,
+            by: u32,
+        ) -> Result<Counter> {
+            self.0.add_to_counter(kind, subject, now, window, by).await
+        }
+
+        async fn read_row(
+            &self,
+            kind: CounterKind,
+            subject: &str,
+            now: OffsetDateTime,
+            window: Duration,
+        ) -> Result<Counter> {
+            self.0.read_counter(kind, subject, now, window).await
+        }
+    }
+
+    fn node_counters(store: &Arc<dyn Store>) -> Counters {
+        Counters::new(Arc::new(Rows(Arc::clone(store))))
+    }
 
     const T0: OffsetDateTime = datetime!(2030-01-01 00:00:00 UTC);
     const WINDOW: Duration = Duration::minutes(1);
@@ -263,7 +319,7 @@ mod tests {
     #[tokio::test]
     async fn counts_are_exact_locally_before_any_merge() {
         let (_dir, store) = store().await;
-        let counters = Counters::new(Arc::clone(&store));
+        let counters = node_counters(&store);
         assert_eq!(count_requests(&counters, 5, T0).await, vec![1, 2, 3, 4, 5]);
         let seen = local(&counters, T0 + Duration::seconds(30)).await;
         assert_eq!(
@@ -282,7 +338,7 @@ mod tests {
     #[tokio::test]
     async fn flush_merges_pending_counts_into_the_database_once() {
         let (_dir, store) = store().await;
-        let counters = Counters::new(Arc::clone(&store));
+        let counters = node_counters(&store);
         count_requests(&counters, 3, T0).await;
         counters
             .flush(T0 + Duration::seconds(1))
@@ -317,8 +373,8 @@ mod tests {
     #[tokio::test]
     async fn two_nodes_see_each_others_counts_after_both_merge() {
         let (_dir, store) = store().await;
-        let a = Counters::new(Arc::clone(&store));
-        let b = Counters::new(Arc::clone(&store));
+        let a = node_counters(&store);
+        let b = node_counters(&store);
         let at = T0 + Duration::seconds(1);
         count_requests(&a, 2, T0).await;
         count_requests(&b, 3, at).await;
@@ -348,13 +404,13 @@ mod tests {
     #[tokio::test]
     async fn a_restarted_node_starts_from_the_databases_count() {
         let (_dir, store) = store().await;
-        let before = Counters::new(Arc::clone(&store));
+        let before = node_counters(&store);
         count_requests(&before, 4, T0).await;
         before.flush(T0).await.expect("flush at shutdown");
         drop(before);
 
         let at = T0 + Duration::seconds(10);
-        let after = Counters::new(Arc::clone(&store));
+        let after = node_counters(&store);
         assert_eq!(
             local(&after, at).await,
             Counter {
@@ -362,14 +418,14 @@ mod tests {
                 window_start: T0
             }
         );
-        let restarted = Counters::new(Arc::clone(&store));
+        let restarted = node_counters(&store);
         assert_eq!(count_requests(&restarted, 1, at).await, vec![5]);
     }
 
     #[tokio::test]
     async fn an_ended_window_starts_again_from_zero() {
         let (_dir, store) = store().await;
-        let counters = Counters::new(Arc::clone(&store));
+        let counters = node_counters(&store);
         count_requests(&counters, 3, T0).await;
         counters.flush(T0).await.expect("flush");
         count_requests(&counters, 2, T0 + Duration::seconds(59)).await;
@@ -395,7 +451,7 @@ mod tests {
             }
         );
         // A node that never merged the ended window starts from zero too.
-        let other = Counters::new(Arc::clone(&store));
+        let other = node_counters(&store);
         let far = next + WINDOW * 3;
         assert_eq!(local(&other, far).await.count, 0);
         assert_eq!(count_requests(&other, 1, far).await, vec![1]);
@@ -404,7 +460,7 @@ mod tests {
     #[tokio::test]
     async fn pending_counts_of_an_ended_window_are_dropped_not_merged() {
         let (_dir, store) = store().await;
-        let counters = Counters::new(Arc::clone(&store));
+        let counters = node_counters(&store);
         count_requests(&counters, 3, T0).await;
         // The merge comes after the window ended (a node's last sync, say): those counts limit
         // nothing any more, and merging them could only land them in a later window.
@@ -423,8 +479,8 @@ mod tests {
     #[tokio::test]
     async fn counts_of_an_ended_window_do_not_leak_into_the_next_window() {
         let (_dir, store) = store().await;
-        let a = Counters::new(Arc::clone(&store));
-        let b = Counters::new(Arc::clone(&store));
+        let a = node_counters(&store);
+        let b = node_counters(&store);
         // The window [T0, T0 + 1 min) is in the database; A counts 3 more late in it.
         count_requests(&a, 1, T0).await;
         a.flush(T0).await.expect("flush a");

@@ -100,11 +100,41 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The key that seals TOTP secrets (`seeds.rs`), shared with the lookup batches.
     seeds: std::sync::Arc<Seeds>,
-    /// Token lookups, batched while the database is busy (see `coalesce.rs`): tokens alone
-    /// (token authentication), and apps by client id with or without a token (app sign-in,
-    /// and a check's sign-in and token at once).
-    token_lookups: Coalescer<TokenHash, Option<std::sync::Arc<TokenRecord>>>,
-    app_lookups: Coalescer<(ClientId, Option<TokenHash>), AppAndToken>,
+    direct: std::sync::Arc<Direct>,
+    /// [`Batched`] lookups.
+    lookups: std::sync::Arc<dyn Lookups>,
+    serving: Serving,
+}
+
+/// Token lookups, batched while the database is busy (see `coalesce.rs`): tokens alone
+/// (token authentication), and apps by client id with or without a token (app sign-in, and a
+/// check's sign-in and token at once).
+struct Batched {
+    tokens: Coalescer<TokenHash, Option<std::sync::Arc<TokenRecord>>>,
+    apps: Coalescer<(ClientId, Option<TokenHash>), AppAndToken>,
+}
+
+#[async_trait]
+impl Lookups for Batched {
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
+        self.tokens.get(*hash).await
+    }
+
+    async fn find_app_by_client_id(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<std::sync::Arc<App>>> {
+        let (app, _) = self.apps.get((client_id.clone(), None)).await?;
+        Ok(app)
+    }
+
+    async fn find_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<AppAndToken> {
+        self.apps.get((client_id.clone(), Some(*hash))).await
+    }
 }
 
 /// Batches of lookups at the database at once. Two: while one batch is at the database the
@@ -204,29 +234,29 @@ impl PostgresStore {
             let (pool, seeds) = (pool.clone(), seeds.clone());
             move |keys| Box::pin(fetch_apps_and_tokens(pool.clone(), seeds.clone(), keys))
         });
+        let direct = std::sync::Arc::new(Direct {
+            pool: pool.clone(),
+            seeds: seeds.clone(),
+        });
         Ok(Self {
             pool,
             seeds,
-            token_lookups,
-            app_lookups,
+            direct,
+            lookups: std::sync::Arc::new(Batched {
+                tokens: token_lookups,
+                apps: app_lookups,
+            }),
+            serving: Serving::default(),
         })
     }
 
-    async fn lookup_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
-        self.token_lookups.get(*hash).await
-    }
-
-    async fn lookup_app(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
-        let (app, _) = self.app_lookups.get((client_id.clone(), None)).await?;
-        Ok(app)
-    }
-
-    async fn lookup_app_and_token(
-        &self,
-        client_id: &ClientId,
-        hash: &TokenHash,
-    ) -> Result<AppAndToken> {
-        self.app_lookups.get((client_id.clone(), Some(*hash))).await
+    /// This store as a serving node uses it (see `serving.rs`): request counts kept in
+    /// memory. (No token index: several nodes could not drop a revoked token from all their
+    /// caches at the same instant.)
+    #[must_use]
+    pub fn serving(mut self) -> Self {
+        self.serving = Serving::new(self.direct.clone(), None);
+        self
     }
 }
 

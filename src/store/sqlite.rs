@@ -68,7 +68,11 @@ pub struct SqliteStore {
     /// The database file; `None` for an in-memory database.
     file: Option<std::path::PathBuf>,
     /// The key that seals TOTP secrets (`seeds.rs`).
-    seeds: Seeds,
+    seeds: std::sync::Arc<Seeds>,
+    direct: std::sync::Arc<Direct>,
+    /// [`Direct`], or on a serving node the token index in front of it.
+    lookups: std::sync::Arc<dyn Lookups>,
+    serving: Serving,
 }
 
 fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -190,32 +194,44 @@ impl SqliteStore {
                 .await
                 .map_err(map_err)?;
         }
-        Ok(Self { pool, file, seeds })
+        let seeds = std::sync::Arc::new(seeds);
+        let direct = std::sync::Arc::new(Direct {
+            pool: pool.clone(),
+            seeds: seeds.clone(),
+        });
+        Ok(Self {
+            pool,
+            file,
+            seeds,
+            lookups: direct.clone(),
+            direct,
+            serving: Serving::default(),
+        })
+    }
+
+    /// This store as a serving node uses it (see `serving.rs`): request counts kept in
+    /// memory, and for a database file and a non-zero `token_cache`, token checks answered
+    /// from an index of at most `token_cache` records that follows every commit (`cache.rs`).
+    pub fn serving(mut self, token_cache: usize) -> Result<Self> {
+        let index = match &self.file {
+            Some(file) if token_cache > 0 => {
+                Some(super::cache::TokenIndex::open(file, token_cache)?)
+            }
+            _ => None,
+        };
+        if let Some(index) = &index {
+            self.lookups = std::sync::Arc::new(super::cache::Cached::new(
+                index.clone(),
+                self.direct.clone(),
+            ));
+        }
+        self.serving = Serving::new(self.direct.clone(), index);
+        Ok(self)
     }
 
     /// The database file, for a second connection of the server's own (the token index).
     pub fn file(&self) -> Option<std::path::PathBuf> {
         self.file.clone()
-    }
-
-    // App and token lookups go to SQLite one by one: it answers in the process, with nothing to gain
-    // from batching, and a serving node answers most of them from its token index anyway.
-    async fn lookup_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
-        Self::fetch_token(&self.pool, &self.seeds, hash).await
-    }
-
-    async fn lookup_app(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
-        Ok(Self::fetch_app(&self.pool, client_id.as_str())
-            .await?
-            .map(std::sync::Arc::new))
-    }
-
-    async fn lookup_app_and_token(
-        &self,
-        client_id: &ClientId,
-        hash: &TokenHash,
-    ) -> Result<AppAndToken> {
-        Self::fetch_app_and_token(&self.pool, &self.seeds, client_id, hash).await
     }
 }
 

@@ -6,7 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::{
     AppAndToken, AppUpsert, AuthorizationEdit, Counter, CounterKind, FixtureOutcome, FixturePlan, OrgUpsert,
-    RepoUpsert, Store, UpsertResult, UserUpsert,
+    Lookups, RepoUpsert, Store, UpsertResult, UserUpsert,
 };
 use crate::domain::account::{
     Account, AccountRef, AccountType, Repository, RepositoryId, RepositorySelection, TokenScope,
@@ -25,5 +25,7 @@ use crate::domain::web_flow::{StoredCode, TOKENS_PER_SCOPE_SET};
 use crate::domain::token::{RefreshHash, TokenHash};
 use crate::domain::user_token::{Flow, NewRefreshToken, Refreshed, StoredRefreshToken};
 use crate::domain::user::{NewUser, User};
+use super::counters::CounterRows;
 use super::seeds::{KeySource, Seeds};
+use super::serving::Serving;
 use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};

@@ -9,7 +9,7 @@ struct Listing {
 }
 
 impl StoreImpl {
-    /// One token by its hash, in a query of its own (see the dialect's `lookup_token`).
+    /// One token by its hash, in a query of its own.
     async fn fetch_token(
         pool: &sqlx::Pool<Db>,
         seeds: &Seeds,
@@ -29,7 +29,7 @@ impl StoreImpl {
             .map(std::sync::Arc::new))
     }
 
-    /// An app and a token, in a query of their own (see the dialect's `lookup_app_and_token`).
+    /// An app and a token, in a query of their own.
     async fn fetch_app_and_token(
         pool: &sqlx::Pool<Db>,
         seeds: &Seeds,
@@ -427,6 +427,106 @@ impl StoreImpl {
     }
 }
 
+/// The database's own lookups and counter rows, without a serving node's speed-ups: what
+/// they fall back to.
+struct Direct {
+    pool: sqlx::Pool<Db>,
+    seeds: std::sync::Arc<Seeds>,
+}
+
+#[async_trait]
+impl Lookups for Direct {
+    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
+        Ok(StoreImpl::fetch_app(&self.pool, client_id.as_str()).await?.map(std::sync::Arc::new))
+    }
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
+        StoreImpl::fetch_token(&self.pool, &self.seeds, hash).await
+    }
+
+    async fn find_app_and_token(&self, client_id: &ClientId, hash: &TokenHash) -> Result<AppAndToken> {
+        StoreImpl::fetch_app_and_token(&self.pool, &self.seeds, client_id, hash).await
+    }
+}
+
+#[async_trait]
+impl CounterRows for Direct {
+    async fn add_to_row(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+        by: u32,
+    ) -> Result<Counter> {
+        let (now, window) = (now.unix_timestamp(), window.whole_seconds());
+        // One statement, so concurrent increments cannot lose one another.
+        let (start, count): (i64, i64) = sqlx::query_as(
+            "INSERT INTO counters (kind, subject, window_start, count) VALUES ($1, $2, $3, $5) \
+             ON CONFLICT (kind, subject) DO UPDATE SET \
+               count = CASE WHEN counters.window_start + $4 <= $3 THEN $5 ELSE counters.count + $5 END, \
+               window_start = CASE WHEN counters.window_start + $4 <= $3 THEN $3 ELSE counters.window_start END \
+             RETURNING window_start, count",
+        )
+        .bind(kind.as_str())
+        .bind(subject)
+        .bind(now)
+        .bind(window)
+        .bind(i64::from(by))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(Counter {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            window_start: timestamp(start)?,
+        })
+    }
+
+    async fn read_row(
+        &self,
+        kind: CounterKind,
+        subject: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<Counter> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT window_start, count FROM counters WHERE kind = $1 AND subject = $2",
+        )
+        .bind(kind.as_str())
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(match row {
+            Some((start, count)) if start + window.whole_seconds() > now.unix_timestamp() => {
+                Counter {
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                    window_start: timestamp(start)?,
+                }
+            }
+            _ => Counter {
+                count: 0,
+                window_start: now,
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl Lookups for StoreImpl {
+    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
+        self.lookups.find_app_by_client_id(client_id).await
+    }
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
+        self.lookups.find_token(hash).await
+    }
+
+    async fn find_app_and_token(&self, client_id: &ClientId, hash: &TokenHash) -> Result<AppAndToken> {
+        self.lookups.find_app_and_token(client_id, hash).await
+    }
+}
+
 #[async_trait]
 impl Store for StoreImpl {
     async fn ping(&self) -> Result<()> {
@@ -446,7 +546,12 @@ impl Store for StoreImpl {
     }
 
     async fn restore_snapshot(&self, path: &std::path::Path) -> Result<()> {
-        self.restore_from(path).await
+        self.restore_from(path).await?;
+        self.serving.restored()
+    }
+
+    async fn sync(&self, now: OffsetDateTime) -> Result<()> {
+        self.serving.sync(now).await
     }
 
     fn usage(&self) -> super::Usage {
@@ -456,7 +561,7 @@ impl Store for StoreImpl {
                 idle: self.pool.num_idle(),
                 max: self.pool.options().get_max_connections(),
             }),
-            index: None,
+            index: self.serving.index_usage(),
         }
     }
 
@@ -640,13 +745,6 @@ impl Store for StoreImpl {
         Ok(stored)
     }
 
-    async fn find_app_by_client_id(
-        &self,
-        client_id: &ClientId,
-    ) -> Result<Option<std::sync::Arc<App>>> {
-        self.lookup_app(client_id).await
-    }
-
     async fn list_apps(&self) -> Result<Vec<App>> {
         let sql = format!("{APP_SELECT} ORDER BY p.id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -786,18 +884,6 @@ impl Store for StoreImpl {
     async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool> {
         self.delete_authorization_and_empty_grant(Doomed::Owned { user, id })
             .await
-    }
-
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
-        self.lookup_token(hash).await
-    }
-
-    async fn find_app_and_token(
-        &self,
-        client_id: &ClientId,
-        hash: &TokenHash,
-    ) -> Result<AppAndToken> {
-        self.lookup_app_and_token(client_id, hash).await
     }
 
     async fn replace_token(
@@ -959,27 +1045,9 @@ impl Store for StoreImpl {
         window: Duration,
         by: u32,
     ) -> Result<Counter> {
-        let (now, window) = (now.unix_timestamp(), window.whole_seconds());
-        // One statement, so concurrent increments cannot lose one another.
-        let (start, count): (i64, i64) = sqlx::query_as(
-            "INSERT INTO counters (kind, subject, window_start, count) VALUES ($1, $2, $3, $5) \
-             ON CONFLICT (kind, subject) DO UPDATE SET \
-               count = CASE WHEN counters.window_start + $4 <= $3 THEN $5 ELSE counters.count + $5 END, \
-               window_start = CASE WHEN counters.window_start + $4 <= $3 THEN $3 ELSE counters.window_start END \
-             RETURNING window_start, count",
-        )
-        .bind(kind.as_str())
-        .bind(subject)
-        .bind(now)
-        .bind(window)
-        .bind(i64::from(by))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(Counter {
-            count: u32::try_from(count).unwrap_or(u32::MAX),
-            window_start: timestamp(start)?,
-        })
+        self.serving
+            .add_to_counter(&*self.direct, kind, subject, now, window, by)
+            .await
     }
 
     async fn read_counter(
@@ -989,26 +1057,9 @@ impl Store for StoreImpl {
         now: OffsetDateTime,
         window: Duration,
     ) -> Result<Counter> {
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT window_start, count FROM counters WHERE kind = $1 AND subject = $2",
-        )
-        .bind(kind.as_str())
-        .bind(subject)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(match row {
-            Some((start, count)) if start + window.whole_seconds() > now.unix_timestamp() => {
-                Counter {
-                    count: u32::try_from(count).unwrap_or(u32::MAX),
-                    window_start: timestamp(start)?,
-                }
-            }
-            _ => Counter {
-                count: 0,
-                window_start: now,
-            },
-        })
+        self.serving
+            .read_counter(&*self.direct, kind, subject, now, window)
+            .await
     }
 
     async fn take_login_attempt(
