@@ -130,7 +130,9 @@ pub trait Store: Lookups {
     /// recorded; false (nothing written) when it is not, i.e. the code is a replay.
     async fn advance_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
     /// Suspends the user (`Some((when, reason))`) or lifts their suspension (`None`); whether
-    /// there is such a user. Their sessions and tokens stop working at once, on every node.
+    /// there is such a user. Their sessions and tokens stop working at once, on every node;
+    /// a suspension deletes their sessions (in the same transaction), so lifting it signs
+    /// nobody back in.
     async fn set_user_suspension(
         &self,
         id: UserId,

@@ -68,6 +68,9 @@ pub struct StoredRefreshToken {
     pub authorization_id: AuthorizationId,
     pub flow: Flow,
     pub expires_at: OffsetDateTime,
+    /// Whether the token's user is suspended: their refresh tokens are as dead as their
+    /// tokens, so a refresh must not hand out a new pair.
+    pub user_suspended: bool,
 }
 
 /// What a refresh writes in place of the old pair.
@@ -288,7 +291,9 @@ pub async fn refresh(
     let Some(stored) = store.find_refresh_token(&old, app.id).await? else {
         return Ok(Err(FlowError::BadRefreshToken));
     };
-    if stored.expires_at <= now {
+    // A suspended user's refresh token answers as a dead one (GitHub's `bad_refresh_token`),
+    // rather than trading itself for a new token that would not work either.
+    if stored.expires_at <= now || stored.user_suspended {
         return Ok(Err(FlowError::BadRefreshToken));
     }
     // GitHub: the client secret is required unless the token came from the device flow.

@@ -799,3 +799,46 @@ async fn a_device_flow_token_refreshes_without_the_client_secret() {
     );
     assert_pair(&refresh_without_secret(&srv, text(&renewed, "refresh_token")).await);
 }
+
+/// `grantd ARGS --db` on the server's database, while it runs (as an operator would).
+async fn operator(srv: &TestServer, words: &[&str]) {
+    let mut args: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+    args.extend(["--db".to_owned(), srv.db_url().to_owned()]);
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::support::grantd(&args, None)
+    })
+    .await
+    .expect("the command ran");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A suspended user's refresh token answers as a dead one instead of trading itself for a
+/// new token that would not work; it is not used up, so it works again once the suspension
+/// is lifted.
+#[tokio::test]
+async fn a_suspended_users_refresh_token_is_refused_until_the_suspension_is_lifted() {
+    let srv = spawn().await;
+    let client = alice(&srv).await;
+    let first = pair(&srv, &client).await;
+    let refresh_token = text(&first, "refresh_token");
+    let before = snapshot(&srv).await;
+
+    operator(&srv, &["user", "suspend", "alice"]).await;
+    assert_error(&refresh(&srv, refresh_token).await, "bad_refresh_token");
+    assert_eq!(
+        snapshot(&srv).await,
+        before,
+        "a refused refresh writes nothing"
+    );
+
+    operator(&srv, &["user", "unsuspend", "alice"]).await;
+    let second = refresh(&srv, refresh_token).await;
+    assert_pair(&second);
+    srv.assert_token_works(&REFRESHING_APP, text(&second, "access_token"), "alice")
+        .await;
+}

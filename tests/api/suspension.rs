@@ -346,3 +346,38 @@ async fn the_stafftools_page_unlocks_suspends_and_unsuspends_for_site_admins_onl
     assert_eq!(done.status(), 303);
     srv.get_user(&token).await.expect_status(200);
 }
+
+/// A suspension deletes the user's sessions rather than only refusing them while it lasts:
+/// once it is lifted, a browser that was signed in before is still signed out, while a
+/// session of another user lives on.
+#[tokio::test]
+async fn a_suspension_ends_the_users_sessions_for_good() {
+    let srv = server().await;
+    let admin = pat(&srv, &BOB, &["site_admin"]).await;
+    let alices = browser();
+    assert_eq!(sign_in(&srv, &alices, &ALICE).await.status(), 303);
+    let bobs = browser();
+    assert_eq!(sign_in(&srv, &bobs, &BOB).await.status(), 303);
+    let settings = srv.url("/settings/tokens");
+    assert_eq!(alices.get(&settings).send().await.unwrap().status(), 200);
+
+    call(&srv, Method::PUT, "alice", &admin, json!({}))
+        .await
+        .expect_no_content();
+    call(&srv, Method::DELETE, "alice", &admin, json!({}))
+        .await
+        .expect_no_content();
+
+    let page = alices.get(&settings).send().await.unwrap();
+    assert_eq!(page.status(), 303, "alice's old session is gone");
+    assert!(
+        page.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/login")
+    );
+    assert_eq!(bobs.get(&settings).send().await.unwrap().status(), 200);
+    // Signing in again works: the suspension is over.
+    assert_eq!(sign_in(&srv, &alices, &ALICE).await.status(), 303);
+    assert_eq!(alices.get(&settings).send().await.unwrap().status(), 200);
+}

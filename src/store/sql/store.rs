@@ -680,6 +680,7 @@ impl Store for StoreImpl {
         suspension: Option<(OffsetDateTime, &str)>,
         now: OffsetDateTime,
     ) -> Result<bool> {
+        let mut tx = self.write().await?;
         // The update fires the change log's trigger (SQLite), so token indexes drop the
         // user's cached tokens.
         let done = sqlx::query(
@@ -690,9 +691,19 @@ impl Store for StoreImpl {
         .bind(suspension.map(|(_, reason)| reason))
         .bind(now.unix_timestamp())
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        // A suspension ends the user's browser sessions for good (deleted, not only refused
+        // while suspended): unsuspending does not sign anyone back in.
+        if suspension.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -1243,9 +1254,9 @@ impl Store for StoreImpl {
         hash: &RefreshHash,
         app: AppId,
     ) -> Result<Option<StoredRefreshToken>> {
-        let row: Option<(i64, String, i64)> = sqlx::query_as(
-            "SELECT r.authorization_id, r.flow, r.expires_at FROM refresh_tokens r \
-             JOIN authorizations a ON a.id = r.authorization_id \
+        let row: Option<(i64, String, i64, bool)> = sqlx::query_as(
+            "SELECT r.authorization_id, r.flow, r.expires_at, u.suspended_at IS NOT NULL FROM refresh_tokens r \
+             JOIN authorizations a ON a.id = r.authorization_id JOIN users u ON u.id = a.user_id \
              WHERE r.refresh_hash = $1 AND a.app_id = $2",
         )
         .bind(&hash.0[..])
@@ -1253,11 +1264,12 @@ impl Store for StoreImpl {
         .fetch_optional(&self.pool)
         .await
         .map_err(map_err)?;
-        row.map(|(id, flow, expires_at)| {
+        row.map(|(id, flow, expires_at, user_suspended)| {
             Ok(StoredRefreshToken {
                 authorization_id: AuthorizationId(id),
                 flow: Flow::from_stored(&flow),
                 expires_at: timestamp(expires_at)?,
+                user_suspended,
             })
         })
         .transpose()
