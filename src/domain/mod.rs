@@ -5,6 +5,7 @@
 //! parameter, so expiry and TOTP windows are tested without sleeping.
 
 pub mod account;
+pub mod admin;
 pub mod app;
 pub mod app_token;
 pub mod authorization;

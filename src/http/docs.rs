@@ -59,5 +59,11 @@ pub const LIST_EMAILS: &str = "https://docs.github.com/enterprise-server@3.19/re
 pub const RATE_LIMIT: &str = "https://docs.github.com/enterprise-server@3.19/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user";
 pub const SUSPEND_USER: &str =
     "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/users#suspend-a-user";
+pub const CREATE_USER: &str =
+    "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/users#create-a-user";
+pub const DELETE_USER: &str =
+    "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/users#delete-a-user";
+pub const CREATE_IMPERSONATION_TOKEN: &str = "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/users#create-an-impersonation-oauth-token";
+pub const DELETE_IMPERSONATION_TOKEN: &str = "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/users#delete-an-impersonation-oauth-token";
 pub const UNSUSPEND_USER: &str =
     "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/users#unsuspend-a-user";

@@ -676,6 +676,17 @@ impl<'a> FieldReader<'a> {
         }
     }
 
+    /// A boolean field where `null` and absent mean the same.
+    pub fn boolean(&mut self, key: &'static str) -> Option<bool> {
+        match self.body.get(key) {
+            None | Some(Value::Null) => None,
+            Some(value) => value.as_bool().or_else(|| {
+                self.invalid(key);
+                None
+            }),
+        }
+    }
+
     /// An array of integers where `null` and absent mean the same.
     pub fn integers(&mut self, key: &'static str) -> Option<Vec<i64>> {
         match self.body.get(key) {

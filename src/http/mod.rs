@@ -1,6 +1,7 @@
 //! HTTP: axum routing, extractors and JSON shapes. No SQL and no business rules here; every
 //! handler translates a request into a `domain` call and the result into GitHub's JSON.
 
+pub mod admin_users;
 pub mod answers;
 pub mod app_tokens;
 pub mod authorizations;
@@ -294,6 +295,13 @@ fn authorizations_api(state: &AppState) -> Router<AppState> {
         .route(
             "/applications/grants/{grant_id}",
             get(grants::get_grant).delete(grants::delete_grant),
+        )
+        .route("/admin/users", post(admin_users::create_user))
+        .route("/admin/users/{username}", delete(admin_users::delete_user))
+        .route(
+            "/admin/users/{username}/authorizations",
+            post(admin_users::create_impersonation_o_auth_token)
+                .delete(admin_users::delete_impersonation_o_auth_token),
         )
         .route(
             "/authorizations",

@@ -181,7 +181,12 @@ fn legacy(twin: &Value, operation_id: &str, summary: &str) -> Value {
 /// (Basic only): a token or a user's Basic credentials, or also nobody (`{}`).
 fn security(path: &str) -> Option<Value> {
     match path {
-        "/user" | "/user/emails" | "/users/{username}/suspended" => {
+        "/user"
+        | "/user/emails"
+        | "/users/{username}/suspended"
+        | "/admin/users"
+        | "/admin/users/{username}"
+        | "/admin/users/{username}/authorizations" => {
             Some(json!([{ "tokenAuth": [] }, { "basicAuth": [] }]))
         }
         "/" | "/meta" | "/rate_limit" | "/zen" | "/users/{username}" => {
@@ -502,13 +507,17 @@ mod tests {
             "users/list-emails-for-authenticated-user",
             "enterprise-admin/suspend-user",
             "enterprise-admin/unsuspend-user",
+            "enterprise-admin/create-user",
+            "enterprise-admin/delete-user",
+            "enterprise-admin/create-impersonation-o-auth-token",
+            "enterprise-admin/delete-impersonation-o-auth-token",
         ] {
             assert!(
                 ids.iter().any(|id| id == expected),
                 "{expected} missing from {ids:?}"
             );
         }
-        assert_eq!(ids.len(), 32);
+        assert_eq!(ids.len(), 36);
         assert_eq!(doc["servers"][0]["url"], "http://127.0.0.1:8080");
     }
 

@@ -8,6 +8,7 @@
 #![allow(clippy::too_many_lines, clippy::needless_pass_by_value, dead_code)]
 
 mod accepted_values;
+mod admin_users;
 mod api_v3;
 mod app_api_v3;
 mod app_isolation;

@@ -149,6 +149,26 @@ const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "delete",
         "/users/{username}/suspended",
     ),
+    // GHES's user administration for site admins.
+    ("POST", "/admin/users", "post", "/admin/users"),
+    (
+        "DELETE",
+        "/admin/users/{username}",
+        "delete",
+        "/admin/users/{username}",
+    ),
+    (
+        "POST",
+        "/admin/users/{username}/authorizations",
+        "post",
+        "/admin/users/{username}/authorizations",
+    ),
+    (
+        "DELETE",
+        "/admin/users/{username}/authorizations",
+        "delete",
+        "/admin/users/{username}/authorizations",
+    ),
 ];
 
 /// Where a plain-text answer's schema is kept among an operation's responses (`GET /zen`).
