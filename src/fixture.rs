@@ -348,6 +348,7 @@ async fn plan_apps(
             generated_client_id: client_id,
             secret: given_secret,
             generated_secret: secret.digest(),
+            secret_last_eight: secret.last_eight(),
             user_token_ttl: spec.user_token_ttl,
         });
     }

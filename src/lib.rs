@@ -36,6 +36,7 @@ pub async fn serve(
     )
     .await;
     syncing.abort();
+    state.flush_usage().await;
     if let Err(error) = state.store.sync(state.clock.now()).await {
         tracing::error!(%error, "cannot write the counters back at shutdown");
     }
@@ -55,6 +56,9 @@ async fn sync_periodically(state: AppState) {
         let now = state.clock.now();
         if let Err(error) = state.store.sync(now).await {
             tracing::warn!(%error, "cannot sync counters with the database");
+        }
+        if state.usage.due(now) {
+            state.flush_usage().await;
         }
         if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_COUNTERS_EVERY) {
             last_prune = Some(tokio::time::Instant::now());

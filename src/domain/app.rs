@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::app_token::TokenRecord;
 use super::limits::{self, Origin};
-use super::secret::{ClientSecret, SecretDigest};
+use super::secret::{ClientSecret, MAX_LIVE_SECRETS, SecretDigest, SecretDigests};
 use super::token::{TokenHash, TokenKind};
 use super::{AppId, ClientId, Error, FieldError, Login, UserId, error::ErrorCode};
 use crate::domain::store::{self, Store};
@@ -71,7 +71,8 @@ pub struct App {
     pub owner_id: UserId,
     pub owner_login: Login,
     pub client_id: ClientId,
-    pub client_secret_digest: SecretDigest,
+    /// Its live client secrets (one or two; none once the owner deleted them all).
+    pub client_secrets: SecretDigests,
     /// Set when the app's user tokens expire (GitHub Apps with "expire user authorization
     /// tokens"): how long each lives.
     pub user_token_ttl: Option<Duration>,
@@ -114,8 +115,24 @@ pub struct NewApp {
     pub owner_id: UserId,
     pub client_id: ClientId,
     pub client_secret_digest: SecretDigest,
+    /// The secret's hint ([`ClientSecret::last_eight`]).
+    pub client_secret_last_eight: String,
     pub user_token_ttl: Option<Duration>,
     pub now: OffsetDateTime,
+}
+
+/// A client secret's id among an app's secrets (the settings page deletes by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientSecretId(pub i64);
+
+/// What the developer settings page shows of a client secret: never the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredClientSecret {
+    pub id: ClientSecretId,
+    /// GitHub's hint; `None` for a secret made before grantd kept hints.
+    pub last_eight: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// The fields a person supplies to register an app (CLI `app add`, fixture files).
@@ -247,6 +264,7 @@ pub async fn register(
         owner_id: owner.id,
         client_id,
         client_secret_digest: secret.digest(),
+        client_secret_last_eight: secret.last_eight(),
         user_token_ttl: spec.user_token_ttl,
         now,
     };
@@ -260,7 +278,8 @@ pub async fn register(
     Ok((app, secret))
 }
 
-/// Replaces an app's secret with a new random one; the old one stops working at once.
+/// Replaces an app's secrets with a new random one; the old ones stop working at once
+/// (`grantd app rotate-secret`: an operator's reset, not a rotation).
 pub async fn rotate_secret(
     store: &dyn Store,
     client_id: &str,
@@ -269,7 +288,7 @@ pub async fn rotate_secret(
     let app = find(store, client_id).await?;
     let secret = ClientSecret::generate()?;
     if !store
-        .update_app_secret(app.id, &secret.digest(), now)
+        .update_app_secret(app.id, &secret.digest(), &secret.last_eight(), now)
         .await?
     {
         return Err(Error::NotFound);
@@ -336,10 +355,12 @@ pub async fn authenticate(
 
 /// The app if `secret` is its secret; [`Error::BadCredentials`] otherwise, and for no app.
 fn verify(app: Option<Arc<App>>, secret: &ClientSecret) -> Result<Arc<App>, Error> {
-    let digest = app
+    let digests = app
         .as_ref()
-        .map_or(SecretDigest([0; 32]), |a| a.client_secret_digest);
-    let matches = digest.matches(secret);
+        .map_or(SecretDigests::new([SecretDigest([0; 32])]), |a| {
+            a.client_secrets
+        });
+    let matches = digests.matches(secret);
     match app {
         Some(app) if matches => Ok(app),
         _ => Err(Error::BadCredentials),
@@ -386,16 +407,59 @@ pub async fn find_owned(
     }
 }
 
-/// "Generate a new client secret" of one of `owner`'s apps: the old secret stops at once
-/// (grantd keeps one secret per app).
-pub async fn rotate_owned_secret(
+/// "Generate a new client secret" of one of `owner`'s apps: a second live secret beside the
+/// one there is, so the app can move to it without downtime and the owner then deletes the
+/// old one. A third is refused: GitHub keeps at most two live.
+pub async fn add_owned_secret(
     store: &dyn Store,
     owner: UserId,
     client_id: &str,
     now: OffsetDateTime,
 ) -> Result<(Arc<App>, ClientSecret), Error> {
-    find_owned(store, owner, client_id).await?;
-    rotate_secret(store, client_id, now).await
+    let app = find_owned(store, owner, client_id).await?;
+    let secret = ClientSecret::generate()?;
+    let added = store
+        .insert_app_secret(
+            app.id,
+            &secret.digest(),
+            &secret.last_eight(),
+            MAX_LIVE_SECRETS,
+            now,
+        )
+        .await?;
+    if added.is_none() {
+        return Err(invalid(
+            "client_secret",
+            "You can have at most two client secrets. Delete one before generating a new one.",
+        ));
+    }
+    Ok((app, secret))
+}
+
+/// The client secrets of one of `owner`'s apps, oldest first (the settings page).
+pub async fn list_owned_secrets(
+    store: &dyn Store,
+    owner: UserId,
+    client_id: &str,
+) -> Result<Vec<StoredClientSecret>, Error> {
+    let app = find_owned(store, owner, client_id).await?;
+    Ok(store.list_app_secrets(app.id).await?)
+}
+
+/// Deletes a client secret of one of `owner`'s apps: it stops working at once. Another app's
+/// secret, or an unknown one, is [`Error::NotFound`].
+pub async fn delete_owned_secret(
+    store: &dyn Store,
+    owner: UserId,
+    client_id: &str,
+    secret: ClientSecretId,
+) -> Result<(), Error> {
+    let app = find_owned(store, owner, client_id).await?;
+    if store.delete_app_secret(app.id, secret).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
 }
 
 /// Deletes one of `owner`'s apps with every grant and token of it (as `grantd app remove`).

@@ -35,6 +35,8 @@ pub struct Authorization {
     pub expires_at: Option<OffsetDateTime>,
     /// Set on repository- and permission-scoped tokens made by `app_token::scope`.
     pub scoped_to: Option<TokenScope>,
+    /// When the token was last used, to the hour (`domain::usage`); `None`: never.
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// An authorization about to be stored. Carries the token's hash, never the token.
@@ -246,7 +248,7 @@ async fn verify_app(
     };
     let secret = client_secret
         .ok_or_else(|| Error::invalid(FieldError::new("client_secret", ErrorCode::MissingField)))?;
-    if !app.client_secret_digest.matches(secret) {
+    if !app.client_secrets.matches(secret) {
         return Err(
             match limits::app_sign_in_failed(store, origin, now).await? {
                 Error::BadCredentials => {

@@ -17,6 +17,8 @@ pub struct Grant {
     pub scopes: Scopes,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The latest use of any of its tokens (`domain::usage`); `None`: never used.
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// `GET /applications/grants/{id}`: only the user's own.

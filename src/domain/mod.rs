@@ -23,6 +23,7 @@ pub mod store;
 pub mod token;
 pub mod two_factor;
 pub mod uri;
+pub mod usage;
 pub mod user;
 pub mod user_token;
 pub mod web_flow;

@@ -92,6 +92,66 @@ impl ClientSecret {
     pub fn digest(&self) -> SecretDigest {
         SecretDigest(Sha256::digest(self.0.as_bytes()).into())
     }
+
+    /// The hint GitHub shows of a secret once it is no longer shown: its last eight characters.
+    pub fn last_eight(&self) -> String {
+        let start = self.0.char_indices().rev().nth(7).map_or(0, |(at, _)| at);
+        self.0[start..].to_owned()
+    }
+}
+
+/// How many client secrets an app may have at a time, as on GitHub: two, so that an app can
+/// rotate without downtime.
+pub const MAX_LIVE_SECRETS: usize = 2;
+
+/// The digests of an app's live client secrets, oldest first: what a sign-in compares with.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecretDigests([Option<SecretDigest>; MAX_LIVE_SECRETS]);
+
+impl SecretDigests {
+    /// The first [`MAX_LIVE_SECRETS`] of `digests` (the store never holds more).
+    pub fn new(digests: impl IntoIterator<Item = SecretDigest>) -> Self {
+        let mut slots = [None; MAX_LIVE_SECRETS];
+        for (slot, digest) in slots.iter_mut().zip(digests) {
+            *slot = Some(digest);
+        }
+        Self(slots)
+    }
+
+    /// Whether `candidate` is one of the secrets. Every slot is compared, in constant time,
+    /// whether it holds a secret or not, so the timing says neither which secret matched nor
+    /// how many the app has.
+    pub fn matches(&self, candidate: &ClientSecret) -> bool {
+        let sent = candidate.digest();
+        let mut found = subtle::Choice::from(0);
+        for slot in &self.0 {
+            let (present, digest) = match slot {
+                Some(digest) => (1, digest.0),
+                None => (0, [0; 32]),
+            };
+            found |= subtle::Choice::from(present) & digest.ct_eq(&sent.0);
+        }
+        found.into()
+    }
+
+    /// Whether `digest` is one of them (fixtures: is the file's secret still live?).
+    pub fn contains(&self, digest: &SecretDigest) -> bool {
+        self.0.iter().flatten().any(|d| d == digest)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().flatten().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for SecretDigests {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretDigests({} live)", self.len())
+    }
 }
 
 impl fmt::Debug for ClientSecret {
@@ -143,6 +203,27 @@ mod tests {
         let digest = secret.digest();
         assert!(digest.matches(&secret));
         assert!(!digest.matches(&ClientSecret::new("0".repeat(40))));
+    }
+
+    #[test]
+    fn either_live_secret_matches_and_nothing_else() {
+        let (old, new) = (
+            ClientSecret::generate().unwrap(),
+            ClientSecret::generate().unwrap(),
+        );
+        let both = SecretDigests::new([old.digest(), new.digest()]);
+        assert!(both.matches(&old) && both.matches(&new));
+        assert!(!both.matches(&ClientSecret::new("0".repeat(40))));
+        let one = SecretDigests::new([new.digest()]);
+        assert!(!one.matches(&old) && one.matches(&new));
+        assert_eq!((both.len(), one.len()), (2, 1));
+        // An app without secrets signs in with none, not even the empty one.
+        assert!(!SecretDigests::default().matches(&ClientSecret::new("")));
+        assert_eq!(
+            ClientSecret::new("3ef4ad510c59ad37bac6bb4f80047fb3aee3cc7f").last_eight(),
+            "aee3cc7f"
+        );
+        assert_eq!(ClientSecret::new("abc").last_eight(), "abc");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::account::{Account, AccountRef, Repository};
-use crate::domain::app::{App, AppKind, NewApp};
+use crate::domain::app::{App, AppKind, ClientSecretId, NewApp, StoredClientSecret};
 use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, AuthorizationChanges, NewAuthorization};
 use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
@@ -145,10 +145,12 @@ pub trait Store: Lookups {
     // Apps.
     async fn insert_app(&self, app: &NewApp) -> Result<App>;
     async fn list_apps(&self) -> Result<Vec<App>>;
+    /// Replaces every secret of the app with this one (`grantd app rotate-secret`).
     async fn update_app_secret(
         &self,
         id: AppId,
         digest: &SecretDigest,
+        last_eight: &str,
         now: OffsetDateTime,
     ) -> Result<bool>;
     /// Removes the app with every grant and authorization of it.
@@ -436,6 +438,35 @@ pub trait Store: Lookups {
         new: &NewAuthorization,
         refresh: Option<&NewRefreshToken>,
     ) -> Result<Option<Authorization>>;
+
+    // Client secrets: up to two live per app (the developer settings page).
+    /// The app's secrets, oldest first.
+    async fn list_app_secrets(&self, app: AppId) -> Result<Vec<StoredClientSecret>>;
+    /// Adds a secret to the app unless it already has `max` (then `None`, nothing written):
+    /// counted and inserted in one transaction, so racing requests never make a third.
+    async fn insert_app_secret(
+        &self,
+        app: AppId,
+        digest: &SecretDigest,
+        last_eight: &str,
+        max: usize,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredClientSecret>>;
+    /// Deletes one of the app's secrets (it stops signing the app in at once); whether it
+    /// was there.
+    async fn delete_app_secret(&self, app: AppId, id: ClientSecretId) -> Result<bool>;
+
+    // "Last used" dates (`domain::usage`).
+    /// Sets the last use of these tokens and of these apps' secrets (by digest) to `now`, in
+    /// one transaction, skipping those whose stored last use is after `unless_after` (marked
+    /// recently enough already, perhaps by another node).
+    async fn mark_used(
+        &self,
+        tokens: &[AuthorizationId],
+        secrets: &[(AppId, SecretDigest)],
+        now: OffsetDateTime,
+        unless_after: OffsetDateTime,
+    ) -> Result<()>;
 }
 
 /// What [`Store::usage`] reports; `None` for what a store does not have.
@@ -514,10 +545,12 @@ pub struct AppUpsert {
     pub client_id: Option<ClientId>,
     /// Used only when the app is created without a client id in the file.
     pub generated_client_id: ClientId,
-    /// The file's secret, if it gives one: replaces a different stored secret.
+    /// The file's secret, if it gives one: replaces the stored secrets unless it is one.
     pub secret: Option<SecretDigest>,
     /// Used only when the app is created without a secret in the file.
     pub generated_secret: SecretDigest,
+    /// The hint of whichever of the two is stored.
+    pub secret_last_eight: String,
     pub user_token_ttl: Option<time::Duration>,
 }
 

@@ -279,7 +279,7 @@ pub async fn refresh(
         Err(other) => return Err(other),
     };
     let secret_sent = match &request.client_secret {
-        Some(secret) if app.client_secret_digest.matches(secret) => true,
+        Some(secret) if app.client_secrets.matches(secret) => true,
         Some(_) => return refuse_credentials(store, origin, now).await,
         None => false,
     };

@@ -421,7 +421,7 @@ pub async fn exchange(
     let secret_ok = request
         .client_secret
         .as_ref()
-        .is_some_and(|secret| app.client_secret_digest.matches(secret));
+        .is_some_and(|secret| app.client_secrets.matches(secret));
     if !secret_ok {
         // A wrong secret is a guess like any other: it counts against the caller's address,
         // and once that is used up the answer is the API's refusal.

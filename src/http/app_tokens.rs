@@ -47,6 +47,7 @@ async fn check(
         Err(_) => {} // a store failure decided nothing about the token
     }
     let checked = checked.doc(doc)?;
+    state.token_used(&checked.record, state.clock.now());
     Ok(state
         .answers
         .check(&state.public_url, &checked.record, &checked.token))
@@ -112,6 +113,7 @@ pub async fn check_token(
                 (Err(_), false) => CheckOutcome::Unknown,
             });
             let checked = checked.doc(doc)?;
+            state.token_used(&checked.record, now);
             Ok(state
                 .answers
                 .check(&state.public_url, &checked.record, &checked.token))

@@ -314,6 +314,8 @@ pub async fn set_clock(
     if offset.abs() > MAX_OFFSET_SECONDS {
         return Err(invalid("now must be within ten years of the system's time"));
     }
+    // Uses so far happened before the move: written with the time they happened at.
+    state.flush_usage().await;
     controls.clock.set(at);
     Ok(clock_state(&controls.clock))
 }
@@ -336,6 +338,7 @@ pub async fn advance_clock(
             "seconds would move the clock more than ten years from the system's time",
         ));
     }
+    state.flush_usage().await;
     controls.clock.advance(asked.seconds);
     Ok(clock_state(&controls.clock))
 }

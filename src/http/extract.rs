@@ -235,6 +235,8 @@ impl AppCredentials {
         if self.path_client_id.as_deref() != Some(app.client_id.as_str()) {
             return Err(ApiError::not_found());
         }
+        // Which of its secrets signed it in, for the secret's "last used".
+        state.usage.secret_used(app.id, &self.secret.digest());
         // Signed in, so the client id sent is the app's (apps are found by exact client id):
         // the subject takes the string already decoded rather than a copy of the app's.
         let subject = ClientId::parse_owned(self.client_id)
@@ -381,6 +383,7 @@ impl FromRequestParts<AppState> for TokenAuth {
         let token = sent_token(parts)?;
         let now = state.clock.now();
         let record = app_token::authenticate(&*state.store, &token, now).await?;
+        state.token_used(&record, now);
         super::log::record_user(record.user.login.as_str());
         count_request(
             parts.extensions.get(),
@@ -414,6 +417,7 @@ impl FromRequestParts<AppState> for GraphQlAuth {
             })?;
             let now = state.clock.now();
             let record = app_token::authenticate(&*state.store, &token, now).await?;
+            state.token_used(&record, now);
             let subject = Subject::GraphQl(record.user.id);
             let outcome =
                 limits::count_request(&*state.store, &subject, state.limits.rate, now).await;
@@ -496,6 +500,7 @@ impl Caller {
             sent_token(parts)?
         };
         let record = app_token::authenticate(&*state.store, &token, now).await?;
+        state.token_used(&record, now);
         Ok(Self::Token(record))
     }
 }

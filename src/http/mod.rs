@@ -103,6 +103,8 @@ pub struct Shared {
     pub tls: Option<crate::tls::Tls>,
     /// The test controls under `/_grantd/` (`--test-controls`); `None` leaves them out.
     pub controls: Option<Arc<controls::Controls>>,
+    /// Token and client-secret uses not yet written ("last used", `domain::usage`).
+    pub usage: Arc<crate::domain::usage::UsageLog>,
 }
 
 /// The root of the site's pages (sign-in, `/login/device`, `/login/oauth/*`, profiles,
@@ -166,6 +168,7 @@ impl AppState {
             graphql: graphql::schema(),
             tls: None,
             controls: None,
+            usage: Arc::default(),
         }))
     }
 
@@ -233,6 +236,22 @@ impl AppState {
         self.edited(|s| s.metrics = Some(Arc::new(metrics::Metrics::new(Arc::clone(&s.store)))))
     }
 
+    /// Notes a use of a token (in memory; see `domain::usage`).
+    pub fn token_used(&self, record: &crate::domain::app_token::TokenRecord, now: OffsetDateTime) {
+        let authorization = &record.authorization;
+        self.usage
+            .token_used(authorization.id, authorization.last_used_at, now);
+    }
+
+    /// Writes the uses noted so far, before a page shows "last used" dates or the clock moves.
+    /// A failure is logged: the dates are approximate anyway, and the notes wait for the next
+    /// flush.
+    pub async fn flush_usage(&self) {
+        if let Err(error) = self.usage.flush(&*self.store, self.clock.now()).await {
+            tracing::warn!(%error, "cannot record when tokens were last used");
+        }
+    }
+
     /// Counts a token check's outcome, when metrics are on.
     pub fn count_check(&self, outcome: metrics::CheckOutcome) {
         if let Some(metrics) = &self.metrics {
@@ -277,6 +296,13 @@ fn api(state: &AppState) -> Router<AppState> {
             "/users/{username}/suspended",
             put(suspension::suspend).delete(suspension::unsuspend),
         )
+        .route("/admin/users", post(admin_users::create_user))
+        .route("/admin/users/{username}", delete(admin_users::delete_user))
+        .route(
+            "/admin/users/{username}/authorizations",
+            post(admin_users::create_impersonation_o_auth_token)
+                .delete(admin_users::delete_impersonation_o_auth_token),
+        )
         .route(
             "/user/emails",
             get(users::list_emails_for_authenticated_user),
@@ -295,13 +321,6 @@ fn authorizations_api(state: &AppState) -> Router<AppState> {
         .route(
             "/applications/grants/{grant_id}",
             get(grants::get_grant).delete(grants::delete_grant),
-        )
-        .route("/admin/users", post(admin_users::create_user))
-        .route("/admin/users/{username}", delete(admin_users::delete_user))
-        .route(
-            "/admin/users/{username}/authorizations",
-            post(admin_users::create_impersonation_o_auth_token)
-                .delete(admin_users::delete_impersonation_o_auth_token),
         )
         .route(
             "/authorizations",

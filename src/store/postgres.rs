@@ -38,6 +38,7 @@ const LOCK_AUTHORIZATION_FOR_UPDATE: &str = " FOR UPDATE OF a";
 /// union keeps the order in which scopes were first granted.
 const GRANT_SELECT: &str = "SELECT g.id, g.created_at, \
      (SELECT MAX(updated_at) FROM authorizations WHERE grant_id = g.id) AS updated_at, \
+     (SELECT MAX(last_used_at) FROM authorizations WHERE grant_id = g.id) AS last_used_at, \
      (SELECT string_agg(scopes, ' ' ORDER BY id) FROM authorizations WHERE grant_id = g.id) AS scopes, \
      p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, \
      p.user_token_ttl AS app_user_token_ttl FROM grants g JOIN apps p ON p.id = g.app_id";

@@ -131,6 +131,10 @@ async fn every_form_refuses_a_missing_or_foreign_authenticity_token() {
         "/settings/developers".to_owned(),
         format!("/settings/developers/{}/secret", OAUTH_APP.client_id),
         format!("/settings/developers/{}/delete", OAUTH_APP.client_id),
+        format!(
+            "/settings/developers/{}/secrets/1/delete",
+            OAUTH_APP.client_id
+        ),
     ];
     for action in &actions {
         for form in [
@@ -364,6 +368,21 @@ async fn another_users_ids_are_not_found_and_left_alone() {
             format!("/settings/developers/{}/delete", OAUTH_APP.client_id),
             vec![],
         ),
+        // Alice's app's secret, named under her app or under Bob's own app.
+        (
+            format!(
+                "/settings/developers/{}/secrets/1/delete",
+                OAUTH_APP.client_id
+            ),
+            vec![],
+        ),
+        (
+            format!(
+                "/settings/developers/{}/secrets/1/delete",
+                OTHER_APP.client_id
+            ),
+            vec![],
+        ),
     ];
     for (action, form) in &attempts {
         let response = post(&srv, &bob, "/settings/tokens", action, form).await;
@@ -413,7 +432,7 @@ async fn revoke_deletes_the_grant_and_its_tokens_fail_at_once() {
     assert_eq!(status, 200);
     assert!(html.contains(OAUTH_APP.name) && html.contains(GITHUB_APP.name));
     assert!(html.contains("Full control of private repositories"));
-    assert!(html.contains("does not record when a token was last used"));
+    assert_eq!(html.matches("Never used").count(), 2, "{html}");
     let grant = srv
         .grants(&ALICE)
         .await
@@ -623,20 +642,54 @@ async fn an_app_registered_on_the_page_works_with_its_secret_until_rotated_and_g
     let (_, list) = page(&srv, &bob, "/settings/developers").await;
     assert!(list.contains(&client_id) && list.contains("Bob&#39;s tool"));
     assert!(list.contains("yes (8 hours"));
-    // A new secret: the old one stops at once.
-    let response = post(
-        &srv,
-        &bob,
-        "/settings/developers",
-        &format!("/settings/developers/{client_id}/secret"),
-        &[],
-    )
-    .await;
+    assert!(list.contains(&format!("*****{}", &secret[32..])), "{list}");
+    // Rotation without downtime: a second secret, and both work until the old one is deleted.
+    let new_secret = format!("/settings/developers/{client_id}/secret");
+    let response = post(&srv, &bob, "/settings/developers", &new_secret, &[]).await;
     assert_eq!(response.status(), 200);
     let rotated = shown_once(&response.text().await.unwrap(), "client-secret");
     assert_ne!(rotated, secret);
+    assert_eq!(check(secret.clone()).await.unwrap().status(), 404);
+    assert_eq!(check(rotated.clone()).await.unwrap().status(), 404);
+    // A third is refused, with the reason, and changes nothing.
+    let response = post(&srv, &bob, "/settings/developers", &new_secret, &[]).await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("at most two client secrets"), "{html}");
+    assert!(!html.contains("id=\"client-secret\""));
+    // The page lists both, oldest first, each with its hint, and a delete button.
+    let (_, list) = page(&srv, &bob, "/settings/developers").await;
+    let old_at = list
+        .find(&format!("*****{}", &secret[32..]))
+        .expect("the old hint");
+    let new_at = list
+        .find(&format!("*****{}", &rotated[32..]))
+        .expect("the new hint");
+    assert!(old_at < new_at);
+    // Both of the new app's secrets signed a check in; the other app's has not been used.
+    assert_eq!(list.matches("Never used").count(), 1, "{list}");
+    assert_eq!(
+        list.matches("Last used within the last week").count(),
+        2,
+        "{list}"
+    );
+    let marker = format!("/settings/developers/{client_id}/secrets/");
+    let delete_old = list[list.find(&marker).expect("a delete form")..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let response = post(&srv, &bob, "/settings/developers", &delete_old, &[]).await;
+    assert_eq!(
+        location(&response),
+        "/settings/developers?notice=secret-deleted"
+    );
+    // The old one is refused at once; the new one goes on working.
     assert_eq!(check(secret).await.unwrap().status(), 401);
     assert_eq!(check(rotated.clone()).await.unwrap().status(), 404);
+    // Deleting it again: not found.
+    let response = post(&srv, &bob, "/settings/developers", &delete_old, &[]).await;
+    assert_eq!(response.status(), 404);
     // Deleted: gone from the page and from the API.
     let response = post(
         &srv,
@@ -738,4 +791,93 @@ async fn wrong_current_passwords_count_toward_the_lockout_and_a_2fa_account_need
         .await
         .unwrap();
     assert_eq!(basic.status(), 403);
+}
+
+/// The stored `last_used_at` (Unix seconds) of authorization `id`, from a dump.
+async fn stored_last_use(srv: &TestServer, id: &Value) -> Value {
+    let dump = srv.export().await;
+    dump["tables"]["authorizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == *id)
+        .expect("the authorization")["last_used_at"]
+        .clone()
+}
+
+/// "Last used" on the token and applications pages: a use is noted in memory, written when a
+/// page that shows it is read, marked again only once the stored date is an hour old, and
+/// shown in GitHub's approximate words as the clock moves on.
+#[tokio::test]
+async fn last_used_dates_follow_uses_to_the_hour() {
+    let srv = TestServer::spawn().await;
+    let t0 =
+        time::OffsetDateTime::from_unix_timestamp(time::OffsetDateTime::now_utc().unix_timestamp())
+            .unwrap();
+    srv.clock.pin(t0);
+    let alice = signed_in(&srv, &ALICE).await;
+    let pat = srv.create_pat(&ALICE, "used token").await;
+    let token = pat["token"].as_str().unwrap().to_owned();
+    let app_token = srv
+        .create_app_authorization(&ALICE, &OAUTH_APP, json!({}))
+        .await;
+    let (_, html) = page(&srv, &alice, "/settings/tokens").await;
+    assert!(html.contains("Never used"), "{html}");
+    let (_, html) = page(&srv, &alice, "/settings/applications").await;
+    assert!(html.contains("Never used"), "{html}");
+
+    // Used: on the page at once (the read writes the noted uses).
+    assert_eq!(user_with_token(&srv, &token).await, 200);
+    assert_eq!(
+        app_checks(&srv, &OAUTH_APP, app_token["token"].as_str().unwrap()).await,
+        200
+    );
+    let (_, html) = page(&srv, &alice, "/settings/tokens").await;
+    assert!(html.contains("Last used within the last week"), "{html}");
+    assert!(!html.contains("Never used"), "{html}");
+    let (_, html) = page(&srv, &alice, "/settings/applications").await;
+    assert!(html.contains("Last used within the last week"), "{html}");
+    assert_eq!(
+        stored_last_use(&srv, &pat["id"]).await,
+        json!(t0.unix_timestamp())
+    );
+    // A use is no change: the API's updated_at stays.
+    let listed = srv.authorizations(&ALICE).await;
+    let shown = listed.iter().find(|a| a["id"] == pat["id"]).unwrap();
+    assert_eq!(shown["updated_at"], pat["updated_at"]);
+
+    // Within the hour: not marked again. Past it: marked with the new time.
+    srv.clock.pin(t0 + time::Duration::minutes(30));
+    assert_eq!(user_with_token(&srv, &token).await, 200);
+    page(&srv, &alice, "/settings/tokens").await;
+    assert_eq!(
+        stored_last_use(&srv, &pat["id"]).await,
+        json!(t0.unix_timestamp())
+    );
+    let later = t0 + time::Duration::minutes(90);
+    srv.clock.pin(later);
+    assert_eq!(user_with_token(&srv, &token).await, 200);
+    page(&srv, &alice, "/settings/tokens").await;
+    assert_eq!(
+        stored_last_use(&srv, &pat["id"]).await,
+        json!(later.unix_timestamp())
+    );
+
+    // Ten days on, unused since: GitHub's coarser words.
+    srv.clock.pin(later + time::Duration::days(10));
+    let (_, html) = page(&srv, &alice, "/settings/tokens").await;
+    assert!(html.contains("Last used within the last 2 weeks"), "{html}");
+}
+
+/// A client secret's "last used" on the developer page: the one the app signs in with.
+#[tokio::test]
+async fn a_client_secrets_last_use_shows_on_the_developer_page() {
+    let srv = TestServer::spawn().await;
+    let bob = signed_in(&srv, &BOB).await;
+    let (_, html) = page(&srv, &bob, "/settings/developers").await;
+    assert!(html.contains("Never used"), "{html}");
+    assert_eq!(app_checks(&srv, &OTHER_APP, "ghp_unknown").await, 404);
+    let (_, html) = page(&srv, &bob, "/settings/developers").await;
+    assert!(html.contains("Last used within the last week"), "{html}");
+    assert!(html.contains(&format!("*****{}", &OTHER_APP.client_secret[32..])));
 }

@@ -2,7 +2,8 @@
 // Chromium, playwright-core, JavaScript off), against a `grantd serve` binary seeded with
 // examples/seed.toml plus a site admin. The admin registers an OAuth app on
 // /settings/developers and reads its secret from the page, which the app API then accepts;
-// then suspends octocat on /stafftools/users (octocat's password stops working at once) and
+// rotates it with two secrets live (both work; the old one, deleted, stops at once); then
+// suspends octocat on /stafftools/users (octocat's password stops working at once) and
 // lifts it. A screenshot of every page is saved. Run by scripts/browser-tests.
 
 import { test } from 'node:test';
@@ -76,6 +77,28 @@ site_admin = true
     assert.equal(await check(secret), 404, 'the app signs in; the token is unknown');
     assert.equal(await check('0'.repeat(40)), 401, 'a wrong secret is refused');
 
+    // Rotate without downtime: a second secret, both work; a third is refused; deleting the
+    // old one stops it at once while the new one goes on.
+    await page.goto(`${base}/settings/developers`);
+    await page.getByRole('button', { name: 'Generate a new client secret for browser app' }).click();
+    await page.getByText("You won't be able to see it again").waitFor();
+    const rotated = await page.getByLabel('Client secret (select it and copy)').inputValue();
+    assert.notEqual(rotated, secret);
+    assert.equal(await check(secret), 404, 'the old secret still signs in');
+    assert.equal(await check(rotated), 404, 'the new secret signs in');
+    await page.goto(`${base}/settings/developers`);
+    await page.getByRole('button', { name: 'Generate a new client secret for browser app' }).click();
+    await page.getByText('You can have at most two client secrets').waitFor();
+    const secrets = page.getByRole('list', { name: 'Client secrets of browser app' });
+    assert.match(await secrets.innerText(), new RegExp(`\\*{5}${secret.slice(32)}[\\s\\S]*\\*{5}${rotated.slice(32)}`));
+    await page.screenshot({ path: path.join(shots, 'admin-3-two-secrets.png'), fullPage: true });
+    await page
+      .getByRole('button', { name: `Delete client secret *****${secret.slice(32)} of browser app` })
+      .click();
+    await page.getByText('The client secret was deleted').waitFor();
+    assert.equal(await check(secret), 401, 'the deleted secret is refused at once');
+    assert.equal(await check(rotated), 404, 'the new secret goes on');
+
     // Suspend octocat: the password stops working at once; unsuspend brings it back.
     assert.equal(await basicUser(base, OCTOCAT, OCTOCAT_PASSWORD), 200);
     await page.goto(`${base}/stafftools/users`);
@@ -85,11 +108,11 @@ site_admin = true
     await page.getByRole('button', { name: `Unsuspend ${OCTOCAT}` }).waitFor();
     assert.match(await page.locator('main').innerText(), /Suspended since .*: browser test/);
     assert.equal(await basicUser(base, OCTOCAT, OCTOCAT_PASSWORD), 403);
-    await page.screenshot({ path: path.join(shots, 'admin-3-suspended.png'), fullPage: true });
+    await page.screenshot({ path: path.join(shots, 'admin-4-suspended.png'), fullPage: true });
     await page.getByRole('button', { name: `Unsuspend ${OCTOCAT}` }).click();
     await page.getByRole('button', { name: `Suspend ${OCTOCAT}`, exact: true }).waitFor();
     assert.equal(await basicUser(base, OCTOCAT, OCTOCAT_PASSWORD), 200);
-    await page.screenshot({ path: path.join(shots, 'admin-4-unsuspended.png'), fullPage: true });
+    await page.screenshot({ path: path.join(shots, 'admin-5-unsuspended.png'), fullPage: true });
   } finally {
     await context.close();
     child.kill('SIGTERM');

@@ -90,29 +90,31 @@ async fn upsert_app(
             .clone()
             .unwrap_or_else(|| app.generated_client_id.clone());
         let secret = app.secret.unwrap_or(app.generated_secret);
-        sqlx::query(
-            "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO apps (kind, name, url, owner_id, client_id, expire_user_tokens, \
              user_token_ttl, created_at, updated_at, callback_url, device_flow) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(app.kind.as_str())
         .bind(&app.name)
         .bind(&app.url)
         .bind(owner.id.0)
         .bind(client_id.as_str())
-        .bind(&secret.0[..])
         .bind(app.user_token_ttl.is_some())
         .bind(app.user_token_ttl.map(time::SignedDuration::whole_seconds))
         .bind(now)
         .bind(now)
         .bind(&app.callback_url)
         .bind(app.device_flow)
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(map_err)?;
+        insert_secret(tx, id, &secret, Some(&app.secret_last_eight), now).await?;
         return Ok((client_id, UpsertResult::Created));
     };
-    let secret = app.secret.unwrap_or(current.client_secret_digest);
+    // The file's secret replaces the stored ones unless it is one of them: a rotation made on
+    // the settings page survives a re-seed that names either live secret.
+    let new_secret = app.secret.filter(|s| !current.client_secrets.contains(s));
     let same = current.kind == app.kind
         && current.user_token_ttl == app.user_token_ttl
         && current.name == app.name
@@ -120,20 +122,27 @@ async fn upsert_app(
         && current.callback_url == app.callback_url
         && current.device_flow == app.device_flow
         && current.owner_id == owner.id
-        && current.client_secret_digest == secret;
+        && new_secret.is_none();
     if same {
         return Ok((current.client_id, UpsertResult::Unchanged));
     }
+    if let Some(secret) = new_secret {
+        sqlx::query("DELETE FROM app_secrets WHERE app_id = $1")
+            .bind(current.id.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        insert_secret(tx, current.id.0, &secret, Some(&app.secret_last_eight), now).await?;
+    }
     sqlx::query(
-        "UPDATE apps SET kind = $1, name = $2, url = $3, owner_id = $4, client_secret_digest = $5, \
-         expire_user_tokens = $6, user_token_ttl = $7, updated_at = $8, callback_url = $10, \
-         device_flow = $11 WHERE id = $9",
+        "UPDATE apps SET kind = $1, name = $2, url = $3, owner_id = $4, \
+         expire_user_tokens = $5, user_token_ttl = $6, updated_at = $7, callback_url = $9, \
+         device_flow = $10 WHERE id = $8",
     )
     .bind(app.kind.as_str())
     .bind(&app.name)
     .bind(&app.url)
     .bind(owner.id.0)
-    .bind(&secret.0[..])
     .bind(app.user_token_ttl.is_some())
     .bind(app.user_token_ttl.map(time::SignedDuration::whole_seconds))
     .bind(now)

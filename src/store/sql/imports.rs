@@ -11,7 +11,7 @@ use super::{
 use crate::domain::account::{
     Account, AccountRef, AccountType, Repository, RepositoryId, RepositorySelection, TokenScope,
 };
-use crate::domain::app::{App, AppKind, AppSummary, NewApp};
+use crate::domain::app::{App, AppKind, AppSummary, ClientSecretId, NewApp, StoredClientSecret};
 use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::{Authorization, NewAuthorization};
 use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
@@ -19,7 +19,7 @@ use crate::domain::grant::Grant;
 use crate::domain::otp::TotpSecret;
 use crate::domain::permission::Permissions;
 use crate::domain::scope::Scopes;
-use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::secret::{PasswordHashString, SecretDigest, SecretDigests};
 use crate::domain::session::{NewSession, Session, SessionHash};
 use crate::domain::web_flow::{StoredCode, TOKENS_PER_SCOPE_SET};
 use crate::domain::token::{RefreshHash, TokenHash};

@@ -49,7 +49,7 @@ fn user_from_columns(row: &DbRow, get: impl Fn(&str) -> String, seeds: &Seeds) -
 /// A token's authorization and its user in one query: the hot path of every token check.
 /// The user's columns are aliased `owner_*`; organizations cannot hold tokens.
 const TOKEN_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
-     a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, p.id AS app_id, p.kind AS app_kind, \
+     a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, a.last_used_at, p.id AS app_id, p.kind AS app_kind, \
      p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, p.user_token_ttl AS app_user_token_ttl, \
      a.scope_target_id, a.scope_permissions, a.scope_repository_selection, a.scope_repository_ids, \
      t.login AS target_login, t.type AS target_type, t.site_admin AS target_site_admin, \
@@ -67,8 +67,24 @@ fn token_record_from_row(row: &DbRow, seeds: &Seeds) -> Result<TokenRecord> {
     })
 }
 
-const APP_SELECT: &str = "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, p.callback_url, p.device_flow, \
-     p.client_secret_digest, p.user_token_ttl, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id";
+/// An app's first two secrets, oldest first, as columns `secret_1` and `secret_2` of a row of
+/// apps `p` (NULL where it has fewer): two lookups of the index on (app_id, id), so that the
+/// app stays one row and a token check one round trip.
+macro_rules! app_secret_columns {
+    ($alias:literal, $prefix:literal) => {
+        concat!(
+            "(SELECT digest FROM app_secrets s WHERE s.app_id = ", $alias, ".id ORDER BY s.id LIMIT 1) AS ",
+            $prefix, "secret_1, (SELECT digest FROM app_secrets s WHERE s.app_id = ", $alias,
+            ".id ORDER BY s.id LIMIT 1 OFFSET 1) AS ", $prefix, "secret_2"
+        )
+    };
+}
+
+const APP_SELECT: &str = concat!(
+    "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, p.callback_url, p.device_flow, ",
+    app_secret_columns!("p", ""),
+    ", p.user_token_ttl, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id"
+);
 
 /// Seconds, as stored, to a lifetime.
 fn ttl(seconds: Option<i64>) -> Option<Duration> {
@@ -87,9 +103,13 @@ fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
     let kind: String = row.try_get(get("kind").as_str()).map_err(backend)?;
     let client_id: String = row.try_get(get("client_id").as_str()).map_err(backend)?;
     let owner: String = row.try_get(get("owner_login").as_str()).map_err(backend)?;
-    let secret: Vec<u8> = row
-        .try_get(get("client_secret_digest").as_str())
-        .map_err(backend)?;
+    let mut secrets = Vec::with_capacity(2);
+    for column in ["secret_1", "secret_2"] {
+        let secret: Option<Vec<u8>> = row.try_get(get(column).as_str()).map_err(backend)?;
+        if let Some(secret) = secret {
+            secrets.push(SecretDigest(digest(&secret)?));
+        }
+    }
     Ok(App {
         id: AppId(row.try_get(get("id").as_str()).map_err(backend)?),
         kind: AppKind::parse(&kind).ok_or_else(|| corrupt("app kind"))?,
@@ -102,7 +122,7 @@ fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
         owner_id: UserId(row.try_get(get("owner_id").as_str()).map_err(backend)?),
         owner_login: Login::parse(&owner).ok_or_else(|| corrupt("login"))?,
         client_id: ClientId::parse(&client_id).ok_or_else(|| corrupt("client id"))?,
-        client_secret_digest: SecretDigest(digest(&secret)?),
+        client_secrets: SecretDigests::new(secrets),
         user_token_ttl: ttl(row
             .try_get(get("user_token_ttl").as_str())
             .map_err(backend)?),
@@ -113,11 +133,13 @@ fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
 
 /// The columns of the app that a token check names by client id (`apps r JOIN users ru`), as
 /// `req_*` beside the token's.
-const REQUESTING_APP_COLUMNS: &str = "r.id AS req_id, r.kind AS req_kind, r.name AS req_name, r.url AS req_url, \
+const REQUESTING_APP_COLUMNS: &str = concat!(
+    "r.id AS req_id, r.kind AS req_kind, r.name AS req_name, r.url AS req_url, \
      r.owner_id AS req_owner_id, ru.login AS req_owner_login, r.client_id AS req_client_id, \
-     r.callback_url AS req_callback_url, r.device_flow AS req_device_flow, \
-     r.client_secret_digest AS req_client_secret_digest, r.user_token_ttl AS req_user_token_ttl, \
-     r.created_at AS req_created_at, r.updated_at AS req_updated_at";
+     r.callback_url AS req_callback_url, r.device_flow AS req_device_flow, ",
+    app_secret_columns!("r", "req_"),
+    ", r.user_token_ttl AS req_user_token_ttl, r.created_at AS req_created_at, r.updated_at AS req_updated_at"
+);
 
 /// The app a client id names (columns `req_*`) and, in the same row, the token with hash `$2`
 /// whichever app it belongs to (the columns of [`TOKEN_SELECT`], NULL if there is none).
@@ -159,7 +181,7 @@ fn app_summary_from_row(row: &DbRow) -> Result<Option<AppSummary>> {
 }
 
 const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
-     a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, p.id AS app_id, p.kind AS app_kind, \
+     a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, a.last_used_at, p.id AS app_id, p.kind AS app_kind, \
      p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, p.user_token_ttl AS app_user_token_ttl, \
      a.scope_target_id, a.scope_permissions, a.scope_repository_selection, a.scope_repository_ids, \
      t.login AS target_login, t.type AS target_type, t.site_admin AS target_site_admin \
@@ -255,6 +277,11 @@ fn authorization_from_row(row: &DbRow) -> Result<Authorization> {
         updated_at: timestamp(row.try_get("updated_at").map_err(backend)?)?,
         expires_at: expires_at.map(timestamp).transpose()?,
         scoped_to: scope_from_row(row)?,
+        last_used_at: row
+            .try_get::<Option<i64>, _>("last_used_at")
+            .map_err(backend)?
+            .map(timestamp)
+            .transpose()?,
     })
 }
 
@@ -271,6 +298,11 @@ fn grant_from_row(row: &DbRow) -> Result<Grant> {
         )]),
         created_at: timestamp(created_at)?,
         updated_at: timestamp(updated_at.unwrap_or(created_at))?,
+        last_used_at: row
+            .try_get::<Option<i64>, _>("last_used_at")
+            .map_err(backend)?
+            .map(timestamp)
+            .transpose()?,
     })
 }
 
@@ -320,5 +352,16 @@ fn device_code_from_row(row: &DbRow) -> Result<StoredDeviceCode> {
         interval: row.try_get("interval_seconds").map_err(backend)?,
         last_polled_at: last_polled_at.map(timestamp).transpose()?,
         expires_at: timestamp(row.try_get("expires_at").map_err(backend)?)?,
+    })
+}
+
+/// A row of `SELECT id, last_eight, created_at, last_used_at FROM app_secrets`.
+fn client_secret_from_row(row: &DbRow) -> Result<StoredClientSecret> {
+    let last_used_at: Option<i64> = row.try_get("last_used_at").map_err(backend)?;
+    Ok(StoredClientSecret {
+        id: ClientSecretId(row.try_get("id").map_err(backend)?),
+        last_eight: row.try_get("last_eight").map_err(backend)?,
+        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
+        last_used_at: last_used_at.map(timestamp).transpose()?,
     })
 }

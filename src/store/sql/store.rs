@@ -729,26 +729,26 @@ impl Store for StoreImpl {
     async fn insert_app(&self, app: &NewApp) -> Result<App> {
         let mut tx = self.write().await?;
         let now = app.now.unix_timestamp();
-        sqlx::query(
-            "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, expire_user_tokens, \
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO apps (kind, name, url, owner_id, client_id, expire_user_tokens, \
              user_token_ttl, created_at, updated_at, callback_url, device_flow) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(app.kind.as_str())
         .bind(&app.name)
         .bind(&app.url)
         .bind(app.owner_id.0)
         .bind(app.client_id.as_str())
-        .bind(&app.client_secret_digest.0[..])
         .bind(app.user_token_ttl.is_some())
         .bind(app.user_token_ttl.map(time::SignedDuration::whole_seconds))
         .bind(now)
         .bind(now)
         .bind(&app.callback_url)
         .bind(app.device_flow)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
+        insert_secret(&mut tx, id, &app.client_secret_digest, Some(&app.client_secret_last_eight), now).await?;
         let stored = Self::fetch_app(&mut *tx, app.client_id.as_str())
             .await?
             .ok_or_else(|| corrupt("app"))?;
@@ -769,17 +769,27 @@ impl Store for StoreImpl {
         &self,
         id: AppId,
         digest: &SecretDigest,
+        last_eight: &str,
         now: OffsetDateTime,
     ) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE apps SET client_secret_digest = $1, updated_at = $2 WHERE id = $3")
-                .bind(&digest.0[..])
-                .bind(now.unix_timestamp())
-                .bind(id.0)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        let mut tx = self.write().await?;
+        let done = sqlx::query("UPDATE apps SET updated_at = $1 WHERE id = $2")
+            .bind(now.unix_timestamp())
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM app_secrets WHERE app_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        insert_secret(&mut tx, id.0, digest, Some(last_eight), now.unix_timestamp()).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn delete_app(&self, id: AppId) -> Result<bool> {
@@ -1580,4 +1590,125 @@ impl Store for StoreImpl {
         tx.commit().await.map_err(map_err)?;
         Ok(Some(stored))
     }
+
+    async fn list_app_secrets(&self, app: AppId) -> Result<Vec<StoredClientSecret>> {
+        let rows = sqlx::query(
+            "SELECT id, last_eight, created_at, last_used_at FROM app_secrets WHERE app_id = $1 ORDER BY id",
+        )
+        .bind(app.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(client_secret_from_row).collect()
+    }
+
+    async fn insert_app_secret(
+        &self,
+        app: AppId,
+        digest: &SecretDigest,
+        last_eight: &str,
+        max: usize,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredClientSecret>> {
+        let mut tx = self.write().await?;
+        // The app's row, locked until commit (PostgreSQL; SQLite's write lock covers it): racing
+        // inserts count one after the other.
+        let sql = format!("SELECT id FROM apps WHERE id = $1{LOCK_FOR_UPDATE}");
+        let exists: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(app.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_secrets WHERE app_id = $1")
+            .bind(app.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if usize::try_from(live).unwrap_or(usize::MAX) >= max {
+            return Ok(None);
+        }
+        let id = insert_secret(&mut tx, app.0, digest, Some(last_eight), now.unix_timestamp()).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(StoredClientSecret {
+            id: ClientSecretId(id),
+            last_eight: Some(last_eight.to_owned()),
+            created_at: now,
+            last_used_at: None,
+        }))
+    }
+
+    async fn delete_app_secret(&self, app: AppId, id: ClientSecretId) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM app_secrets WHERE id = $1 AND app_id = $2")
+            .bind(id.0)
+            .bind(app.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn mark_used(
+        &self,
+        tokens: &[AuthorizationId],
+        secrets: &[(AppId, SecretDigest)],
+        now: OffsetDateTime,
+        unless_after: OffsetDateTime,
+    ) -> Result<()> {
+        // Statements of at most this many ids: far below both engines' parameter limits.
+        const CHUNK: usize = 500;
+        let mut tx = self.write().await?;
+        for chunk in tokens.chunks(CHUNK) {
+            let ids: Vec<String> = (3..chunk.len() + 3).map(|i| format!("${i}")).collect();
+            // `updated_at` stays: a use is no change of the authorization.
+            let sql = format!(
+                "UPDATE authorizations SET last_used_at = $1 \
+                 WHERE (last_used_at IS NULL OR last_used_at <= $2) AND id IN ({})",
+                ids.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now.unix_timestamp())
+                .bind(unless_after.unix_timestamp());
+            for id in chunk {
+                query = query.bind(id.0);
+            }
+            query.execute(&mut *tx).await.map_err(map_err)?;
+        }
+        for (app, digest) in secrets {
+            sqlx::query(
+                "UPDATE app_secrets SET last_used_at = $1 \
+                 WHERE app_id = $2 AND digest = $3 AND (last_used_at IS NULL OR last_used_at <= $4)",
+            )
+            .bind(now.unix_timestamp())
+            .bind(app.0)
+            .bind(&digest.0[..])
+            .bind(unless_after.unix_timestamp())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+}
+
+/// Stores a client secret of app `app`; its id.
+async fn insert_secret(
+    tx: &mut Transaction<'static, Db>,
+    app: i64,
+    digest: &SecretDigest,
+    last_eight: Option<&str>,
+    now: i64,
+) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO app_secrets (app_id, digest, last_eight, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(app)
+    .bind(&digest.0[..])
+    .bind(last_eight)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(map_err)
 }

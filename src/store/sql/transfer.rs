@@ -51,13 +51,23 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("url", Column::Text),
             ("owner_id", Column::Int),
             ("client_id", Column::Text),
-            ("client_secret_digest", Column::Bytes),
             ("expire_user_tokens", Column::Flag),
             ("user_token_ttl", Column::OptInt),
             ("created_at", Column::Int),
             ("updated_at", Column::Int),
             ("callback_url", Column::OptText),
             ("device_flow", Column::LaterFlag),
+        ],
+    ),
+    (
+        "app_secrets",
+        &[
+            ("id", Column::Int),
+            ("app_id", Column::Int),
+            ("digest", Column::Bytes),
+            ("last_eight", Column::OptText),
+            ("created_at", Column::Int),
+            ("last_used_at", Column::OptInt),
         ],
     ),
     ("org_members", &[("org_id", Column::Int), ("user_id", Column::Int)]),
@@ -90,6 +100,8 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("scope_repository_selection", Column::OptText),
             ("scope_repository_ids", Column::OptText),
             ("flow", Column::OptText),
+            // Absent from dumps made before it existed: never used.
+            ("last_used_at", Column::OptInt),
         ],
     ),
     (
@@ -166,8 +178,12 @@ impl StoreImpl {
             return Err(Error::Backend("the target database is not empty: import only into a new database".into()));
         }
         let mut counts = Vec::new();
+        let older_secrets = secrets_of_an_older_dump(dump);
         for (table, columns) in TABLES {
-            let rows = dump["tables"][*table].as_array().map_or(&[][..], Vec::as_slice);
+            let rows = match (*table, &older_secrets) {
+                ("app_secrets", Some(rows)) => rows.as_slice(),
+                _ => dump["tables"][*table].as_array().map_or(&[][..], Vec::as_slice),
+            };
             let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
             let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
             let sql = format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), placeholders.join(", "));
@@ -218,4 +234,29 @@ impl StoreImpl {
         tx.commit().await.map_err(map_err)?;
         Ok(counts)
     }
+}
+
+/// A dump made before apps had several secrets keeps each app's one secret as
+/// `apps.client_secret_digest` and has no `app_secrets`: those rows, made from it (hint
+/// unknown, created when the app last changed). `None` for a dump of today's form.
+fn secrets_of_an_older_dump(dump: &serde_json::Value) -> Option<Vec<serde_json::Value>> {
+    if dump["tables"].get("app_secrets").is_some() {
+        return None;
+    }
+    let apps = dump["tables"]["apps"].as_array()?;
+    Some(
+        apps.iter()
+            .zip(1_i64..)
+            .map(|(app, id)| {
+                serde_json::json!({
+                    "id": id,
+                    "app_id": app["id"],
+                    "digest": app["client_secret_digest"],
+                    "last_eight": null,
+                    "created_at": app["updated_at"],
+                    "last_used_at": null,
+                })
+            })
+            .collect(),
+    )
 }

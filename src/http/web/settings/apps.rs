@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::{Frame, SignedIn, answer, day, describe, failed, not_found, open, render, submit};
-use crate::domain::app::{self, App, AppKind, AppSpec};
+use crate::domain::app::{self, App, AppKind, AppSpec, ClientSecretId, StoredClientSecret};
 use crate::domain::grant::{self, Grant};
 use crate::domain::secret::ClientSecret;
 use crate::domain::{Error, GrantId, web_flow};
@@ -30,6 +30,7 @@ pub struct Authorized {
     owner: String,
     scopes: Vec<(String, &'static str)>,
     granted: String,
+    last_used: &'static str,
 }
 
 #[derive(Template)]
@@ -66,6 +67,7 @@ async fn authorized_row(state: &AppState, grant: &Grant) -> Result<Authorized, E
             .map(|s| (s.clone(), web_flow::describe_scope(s)))
             .collect(),
         granted: day(grant.created_at),
+        last_used: crate::domain::usage::describe(grant.last_used_at, state.clock.now()),
     })
 }
 
@@ -79,6 +81,8 @@ pub async fn authorized(
         Ok(found) => found,
         Err(response) => return response,
     };
+    // The uses noted so far show at once, not a minute later.
+    state.flush_usage().await;
     let result = async {
         let grants = grant::list_for_page(&*state.store, signed_in.user(), GRANT_LIMIT)
             .await
@@ -152,6 +156,30 @@ pub async fn revoke_all(State(state): State<AppState>, headers: HeaderMap, body:
     answer(&signed_in.site.base, result)
 }
 
+/// One of an app's client secrets as the developer page shows it: GitHub's hint, never the
+/// secret.
+pub struct SecretRow {
+    id: i64,
+    /// `*****` and the last eight characters, as GitHub shows a secret.
+    hint: String,
+    created: String,
+    last_used: &'static str,
+}
+
+impl SecretRow {
+    fn of(secret: &StoredClientSecret, now: time::OffsetDateTime) -> Self {
+        Self {
+            id: secret.id.0,
+            hint: match &secret.last_eight {
+                Some(tail) => format!("*****{tail}"),
+                None => "***** (made before grantd kept hints)".to_owned(),
+            },
+            created: day(secret.created_at),
+            last_used: crate::domain::usage::describe(secret.last_used_at, now),
+        }
+    }
+}
+
 /// One of the user's apps as the developer page shows it.
 pub struct Owned {
     kind: &'static str,
@@ -162,11 +190,20 @@ pub struct Owned {
     device_flow: bool,
     expiring: bool,
     created: String,
+    secrets: Vec<SecretRow>,
 }
 
 impl Owned {
+    fn with_secrets(app: &App, secrets: &[StoredClientSecret], now: time::OffsetDateTime) -> Self {
+        Self {
+            secrets: secrets.iter().map(|s| SecretRow::of(s, now)).collect(),
+            ..Self::of(app)
+        }
+    }
+
     fn of(app: &App) -> Self {
         Self {
+            secrets: Vec::new(),
             kind: match app.kind {
                 AppKind::OAuth => "OAuth App",
                 AppKind::GitHub => "GitHub App",
@@ -223,21 +260,44 @@ pub async fn developers(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let result = async {
-        let apps = app::list_owned(&*state.store, signed_in.user().id)
+    state.flush_usage().await;
+    let result = developers_page(&state, &signed_in, notice, None).await;
+    answer(&signed_in.site.base, result)
+}
+
+/// The developer page, with `error` (a refused form) shown and answered 422.
+async fn developers_page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Result<Response, crate::http::web::PageError> {
+    let user = signed_in.user().id;
+    let apps = app::list_owned(&*state.store, user)
+        .await
+        .map_err(|e| failed(&e))?;
+    let mut rows = Vec::with_capacity(apps.len());
+    for app in &apps {
+        let secrets = app::list_owned_secrets(&*state.store, user, app.client_id.as_str())
             .await
             .map_err(|e| failed(&e))?;
-        render(
-            StatusCode::OK,
-            &DevelopersPage {
-                base: signed_in.site.base.clone(),
-                frame: signed_in.frame("developers", notice),
-                apps: apps.iter().map(Owned::of).collect(),
-            },
-        )
+        rows.push(Owned::with_secrets(app, &secrets, state.clock.now()));
     }
-    .await;
-    answer(&signed_in.site.base, result)
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut frame = signed_in.frame("developers", notice);
+    frame.error = error;
+    render(
+        status,
+        &DevelopersPage {
+            base: signed_in.site.base.clone(),
+            frame,
+            apps: rows,
+        },
+    )
 }
 
 /// `GET /settings/developers/new?kind=github|oauth`: the registration form.
@@ -352,8 +412,8 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
     answer(&signed_in.site.base, result)
 }
 
-/// `POST /settings/developers/{client_id}/secret`: a new client secret, shown once; the old
-/// one stops at once.
+/// `POST /settings/developers/{client_id}/secret`: a new client secret, shown once, live
+/// beside the one there is; with two live already, the page says to delete one first.
 pub async fn new_secret(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -364,16 +424,46 @@ pub async fn new_secret(
         Ok(found) => found,
         Err(response) => return response,
     };
+    let added = app::add_owned_secret(
+        &*state.store,
+        signed_in.user().id,
+        &client_id,
+        state.clock.now(),
+    )
+    .await;
+    let result = match added {
+        Ok((app, secret)) => secret_page(&signed_in, "New client secret", &app, &secret),
+        Err(Error::Invalid(errors)) => {
+            developers_page(&state, &signed_in, None, Some(describe(&errors))).await
+        }
+        Err(other) => Err(failed(&other)),
+    };
+    answer(&signed_in.site.base, result)
+}
+
+/// `POST /settings/developers/{client_id}/secrets/{secret_id}/delete`: the secret stops
+/// signing the app in at once. Another user's app or secret is the 404 page.
+pub async fn delete_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((client_id, secret_id)): Path<(String, String)>,
+    body: Body,
+) -> Response {
+    let (signed_in, _) = match submit(&state, &headers, body, "developers").await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
     let result = async {
-        let (app, secret) = app::rotate_owned_secret(
+        let id = secret_id.parse::<i64>().map_err(|_| not_found())?;
+        app::delete_owned_secret(
             &*state.store,
             signed_in.user().id,
             &client_id,
-            state.clock.now(),
+            ClientSecretId(id),
         )
         .await
         .map_err(|e| failed(&e))?;
-        secret_page(&signed_in, "New client secret", &app, &secret)
+        Ok(signed_in.back_to("developers", "secret-deleted"))
     }
     .await;
     answer(&signed_in.site.base, result)

@@ -67,6 +67,10 @@ pub fn routes() -> Router<AppState> {
             "/settings/developers/{client_id}/delete",
             post(apps::delete_app),
         )
+        .route(
+            "/settings/developers/{client_id}/secrets/{secret_id}/delete",
+            post(apps::delete_secret),
+        )
 }
 
 /// `GET /settings`: the first settings page.
@@ -223,6 +227,7 @@ fn notice(query: Option<&str>) -> Option<&'static str> {
         "revoked-all" => "Every application was revoked: their tokens no longer work.",
         "token-deleted" => "The token was deleted: it no longer works.",
         "app-deleted" => "The application was deleted with all its tokens.",
+        "secret-deleted" => "The client secret was deleted: it no longer works.",
         "two-factor-disabled" => {
             "Two-factor authentication is off: signing in takes the password alone."
         }

@@ -30,6 +30,8 @@ pub struct Row {
     expiry: String,
     expired: bool,
     created: String,
+    /// GitHub's words: "Never used", "Last used within the last week"…
+    last_used: &'static str,
 }
 
 impl Row {
@@ -52,6 +54,7 @@ impl Row {
             expiry,
             expired,
             created: day(token.created_at),
+            last_used: crate::domain::usage::describe(token.last_used_at, now),
         }
     }
 }
@@ -123,6 +126,8 @@ pub async fn list(
         Ok(found) => found,
         Err(response) => return response,
     };
+    // The uses noted so far show at once, not a minute later.
+    state.flush_usage().await;
     let result = async {
         let now = state.clock.now();
         let tokens = personal_token::list(&*state.store, signed_in.user(), LIST_LIMIT)
