@@ -541,7 +541,7 @@ where
     S::Future: Send + 'static,
 {
     type Response = Response;
-    type Error = Infallible;
+    type Error = Unanswered;
     type Future = InFlight<tower::util::Oneshot<S, Request>>;
 
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
@@ -565,13 +565,35 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F: Future> Future for InFlight<F> {
-    type Output = F::Output;
+impl<F: Future<Output = Result<Response, Infallible>>> Future for InFlight<F> {
+    type Output = Result<Response, Unanswered>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.project().served.poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Ok(response) = std::task::ready!(self.project().served.poll(cx));
+        // An error makes hyper close the connection (HTTP/1) or reset the stream (HTTP/2)
+        // without writing a byte of the answer.
+        if response
+            .extensions()
+            .get::<crate::http::faults::CloseUnanswered>()
+            .is_some()
+        {
+            return Poll::Ready(Err(Unanswered));
+        }
+        Poll::Ready(Ok(response))
     }
 }
+
+/// An answer the app asked not to send (the test controls' `drop` fault).
+#[derive(Debug)]
+pub struct Unanswered;
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("closed without an answer (a drop fault)")
+    }
+}
+
+impl std::error::Error for Unanswered {}
 
 /// Marks the request answered when dropped: hyper drops a request's future as soon as it has
 /// the answer (or the connection is gone).

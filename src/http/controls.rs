@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -25,7 +25,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::error::ApiError;
 use super::json::Json;
-use super::{AppState, Clock};
+use super::{AppState, Clock, faults};
 use crate::domain::user_token::{self, Flow};
 use crate::domain::{self, app, device_flow, scope::Scopes, user, web_flow};
 
@@ -113,11 +113,14 @@ pub struct JournalEntry {
     pub method: String,
     /// The route template (`/applications/{client_id}/token`); `null` when no route matched.
     pub route: Option<String>,
+    /// 0 for a request whose connection a `drop` fault closed unanswered.
     pub status: u16,
     /// The app whose client id authenticated the request, if one did.
     pub client_id: Option<String>,
     /// The user a token or a password authenticated, if one did.
     pub user: Option<String>,
+    /// The id of the fault that answered or delayed it, if one did (`/_grantd/faults`).
+    pub fault: Option<String>,
     /// When it was answered, by the controlled clock (RFC 3339).
     pub at: String,
 }
@@ -159,6 +162,8 @@ pub struct Controls {
     token_digest: [u8; 32],
     pub clock: Arc<ControlClock>,
     pub journal: Journal,
+    /// The live faults (`/_grantd/faults`).
+    pub faults: super::faults::Faults,
     /// Where snapshots are written (removed at exit).
     snapshots: tempfile::TempDir,
 }
@@ -170,6 +175,7 @@ impl Controls {
             token_digest: Sha256::digest(token.expose().as_bytes()).into(),
             clock: Arc::default(),
             journal: Journal::default(),
+            faults: super::faults::Faults::default(),
             snapshots: tempfile::Builder::new()
                 .prefix("grantd-snapshots-")
                 .tempdir()?,
@@ -217,6 +223,13 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/_grantd/device/approve", post(approve_device))
         .route("/_grantd/device/deny", post(deny_device))
         .route("/_grantd/oauth/authorize", post(authorize))
+        .route(
+            "/_grantd/faults",
+            get(faults::list_faults)
+                .post(faults::add_fault)
+                .delete(faults::clear_faults),
+        )
+        .route("/_grantd/faults/{id}", delete(faults::delete_fault))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -397,14 +410,15 @@ async fn restore(state: &AppState, controls: &Controls, name: &str) -> Result<bo
 }
 
 /// POST /_grantd/reset: back to the state right after seeding (users, apps, no tokens but the
-/// seed's, no counters), and the clock back to the system's. The journal is kept (see
-/// `DELETE /_grantd/requests`).
+/// seed's, no counters), the clock back to the system's, and no faults. The journal is kept
+/// (see `DELETE /_grantd/requests`).
 pub async fn reset(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
     let controls = controls(&state)?;
     if !restore(&state, controls, SEED_SNAPSHOT).await? {
         return Err(snapshots_unsupported());
     }
     controls.clock.reset();
+    controls.faults.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

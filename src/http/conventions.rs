@@ -90,7 +90,7 @@ impl RequestId {
     }
 
     /// The `X-GitHub-Request-Id` value: the one allocation an id costs.
-    fn header(self) -> HeaderValue {
+    pub(crate) fn header(self) -> HeaderValue {
         HeaderValue::from_bytes(&self.0)
             .unwrap_or(HeaderValue::from_static("0000:0000:00000:00000:00000000"))
     }
@@ -489,7 +489,7 @@ impl After {
         }
         let status = response.status().as_u16();
         if let Some(controls) = &self.controls {
-            record_in_journal(controls, status);
+            record_in_journal(controls, &response);
         }
         // A u64, not as_micros()'s u128, which JSON lines would write as a string.
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
@@ -504,7 +504,7 @@ impl After {
 
 /// Adds the answer of the current request to the test controls' journal, unless it was one of
 /// the controls' own.
-fn record_in_journal(controls: &super::controls::Controls, status: u16) {
+fn record_in_journal(controls: &super::controls::Controls, response: &Response) {
     let route = super::log::route();
     let route = route.as_ref().map(super::log::Route::as_str);
     if route.is_some_and(|r| r.starts_with("/_grantd/")) {
@@ -514,6 +514,17 @@ fn record_in_journal(controls: &super::controls::Controls, status: u16) {
         return;
     };
     let caller = super::log::caller();
+    let fault = response.extensions().get::<super::faults::Faulted>();
+    // A dropped connection was never answered: status 0.
+    let dropped = response
+        .extensions()
+        .get::<super::faults::CloseUnanswered>()
+        .is_some();
+    let status = if dropped {
+        0
+    } else {
+        response.status().as_u16()
+    };
     controls.journal.record(super::controls::JournalEntry {
         request_id: String::from_utf8_lossy(request_id.header().as_bytes()).into_owned(),
         method: method.to_string(),
@@ -521,6 +532,7 @@ fn record_in_journal(controls: &super::controls::Controls, status: u16) {
         status,
         client_id: caller.client_id,
         user: caller.user,
+        fault: fault.map(|f| f.0.to_string()),
         at: super::controls::rfc3339(super::Clock::now(&*controls.clock)),
     });
 }

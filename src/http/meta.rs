@@ -95,16 +95,18 @@ pub async fn authorizations_api_gate(
             );
             response
         }
-        ApiStatus::Removed => {
-            let mut error = ApiError::new(
-                StatusCode::GONE,
-                "The OAuth Authorizations API has been removed. Use the web application flow to create OAuth tokens, \
-                 and the personal access tokens settings page to create personal access tokens.",
-            );
-            error = error.documented(docs::AUTHORIZATIONS_API_DEPRECATION);
-            error.into_response()
-        }
+        ApiStatus::Removed => authorizations_api_removed().into_response(),
     }
+}
+
+/// The Authorizations API's 410 once removed (and during its brownouts: see `faults.rs`).
+pub fn authorizations_api_removed() -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "The OAuth Authorizations API has been removed. Use the web application flow to create OAuth tokens, \
+         and the personal access tokens settings page to create personal access tokens.",
+    )
+    .documented(docs::AUTHORIZATIONS_API_DEPRECATION)
 }
 
 const DEPRECATION_LINK: &str = "<https://developer.github.com/changes/2020-02-14-deprecating-oauth-auth-endpoint/>; rel=\"deprecation\"";

@@ -12,6 +12,7 @@ pub mod docs;
 mod drain;
 pub mod error;
 pub mod extract;
+pub mod faults;
 pub mod ghes;
 pub mod grants;
 pub mod graphql;
@@ -424,7 +425,10 @@ pub fn app(
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .map_request(drain::unread_bodies_drained)
-        .service(hot_routes::HotRoutes::new(routes, state))
+        .service(faults::Faulting::new(
+            hot_routes::HotRoutes::new(routes, state.clone()),
+            state,
+        ))
 }
 
 /// `Strict-Transport-Security` on every answer when clients reach grantd over https (its own

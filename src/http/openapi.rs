@@ -386,7 +386,23 @@ pub fn add_test_controls(document: &mut Value) {
         "request_id": { "type": "string" }, "method": { "type": "string" },
         "route": { "type": "string", "nullable": true }, "status": { "type": "integer" },
         "client_id": { "type": "string", "nullable": true }, "user": { "type": "string", "nullable": true },
+        "fault": { "type": "string", "nullable": true },
         "at": { "type": "string", "format": "date-time" } } });
+    let fault = json!({ "type": "object", "required": ["id", "match", "fault", "count", "remaining"], "properties": {
+        "id": { "type": "string" },
+        "match": { "type": "string", "description": "A route group (all, api, graphql, oauth, token, device, applications, \
+            authorizations, user) or one route of this description as \"METHOD /path\"" },
+        "fault": { "type": "string", "enum": ["status", "latency", "drop", "rate_limit", "secondary_rate_limit", "otp_required"] },
+        "status": { "type": "integer", "enum": [403, 410, 429, 500, 502, 503] },
+        "latency_ms": { "type": "integer", "minimum": 1, "maximum": super::faults::MAX_LATENCY_MS },
+        "count": { "type": "integer", "minimum": 1, "maximum": super::faults::MAX_COUNT, "nullable": true },
+        "remaining": { "type": "integer", "minimum": 0, "nullable": true },
+        "user": { "type": "string" } } });
+    let new_fault = json!({ "type": "object", "required": ["match", "fault"], "additionalProperties": false, "properties": {
+        "match": fault["properties"]["match"], "fault": fault["properties"]["fault"], "status": fault["properties"]["status"],
+        "latency_ms": fault["properties"]["latency_ms"],
+        "count": { "type": "integer", "minimum": 1, "maximum": super::faults::MAX_COUNT },
+        "user": { "type": "string", "maxLength": 39 } } });
     let mut snapshot_save = operation(
         "save-snapshot",
         "Save the whole state under a name",
@@ -445,12 +461,28 @@ pub fn add_test_controls(document: &mut Value) {
             "client_id": { "type": "string" }, "login": { "type": "string" }, "scopes": scopes,
             "redirect_uri": { "type": "string" }, "state": { "type": "string" },
             "code_challenge": { "type": "string" }, "code_challenge_method": { "type": "string", "enum": ["S256"] } } })))) });
+    paths["/_grantd/faults"] = json!({
+        "get": operation("list-faults", "The live faults, in the order they are tried",
+            json!({ "200": answer("The faults", &json!({ "type": "array", "items": fault })) }), None),
+        "post": operation("add-fault", "Make matching requests fail as GitHub fails",
+            json!({ "201": answer("The fault, as stored", &fault) }), Some(body(new_fault))),
+        "delete": operation("clear-faults", "Remove every fault", json!({ "204": no_content }), None),
+    });
+    let mut delete_fault = operation(
+        "delete-fault",
+        "Remove one fault",
+        json!({ "204": no_content }),
+        None,
+    );
+    delete_fault["parameters"] =
+        json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    paths["/_grantd/faults/{id}"] = json!({ "delete": delete_fault });
     document["components"]["securitySchemes"]["controlToken"] = json!({ "type": "http", "scheme": "bearer",
         "description": "The control token printed at start (`GRANTD_CONTROL_TOKEN`); also accepted in `X-Grantd-Control-Token`" });
     document["components"]["schemas"]["grantd-control-error"] = json!({ "type": "object", "required": ["message"],
         "properties": { "message": { "type": "string" }, "documentation_url": { "type": "string" }, "status": { "type": "string" } } });
     document["tags"] = json!([{ "name": "grantd-test-controls",
-        "description": "grantd's test controls (`serve --test-controls`): clock, reset, snapshots, flows without a browser, minting, the request journal" }]);
+        "description": "grantd's test controls (`serve --test-controls`): clock, reset, snapshots, faults, flows without a browser, minting, the request journal" }]);
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod conventions;
 mod conventions_binary;
 mod device_flow;
 mod expiry;
+mod faults;
 mod fuzz;
 mod get_or_create;
 #[cfg(unix)]

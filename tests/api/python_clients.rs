@@ -43,7 +43,7 @@ fn python() -> PathBuf {
 
 /// Runs `script` with `args` on another thread (the server runs on this test's runtime),
 /// for at most two minutes; asserts it succeeded.
-async fn run(script: &str, args: Vec<String>) -> String {
+pub(crate) async fn run(script: &str, args: Vec<String>) -> String {
     let child = Command::new(python())
         .arg(client_dir().join(script))
         .args(&args)

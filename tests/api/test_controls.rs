@@ -13,7 +13,7 @@ use crate::support::{
     write_file,
 };
 
-const TOKEN: &str = "test-control-token-0123456789";
+pub(crate) const TOKEN: &str = "test-control-token-0123456789";
 const EXPIRING_APP: &str = "Iv1.e0e1e2e3e4e5e6e7";
 const EXPIRING_SECRET: &str = "dddddddddddddddddddddddddddddddddddddddd";
 const CALLBACK: &str = "http://localhost:8765/callback";
@@ -35,14 +35,14 @@ fn fixture() -> String {
 }
 
 /// A `grantd serve --ephemeral --test-controls` process with [`TOKEN`].
-struct Controlled {
-    server: ServerProcess,
-    client: Client,
+pub(crate) struct Controlled {
+    pub(crate) server: ServerProcess,
+    pub(crate) client: Client,
     _dir: tempfile::TempDir,
 }
 
 impl Controlled {
-    fn start(extra: &[&str]) -> Self {
+    pub(crate) fn start(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let seed = write_file(dir.path(), "seed.toml", &fixture());
         let mut args = vec![
@@ -65,12 +65,12 @@ impl Controlled {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
 
     /// A request to a control route, with the control token.
-    fn ctl(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn ctl(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
             .request(method, self.url(path))
             .bearer_auth(TOKEN)
@@ -87,7 +87,7 @@ impl Controlled {
     }
 
     /// Mints a token for `login` and `client_id` through the controls.
-    async fn mint(&self, login: &str, client_id: &str, extra: Value) -> Value {
+    pub(crate) async fn mint(&self, login: &str, client_id: &str, extra: Value) -> Value {
         let mut body = json!({ "login": login, "client_id": client_id, "scopes": ["repo"] });
         if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
             body.extend(extra.clone());
@@ -124,7 +124,7 @@ impl Controlled {
     }
 }
 
-fn access_token(body: &Value) -> String {
+pub(crate) fn access_token(body: &Value) -> String {
     body["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no access_token in {body}"))
@@ -141,6 +141,7 @@ async fn controls_are_absent_without_the_flag() {
         (Method::GET, "/_grantd/clock"),
         (Method::POST, "/_grantd/reset"),
         (Method::POST, "/_grantd/tokens"),
+        (Method::GET, "/_grantd/faults"),
     ] {
         let res = client
             .request(method, server.url(path))
@@ -458,7 +459,7 @@ async fn refresh_tokens_expire_with_the_clock() {
     assert!(answer["access_token"].is_string(), "{answer}");
 }
 
-async fn request_device_codes(srv: &Controlled) -> Value {
+pub(crate) async fn request_device_codes(srv: &Controlled) -> Value {
     let res = srv
         .client
         .post(srv.url("/login/device/code"))
