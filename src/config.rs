@@ -221,6 +221,13 @@ pub struct TestingArgs {
     /// a random one is made and printed at start if absent.
     #[arg(long, env = "GRANTD_CONTROL_TOKEN", requires = "test_controls", value_parser = parse_control_token, hide_env_values = true)]
     pub control_token: Option<crate::http::controls::ControlToken>,
+    /// Draw tokens, refresh tokens, codes, device and user codes, session ids, client ids and
+    /// secrets from a stream seeded with N instead of the OS's random source, so that a test
+    /// suite gets the same values from run to run for the same requests sent one after another
+    /// (concurrent requests draw in whatever order they run). Anyone who knows N can predict
+    /// every token: allowed only with --test-controls or --ephemeral.
+    #[arg(long, env = "GRANTD_RNG_SEED", value_name = "N")]
+    pub rng_seed: Option<u64>,
 }
 
 /// `--control-token`: sent in a header, so only characters that need no quoting, and long

@@ -104,6 +104,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.listen
         );
     }
+    if let Some(seed) = args.testing.rng_seed {
+        if !args.testing.test_controls && !args.testing.ephemeral {
+            anyhow::bail!(
+                "--rng-seed makes every token and code predictable to whoever knows the seed; \
+                 it is only allowed with --test-controls or --ephemeral"
+            );
+        }
+        // Before the seed file is loaded, so the secrets it generates follow the seed too.
+        crate::domain::random::seed(seed);
+    }
     // Kept until `run` returns, when the directory and the database in it are removed.
     let (store, ephemeral) = open_and_seed(&args, settings).await?;
     let controls = if args.testing.test_controls {

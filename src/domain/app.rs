@@ -47,7 +47,7 @@ impl AppKind {
     /// for OAuth apps, `Iv1.` + 16 hex for GitHub Apps.
     pub fn generate_client_id(self) -> Result<ClientId, getrandom::Error> {
         let mut bytes = [0u8; 10];
-        getrandom::fill(&mut bytes)?;
+        super::random::fill(&mut bytes)?;
         let text = match self {
             Self::OAuth => hex::encode(bytes),
             Self::GitHub => format!("Iv1.{}", hex::encode(&bytes[..8])),

@@ -158,7 +158,7 @@ fn sha256(text: &str) -> [u8; 32] {
 /// 40 random hex characters.
 fn generate_device_code() -> Result<String, Error> {
     let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes)?;
+    super::random::fill(&mut bytes)?;
     Ok(hex::encode(bytes))
 }
 
@@ -169,7 +169,7 @@ fn generate_user_code() -> Result<String, Error> {
     let mut code = String::with_capacity(USER_CODE_LEN);
     while code.len() < USER_CODE_LEN {
         let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes)?;
+        super::random::fill(&mut bytes)?;
         for byte in bytes.into_iter().filter(|b| *b < LIMIT) {
             if code.len() == USER_CODE_LEN {
                 break;

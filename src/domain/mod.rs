@@ -16,6 +16,7 @@ pub mod limits;
 pub mod otp;
 pub mod permission;
 pub mod personal_token;
+pub mod random;
 pub mod scope;
 pub mod secret;
 pub mod session;

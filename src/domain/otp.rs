@@ -59,7 +59,7 @@ impl TotpSecret {
     /// `None` only if the system's random source failed.
     pub fn generate() -> Option<Self> {
         let mut bytes = [0u8; 20];
-        getrandom::fill(&mut bytes).ok()?;
+        super::random::fill(&mut bytes).ok()?;
         Self::parse(&Secret::Raw(bytes.to_vec()).to_encoded().to_string())
     }
 
@@ -155,6 +155,8 @@ impl SeedCipher {
     /// The stored form of `user`'s `secret`; `None` only if the system's random source failed.
     pub fn seal(&self, secret: &TotpSecret, user: UserId) -> Option<String> {
         let mut nonce = [0u8; NONCE_LEN];
+        // The OS's, never `--rng-seed`'s: a nonce repeated under the same key would expose
+        // both secrets it sealed.
         getrandom::fill(&mut nonce).ok()?;
         let aad = Self::associated_data(user);
         let payload = Payload {

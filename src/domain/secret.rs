@@ -51,6 +51,8 @@ impl Password {
     /// argon2id with the `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1: OWASP's
     /// recommendation). CPU-heavy: call from a blocking thread.
     pub fn hash(&self) -> Result<PasswordHashString, argon2::password_hash::Error> {
+        // Always the OS's, even under `--rng-seed`: a salt only makes stored hashes differ,
+        // which no test reads.
         let salt = SaltString::generate(&mut OsRng);
         let hash = Argon2::default().hash_password(self.0.as_bytes(), &salt)?;
         Ok(PasswordHashString(hash.to_string()))
@@ -81,7 +83,7 @@ impl ClientSecret {
     /// 40 lowercase hex characters (160 bits) from the OS's CSPRNG, as GitHub's.
     pub fn generate() -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; 20];
-        getrandom::fill(&mut bytes)?;
+        super::random::fill(&mut bytes)?;
         Ok(Self(hex::encode(bytes)))
     }
 

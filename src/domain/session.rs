@@ -64,7 +64,7 @@ impl SessionId {
 /// 32 random bytes as base64url text: session ids and the sign-in pages' per-browser secret.
 pub fn random_text() -> Result<String, Error> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)?;
+    super::random::fill(&mut bytes)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

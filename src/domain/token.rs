@@ -48,7 +48,8 @@ impl TokenKind {
 pub struct PlainToken(String);
 
 impl PlainToken {
-    /// Draws a new token of `kind` from the operating system's CSPRNG.
+    /// Draws a new token of `kind` from the operating system's CSPRNG (or `--rng-seed`'s
+    /// stream: see `random.rs`).
     pub fn generate(kind: TokenKind) -> Result<Self, getrandom::Error> {
         compose(kind.prefix()).map(Self)
     }
@@ -147,7 +148,7 @@ pub const REFRESH_PREFIX: &str = "ghr_";
 pub struct RefreshToken(String);
 
 impl RefreshToken {
-    /// Draws a new refresh token from the operating system's CSPRNG.
+    /// Draws a new refresh token, as [`PlainToken::generate`] does.
     pub fn generate() -> Result<Self, getrandom::Error> {
         compose(REFRESH_PREFIX).map(Self)
     }
@@ -195,13 +196,27 @@ fn checksum(data: &[u8]) -> [u8; CHECKSUM_LEN] {
     digits
 }
 
-/// `len` characters drawn uniformly from the base62 alphabet. Bytes of 248 and above are
-/// rejected rather than reduced modulo 62, which would favour the first eight characters.
+/// `len` characters drawn uniformly from the base62 alphabet (from `--rng-seed`'s stream when
+/// set: see `random.rs`). Bytes of 248 and above are rejected rather than reduced modulo 62,
+/// which would favour the first eight characters.
 pub(crate) fn random_base62(len: usize) -> Result<String, getrandom::Error> {
+    base62_from(len, super::random::fill)
+}
+
+/// [`random_base62`] from the OS's CSPRNG whatever the seed: for credentials that must not be
+/// predictable even in a seeded test server (the control token).
+pub(crate) fn os_random_base62(len: usize) -> Result<String, getrandom::Error> {
+    base62_from(len, getrandom::fill)
+}
+
+fn base62_from(
+    len: usize,
+    fill: impl Fn(&mut [u8]) -> Result<(), getrandom::Error>,
+) -> Result<String, getrandom::Error> {
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
     while out.len() < len {
-        getrandom::fill(&mut buf)?;
+        fill(&mut buf)?;
         for &byte in &buf {
             if byte < 248 && out.len() < len {
                 out.push(char::from(BASE62[usize::from(byte % 62)]));

@@ -48,7 +48,7 @@ fn new_recovery_codes() -> Option<Vec<RecoveryCode>> {
     (0..RECOVERY_CODES)
         .map(|_| {
             let mut bytes = [0u8; 5];
-            getrandom::fill(&mut bytes).ok()?;
+            super::random::fill(&mut bytes).ok()?;
             let digits = hex::encode(bytes);
             Some(RecoveryCode(format!("{}-{}", &digits[..5], &digits[5..])))
         })

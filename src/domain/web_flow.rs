@@ -324,7 +324,7 @@ pub struct Code(String);
 impl Code {
     pub fn generate() -> Result<Self, Error> {
         let mut bytes = [0u8; 10];
-        getrandom::fill(&mut bytes)?;
+        super::random::fill(&mut bytes)?;
         Ok(Self(hex::encode(bytes)))
     }
 

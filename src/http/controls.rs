@@ -48,11 +48,12 @@ impl ControlToken {
         Self(text)
     }
 
-    /// 40 random base-62 characters after `gdc_`, so a leaked one is recognisable.
+    /// 40 random base-62 characters after `gdc_`, so a leaked one is recognisable; from the
+    /// OS even under `--rng-seed`, being a credential.
     pub fn generate() -> Result<Self, getrandom::Error> {
         Ok(Self(format!(
             "gdc_{}",
-            crate::domain::token::random_base62(40)?
+            crate::domain::token::os_random_base62(40)?
         )))
     }
 

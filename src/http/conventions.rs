@@ -52,7 +52,8 @@ impl RequestId {
             let mut bytes = [0u8; 16];
             // The OS random source failing is not worth failing requests over: the counter
             // alone still makes the ids unique.
-            let _ = getrandom::fill(&mut bytes);
+            // Under `--rng-seed`, from its stream: request ids repeat from run to run too.
+            let _ = crate::domain::random::fill(&mut bytes);
             let (a, b) = bytes.split_at(8);
             [
                 u64::from_le_bytes(a.try_into().unwrap_or_default()),

@@ -131,7 +131,7 @@ const ZEN: &[&str] = &[
 pub async fn get_zen(caller: Caller) -> Response {
     let mut byte = [0u8; 1];
     // Which sentence is of no consequence: without the OS random source, the first one.
-    let _ = getrandom::fill(&mut byte);
+    let _ = crate::domain::random::fill(&mut byte);
     let sentence = ZEN[usize::from(byte[0]) % ZEN.len()];
     (
         scope_headers(&caller, ""),

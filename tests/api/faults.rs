@@ -1,7 +1,8 @@
 //! The test controls' faults (`/_grantd/faults`) and `--rng-seed`, through the built binary:
 //! each fault as GitHub's own clients see it (octokit's RequestError, PyGithub's exceptions),
 //! `drop` and `latency` over raw HTTP, counts that expire, deleting and clearing, reset, the
-//! 422s and 401s of the control routes.
+//! 422s and 401s of the control routes; and two seeded servers handing out the same tokens
+//! and codes for the same requests.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,8 +12,8 @@ use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 use crate::octokit::run_script;
-use crate::support::{ALICE, BOB, OAUTH_APP};
-use crate::test_controls::{Controlled, TOKEN, access_token};
+use crate::support::{ALICE, BOB, OAUTH_APP, ServerProcess, grantd};
+use crate::test_controls::{Controlled, TOKEN, access_token, request_device_codes};
 
 /// Adds a fault; asserts the 201 and returns the fault as stored.
 async fn add(srv: &Controlled, fault: Value) -> Value {
@@ -644,4 +645,73 @@ async fn bad_faults_are_refused_with_githubs_errors() {
         );
     }
     assert!(!TOKEN.is_empty());
+}
+
+/// What one seeded server hands out for the same three requests: a minted token, a web-flow
+/// code and a pair of device codes.
+async fn seeded_values(seed: &str) -> Vec<String> {
+    let srv = Controlled::start(&["--rng-seed", seed]);
+    let minted = srv.mint(ALICE.login, OAUTH_APP.client_id, json!({})).await;
+    let authorized: Value = srv
+        .ctl(Method::POST, "/_grantd/oauth/authorize")
+        .json(&json!({ "client_id": OAUTH_APP.client_id, "login": ALICE.login }))
+        .send()
+        .await
+        .expect("authorize")
+        .json()
+        .await
+        .expect("JSON");
+    let codes = request_device_codes(&srv).await;
+    vec![
+        access_token(&minted),
+        authorized["code"].as_str().expect("code").to_owned(),
+        codes["device_code"]
+            .as_str()
+            .expect("device code")
+            .to_owned(),
+        codes["user_code"].as_str().expect("user code").to_owned(),
+    ]
+}
+
+#[tokio::test]
+async fn the_same_seed_hands_out_the_same_tokens_and_codes() {
+    let first = seeded_values("7").await;
+    let second = seeded_values("7").await;
+    assert_eq!(first, second);
+    let other = seeded_values("8").await;
+    for (a, b) in first.iter().zip(&other) {
+        assert_ne!(a, b);
+    }
+}
+
+#[test]
+fn rng_seed_is_refused_without_test_controls_or_ephemeral() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("grantd.db").display());
+    let out = grantd(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            &db,
+            "--rng-seed",
+            "7",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--rng-seed")
+            && stderr.contains("only allowed with --test-controls or --ephemeral"),
+        "{stderr}"
+    );
+    // Allowed with --ephemeral alone.
+    let server = ServerProcess::start(
+        &db,
+        &["--ephemeral", "--rng-seed", "7"],
+        &dir.path().join("stderr.log"),
+    );
+    drop(server);
 }
