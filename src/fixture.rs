@@ -10,7 +10,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::domain::app::{self, AppKind, AppSpec};
-use crate::domain::secret::{ClientSecret, Password};
+use crate::domain::secret::{ClientSecret, Password, PasswordCost};
 use crate::domain::user::{self, UserSpec};
 use crate::domain::{self as domain_mod, ClientId, Login};
 use crate::store::{
@@ -137,6 +137,17 @@ pub async fn load_file(
     path: &Path,
     now: OffsetDateTime,
 ) -> Result<Report, Error> {
+    load_file_at(store, path, now, PasswordCost::Standard).await
+}
+
+/// [`load_file`], hashing the users' passwords at `cost`: [`PasswordCost::Throwaway`] only
+/// for a database removed at exit (`serve --ephemeral`).
+pub async fn load_file_at(
+    store: &dyn Store,
+    path: &Path,
+    now: OffsetDateTime,
+    cost: PasswordCost,
+) -> Result<Report, Error> {
     let fail = |entry: Option<String>, problem: String| failure(path, entry, problem);
     let text = std::fs::read_to_string(path)
         .map_err(|e| fail(None, format!("cannot read the file: {e}")))?;
@@ -145,7 +156,7 @@ pub async fn load_file(
         fail(entry, problem)
     })?;
 
-    let (users, logins) = plan_users(store, path, file.users).await?;
+    let (users, logins) = plan_users(store, path, file.users, cost).await?;
     let (apps, generated) = plan_apps(store, path, file.apps, &logins).await?;
     let orgs = plan_orgs(store, path, file.orgs, &logins).await?;
     let repos = plan_repos(store, path, file.repos, &logins, &orgs).await?;
@@ -212,6 +223,7 @@ async fn plan_users(
     store: &dyn Store,
     path: &Path,
     entries: Vec<UserEntry>,
+    cost: PasswordCost,
 ) -> Result<(Vec<UserUpsert>, HashMap<String, usize>), Error> {
     let fail = |entry: Option<String>, problem: String| failure(path, entry, problem);
     let mut users = Vec::new();
@@ -250,7 +262,7 @@ async fn plan_users(
             None
         } else {
             Some(
-                user::hash_password(spec.password)
+                user::hash_password_at(spec.password, cost)
                     .await
                     .map_err(|e| fail(Some(name.clone()), e.to_string()))?,
             )

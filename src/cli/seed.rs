@@ -106,7 +106,13 @@ pub async fn load_and_report(
     output: OutputArgs,
 ) -> anyhow::Result<()> {
     let report = fixture::load_file(store, file, now()).await?;
-    print(output, &report_json(&report), || report_text(&report))
+    print_report(&report, output)
+}
+
+/// Prints what loading a fixture changed (generated client secrets included: this is their
+/// only showing).
+pub fn print_report(report: &Report, output: OutputArgs) -> anyhow::Result<()> {
+    print(output, &report_json(report), || report_text(report))
 }
 
 pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{OutputArgs, ServeArgs};
 use crate::domain::limits::{LoginThrottle, RateLimit};
+use crate::domain::secret::PasswordCost;
 use crate::http::controls::{ControlToken, Controls};
 use crate::http::{AppState, Limits};
 use crate::server::ConnectionLimits;
@@ -191,15 +192,21 @@ async fn open_and_seed(
     )
     .await
     .context("cannot open the database (check --db or GRANTD_DB)")?;
-    match (&args.seed, &ephemeral) {
-        (Some(seed), _) => {
-            super::seed::load_and_report(&*store, seed, OutputArgs { json: false }).await?;
-        }
-        (None, Some(ephemeral)) => {
-            let example = ephemeral.write_example_seed()?;
-            super::seed::load_and_report(&*store, &example, OutputArgs { json: false }).await?;
-        }
-        (None, None) => {}
+    let seed = match (&args.seed, &ephemeral) {
+        (Some(seed), _) => Some(seed.clone()),
+        (None, Some(ephemeral)) => Some(ephemeral.write_example_seed()?),
+        (None, None) => None,
+    };
+    if let Some(seed) = seed {
+        // The throwaway database dies with the process: its passwords get argon2id's lowest
+        // cost, so seeding ten users takes microseconds instead of a third of a second.
+        let cost = if ephemeral.is_some() {
+            PasswordCost::Throwaway
+        } else {
+            PasswordCost::Standard
+        };
+        let report = crate::fixture::load_file_at(&*store, &seed, super::now(), cost).await?;
+        super::seed::print_report(&report, OutputArgs { json: false })?;
     }
     Ok((store, ephemeral))
 }

@@ -47,14 +47,60 @@ impl fmt::Debug for PasswordHashString {
 /// that "no such user" costs as long as "wrong password" and reveals nothing.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0CGT3nZC1gWZ5cRy0rS54Q5LLi2ZTo1LhnM5JQj0F5Y";
 
+/// How much work hashing a password costs. Either way it is argon2id with a random salt, and
+/// the PHC string records the parameters, so verification needs no setting: it recomputes
+/// with the parameters the hash was made with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PasswordCost {
+    /// The `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1: OWASP's recommendation), for
+    /// every database that outlives the process.
+    #[default]
+    Standard,
+    /// argon2id's lowest parameters (m = 8 KiB, t = 1, p = 1), for `serve --ephemeral`'s
+    /// throwaway database only: it lives in a private temporary directory and is removed at
+    /// exit, so there is no stolen file to brute-force offline, and a test suite's server
+    /// starts (and its Basic-auth requests run) without paying ~30 ms of CPU per password.
+    /// Django's test settings make the same trade with a fast hasher.
+    Throwaway,
+}
+
+impl PasswordCost {
+    fn hasher(self) -> Result<Argon2<'static>, argon2::password_hash::Error> {
+        match self {
+            Self::Standard => Ok(Argon2::default()),
+            Self::Throwaway => {
+                let params = argon2::Params::new(
+                    argon2::Params::MIN_M_COST,
+                    argon2::Params::MIN_T_COST,
+                    argon2::Params::MIN_P_COST,
+                    None,
+                )?;
+                Ok(Argon2::new(
+                    argon2::Algorithm::Argon2id,
+                    argon2::Version::V0x13,
+                    params,
+                ))
+            }
+        }
+    }
+}
+
 impl Password {
-    /// argon2id with the `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1: OWASP's
-    /// recommendation). CPU-heavy: call from a blocking thread.
+    /// argon2id at [`PasswordCost::Standard`]. CPU-heavy: call from a blocking thread.
     pub fn hash(&self) -> Result<PasswordHashString, argon2::password_hash::Error> {
+        self.hash_at(PasswordCost::Standard)
+    }
+
+    /// argon2id at `cost`. CPU-heavy at [`PasswordCost::Standard`]: call from a blocking
+    /// thread.
+    pub fn hash_at(
+        &self,
+        cost: PasswordCost,
+    ) -> Result<PasswordHashString, argon2::password_hash::Error> {
         // Always the OS's, even under `--rng-seed`: a salt only makes stored hashes differ,
         // which no test reads.
         let salt = SaltString::generate(&mut OsRng);
-        let hash = Argon2::default().hash_password(self.0.as_bytes(), &salt)?;
+        let hash = cost.hasher()?.hash_password(self.0.as_bytes(), &salt)?;
         Ok(PasswordHashString(hash.to_string()))
     }
 
@@ -190,6 +236,22 @@ mod tests {
         assert!(Password::new("correct horse").verify(Some(&hash)));
         assert!(!Password::new("correct horsE").verify(Some(&hash)));
         assert!(!Password::new("correct horse").verify(None));
+    }
+
+    #[test]
+    fn a_throwaway_hash_records_its_low_cost_and_verifies_like_any_other() {
+        let hash = Password::new("correct horse")
+            .hash_at(PasswordCost::Throwaway)
+            .unwrap();
+        assert!(
+            hash.0.starts_with("$argon2id$v=19$m=8,t=1,p=1$"),
+            "{}",
+            hash.0
+        );
+        assert!(Password::new("correct horse").verify(Some(&hash)));
+        assert!(!Password::new("correct horsE").verify(Some(&hash)));
+        let standard = Password::new("x").hash_at(PasswordCost::Standard).unwrap();
+        assert!(standard.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::limits::{self, LoginThrottle, Subject};
 use super::otp::TotpSecret;
-use super::secret::{Password, PasswordHashString};
+use super::secret::{Password, PasswordCost, PasswordHashString};
 use super::{Error, FieldError, Login, UserId, error::ErrorCode};
 use crate::domain::store::{self, Store};
 
@@ -62,7 +62,15 @@ async fn with_hashing_slot<T: Send + 'static>(
 
 /// Hashes a password with argon2id, off the async workers and within the hashing slots.
 pub async fn hash_password(password: Password) -> Result<PasswordHashString, Error> {
-    with_hashing_slot(move || password.hash())
+    hash_password_at(password, PasswordCost::Standard).await
+}
+
+/// [`hash_password`] at `cost` (see [`PasswordCost`] for when the lower one is sound).
+pub async fn hash_password_at(
+    password: Password,
+    cost: PasswordCost,
+) -> Result<PasswordHashString, Error> {
+    with_hashing_slot(move || password.hash_at(cost))
         .await?
         .map_err(|e| Error::Internal(format!("argon2 failed: {e}")))
 }
