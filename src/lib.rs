@@ -10,6 +10,7 @@ pub mod fixture;
 pub mod http;
 pub mod server;
 pub mod store;
+pub mod testing;
 pub mod tls;
 
 use std::future::Future;

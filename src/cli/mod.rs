@@ -3,7 +3,7 @@
 
 mod app;
 mod seed;
-mod serve;
+pub(crate) mod serve;
 mod user;
 
 use std::io::Read;

@@ -66,6 +66,54 @@ fn log_panics() {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let prepared = prepare(args, Seeding::Printed).await?;
+    log_panics();
+    if let Some(tls) = &prepared.state.tls {
+        // Before the line below: a SIGHUP sent once it is out must not end the process.
+        reload_on_hangup(tls.clone());
+    }
+    // Scripts read the token from here, as they read the address.
+    if let Some(token) = &prepared.control_token {
+        println!("grantd control token: {}", token.expose());
+    }
+    if let Some(ca_file) = &prepared.ca_file {
+        println!("grantd TLS CA certificate: {}", ca_file.display());
+    }
+    // Scripts and tests wait for this line, so it goes to stdout, in one write.
+    println!("grantd listening on {}", prepared.address);
+    let served = crate::serve(prepared.listener, prepared.state, shutdown_signal())
+        .await
+        .context("the server failed");
+    drop(prepared.ephemeral);
+    served
+}
+
+/// A server ready to serve: its database opened and seeded, its socket bound, its state
+/// built. `serve` and `grantd::testing::TestServer` both start from here, so a test server
+/// in-process is the server the binary runs.
+pub struct Prepared {
+    pub listener: TcpListener,
+    pub address: std::net::SocketAddr,
+    pub state: AppState,
+    /// The control token of `--test-controls`, to show the caller.
+    pub control_token: Option<ControlToken>,
+    /// The CA clients must trust (`--tls-self-signed`), as an absolute path.
+    pub ca_file: Option<PathBuf>,
+    /// `--ephemeral`'s database directory, removed when dropped: keep it until the server
+    /// has stopped.
+    pub ephemeral: Option<Ephemeral>,
+}
+
+/// Whether loading the seed prints what it made (the generated client secrets' only showing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeding {
+    Printed,
+    Quiet,
+}
+
+/// Checks the flags, opens and seeds the database, makes the test controls and binds
+/// `--listen`; prints nothing but the seed's report (when `seeding` says so).
+pub async fn prepare(args: ServeArgs, seeding: Seeding) -> anyhow::Result<Prepared> {
     // Checked first, so that a bad flag stops the command before it touches the database.
     let limits = Limits {
         rate: RateLimit {
@@ -116,11 +164,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         crate::domain::random::seed(seed);
     }
     // Kept until `run` returns, when the directory and the database in it are removed.
-    let (store, ephemeral) = open_and_seed(&args, settings).await?;
-    let controls = if args.testing.test_controls {
-        Some(start_controls(args.testing.control_token.as_ref(), &*store).await?)
+    let (store, ephemeral) = open_and_seed(&args, settings, seeding).await?;
+    let (controls, control_token) = if args.testing.test_controls {
+        let (controls, token) =
+            start_controls(args.testing.control_token.as_ref(), &*store).await?;
+        (Some(controls), Some(token))
     } else {
-        None
+        (None, None)
     };
     let listener = TcpListener::bind(args.listen)
         .await
@@ -130,16 +180,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args
         .public_url
         .unwrap_or_else(|| format!("{scheme}://{address}"));
-    log_panics();
-    if let Some(tls) = &tls {
-        // Before the line below: a SIGHUP sent once it is out must not end the process.
-        reload_on_hangup(tls.clone());
-    }
-    if let Some(ca_file) = &ca_file {
-        println!("grantd TLS CA certificate: {}", ca_file.display());
-    }
-    // Scripts and tests wait for this line, so it goes to stdout, in one write.
-    println!("grantd listening on {address}");
     let metrics = args.metrics.enabled(address);
     tracing::info!(%address, %public_url, metrics, "serving");
     let mut state = AppState::new(store, public_url)
@@ -161,11 +201,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(controls) = controls {
         state = state.with_controls(controls);
     }
-    let served = crate::serve(listener, state, shutdown_signal())
-        .await
-        .context("the server failed");
-    drop(ephemeral);
-    served
+    Ok(Prepared {
+        listener,
+        address,
+        state,
+        control_token,
+        ca_file,
+        ephemeral,
+    })
 }
 
 /// Opens the database (`--db`, or `--ephemeral`'s, returned to be kept until exit) and loads
@@ -173,6 +216,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn open_and_seed(
     args: &ServeArgs,
     settings: crate::store::PoolSettings,
+    seeding: Seeding,
 ) -> anyhow::Result<(std::sync::Arc<dyn crate::store::Store>, Option<Ephemeral>)> {
     let ephemeral = if args.testing.ephemeral {
         Some(Ephemeral::create()?)
@@ -206,16 +250,18 @@ async fn open_and_seed(
             PasswordCost::Standard
         };
         let report = crate::fixture::load_file_at(&*store, &seed, super::now(), cost).await?;
-        super::seed::print_report(&report, OutputArgs { json: false })?;
+        if seeding == Seeding::Printed {
+            super::seed::print_report(&report, OutputArgs { json: false })?;
+        }
     }
     Ok((store, ephemeral))
 }
 
-/// The test controls, their seed state saved; prints the control token.
+/// The test controls, their seed state saved, and their token.
 async fn start_controls(
     token: Option<&ControlToken>,
     store: &dyn crate::store::Store,
-) -> anyhow::Result<std::sync::Arc<Controls>> {
+) -> anyhow::Result<(std::sync::Arc<Controls>, ControlToken)> {
     let token = match token {
         Some(token) => token.clone(),
         None => ControlToken::generate()
@@ -229,9 +275,7 @@ async fn start_controls(
     {
         tracing::warn!("reset and snapshots need SQLite: /_grantd/reset answers 501");
     }
-    // Scripts read it from here, as they read the address.
-    println!("grantd control token: {}", token.expose());
-    Ok(std::sync::Arc::new(controls))
+    Ok((std::sync::Arc::new(controls), token))
 }
 
 /// The example fixture, loaded by `--ephemeral` without `--seed`.
@@ -241,7 +285,7 @@ const EXAMPLE_SEED: &str = include_str!("../../examples/seed.toml");
 /// rather than `sqlite::memory:` because the server opens it more than once: a pool of
 /// connections (each would get a database of its own in memory) and the token index's own
 /// connection, which watches the write-ahead log that only a file has.
-struct Ephemeral {
+pub struct Ephemeral {
     dir: tempfile::TempDir,
     url: String,
     key_file: PathBuf,

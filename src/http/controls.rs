@@ -77,7 +77,8 @@ pub struct ControlClock {
 }
 
 impl ControlClock {
-    fn offset(&self) -> i64 {
+    /// How far the clock is from the system's, in seconds.
+    pub fn offset(&self) -> i64 {
         self.offset_seconds.load(Ordering::Relaxed)
     }
 
@@ -140,7 +141,7 @@ impl Journal {
     }
 
     /// The last `limit`, oldest first.
-    fn last(&self, limit: usize) -> Vec<JournalEntry> {
+    pub fn last(&self, limit: usize) -> Vec<JournalEntry> {
         let entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         entries
             .iter()
@@ -149,7 +150,7 @@ impl Journal {
             .collect()
     }
 
-    fn clear(&self) {
+    pub fn clear(&self) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -310,6 +311,29 @@ pub async fn get_clock(State(state): State<AppState>) -> Result<Json<ClockState>
     Ok(clock_state(&controls(&state)?.clock))
 }
 
+/// Makes the clock read `at`, refused (422) more than ten years from the system's time.
+pub fn set_clock_to(clock: &ControlClock, at: OffsetDateTime) -> Result<(), ApiError> {
+    let offset = at.unix_timestamp() - OffsetDateTime::now_utc().unix_timestamp();
+    if offset.abs() > MAX_OFFSET_SECONDS {
+        return Err(invalid("now must be within ten years of the system's time"));
+    }
+    clock.set(at);
+    Ok(())
+}
+
+/// Moves the clock by `seconds` (back if negative), refused (422) if that would put it more
+/// than ten years from the system's time.
+pub fn advance_clock_by(clock: &ControlClock, seconds: i64) -> Result<(), ApiError> {
+    let offset = clock.offset().checked_add(seconds);
+    if offset.is_none_or(|o| o.abs() > MAX_OFFSET_SECONDS) {
+        return Err(invalid(
+            "seconds would move the clock more than ten years from the system's time",
+        ));
+    }
+    clock.advance(seconds);
+    Ok(())
+}
+
 #[derive(Deserialize)]
 struct SetClock {
     now: String,
@@ -324,13 +348,9 @@ pub async fn set_clock(
     let asked: SetClock = body(&bytes)?;
     let at = OffsetDateTime::parse(&asked.now, &Rfc3339)
         .map_err(|_| invalid("now must be an RFC 3339 time, such as 2030-01-01T00:00:00Z"))?;
-    let offset = at.unix_timestamp() - OffsetDateTime::now_utc().unix_timestamp();
-    if offset.abs() > MAX_OFFSET_SECONDS {
-        return Err(invalid("now must be within ten years of the system's time"));
-    }
     // Uses so far happened before the move: written with the time they happened at.
     state.flush_usage().await;
-    controls.clock.set(at);
+    set_clock_to(&controls.clock, at)?;
     Ok(clock_state(&controls.clock))
 }
 
@@ -346,14 +366,8 @@ pub async fn advance_clock(
 ) -> Result<Json<ClockState>, ApiError> {
     let controls = controls(&state)?;
     let asked: Advance = body(&bytes)?;
-    let offset = controls.clock.offset().checked_add(asked.seconds);
-    if offset.is_none_or(|o| o.abs() > MAX_OFFSET_SECONDS) {
-        return Err(invalid(
-            "seconds would move the clock more than ten years from the system's time",
-        ));
-    }
     state.flush_usage().await;
-    controls.clock.advance(asked.seconds);
+    advance_clock_by(&controls.clock, asked.seconds)?;
     Ok(clock_state(&controls.clock))
 }
 
@@ -414,13 +428,19 @@ async fn restore(state: &AppState, controls: &Controls, name: &str) -> Result<bo
 /// seed's, no counters), the clock back to the system's, and no faults. The journal is kept
 /// (see `DELETE /_grantd/requests`).
 pub async fn reset(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    let controls = controls(&state)?;
-    if !restore(&state, controls, SEED_SNAPSHOT).await? {
+    reset_to_seed(&state).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `POST /_grantd/reset` does.
+pub async fn reset_to_seed(state: &AppState) -> Result<(), ApiError> {
+    let controls = controls(state)?;
+    if !restore(state, controls, SEED_SNAPSHOT).await? {
         return Err(snapshots_unsupported());
     }
     controls.clock.reset();
     controls.faults.clear();
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -434,8 +454,14 @@ pub async fn save_snapshot(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Snapshot>), ApiError> {
-    let controls = controls(&state)?;
-    if !valid_snapshot_name(&name) {
+    save_named(&state, &name).await?;
+    Ok((StatusCode::CREATED, Json(Snapshot { name })))
+}
+
+/// What `POST /_grantd/snapshots/{name}` does.
+pub async fn save_named(state: &AppState, name: &str) -> Result<(), ApiError> {
+    let controls = controls(state)?;
+    if !valid_snapshot_name(name) {
         return Err(invalid(
             "name must be 1 to 64 letters, digits, _ or -, starting with a letter or digit",
         ));
@@ -443,7 +469,7 @@ pub async fn save_snapshot(
     if !state.store.supports_snapshots() {
         return Err(snapshots_unsupported());
     }
-    let file = controls.snapshot_file(&name);
+    let file = controls.snapshot_file(name);
     let count = saved_snapshots(controls)
         .map_err(|e| domain::Error::from(crate::store::Error::Backend(Box::new(e))))?;
     if !file.exists() && count >= MAX_SNAPSHOTS {
@@ -456,7 +482,7 @@ pub async fn save_snapshot(
         .save_snapshot(&file)
         .await
         .map_err(domain::Error::from)?;
-    Ok((StatusCode::CREATED, Json(Snapshot { name })))
+    Ok(())
 }
 
 /// POST /_grantd/snapshots/{name}/restore
@@ -464,11 +490,17 @@ pub async fn restore_snapshot(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let controls = controls(&state)?;
-    if !valid_snapshot_name(&name) || !restore(&state, controls, &name).await? {
+    restore_named(&state, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `POST /_grantd/snapshots/{name}/restore` does: 404 if never saved.
+pub async fn restore_named(state: &AppState, name: &str) -> Result<(), ApiError> {
+    let controls = controls(state)?;
+    if !valid_snapshot_name(name) || !restore(state, controls, name).await? {
         return Err(ApiError::not_found());
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -513,30 +545,31 @@ fn scopes(names: &[String]) -> Result<Scopes, ApiError> {
     Scopes::parse(names).map_err(|unknown| invalid(format!("unknown scopes: {unknown:?}")))
 }
 
-#[derive(Deserialize)]
-struct Mint {
-    login: String,
-    client_id: String,
+/// What `POST /_grantd/tokens` asks for.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Mint {
+    pub login: String,
+    pub client_id: String,
     #[serde(default)]
-    scopes: Vec<String>,
+    pub scopes: Vec<String>,
     /// Seconds the token lives; absent: as the app's tokens do.
-    expires_in: Option<i64>,
+    pub expires_in: Option<i64>,
 }
 
 /// A minted token, in the token endpoint's shape.
 #[derive(Serialize)]
 pub struct Minted {
-    access_token: String,
-    token_type: &'static str,
-    scope: String,
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    expires_in: Option<i64>,
+    pub expires_in: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
+    pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token_expires_in: Option<i64>,
+    pub refresh_token_expires_in: Option<i64>,
     /// The authorization's id, for `GET /authorizations/{id}`.
-    id: i64,
+    pub id: i64,
 }
 
 /// POST /_grantd/tokens `{"login","client_id","scopes":[..],"expires_in":N}`: a user token of
@@ -546,8 +579,13 @@ pub async fn mint_token(
     State(state): State<AppState>,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Minted>), ApiError> {
-    controls(&state)?;
     let asked: Mint = body(&bytes)?;
+    Ok((StatusCode::CREATED, Json(mint(&state, asked).await?)))
+}
+
+/// What `POST /_grantd/tokens` does.
+pub async fn mint(state: &AppState, asked: Mint) -> Result<Minted, ApiError> {
+    controls(state)?;
     let now = state.clock.now();
     let user = user::find(&*state.store, &asked.login).await?;
     let app = app::find(&*state.store, &asked.client_id).await?;
@@ -561,18 +599,15 @@ pub async fn mint_token(
         }
         Some(_) => return Err(invalid("expires_in must be 1 second to ten years")),
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(Minted {
-            access_token: issued.token.expose().to_owned(),
-            token_type: "bearer",
-            scope: issued.authorization.scopes.as_slice().join(","),
-            expires_in: issued.expires_in,
-            refresh_token: issued.refresh.as_ref().map(|r| r.token.expose().to_owned()),
-            refresh_token_expires_in: issued.refresh.as_ref().map(|r| r.expires_in),
-            id: issued.authorization.id.0,
-        }),
-    ))
+    Ok(Minted {
+        access_token: issued.token.expose().to_owned(),
+        token_type: "bearer",
+        scope: issued.authorization.scopes.as_slice().join(","),
+        expires_in: issued.expires_in,
+        refresh_token: issued.refresh.as_ref().map(|r| r.token.expose().to_owned()),
+        refresh_token_expires_in: issued.refresh.as_ref().map(|r| r.expires_in),
+        id: issued.authorization.id.0,
+    })
 }
 
 #[derive(Deserialize)]
@@ -604,12 +639,24 @@ async fn decide_device(
     bytes: &Bytes,
     approve: bool,
 ) -> Result<StatusCode, ApiError> {
-    controls(state)?;
     let asked: DeviceDecision = body(bytes)?;
+    decide_device_code(state, &asked.user_code, &asked.login, approve).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `POST /_grantd/device/approve` (`approve`) and `/deny` do: 404 if the code is
+/// unknown, expired or already decided.
+pub async fn decide_device_code(
+    state: &AppState,
+    user_code: &str,
+    login: &str,
+    approve: bool,
+) -> Result<(), ApiError> {
+    controls(state)?;
     let now = state.clock.now();
-    let user = user::find(&*state.store, &asked.login).await?;
-    match device_flow::decide(&*state.store, &user, &asked.user_code, approve, now).await? {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
+    let user = user::find(&*state.store, login).await?;
+    match device_flow::decide(&*state.store, &user, user_code, approve, now).await? {
+        Ok(true) => Ok(()),
         // Unknown, expired or already decided: nothing changed.
         Ok(false) => Err(ApiError::not_found()),
         Err(_too_many) => Err(ApiError::new(
@@ -619,23 +666,24 @@ async fn decide_device(
     }
 }
 
-#[derive(Deserialize)]
-struct Authorize {
-    client_id: String,
-    login: String,
+/// What `POST /_grantd/oauth/authorize` asks for.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Authorize {
+    pub client_id: String,
+    pub login: String,
     #[serde(default)]
-    scopes: Vec<String>,
-    redirect_uri: Option<String>,
-    state: Option<String>,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
+    pub scopes: Vec<String>,
+    pub redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
 }
 
 #[derive(Serialize)]
 pub struct Authorized {
     /// Where the consent page would send the browser: the redirect URI with `code` and `state`.
-    redirect_url: String,
-    code: String,
+    pub redirect_url: String,
+    pub code: String,
 }
 
 /// POST /_grantd/oauth/authorize: as if `login` had approved the app on the consent page; the
@@ -644,8 +692,16 @@ pub async fn authorize(
     State(state): State<AppState>,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Authorized>), ApiError> {
-    controls(&state)?;
     let asked: Authorize = body(&bytes)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(authorize_as(&state, asked).await?),
+    ))
+}
+
+/// What `POST /_grantd/oauth/authorize` does.
+pub async fn authorize_as(state: &AppState, asked: Authorize) -> Result<Authorized, ApiError> {
+    controls(state)?;
     let now = state.clock.now();
     let user = user::find(&*state.store, &asked.login).await?;
     let app = app::find(&*state.store, &asked.client_id).await?;
@@ -674,13 +730,10 @@ pub async fn authorize(
     if let Some(st) = asked.state.as_deref() {
         params.push(("state", st));
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(Authorized {
-            redirect_url: web_flow::with_query(&redirect_uri, &params),
-            code: code.expose().to_owned(),
-        }),
-    ))
+    Ok(Authorized {
+        redirect_url: web_flow::with_query(&redirect_uri, &params),
+        code: code.expose().to_owned(),
+    })
 }
 
 /// The `Date` header from the controlled clock, so that clients that read it (to judge

@@ -40,6 +40,11 @@ impl ApiError {
         self.status
     }
 
+    /// The `message` of the answer's body.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn requires_authentication() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Requires authentication")
     }

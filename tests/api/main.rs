@@ -62,6 +62,7 @@ mod slow_clients;
 mod support;
 mod suspension;
 mod test_controls;
+mod test_server;
 mod throttling;
 mod tls;
 mod token_index;
