@@ -142,5 +142,6 @@ machine_facts() { # key=value arguments for jsonl.py
     fi
     printf '%s\n' "nproc=$(nproc)" "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)" \
         "kernel=$(uname -sr)" "commit=$commit" "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-        "binary=${GRANTD_BIN:-target/release/grantd}" "load_avg=$(cut -d' ' -f1-3 /proc/loadavg)"
+        "binary=${GRANTD_BIN:-target/release/grantd}" "load_avg=$(cut -d' ' -f1-3 /proc/loadavg)" \
+        "grantd=$("$GRANTD" --version 2>/dev/null || echo unknown)"
 }

@@ -18,7 +18,8 @@ def main() -> None:
     runs = [r for r in records if r.get("type") == "run"]
     print("# The token endpoint: grantd beside oidc-provider\n")
     print(
-        f"{machine.get('date', '?')}, commit {machine.get('commit', '?')}, {machine.get('nproc', '?')} CPUs "
+        f"{machine.get('date', '?')}, commit {machine.get('commit', '?')}, binary {machine.get('binary', '?')} "
+        f"({machine.get('grantd', '?').replace('_', ' ')}), {machine.get('nproc', '?')} CPUs "
         f"({machine.get('cpu', '?')}), load average before the run {machine.get('load_avg', '?')}; "
         f"oidc-provider {machine.get('oidc_provider', '?')} on Node {machine.get('node', '?')}; "
         f"{machine.get('wrk', 'wrk')}, {machine.get('connections', '?')} connections, "
