@@ -80,32 +80,53 @@ fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::Backend(Box::new(error))
 }
 
-/// Turns unique-index violations into the [`Constraint`] they broke; SQLite names the
-/// indexed columns in its message ("UNIQUE constraint failed: users.login_key").
+/// SQLite's extended result codes of a broken uniqueness rule: `SQLITE_CONSTRAINT_UNIQUE`
+/// and `SQLITE_CONSTRAINT_PRIMARYKEY` (an explicit id already taken).
+const UNIQUE_VIOLATIONS: [&str; 2] = ["2067", "1555"];
+
+/// Which [`Constraint`] each unique index or key is, by the columns SQLite names for it.
+const UNIQUE_COLUMNS: [(&[&str], Constraint); 8] = [
+    (&["users.login_key"], Constraint::Login),
+    (&["apps.client_id"], Constraint::ClientId),
+    (&["authorizations.token_hash"], Constraint::TokenHash),
+    (
+        &[
+            "authorizations.user_id",
+            "authorizations.app_id",
+            "authorizations.fingerprint",
+        ],
+        Constraint::AppFingerprint,
+    ),
+    (
+        &["authorizations.user_id", "authorizations.note"],
+        Constraint::PersonalNote,
+    ),
+    (&["users.id"], Constraint::AccountId),
+    (&["repositories.id"], Constraint::AccountId),
+    (&["device_codes.user_code_hash"], Constraint::UserCode),
+];
+
+/// Turns unique violations into the [`Constraint`] they broke, and a lost database into
+/// [`Error::Unavailable`]. A violation is recognised by its extended result code. Which
+/// index it broke SQLite gives nowhere else than in the message's column list ("UNIQUE
+/// constraint failed: users.login_key": it has no constraint names, unlike PostgreSQL), so
+/// that list is compared whole with the columns of each index (see migrations/sqlite).
 fn map_err(error: sqlx::Error) -> Error {
     if let Some(db) = error.as_database_error()
-        && db.is_unique_violation()
+        && db
+            .code()
+            .is_some_and(|code| UNIQUE_VIOLATIONS.contains(&code.as_ref()))
     {
-        let message = db.message();
-        let constraint = if message.contains("users.login_key") {
-            Some(Constraint::Login)
-        } else if message.contains("apps.client_id") {
-            Some(Constraint::ClientId)
-        } else if message.contains("authorizations.token_hash") {
-            Some(Constraint::TokenHash)
-        } else if message.contains("authorizations.fingerprint") {
-            Some(Constraint::AppFingerprint)
-        } else if message.contains("authorizations.note") {
-            Some(Constraint::PersonalNote)
-        } else if message.contains("users.id") || message.contains("repositories.id") {
-            Some(Constraint::AccountId)
-        } else if message.contains("device_codes.user_code_hash") {
-            Some(Constraint::UserCode)
-        } else {
-            None
-        };
-        if let Some(constraint) = constraint {
-            return Error::Conflict(constraint);
+        let columns: Vec<&str> = db
+            .message()
+            .rsplit_once(": ")
+            .map(|(_, columns)| columns.split(", ").collect())
+            .unwrap_or_default();
+        if let Some((_, constraint)) = UNIQUE_COLUMNS
+            .iter()
+            .find(|(names, _)| *names == columns.as_slice())
+        {
+            return Error::Conflict(*constraint);
         }
     }
     super::unavailable_or_backend(error)
@@ -402,3 +423,87 @@ include!("sql/rows.rs");
 include!("sql/store.rs");
 include!("sql/fixture.rs");
 include!("sql/transfer.rs");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every unique rule of the schema that the domain answers `already_exists` for, broken on
+    /// a real, migrated database, maps to its [`Constraint`]; any other stays a failure.
+    #[tokio::test]
+    async fn each_unique_violation_maps_to_its_constraint() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("rules.db").display());
+        let store = SqliteStore::open(&url, None).await.expect("open");
+        sqlx::raw_sql(
+            "INSERT INTO users (id, login, login_key, created_at, updated_at) VALUES (1, 'a', 'a', 0, 0); \
+             INSERT INTO apps (id, kind, name, url, owner_id, client_id, client_secret_digest, created_at, updated_at) \
+               VALUES (1, 'oauth', 'n', 'u', 1, 'c', x'00', 0, 0); \
+             INSERT INTO repositories (id, owner_id, name, name_key) VALUES (1, 1, 'r', 'r'); \
+             INSERT INTO grants (id, user_id, app_id, created_at) VALUES (1, 1, 1, 0); \
+             INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, fingerprint, created_at, updated_at) \
+               VALUES (1, 1, 1, '', x'01', 'x', 'f', 0, 0); \
+             INSERT INTO authorizations (user_id, app_id, scopes, token_hash, token_last_eight, note, created_at, updated_at) \
+               VALUES (1, NULL, '', x'02', 'x', 'n', 0, 0); \
+             INSERT INTO device_codes (device_code_hash, user_code_hash, app_id, scopes, interval_seconds, created_at, expires_at) \
+               VALUES (x'01', x'01', 1, '', 5, 0, 9);",
+        )
+        .execute(&store.pool)
+        .await
+        .expect("the rows every rule below collides with");
+        let cases = [
+            (
+                "INSERT INTO users (login, login_key, created_at, updated_at) VALUES ('A', 'a', 0, 0)",
+                Some(Constraint::Login),
+            ),
+            (
+                "INSERT INTO users (id, login, login_key, created_at, updated_at) VALUES (1, 'b', 'b', 0, 0)",
+                Some(Constraint::AccountId),
+            ),
+            (
+                "INSERT INTO repositories (id, owner_id, name, name_key) VALUES (1, 1, 's', 's')",
+                Some(Constraint::AccountId),
+            ),
+            (
+                "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, created_at, updated_at) \
+                 VALUES ('oauth', 'm', 'u', 1, 'c', x'00', 0, 0)",
+                Some(Constraint::ClientId),
+            ),
+            (
+                "INSERT INTO authorizations (user_id, scopes, token_hash, token_last_eight, created_at, updated_at) \
+                 VALUES (1, '', x'01', 'x', 0, 0)",
+                Some(Constraint::TokenHash),
+            ),
+            (
+                "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, fingerprint, created_at, updated_at) \
+                 VALUES (1, 1, 1, '', x'03', 'x', 'f', 0, 0)",
+                Some(Constraint::AppFingerprint),
+            ),
+            (
+                "INSERT INTO authorizations (user_id, scopes, token_hash, token_last_eight, note, created_at, updated_at) \
+                 VALUES (1, '', x'04', 'x', 'n', 0, 0)",
+                Some(Constraint::PersonalNote),
+            ),
+            (
+                "INSERT INTO device_codes (device_code_hash, user_code_hash, app_id, scopes, interval_seconds, created_at, expires_at) \
+                 VALUES (x'02', x'01', 1, '', 5, 0, 9)",
+                Some(Constraint::UserCode),
+            ),
+            // Unique, but never the client's doing: a failure, not "already exists".
+            (
+                "INSERT INTO grants (user_id, app_id, created_at) VALUES (1, 1, 0)",
+                None,
+            ),
+        ];
+        for (sql, expected) in cases {
+            let error = sqlx::query(sql).execute(&store.pool).await.expect_err(sql);
+            match (map_err(error), expected) {
+                (Error::Conflict(constraint), Some(expected)) => {
+                    assert_eq!(constraint, expected, "{sql}");
+                }
+                (Error::Backend(_), None) => {}
+                (other, _) => panic!("{sql}: expected {expected:?}, got {other:?}"),
+            }
+        }
+    }
+}
