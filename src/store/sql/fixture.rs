@@ -1,4 +1,4 @@
-// Included into each SQL backend module (see `store/sql/mod.rs`): fixture upserts. Each
+// Shared SQL (see `imports.rs` for what the including module defines): fixture upserts. Each
 // brings one entry of a fixture plan into the database inside the caller's transaction, and
 // says whether it created, updated or left it.
 

@@ -1,4 +1,17 @@
-// Included into each SQL backend module: the imports of the shared SQL code.
+// The SQL both engines share, written once with `$N` placeholders (which SQLite and
+// PostgreSQL both take): this file and `rows.rs`, `store.rs`, `fixture.rs` and `transfer.rs`
+// are included (`include!`) into `sqlite.rs` and `postgres.rs`, and compiled once in each.
+//
+// What the including module defines for them:
+// - `Db` (the `sqlx::Database`), `DbRow` (its row), `StoreImpl` (the engine's store type,
+//   with fields `pool`, `seeds: Arc<Seeds>`, `direct: Arc<Direct>`,
+//   `lookups: Arc<dyn Lookups>` and `serving: Serving`);
+// - the dialect: `BEGIN_WRITE` (starts a write transaction), `LOCK_FOR_UPDATE` and
+//   `LOCK_AUTHORIZATION_FOR_UPDATE` (appended to reads a write depends on), `GRANT_SELECT`,
+//   `id_or_next`, `sync_sequence`, `sequence_position` and `set_sequence_position`;
+// - `map_err` (sqlx errors to `Error`, constraint names included) and `backend`;
+// - on `StoreImpl`: `SNAPSHOTS`, `copy_to`, `restore_from` (test-control snapshots) and
+//   `insert_authorization_rows` (a bulk insert, which each engine batches its own way).
 
 use async_trait::async_trait;
 use sqlx::{Row, Transaction};

@@ -1,5 +1,5 @@
-// Included into each SQL backend module (see `store/sql/mod.rs`): row decoding and the
-// SELECT lists both engines share. Names such as `DbRow` come from the including module.
+// Shared SQL (see `imports.rs` for what the including module defines): row decoding and the
+// SELECT lists both engines share.
 
 fn timestamp(seconds: i64) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(seconds).map_err(backend)

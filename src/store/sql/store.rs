@@ -1,5 +1,5 @@
-// Included into each SQL backend module (see `store/sql/mod.rs`): the `Store` implementation
-// both engines share, written once with `$N` placeholders, which SQLite and PostgreSQL both take.
+// Shared SQL (see `imports.rs` for what the including module defines): the `Store`
+// implementation both engines share, and `Direct`, the database's own lookups and counter rows.
 
 /// A list endpoint's table: its name, the alias its SELECT gives it, and that SELECT.
 struct Listing {

@@ -1,5 +1,5 @@
-// Included into each SQL backend module (see `store/sql/mod.rs`): `grantd export` / `import`.
-// One description of every table drives both directions, so a dump taken from one engine loads
+// Shared SQL (see `imports.rs` for what the including module defines): `grantd export` /
+// `import`. One description of every table drives both directions, so a dump taken from one engine loads
 // into the other unchanged: ids, token hashes and secret digests included, hence no token,
 // grant or password is lost in a move from SQLite to PostgreSQL.
 //
