@@ -57,8 +57,9 @@ use tokio::task::JoinHandle;
 use crate::cli::serve::{self, Seeding};
 use crate::config::ServeArgs;
 use crate::http::AppState;
-use crate::http::Clock as _;
-use crate::http::controls::{self, ControlClock, ControlToken, Controls};
+use crate::domain::clock::Clock as _;
+use crate::domain::clock::SystemClock;
+use crate::http::controls::{self, ControlToken, Controls};
 use crate::http::error::ApiError;
 
 pub use crate::http::controls::{Authorize, Authorized, JournalEntry, Minted};
@@ -334,7 +335,7 @@ impl std::fmt::Debug for TestServer {
 /// A [`TestServer`]'s clock: the system's moved by an offset, and still running (set to noon,
 /// it reads 12:00:05 five seconds later). Whole seconds; at most ten years from the system's.
 #[derive(Debug, Clone)]
-pub struct TestClock(Arc<ControlClock>);
+pub struct TestClock(Arc<SystemClock>);
 
 impl TestClock {
     pub fn now(&self) -> OffsetDateTime {

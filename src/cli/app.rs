@@ -5,8 +5,8 @@ use serde::Serialize;
 use super::{explain, now, open_store, print, read_stdin_line};
 use crate::config::{AppAddArgs, AppKindArg, DbArgs, OutputArgs};
 use crate::domain::app::{self, App, AppKind, AppSpec};
+use crate::domain::clock::timestamp;
 use crate::domain::secret::ClientSecret;
-use crate::http::schemas::timestamp;
 
 #[derive(Serialize)]
 struct AppJson {

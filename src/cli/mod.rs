@@ -146,8 +146,9 @@ fn print<T: Serialize>(
     Ok(())
 }
 
+/// A command's "now": the system's clock, the one the server reads too.
 fn now() -> time::OffsetDateTime {
-    domain::whole_seconds(time::OffsetDateTime::now_utc())
+    domain::clock::Clock::now(&domain::clock::SystemClock::default())
 }
 
 /// `grantd migrate`: opening a store applies the embedded migrations (or refuses a database

@@ -4,9 +4,9 @@ use serde::Serialize;
 
 use super::{explain, now, open_store, print, read_password};
 use crate::config::{DbArgs, OutputArgs};
+use crate::domain::clock::timestamp;
 use crate::domain::limits;
 use crate::domain::user::{self, User, UserSpec};
-use crate::http::schemas::timestamp;
 
 #[derive(Serialize)]
 struct UserJson {

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod app;
 pub mod app_token;
 pub mod authorization;
+pub mod clock;
 pub mod device_flow;
 pub mod error;
 pub mod grant;

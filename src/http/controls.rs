@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -23,9 +22,11 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::AppState;
 use super::error::ApiError;
 use super::json::Json;
-use super::{AppState, Clock, faults};
+use super::faults;
+use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::user_token::{self, Flow};
 use crate::domain::{self, app, device_flow, scope::Scopes, user, web_flow};
 
@@ -65,45 +66,6 @@ impl ControlToken {
 impl fmt::Debug for ControlToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ControlToken(***)")
-    }
-}
-
-/// The clock of a server with test controls: the system clock moved by an offset that the
-/// controls set. It keeps running (a test that sets noon sees 12:00:05 five seconds later),
-/// so timeouts measured in real time and times read from the clock stay consistent.
-#[derive(Debug, Default)]
-pub struct ControlClock {
-    offset_seconds: AtomicI64,
-}
-
-impl ControlClock {
-    /// How far the clock is from the system's, in seconds.
-    pub fn offset(&self) -> i64 {
-        self.offset_seconds.load(Ordering::Relaxed)
-    }
-
-    /// Makes the clock read `at` now.
-    pub fn set(&self, at: OffsetDateTime) {
-        let real = OffsetDateTime::now_utc().unix_timestamp();
-        self.offset_seconds
-            .store(at.unix_timestamp() - real, Ordering::Relaxed);
-    }
-
-    pub fn advance(&self, seconds: i64) {
-        self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);
-    }
-
-    /// Back to the system's time.
-    pub fn reset(&self) {
-        self.offset_seconds.store(0, Ordering::Relaxed);
-    }
-}
-
-impl Clock for ControlClock {
-    fn now(&self) -> OffsetDateTime {
-        let real = crate::domain::whole_seconds(OffsetDateTime::now_utc());
-        real.checked_add(time::Duration::seconds(self.offset()))
-            .unwrap_or(real)
     }
 }
 
@@ -162,7 +124,8 @@ impl Journal {
 pub struct Controls {
     /// Only the SHA-256 of the token is kept, compared in constant time.
     token_digest: [u8; 32],
-    pub clock: Arc<ControlClock>,
+    /// The server's clock, which the controls move (see [`AppState::with_controls`]).
+    pub clock: Arc<SystemClock>,
     pub journal: Journal,
     /// The live faults (`/_grantd/faults`).
     pub faults: super::faults::Faults,
@@ -289,7 +252,7 @@ pub struct ClockState {
     pub offset_seconds: i64,
 }
 
-fn clock_state(clock: &ControlClock) -> Json<ClockState> {
+fn clock_state(clock: &SystemClock) -> Json<ClockState> {
     let now = clock.now();
     Json(ClockState {
         now: rfc3339(now),
@@ -312,7 +275,7 @@ pub async fn get_clock(State(state): State<AppState>) -> Result<Json<ClockState>
 }
 
 /// Makes the clock read `at`, refused (422) more than ten years from the system's time.
-pub fn set_clock_to(clock: &ControlClock, at: OffsetDateTime) -> Result<(), ApiError> {
+pub fn set_clock_to(clock: &SystemClock, at: OffsetDateTime) -> Result<(), ApiError> {
     let offset = at.unix_timestamp() - OffsetDateTime::now_utc().unix_timestamp();
     if offset.abs() > MAX_OFFSET_SECONDS {
         return Err(invalid("now must be within ten years of the system's time"));
@@ -323,7 +286,7 @@ pub fn set_clock_to(clock: &ControlClock, at: OffsetDateTime) -> Result<(), ApiE
 
 /// Moves the clock by `seconds` (back if negative), refused (422) if that would put it more
 /// than ten years from the system's time.
-pub fn advance_clock_by(clock: &ControlClock, seconds: i64) -> Result<(), ApiError> {
+pub fn advance_clock_by(clock: &SystemClock, seconds: i64) -> Result<(), ApiError> {
     let offset = clock.offset().checked_add(seconds);
     if offset.is_none_or(|o| o.abs() > MAX_OFFSET_SECONDS) {
         return Err(invalid(
@@ -767,18 +730,6 @@ mod tests {
         ] {
             assert!(!valid_snapshot_name(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_clock_moves_by_its_offset() {
-        let clock = ControlClock::default();
-        let at = OffsetDateTime::from_unix_timestamp(2_000_000_000).unwrap();
-        clock.set(at);
-        assert!((clock.now() - at).whole_seconds().abs() <= 1);
-        clock.advance(3600);
-        assert!((clock.now() - at).whole_seconds() - 3600 <= 1);
-        clock.reset();
-        assert_eq!(clock.offset(), 0);
     }
 
     #[test]

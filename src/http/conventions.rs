@@ -534,7 +534,7 @@ fn record_in_journal(controls: &super::controls::Controls, response: &Response) 
         client_id: caller.client_id,
         user: caller.user,
         fault: fault.map(|f| f.0.to_string()),
-        at: super::controls::rfc3339(super::Clock::now(&*controls.clock)),
+        at: super::controls::rfc3339(crate::domain::clock::Clock::now(&*controls.clock)),
     });
 }
 

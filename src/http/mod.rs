@@ -36,25 +36,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::routing::{delete, get, post, put};
-use time::OffsetDateTime;
 
+use crate::domain::clock::{Clock, SystemClock};
 use crate::store::Store;
 use error::ApiError;
-
-/// Where handlers get the time. The domain never reads the clock itself, so tests can move it.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> OffsetDateTime;
-}
-
-/// The wall clock, truncated to whole seconds as GitHub's timestamps are.
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        crate::domain::whole_seconds(OffsetDateTime::now_utc())
-    }
-}
 
 /// Everything a handler needs, cloned into each request (several times: by the router, the
 /// conventions layer and the `State` extractor), so one shared pointer: a clone is one atomic
@@ -74,6 +59,7 @@ impl std::ops::Deref for AppState {
 #[derive(Clone)]
 pub struct Shared {
     pub store: Arc<dyn Store>,
+    /// Read once per request and passed to the domain (see `domain::clock`).
     pub clock: Arc<dyn Clock>,
     /// The API's root URL as clients reach it, without a trailing slash; every `url` field
     /// and `Link` header is built on it. Pages live on [`web_root`] of it.
@@ -145,7 +131,7 @@ pub struct Limits {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, public_url: impl AsRef<str>) -> Self {
-        Self::with_clock(store, public_url, Arc::new(SystemClock))
+        Self::with_clock(store, public_url, Arc::new(SystemClock::default()))
     }
 
     pub fn with_clock(
@@ -238,7 +224,7 @@ impl AppState {
     }
 
     /// Notes a use of a token (in memory; see `domain::usage`).
-    pub fn token_used(&self, record: &crate::domain::app_token::TokenRecord, now: OffsetDateTime) {
+    pub fn token_used(&self, record: &crate::domain::app_token::TokenRecord, now: time::OffsetDateTime) {
         let authorization = &record.authorization;
         self.usage
             .token_used(authorization.id, authorization.last_used_at, now);

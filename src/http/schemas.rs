@@ -3,8 +3,6 @@
 
 use serde::Serialize;
 use serde::ser::SerializeStruct;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
 use base64::Engine as _;
 
@@ -13,44 +11,10 @@ use crate::domain::ClientId;
 use crate::domain::account::{Account, AccountType, TokenScope};
 use crate::domain::app_token::TokenRecord;
 use crate::domain::authorization::Authorization as DomainAuthorization;
+pub use crate::domain::clock::timestamp;
 use crate::domain::grant::Grant as DomainGrant;
 use crate::domain::token::PlainToken;
 use crate::domain::user::User;
-
-/// GitHub's timestamps: `2011-09-06T17:26:27Z`, UTC, whole seconds. (Written digit by digit:
-/// the `time` crate's formatter interprets a format description on every call, and `format!`
-/// with padding cost as much again; a token check shows three of these.)
-pub fn timestamp(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    let (year, month, day) = at.to_calendar_date();
-    let (hour, minute, second) = at.to_hms();
-    let Ok(year) = u16::try_from(year) else {
-        return timestamp_outside_0_to_9999(at);
-    };
-    if year > 9999 {
-        return timestamp_outside_0_to_9999(at);
-    }
-    let mut text = *b"0000-00-00T00:00:00Z";
-    let mut put = |at: usize, width: usize, mut value: u16| {
-        for slot in text[at..at + width].iter_mut().rev() {
-            // Each digit is below 10, so the cast cannot truncate.
-            *slot = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, u16::from(u8::from(month)));
-    put(8, 2, u16::from(day));
-    put(11, 2, u16::from(hour));
-    put(14, 2, u16::from(minute));
-    put(17, 2, u16::from(second));
-    String::from_utf8_lossy(&text).into_owned()
-}
-
-fn timestamp_outside_0_to_9999(at: OffsetDateTime) -> String {
-    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    at.format(&format).unwrap_or_default()
-}
 
 #[derive(Debug, Serialize)]
 pub struct App {
@@ -188,28 +152,6 @@ impl Grant {
             updated_at: timestamp(grant.updated_at),
             scopes: grant.scopes.as_slice().to_vec(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn timestamps_are_whole_seconds_utc_with_z() {
-        assert_eq!(
-            timestamp(datetime!(2011-09-06 17:26:27.9 +02:00)),
-            "2011-09-06T15:26:27Z"
-        );
-        assert_eq!(
-            timestamp(datetime!(0007-01-02 03:04:05 UTC)),
-            "0007-01-02T03:04:05Z"
-        );
-        assert_eq!(
-            timestamp(datetime!(9999-12-31 23:59:59 UTC)),
-            "9999-12-31T23:59:59Z"
-        );
     }
 }
 

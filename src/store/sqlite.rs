@@ -437,8 +437,8 @@ mod tests {
         let store = SqliteStore::open(&url, None).await.expect("open");
         sqlx::raw_sql(
             "INSERT INTO users (id, login, login_key, created_at, updated_at) VALUES (1, 'a', 'a', 0, 0); \
-             INSERT INTO apps (id, kind, name, url, owner_id, client_id, client_secret_digest, created_at, updated_at) \
-               VALUES (1, 'oauth', 'n', 'u', 1, 'c', x'00', 0, 0); \
+             INSERT INTO apps (id, kind, name, url, owner_id, client_id, created_at, updated_at) \
+               VALUES (1, 'oauth', 'n', 'u', 1, 'c', 0, 0); \
              INSERT INTO repositories (id, owner_id, name, name_key) VALUES (1, 1, 'r', 'r'); \
              INSERT INTO grants (id, user_id, app_id, created_at) VALUES (1, 1, 1, 0); \
              INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, token_last_eight, fingerprint, created_at, updated_at) \
@@ -465,8 +465,8 @@ mod tests {
                 Some(Constraint::AccountId),
             ),
             (
-                "INSERT INTO apps (kind, name, url, owner_id, client_id, client_secret_digest, created_at, updated_at) \
-                 VALUES ('oauth', 'm', 'u', 1, 'c', x'00', 0, 0)",
+                "INSERT INTO apps (kind, name, url, owner_id, client_id, created_at, updated_at) \
+                 VALUES ('oauth', 'm', 'u', 1, 'c', 0, 0)",
                 Some(Constraint::ClientId),
             ),
             (

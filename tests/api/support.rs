@@ -350,7 +350,7 @@ impl TestServer {
             .clone()
             .unwrap_or_else(|| format!("{}://{}", self.scheme(), self.addr));
         self.store = Some(store.clone());
-        let clock: std::sync::Arc<dyn grantd::http::Clock> = self.clock.clone();
+        let clock: std::sync::Arc<dyn grantd::domain::clock::Clock> = self.clock.clone();
         let mut state = grantd::AppState::with_clock(store, self.public_url.clone(), clock)
             .with_limits(self.options.limits)
             .with_authorizations_api(self.options.authorizations_api)

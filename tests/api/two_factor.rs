@@ -2,7 +2,7 @@
 //! as a browser would (cookie jar, no redirect followed): the secret is read from the setup
 //! page as a person would type it into an app, and codes are computed from it with totp-rs.
 
-use grantd::http::Clock as _;
+use grantd::domain::clock::Clock as _;
 use reqwest::Client;
 
 use crate::settings::{page as get, post};

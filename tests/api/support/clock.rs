@@ -27,7 +27,7 @@ impl TestClock {
     }
 }
 
-impl grantd::http::Clock for TestClock {
+impl grantd::domain::clock::Clock for TestClock {
     fn now(&self) -> OffsetDateTime {
         let pinned = self.pinned.load(Ordering::SeqCst);
         let at = if pinned == 0 {
