@@ -1,11 +1,15 @@
 //! The command line, as clap structs. Every flag of `serve` can also come from a `GRANTD_*`
-//! environment variable, so containers and CI can configure grantd without a wrapper script.
+//! environment variable, so containers and CI can configure grantd without a wrapper script;
+//! `serve`'s flags become one validated [`ServeConfig`] (`config/serve.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod serve;
+pub use serve::{ConfigError, Database, ServeConfig, TlsSource};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -117,10 +121,11 @@ pub struct ServeArgs {
     /// ::1. For development and CI: clients trust the CA file whose path is printed at start.
     #[arg(long, env = "GRANTD_TLS_SELF_SIGNED")]
     pub tls_self_signed: bool,
-    /// PostgreSQL: connections this node keeps at most. Keep nodes × pool size below the
-    /// server's max_connections.
-    #[arg(long, env = "GRANTD_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
-    pub db_pool_size: u32,
+    /// Database connections this node keeps at most (1 to 1,000). Default: 16 on PostgreSQL,
+    /// where nodes × pool size must stay below the server's max_connections; 8 on SQLite, whose
+    /// writers take turns anyway.
+    #[arg(long, env = "GRANTD_DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=MAX_POOL_SIZE))]
+    pub db_pool_size: Option<u32>,
     /// PostgreSQL: the server cancels a statement running longer than this (1 ms to 1 h).
     #[arg(long, env = "GRANTD_DB_STATEMENT_TIMEOUT", default_value = "10s", value_parser = parse_db_timeout)]
     pub db_statement_timeout: Duration,
@@ -128,6 +133,15 @@ pub struct ServeArgs {
     /// before it is answered 503 (1 ms to 1 h).
     #[arg(long, env = "GRANTD_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_db_timeout)]
     pub db_acquire_timeout: Duration,
+    /// SQLite: how long a statement waits for another process's write lock (a `grantd` command
+    /// run beside the server, a second server on the file) before it fails (1 ms to 1 h).
+    #[arg(long, env = "GRANTD_DB_BUSY_TIMEOUT", default_value = "10s", value_parser = parse_db_timeout)]
+    pub db_busy_timeout: Duration,
+    /// SQLite: how long the change log the token index follows keeps its rows. A server that
+    /// has not looked for longer (an idle second server on the same file) finds a gap and
+    /// reloads its whole index (1 min to 1 day).
+    #[arg(long, env = "GRANTD_CHANGE_LOG_RETENTION", default_value = "10m", value_parser = parse_change_log_retention)]
+    pub change_log_retention: Duration,
     /// SQLite: how many token records (and, a hundredth of it, apps) the in-memory token index
     /// keeps, and for a tenth of it the rendered answers of checks and of `GET /user`; 0 turns
     /// the index off, so every check reads the database. PostgreSQL keeps none.
@@ -170,6 +184,10 @@ pub struct ServeArgs {
     /// database's files too (1 to 1,000,000).
     #[arg(long, env = "GRANTD_MAX_CONNECTIONS", default_value_t = 4_096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// A request not answered within this is answered 408 and its work dropped; it also bounds
+    /// how long a graceful shutdown waits for the requests in flight (1 s to 1 h).
+    #[arg(long, env = "GRANTD_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_request_timeout)]
+    pub request_timeout: Duration,
     /// The GitHub Enterprise Server version grantd presents itself as (MAJOR.MINOR.PATCH):
     /// `GET /meta`'s `installed_version` and every answer's `X-GitHub-Enterprise-Version`,
     /// by which clients tell a GHES host from github.com and pick what they may call.
@@ -304,6 +322,18 @@ const IDLE_TIMEOUT: DurationRange = DurationRange {
     min: Duration::from_millis(100),
     max: DAY,
 };
+/// At least the minute between two prunings of the log (`store::serving`), at most a day.
+const CHANGE_LOG_RETENTION: DurationRange = DurationRange {
+    min: Duration::from_mins(1),
+    max: DAY,
+};
+const REQUEST_TIMEOUT: DurationRange = DurationRange {
+    min: Duration::from_secs(1),
+    max: Duration::from_hours(1),
+};
+/// `--db-pool-size`'s bound: far above what either engine serves well, far below what would
+/// exhaust file descriptors or PostgreSQL's connection slots by a typo.
+const MAX_POOL_SIZE: i64 = 1_000;
 
 /// A duration as humans write it ("8h", "1h 30m", "250ms") within `range`.
 pub fn parse_duration(text: &str, range: DurationRange) -> Result<Duration, String> {
@@ -358,6 +388,14 @@ fn parse_header_read_timeout(text: &str) -> Result<Duration, String> {
 
 fn parse_idle_timeout(text: &str) -> Result<Duration, String> {
     parse_duration(text, IDLE_TIMEOUT)
+}
+
+fn parse_change_log_retention(text: &str) -> Result<Duration, String> {
+    parse_duration(text, CHANGE_LOG_RETENTION)
+}
+
+fn parse_request_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text, REQUEST_TIMEOUT)
 }
 
 /// `--public-url`: every `url` field and `Link` header starts with it, so it must be an

@@ -56,9 +56,9 @@ use tokio::task::JoinHandle;
 
 use crate::cli::serve::{self, Seeding};
 use crate::config::ServeArgs;
-use crate::http::AppState;
 use crate::domain::clock::Clock as _;
 use crate::domain::clock::SystemClock;
+use crate::http::AppState;
 use crate::http::controls::{self, ControlToken, Controls};
 use crate::http::error::ApiError;
 

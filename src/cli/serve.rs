@@ -6,12 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::config::{OutputArgs, ServeArgs};
-use crate::domain::limits::{LoginThrottle, RateLimit};
+use crate::config::{Database, OutputArgs, ServeArgs, ServeConfig, TlsSource};
 use crate::domain::secret::PasswordCost;
+use crate::http::AppState;
 use crate::http::controls::{ControlToken, Controls};
-use crate::http::{AppState, Limits};
-use crate::server::ConnectionLimits;
 use crate::tls::{Tls, self_signed};
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
@@ -114,85 +112,48 @@ pub enum Seeding {
 /// Checks the flags, opens and seeds the database, makes the test controls and binds
 /// `--listen`; prints nothing but the seed's report (when `seeding` says so).
 pub async fn prepare(args: ServeArgs, seeding: Seeding) -> anyhow::Result<Prepared> {
-    // Checked first, so that a bad flag stops the command before it touches the database.
-    let limits = Limits {
-        rate: RateLimit {
-            limit: args.rate_limit,
-            window: window(args.rate_limit_window, "--rate-limit-window")?,
-        },
-        login: LoginThrottle {
-            attempts: args.login_attempts,
-            window: window(args.login_attempts_window, "--login-attempts-window")?,
-        },
-    };
-    let session_ttl =
-        time::Duration::try_from(args.session_ttl).context("--session-ttl is too long")?;
-    let settings = crate::store::PoolSettings {
-        max_connections: args.db_pool_size,
-        statement_timeout: args.db_statement_timeout,
-        acquire_timeout: args.db_acquire_timeout,
-        throwaway: args.testing.ephemeral,
-    };
-    let connections = ConnectionLimits {
-        header_read_timeout: args.header_read_timeout,
-        idle_timeout: args.idle_timeout,
-        max_connections: args.max_connections,
-    };
-    let (tls, ca_file) = match load_tls(&args)? {
+    // Checked first, so that a bad flag or combination stops the command before it touches
+    // the database.
+    let config = ServeConfig::from_args(args)?;
+    let (tls, ca_file) = match load_tls(&config.tls)? {
         Some((tls, ca_file)) => (Some(tls), ca_file),
         None => (None, None),
     };
-    if args.testing.test_controls
-        && !args.listen.ip().is_loopback()
-        && !args.testing.test_controls_force
-    {
-        anyhow::bail!(
-            "--test-controls let whoever holds the control token mint tokens and move time; \
-             they are refused on {}, which is not a loopback address (add \
-             --test-controls-force to serve them there anyway)",
-            args.listen
-        );
-    }
-    if let Some(seed) = args.testing.rng_seed {
-        if !args.testing.test_controls && !args.testing.ephemeral {
-            anyhow::bail!(
-                "--rng-seed makes every token and code predictable to whoever knows the seed; \
-                 it is only allowed with --test-controls or --ephemeral"
-            );
-        }
+    if let Some(seed) = config.rng_seed {
         // Before the seed file is loaded, so the secrets it generates follow the seed too.
         crate::domain::random::seed(seed);
     }
     // Kept until `run` returns, when the directory and the database in it are removed.
-    let (store, ephemeral) = open_and_seed(&args, settings, seeding).await?;
-    let (controls, control_token) = if args.testing.test_controls {
-        let (controls, token) =
-            start_controls(args.testing.control_token.as_ref(), &*store).await?;
-        (Some(controls), Some(token))
-    } else {
-        (None, None)
+    let (store, ephemeral) = open_and_seed(&config, seeding).await?;
+    let (controls, control_token) = match &config.test_controls {
+        Some(token) => {
+            let (controls, token) = start_controls(token.as_ref(), &*store).await?;
+            (Some(controls), Some(token))
+        }
+        None => (None, None),
     };
-    let listener = TcpListener::bind(args.listen)
+    let listener = TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let public_url = args
+    let public_url = config
         .public_url
+        .clone()
         .unwrap_or_else(|| format!("{scheme}://{address}"));
-    let metrics = args.metrics.enabled(address);
-    tracing::info!(%address, %public_url, metrics, "serving");
+    tracing::info!(%address, %public_url, metrics = config.metrics, "serving");
     let mut state = AppState::new(store, public_url)
-        .with_limits(limits)
-        .with_authorizations_api(args.authorizations_api)
-        .with_sync_interval(args.counter_sync_interval)
-        .with_connection_limits(connections)
-        .with_session_ttl(session_ttl)
-        .with_ghes_version(&args.ghes_version)
+        .with_limits(config.limits)
+        .with_authorizations_api(config.authorizations_api)
+        .with_sync_interval(config.counter_sync_interval)
+        .with_connection_limits(config.connections)
+        .with_request_timeout(config.request_timeout)
+        .with_session_ttl(config.session_ttl)
+        .with_ghes_version(&config.ghes_version)
         // A tenth of the records the token index keeps (a record's two answers are ~2.6 kB,
         // the record itself less).
-        .with_answers(args.token_cache_size / 10);
-    if metrics {
+        .with_answers(config.token_cache_size / 10);
+    if config.metrics {
         state = state.with_metrics();
     }
     if let Some(tls) = tls {
@@ -214,29 +175,29 @@ pub async fn prepare(args: ServeArgs, seeding: Seeding) -> anyhow::Result<Prepar
 /// Opens the database (`--db`, or `--ephemeral`'s, returned to be kept until exit) and loads
 /// `--seed` (with `--ephemeral` and no seed, the example fixture).
 async fn open_and_seed(
-    args: &ServeArgs,
-    settings: crate::store::PoolSettings,
+    config: &ServeConfig,
     seeding: Seeding,
 ) -> anyhow::Result<(std::sync::Arc<dyn crate::store::Store>, Option<Ephemeral>)> {
-    let ephemeral = if args.testing.ephemeral {
-        Some(Ephemeral::create()?)
-    } else {
-        refuse_memory_database(&args.db.db)?;
-        None
-    };
-    let (db, secret_key_file) = match &ephemeral {
-        Some(ephemeral) => (ephemeral.url.clone(), Some(ephemeral.key_file.clone())),
-        None => (args.db.db.clone(), args.db.secret_key_file.clone()),
+    let (ephemeral, db, secret_key_file) = match &config.database {
+        Database::Ephemeral => {
+            let ephemeral = Ephemeral::create()?;
+            let (url, key_file) = (ephemeral.url.clone(), ephemeral.key_file.clone());
+            (Some(ephemeral), url, Some(key_file))
+        }
+        Database::Url {
+            url,
+            secret_key_file,
+        } => (None, url.clone(), secret_key_file.clone()),
     };
     let store = crate::store::open_for_serving(
         &db,
-        settings,
-        args.token_cache_size,
+        config.pool,
+        config.token_cache_size,
         secret_key_file.as_deref(),
     )
     .await
     .context("cannot open the database (check --db or GRANTD_DB)")?;
-    let seed = match (&args.seed, &ephemeral) {
+    let seed = match (&config.seed, &ephemeral) {
         (Some(seed), _) => Some(seed.clone()),
         (None, Some(ephemeral)) => Some(ephemeral.write_example_seed()?),
         (None, None) => None,
@@ -310,68 +271,48 @@ impl Ephemeral {
     }
 }
 
-/// `sqlite::memory:` (or `?mode=memory`) gives each pooled connection a database of its own,
-/// so a user created on one would be missing on the next: refused, with the way out.
-fn refuse_memory_database(url: &str) -> anyhow::Result<()> {
-    // sqlx names `sqlite::memory:` `file:sqlx-in-memory-N`, so the URL is read as written.
-    let memory = url.starts_with("sqlite:")
-        && (url.contains(":memory:")
-            || url.contains("mode=memory")
-            || crate::store::sqlite_file(url).is_none());
-    if memory {
-        anyhow::bail!(
-            "--db {url}: an in-memory SQLite database cannot be served (each of the server's \
-             connections would see a different, empty database); use --ephemeral for a \
-             throwaway database removed at exit"
-        );
-    }
-    Ok(())
-}
-
 /// The certificate to serve HTTPS with, if any, and (with --tls-self-signed) the CA file
 /// clients must trust, as an absolute path.
-fn load_tls(args: &ServeArgs) -> anyhow::Result<Option<(Tls, Option<PathBuf>)>> {
-    if args.tls_self_signed {
-        let Some(database) = crate::store::sqlite_file(&args.db.db) else {
-            anyhow::bail!(
-                "--tls-self-signed keeps its CA and certificate beside the SQLite database file; \
-                 with PostgreSQL give --tls-cert and --tls-key"
-            );
-        };
-        let files = self_signed::Files::beside(&database);
-        let host = args
-            .public_url
-            .as_deref()
-            .and_then(self_signed::host_of)
-            .unwrap_or_else(|| args.listen.ip().to_string());
-        let names = self_signed::names(Some(&host));
-        let outcome = self_signed::ensure(&files, &names, time::OffsetDateTime::now_utc())
-            .context("--tls-self-signed")?;
-        let ca_file = std::path::absolute(&files.ca_cert).unwrap_or(files.ca_cert.clone());
-        match outcome {
-            self_signed::Outcome::Reused => {}
-            self_signed::Outcome::NewCa => tracing::info!(
-                ca = %ca_file.display(),
-                names = ?names,
-                "made a local CA and a server certificate by it; clients must trust the CA"
-            ),
-            self_signed::Outcome::NewServerCertificate(why) => tracing::info!(
-                names = ?names,
-                %why,
-                "made a new server certificate by the local CA"
-            ),
-        }
-        let tls = Tls::from_files(&files.cert, &files.key).context("--tls-self-signed")?;
-        return Ok(Some((tls, Some(ca_file))));
-    }
-    match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
+fn load_tls(source: &TlsSource) -> anyhow::Result<Option<(Tls, Option<PathBuf>)>> {
+    match source {
+        TlsSource::None => Ok(None),
+        TlsSource::Files { cert, key } => {
             let tls =
                 Tls::from_files(cert, key).context("cannot serve HTTPS (--tls-cert, --tls-key)")?;
             Ok(Some((tls, None)))
         }
-        _ => Ok(None),
+        TlsSource::SelfSigned { database, host } => {
+            let (tls, ca_file) = self_signed_certificate(database, host)?;
+            Ok(Some((tls, Some(ca_file))))
+        }
     }
+}
+
+/// `--tls-self-signed`'s certificate, made or reused beside `database`, and the CA file.
+fn self_signed_certificate(
+    database: &std::path::Path,
+    host: &str,
+) -> anyhow::Result<(Tls, PathBuf)> {
+    let files = self_signed::Files::beside(database);
+    let names = self_signed::names(Some(host));
+    let outcome = self_signed::ensure(&files, &names, time::OffsetDateTime::now_utc())
+        .context("--tls-self-signed")?;
+    let ca_file = std::path::absolute(&files.ca_cert).unwrap_or(files.ca_cert.clone());
+    match outcome {
+        self_signed::Outcome::Reused => {}
+        self_signed::Outcome::NewCa => tracing::info!(
+            ca = %ca_file.display(),
+            names = ?names,
+            "made a local CA and a server certificate by it; clients must trust the CA"
+        ),
+        self_signed::Outcome::NewServerCertificate(why) => tracing::info!(
+            names = ?names,
+            %why,
+            "made a new server certificate by the local CA"
+        ),
+    }
+    let tls = Tls::from_files(&files.cert, &files.key).context("--tls-self-signed")?;
+    Ok((tls, ca_file))
 }
 
 /// Reads the certificate and key again on each SIGHUP; a file that cannot be used is logged
@@ -401,9 +342,4 @@ fn reload_on_hangup(tls: Tls) {
     }
     #[cfg(not(unix))]
     drop(tls);
-}
-
-/// A window length from the command line (bounded by its parser, `config::WINDOW`).
-fn window(duration: std::time::Duration, flag: &str) -> anyhow::Result<time::Duration> {
-    time::Duration::try_from(duration).with_context(|| format!("{flag} is too long"))
 }

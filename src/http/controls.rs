@@ -24,8 +24,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::AppState;
 use super::error::ApiError;
-use super::json::Json;
 use super::faults;
+use super::json::Json;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::user_token::{self, Flow};
 use crate::domain::{self, app, device_flow, scope::Scopes, user, web_flow};

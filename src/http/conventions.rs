@@ -246,7 +246,7 @@ mod cors {
 /// - stamps a fresh request id (replacing any the client sent, so logs can trust it) and opens
 ///   the request's log context (method, route, request id: see `log.rs`);
 /// - answers CORS preflights, then refuses an unsupported `X-GitHub-Api-Version`;
-/// - serves the request, bounded by [`REQUEST_TIMEOUT`] (408);
+/// - serves the request, bounded by the request timeout (`--request-timeout`; 408);
 /// - adds the rate-limit headers the authentication extractors left in the request's
 ///   [`RateLimitSlot`], tags GET answers for conditional requests (see `conditional.rs`),
 ///   and adds the CORS and GitHub headers to every answer;
@@ -257,6 +257,7 @@ pub struct Conventions<S> {
     inner: S,
     metrics: Option<Arc<Metrics>>,
     enterprise_version: HeaderValue,
+    request_timeout: Duration,
     /// The test controls, whose journal records every answer.
     controls: Option<Arc<super::controls::Controls>>,
 }
@@ -267,6 +268,7 @@ impl<S> Conventions<S> {
             inner,
             metrics,
             enterprise_version: HeaderValue::from_static(super::DEFAULT_GHES_VERSION),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             controls: None,
         }
     }
@@ -275,6 +277,13 @@ impl<S> Conventions<S> {
     #[must_use]
     pub fn with_journal(mut self, controls: Option<Arc<super::controls::Controls>>) -> Self {
         self.controls = controls;
+        self
+    }
+
+    /// Answers 408 to a request not answered within `timeout` (`--request-timeout`).
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
         self
     }
 
@@ -289,8 +298,9 @@ impl<S> Conventions<S> {
     }
 }
 
-/// Bounds every request, so that graceful shutdown cannot wait forever on a stuck one.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bounds every request by default, so that graceful shutdown cannot wait forever on a stuck
+/// one.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl<S> Service<Request> for Conventions<S>
 where
@@ -342,7 +352,7 @@ where
         // The service that was made ready is the one to call; a clone takes its place.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let served = tokio::time::timeout(REQUEST_TIMEOUT, inner.oneshot(request));
+        let served = tokio::time::timeout(self.request_timeout, inner.oneshot(request));
         Box::pin(context.scope(Answering {
             served,
             tagging: None,
@@ -620,6 +630,22 @@ mod tests {
                 })
             );
         }
+    }
+
+    /// `--request-timeout` bounds what the conventions wrap: a request that is never answered
+    /// is answered 408 once it passes (here a twentieth of a second; it can only come late).
+    #[tokio::test]
+    async fn a_request_unanswered_within_the_request_timeout_is_answered_408() {
+        async fn never(_: Request) -> Result<Response, Infallible> {
+            std::future::pending().await
+        }
+        let conventions = Conventions::new(tower::service_fn(never), None)
+            .with_request_timeout(Duration::from_millis(50));
+        let started = Instant::now();
+        let Ok(response) = conventions.oneshot(Request::new(Body::empty())).await;
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        assert!(response.headers().contains_key(REQUEST_ID));
     }
 
     #[test]

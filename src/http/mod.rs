@@ -79,6 +79,8 @@ pub struct Shared {
     /// Timeouts and cap of the connections served (`--header-read-timeout`, `--idle-timeout`,
     /// `--max-connections`).
     pub connections: crate::server::ConnectionLimits,
+    /// A request not answered within this is answered 408 (`--request-timeout`).
+    pub request_timeout: Duration,
     /// How long a web sign-in session lasts (`--session-ttl`).
     pub session_ttl: time::Duration,
     /// The GitHub Enterprise Server version presented (`--ghes-version`).
@@ -150,6 +152,7 @@ impl AppState {
             answers: Arc::new(answers::Answers::new(DEFAULT_RENDERED_RECORDS)),
             metrics: None,
             connections: crate::server::ConnectionLimits::default(),
+            request_timeout: conventions::DEFAULT_REQUEST_TIMEOUT,
             session_ttl: crate::domain::session::DEFAULT_SESSION_TTL,
             ghes_version: DEFAULT_GHES_VERSION.into(),
             graphql: graphql::schema(),
@@ -184,6 +187,11 @@ impl AppState {
     #[must_use]
     pub fn with_connection_limits(self, connections: crate::server::ConnectionLimits) -> Self {
         self.edited(|s| s.connections = connections)
+    }
+
+    #[must_use]
+    pub fn with_request_timeout(self, request_timeout: Duration) -> Self {
+        self.edited(|s| s.request_timeout = request_timeout)
     }
 
     #[must_use]
@@ -224,7 +232,11 @@ impl AppState {
     }
 
     /// Notes a use of a token (in memory; see `domain::usage`).
-    pub fn token_used(&self, record: &crate::domain::app_token::TokenRecord, now: time::OffsetDateTime) {
+    pub fn token_used(
+        &self,
+        record: &crate::domain::app_token::TokenRecord,
+        now: time::OffsetDateTime,
+    ) {
         let authorization = &record.authorization;
         self.usage
             .token_used(authorization.id, authorization.last_used_at, now);
@@ -390,6 +402,7 @@ pub fn app(
         .with_state(state.clone());
     let metrics = state.metrics.clone();
     let ghes_version = state.ghes_version.clone();
+    let request_timeout = state.request_timeout;
     // Decided once: the public URL does not change while serving.
     let hsts = state.public_url.starts_with("https://");
     // With the test controls, `Date` follows their clock (hyper writes the system's time only
@@ -407,6 +420,7 @@ pub fn app(
         .layer_fn(move |inner| {
             conventions::Conventions::new(inner, metrics.clone())
                 .with_enterprise_version(&ghes_version)
+                .with_request_timeout(request_timeout)
                 .with_journal(journal.clone())
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -35,10 +35,6 @@ use crate::domain::app::App;
 use crate::domain::app_token::TokenRecord;
 use crate::domain::token::TokenHash;
 
-/// How long change-log rows are kept. A server that has not looked for longer than this (an
-/// idle second server on the same file) finds a gap in the log and reloads everything.
-const CHANGE_LOG_RETENTION_SECONDS: i64 = 600;
-
 fn backend(error: rusqlite::Error) -> Error {
     Error::Backend(Box::new(error))
 }
@@ -89,6 +85,12 @@ pub struct TokenIndex {
     watch: Mutex<Watch>,
     records: Cache<TokenHash, Arc<TokenRecord>>,
     apps: Cache<String, Arc<App>>,
+    /// `--db-busy-timeout`, for the index's own connections.
+    busy_timeout: std::time::Duration,
+    /// How long change-log rows are kept (`--change-log-retention`). A server that has not
+    /// looked for longer than this (an idle second server on the same file) finds a gap in the
+    /// log and reloads everything.
+    change_log_retention: std::time::Duration,
 }
 
 /// Whether a token may exist, as far as the index knows.
@@ -100,15 +102,13 @@ pub enum Presence {
     Unknown,
 }
 
-fn open_connection(path: &Path) -> Result<Connection> {
+fn open_connection(path: &Path, busy_timeout: std::time::Duration) -> Result<Connection> {
     let connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(backend)?;
-    connection
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(backend)?;
+    connection.busy_timeout(busy_timeout).map_err(backend)?;
     Ok(connection)
 }
 
@@ -133,8 +133,8 @@ fn data_version(connection: &Connection) -> Result<i64> {
 }
 
 /// Reads every token hash in one read transaction, with the change-log position it matches.
-fn load_snapshot(path: &Path) -> Result<Snapshot> {
-    let mut connection = open_connection(path)?;
+fn load_snapshot(path: &Path, busy_timeout: std::time::Duration) -> Result<Snapshot> {
+    let mut connection = open_connection(path, busy_timeout)?;
     let transaction = connection.transaction().map_err(backend)?;
     let last_change = last_change(&transaction)?;
     // Sized once from the largest id (deleted tokens only make it roomier): a set grown by
@@ -181,8 +181,8 @@ fn add_new_tokens(connection: &Connection, keys: &mut HashSet<u64>, last_id: i64
 impl TokenIndex {
     /// Opens the index of the SQLite database at `path` and starts loading the token set in
     /// the background. `capacity` bounds the cached token records (and apps).
-    pub fn open(path: &Path, capacity: usize) -> Result<Arc<Self>> {
-        let connection = open_connection(path)?;
+    pub fn open(path: &Path, capacity: usize, settings: &super::PoolSettings) -> Result<Arc<Self>> {
+        let connection = open_connection(path, settings.busy_timeout)?;
         let data_version = data_version(&connection)?;
         let last_change = last_change(&connection)?;
         let index = Arc::new(Self {
@@ -200,6 +200,8 @@ impl TokenIndex {
             }),
             records: Cache::new(capacity.max(1)),
             apps: Cache::new((capacity / 100).max(16)),
+            busy_timeout: settings.busy_timeout,
+            change_log_retention: settings.change_log_retention,
         });
         index.lock().loads = 1;
         index.start_loading(1);
@@ -217,9 +219,10 @@ impl TokenIndex {
     fn start_loading(self: &Arc<Self>, load: u64) {
         let index = Arc::downgrade(self);
         let path = self.path.clone();
+        let busy_timeout = self.busy_timeout;
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
-            let snapshot = match load_snapshot(&path) {
+            let snapshot = match load_snapshot(&path, busy_timeout) {
                 Ok(snapshot) => snapshot,
                 Err(error) => {
                     tracing::error!(%error, "cannot load the token index; tokens are looked up in the database");
@@ -432,11 +435,12 @@ impl TokenIndex {
     /// Deletes change-log rows older than the retention, on a connection of its own so that
     /// lookups never wait for the write lock.
     pub fn prune(&self, now: time::OffsetDateTime) -> Result<()> {
-        let connection = open_connection(&self.path)?;
+        let connection = open_connection(&self.path, self.busy_timeout)?;
+        let retention = i64::try_from(self.change_log_retention.as_secs()).unwrap_or(i64::MAX);
         connection
             .execute(
                 "DELETE FROM cache_changes WHERE changed_at < ?1",
-                [now.unix_timestamp() - CHANGE_LOG_RETENTION_SECONDS],
+                [now.unix_timestamp().saturating_sub(retention)],
             )
             .map_err(backend)?;
         Ok(())

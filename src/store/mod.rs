@@ -81,11 +81,11 @@ pub async fn open_for_serving(
 ) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         let store = if settings.throwaway {
-            SqliteStore::open_throwaway(url, secret_key_file).await?
+            SqliteStore::open_throwaway(url, secret_key_file, &settings).await?
         } else {
-            SqliteStore::open(url, secret_key_file).await?
+            SqliteStore::open(url, secret_key_file, &settings).await?
         };
-        Ok(Arc::new(store.serving(token_cache)?))
+        Ok(Arc::new(store.serving(token_cache, &settings)?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = PostgresStore::open(url, settings, secret_key_file).await?;
         Ok(Arc::new(store.serving()))
@@ -105,7 +105,7 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     }
 }
 
-/// [`open`] with explicit PostgreSQL pool settings (SQLite ignores them) and the file of the
+/// [`open`] with explicit pool settings and the file of the
 /// key that seals TOTP secrets (`--secret-key-file`; see `seeds.rs` for the default).
 pub async fn open_with(
     url: &str,
@@ -113,7 +113,9 @@ pub async fn open_with(
     secret_key_file: Option<&Path>,
 ) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url, secret_key_file).await?))
+        Ok(Arc::new(
+            SqliteStore::open(url, secret_key_file, &settings).await?,
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(
             PostgresStore::open(url, settings, secret_key_file).await?,

@@ -69,10 +69,13 @@ fn set_sequence_position(table: &str) -> String {
     )
 }
 
-/// Connection pool and timeouts, from `--db-pool-size` and `--db-statement-timeout`.
+/// Connection pool and timeouts (`--db-pool-size`, `--db-statement-timeout`,
+/// `--db-acquire-timeout`, `--db-busy-timeout`), and how long SQLite's change log is kept
+/// (`--change-log-retention`). Each engine reads the settings it has.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
-    pub max_connections: u32,
+    /// `None`: the engine's default ([`POSTGRES_POOL_SIZE`], `SqliteStore::POOL_SIZE`).
+    pub max_connections: Option<u32>,
     /// A query running longer is cancelled by the server, so a stuck one cannot pin a connection.
     pub statement_timeout: StdDuration,
     /// How long a request waits for a free connection (or for an unreachable database) before
@@ -81,15 +84,24 @@ pub struct PoolSettings {
     /// SQLite: the database is thrown away at exit (`--ephemeral`), so commits need not wait
     /// for the disk (`synchronous = OFF`): start-up's migrations and every reset are faster.
     pub throwaway: bool,
+    /// SQLite: how long a statement waits for another process's write lock.
+    pub busy_timeout: StdDuration,
+    /// SQLite: how long the token index's change log keeps a row (see `cache.rs`).
+    pub change_log_retention: StdDuration,
 }
+
+/// Connections a PostgreSQL node keeps by default.
+pub const POSTGRES_POOL_SIZE: u32 = 16;
 
 impl Default for PoolSettings {
     fn default() -> Self {
         Self {
-            max_connections: 16,
+            max_connections: None,
             statement_timeout: StdDuration::from_secs(10),
             acquire_timeout: StdDuration::from_secs(5),
             throwaway: false,
+            busy_timeout: StdDuration::from_secs(10),
+            change_log_retention: StdDuration::from_mins(10),
         }
     }
 }
@@ -200,7 +212,7 @@ impl PostgresStore {
             .map_err(backend)?
             .options([("statement_timeout", timeout_ms.as_str())]);
         let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
+            .max_connections(settings.max_connections.unwrap_or(POSTGRES_POOL_SIZE))
             .acquire_timeout(settings.acquire_timeout)
             // sqlx pings every connection it hands out by default, a round trip before each
             // query (a token check made four instead of two). A connection in steady use has

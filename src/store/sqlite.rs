@@ -140,10 +140,18 @@ impl SqliteStore {
             .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:")
     }
 
+    /// Connections a SQLite server keeps by default: writers take turns on the file anyway,
+    /// and each reader's page cache costs memory (see `cache_size` below).
+    pub const POOL_SIZE: u32 = 8;
+
     /// Opens (or creates) the database at `url`, its TOTP secrets sealed with the key in
     /// `secret_key_file`, by default `<database>.key` beside it.
-    pub async fn open(url: &str, secret_key_file: Option<&std::path::Path>) -> Result<Self> {
-        Self::open_synchronous(url, secret_key_file, SqliteSynchronous::Full).await
+    pub async fn open(
+        url: &str,
+        secret_key_file: Option<&std::path::Path>,
+        settings: &super::PoolSettings,
+    ) -> Result<Self> {
+        Self::open_synchronous(url, secret_key_file, settings, SqliteSynchronous::Full).await
     }
 
     /// [`open`](Self::open) for a database thrown away at exit (`--ephemeral`): commits do not
@@ -151,13 +159,15 @@ impl SqliteStore {
     pub async fn open_throwaway(
         url: &str,
         secret_key_file: Option<&std::path::Path>,
+        settings: &super::PoolSettings,
     ) -> Result<Self> {
-        Self::open_synchronous(url, secret_key_file, SqliteSynchronous::Off).await
+        Self::open_synchronous(url, secret_key_file, settings, SqliteSynchronous::Off).await
     }
 
     async fn open_synchronous(
         url: &str,
         secret_key_file: Option<&std::path::Path>,
+        settings: &super::PoolSettings,
         synchronous: SqliteSynchronous,
     ) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
@@ -167,7 +177,7 @@ impl SqliteStore {
             .synchronous(synchronous)
             .foreign_keys(true)
             // Another process (the CLI, while the server runs) may hold the write lock briefly.
-            .busy_timeout(std::time::Duration::from_secs(10))
+            .busy_timeout(settings.busy_timeout)
             // Token hashes are random, so inserts and lookups touch index pages all over the
             // file: a 32 MiB page cache per connection (SQLite's default is 2 MiB) keeps a
             // million-token database from re-reading them. (No memory map: every pooled
@@ -187,7 +197,7 @@ impl SqliteStore {
             })?;
         }
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(settings.max_connections.unwrap_or(Self::POOL_SIZE))
             // sqlx pings every connection it hands out by default: for a local file that is a
             // round trip to the connection's thread that can only ever succeed.
             .test_before_acquire(false)
@@ -234,10 +244,10 @@ impl SqliteStore {
     /// This store as a serving node uses it (see `serving.rs`): request counts kept in
     /// memory, and for a database file and a non-zero `token_cache`, token checks answered
     /// from an index of at most `token_cache` records that follows every commit (`cache.rs`).
-    pub fn serving(mut self, token_cache: usize) -> Result<Self> {
+    pub fn serving(mut self, token_cache: usize, settings: &super::PoolSettings) -> Result<Self> {
         let index = match &self.file {
             Some(file) if token_cache > 0 => {
-                Some(super::cache::TokenIndex::open(file, token_cache)?)
+                Some(super::cache::TokenIndex::open(file, token_cache, settings)?)
             }
             _ => None,
         };
@@ -434,7 +444,9 @@ mod tests {
     async fn each_unique_violation_maps_to_its_constraint() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("rules.db").display());
-        let store = SqliteStore::open(&url, None).await.expect("open");
+        let store = SqliteStore::open(&url, None, &crate::store::PoolSettings::default())
+            .await
+            .expect("open");
         sqlx::raw_sql(
             "INSERT INTO users (id, login, login_key, created_at, updated_at) VALUES (1, 'a', 'a', 0, 0); \
              INSERT INTO apps (id, kind, name, url, owner_id, client_id, created_at, updated_at) \

@@ -148,6 +148,45 @@ async fn serve_refuses_durations_and_limits_out_of_bounds() {
         &["--max-connections", "0"],
         "'--max-connections <MAX_CONNECTIONS>'",
     );
+    serve_refuses(
+        &["--db-pool-size", "1001"],
+        "'--db-pool-size <DB_POOL_SIZE>': 1001 is not in 1..=1000",
+    );
+    serve_refuses(
+        &["--db-busy-timeout", "2h"],
+        "'--db-busy-timeout <DB_BUSY_TIMEOUT>': must be at most 1h",
+    );
+    serve_refuses(
+        &["--change-log-retention", "30s"],
+        "'--change-log-retention <CHANGE_LOG_RETENTION>': must be at least 1m",
+    );
+    serve_refuses(
+        &["--request-timeout", "2h"],
+        "'--request-timeout <REQUEST_TIMEOUT>': must be at most 1h",
+    );
+}
+
+/// A database URL of another kind is refused at start, with the two kinds grantd serves,
+/// before anything is opened or bound.
+#[tokio::test]
+async fn serve_refuses_a_database_url_of_another_kind() {
+    let out = grantd(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            "mysql://grantd@127.0.0.1/grantd",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        "error: --db mysql://grantd@127.0.0.1/grantd: unsupported database URL scheme; use \
+         sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+    );
 }
 
 #[tokio::test]

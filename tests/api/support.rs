@@ -719,7 +719,7 @@ async fn serving_store(
 ) -> Result<std::sync::Arc<dyn grantd::store::Store>, grantd::store::Error> {
     let mut settings = grantd::store::PoolSettings::default();
     if let Some(size) = options.db_pool_size {
-        settings.max_connections = size;
+        settings.max_connections = Some(size);
     }
     let token_cache = if options.without_token_index {
         0
