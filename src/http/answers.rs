@@ -172,7 +172,7 @@ impl Answers {
 }
 
 /// Whether every answer shows `a` and `b` the same: every field but the user's password hash
-/// and TOTP secret, which no answer shows, compared exactly (a login's case included, which
+/// and TOTP secret and the token's last use, which no answer shows, compared exactly (a login's case included, which
 /// `Login`'s own comparison ignores). Destructured without `..`, so that a field added to a
 /// record does not compile until it is placed here.
 fn shown_alike(a: &TokenRecord, b: &TokenRecord) -> bool {
@@ -194,6 +194,8 @@ fn shown_alike(a: &TokenRecord, b: &TokenRecord) -> bool {
         updated_at,
         expires_at,
         scoped_to,
+        // When the token was last used (to the hour): shown on the settings pages, in no answer.
+        last_used_at: _,
     } = authorization;
     let other = &b.authorization;
     let same_authorization = *id == other.id
@@ -270,6 +272,7 @@ mod tests {
                 updated_at: at,
                 expires_at: None,
                 scoped_to: None,
+                last_used_at: None,
             },
             user: User {
                 id: UserId(1),

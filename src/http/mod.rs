@@ -16,7 +16,6 @@ pub mod faults;
 pub mod ghes;
 pub mod grants;
 pub mod graphql;
-pub mod hot_routes;
 pub mod json;
 pub mod limits;
 pub mod log;
@@ -425,10 +424,7 @@ pub fn app(
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .map_request(drain::unread_bodies_drained)
-        .service(faults::Faulting::new(
-            hot_routes::HotRoutes::new(routes, state.clone()),
-            state,
-        ))
+        .service(faults::Faulting::new(routes, state))
 }
 
 /// `Strict-Transport-Security` on every answer when clients reach grantd over https (its own
