@@ -395,10 +395,6 @@ pub fn app(
     if state.controls.is_some() {
         routes = routes.merge(controls::routes(&state));
     }
-    let routes = routes
-        .route_layer(conventions::RecordRoute::layer())
-        .fallback(meta::not_found)
-        .with_state(state.clone());
     let metrics = state.metrics.clone();
     let ghes_version = state.ghes_version.clone();
     let request_timeout = state.request_timeout;
@@ -408,6 +404,10 @@ pub fn app(
     // when an answer has none).
     let controlled_clock = state.controls.as_ref().map(|c| c.clock.clone());
     let journal = state.controls.clone();
+    let routes = routes
+        .route_layer(conventions::RecordRoute::layer())
+        .fallback(meta::not_found)
+        .with_state(state.clone());
     tower::ServiceBuilder::new()
         .map_response(move |response| strict_transport_security(response, hsts))
         .map_response(move |mut response: axum::response::Response| {
