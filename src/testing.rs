@@ -61,8 +61,10 @@ use crate::domain::clock::SystemClock;
 use crate::http::AppState;
 use crate::http::controls::{self, ControlToken, Controls};
 use crate::http::error::ApiError;
+use crate::http::faults::{self, NewFault};
 
 pub use crate::http::controls::{Authorize, Authorized, JournalEntry, Minted};
+pub use crate::http::faults::FaultView;
 
 /// Why a [`TestServer`] could not start or refused a control.
 #[derive(Debug, thiserror::Error)]
@@ -80,10 +82,21 @@ pub enum Error {
 }
 
 impl From<ApiError> for Error {
+    /// The body's `message`, then the messages of a 422's `errors` (as "Validation Failed:
+    /// count must be 1 to …"), which say what the route refused.
     fn from(error: ApiError) -> Self {
+        let mut message = error.message().to_owned();
+        let details: Vec<&str> = error
+            .errors()
+            .iter()
+            .filter_map(|e| e.message.as_deref())
+            .collect();
+        if !details.is_empty() {
+            message = format!("{message}: {}", details.join("; "));
+        }
         Self::Refused {
             status: error.status().as_u16(),
-            message: error.message().to_owned(),
+            message,
         }
     }
 }
@@ -291,6 +304,45 @@ impl TestServer {
         Ok(controls::mint(&self.state, asked).await?)
     }
 
+    /// Adds a fault (`POST /_grantd/faults`, docs/testing.md): the requests it matches fail
+    /// the way GitHub fails, until it is cleared or its [`Fault::count`] runs out. Refused
+    /// with the route's 422 for an unknown match, a status the kind does not take, a
+    /// `latency` out of 1 ms to a minute, an unknown user, or beyond 64 live faults.
+    ///
+    /// ```
+    /// # use grantd::testing::{Fault, TestServer};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = TestServer::start().await?;
+    /// // The next code exchange gets GitHub's 503, the one after goes through.
+    /// let fault = server.fault(Fault::status("token", 503).count(1)).await?;
+    /// assert_eq!(fault.remaining, Some(1));
+    /// server.fault(Fault::rate_limit("GET /user")).await?;
+    /// assert_eq!(server.faults()?.len(), 2);
+    /// server.clear_faults()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn fault(&self, fault: Fault) -> Result<FaultView, Error> {
+        Ok(faults::add(&self.state, &fault.0).await?)
+    }
+
+    /// The live faults, in the order they are tried (`GET /_grantd/faults`).
+    pub fn faults(&self) -> Result<Vec<FaultView>, Error> {
+        Ok(faults::list(&self.state)?)
+    }
+
+    /// Removes the fault `id` ([`FaultView::id`]); [`Error::Refused`] 404 if none has it
+    /// (`DELETE /_grantd/faults/{id}`).
+    pub fn clear_fault(&self, id: &str) -> Result<(), Error> {
+        Ok(faults::remove(&self.state, id)?)
+    }
+
+    /// Removes every fault (`DELETE /_grantd/faults`); [`TestServer::reset`] does too.
+    pub fn clear_faults(&self) -> Result<(), Error> {
+        Ok(faults::clear(&self.state)?)
+    }
+
     /// The requests answered so far (the last 1,000, oldest first, the controls' own left
     /// out): route template, status, app and user, never a secret.
     pub fn requests(&self) -> Vec<JournalEntry> {
@@ -366,4 +418,73 @@ impl TestClock {
 /// Whole seconds, saturating (the bound check then refuses it).
 fn seconds(by: Duration) -> i64 {
     i64::try_from(by.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// A fault for [`TestServer::fault`]: which requests it matches and how they fail
+/// (docs/testing.md). `matcher` is a route group (`all`, `api`, `graphql`, `oauth`, `token`,
+/// `device`, `applications`, `authorizations`, `user`) or one route of `/openapi.json` as
+/// `"METHOD /path"` (`"POST /applications/{client_id}/token"`). Checked when added.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Fault(NewFault);
+
+impl Fault {
+    fn new(matcher: &str, fault: &str) -> Self {
+        Self(NewFault {
+            matcher: matcher.to_owned(),
+            fault: fault.to_owned(),
+            ..NewFault::default()
+        })
+    }
+
+    /// GitHub's 500 or 502 (`Server Error`), 503 (no server available) or 410 (a deprecated
+    /// endpoint's brownout).
+    pub fn status(matcher: &str, status: u16) -> Self {
+        Self::new(matcher, "status").with_status(status)
+    }
+
+    /// The request waits `by` (1 ms to a minute, whole milliseconds), then is served as usual.
+    pub fn latency(matcher: &str, by: Duration) -> Self {
+        let mut fault = Self::new(matcher, "latency");
+        fault.0.latency_ms = Some(u64::try_from(by.as_millis()).unwrap_or(u64::MAX));
+        fault
+    }
+
+    /// The connection is closed without an answer.
+    pub fn drop(matcher: &str) -> Self {
+        Self::new(matcher, "drop")
+    }
+
+    /// GitHub's primary rate limit: 403 "API rate limit exceeded for ADDRESS." with
+    /// `x-ratelimit-remaining: 0` (429 with [`Fault::with_status`]).
+    pub fn rate_limit(matcher: &str) -> Self {
+        Self::new(matcher, "rate_limit")
+    }
+
+    /// GitHub's secondary rate limit: 403 "You have exceeded a secondary rate limit…" with
+    /// `retry-after: 60` (429 with [`Fault::with_status`]).
+    pub fn secondary_rate_limit(matcher: &str) -> Self {
+        Self::new(matcher, "secondary_rate_limit")
+    }
+
+    /// `login`'s password sign-ins without `X-GitHub-OTP` get GitHub's 401 "Must specify
+    /// two-factor authentication OTP code.", as if the user had two-factor on.
+    pub fn otp_required(matcher: &str, login: &str) -> Self {
+        let mut fault = Self::new(matcher, "otp_required");
+        fault.0.user = Some(login.to_owned());
+        fault
+    }
+
+    /// The status a rate limit answers (403 or 429), or a `status` fault's.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.0.status = Some(status);
+        self
+    }
+
+    /// Applies to the next `n` matching requests only (1 to 1,000,000), then removes itself;
+    /// without it, until cleared.
+    pub fn count(mut self, n: u64) -> Self {
+        self.0.count = Some(n);
+        self
+    }
 }

@@ -45,6 +45,11 @@ impl ApiError {
         &self.message
     }
 
+    /// The `errors` of a 422's body.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
     pub fn requires_authentication() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Requires authentication")
     }

@@ -1,10 +1,10 @@
 //! `grantd::testing::TestServer`, the in-process server of a Rust project's tests: it serves
 //! what `serve --ephemeral --test-controls` serves, two of them share nothing, dropping one
-//! stops it, and its control methods do what the `/_grantd/` routes do.
+//! stops it, and its control methods do what the `/_grantd/` routes do (faults included).
 
 use std::time::Duration;
 
-use grantd::testing::{Error, TestServer};
+use grantd::testing::{Error, Fault, TestServer};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -305,5 +305,163 @@ async fn other_serve_flags_apply_and_bad_ones_stop_the_start() {
     assert!(
         format!("{error:#}").contains("/nonexistent/seed.toml"),
         "{error:#}"
+    );
+}
+
+async fn get_user(
+    server: &TestServer,
+    token: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let res = Client::new()
+        .get(format!("{}/user", server.api_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    (status, headers, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn faults_added_in_process_answer_over_http_expire_and_clear() {
+    let server = TestServer::start().await.unwrap();
+    let token = mint(&server).await;
+
+    let once = server
+        .fault(Fault::status("api", 503).count(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (once.matcher.as_str(), once.fault, once.status),
+        ("api", "status", Some(503))
+    );
+    assert_eq!((once.count, once.remaining), (Some(1), Some(1)));
+    assert_eq!(server.faults().unwrap(), vec![once.clone()]);
+    // The route lists what the method added.
+    let listed: Value = Client::new()
+        .get(format!("{}/_grantd/faults", server.url()))
+        .bearer_auth(server.control_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["id"], once.id.as_str());
+    assert_eq!(listed[0]["remaining"], 1);
+
+    let (status, _, body) = get_user(&server, &token).await;
+    assert_eq!(status, 503);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("No server is currently available to service your request."),
+        "{body}"
+    );
+    // A count of one: the next request goes through and the fault is gone.
+    assert_eq!(get_user(&server, &token).await.0, 200);
+    assert_eq!(server.faults().unwrap(), vec![]);
+    let faulted: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter_map(|entry| entry.fault)
+        .collect();
+    assert_eq!(faulted, vec![once.id.clone()]);
+
+    // Until cleared, one by id.
+    let limited = server
+        .fault(Fault::rate_limit("GET /user").with_status(429))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (status, headers, body) = get_user(&server, &token).await;
+        assert_eq!(status, 429);
+        assert_eq!(body["message"], "API rate limit exceeded for 127.0.0.1.");
+        assert_eq!(headers["x-ratelimit-remaining"], "0");
+    }
+    server.clear_fault(&limited.id).unwrap();
+    assert_eq!(get_user(&server, &token).await.0, 200);
+    assert_eq!(refused(server.clear_fault(&limited.id)).0, 404);
+
+    // All at once, and by a reset.
+    server.fault(Fault::status("user", 500)).await.unwrap();
+    server.fault(Fault::drop("api")).await.unwrap();
+    assert_eq!(server.faults().unwrap().len(), 2);
+    server.clear_faults().unwrap();
+    assert_eq!(get_user(&server, &token).await.0, 200);
+    server.fault(Fault::status("user", 502)).await.unwrap();
+    assert_eq!(get_user(&server, &token).await.2["message"], "Server Error");
+    server.reset().await.unwrap();
+    assert_eq!(server.faults().unwrap(), vec![]);
+    let token = mint(&server).await;
+    assert_eq!(get_user(&server, &token).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_fault_the_route_refuses_is_refused_with_its_422_message() {
+    let server = TestServer::start().await.unwrap();
+    let cases = [
+        (
+            Fault::status("token", 418),
+            "status must be 500, 502, 503 or 410",
+        ),
+        (
+            Fault::rate_limit("api").with_status(500),
+            "status must be 403 or 429",
+        ),
+        (
+            Fault::latency("api", Duration::ZERO),
+            "latency_ms must be 1 to 60000",
+        ),
+        (Fault::otp_required("oauth", "nobody"), "no user \"nobody\""),
+        (
+            Fault::status("api", 500).count(0),
+            "count must be 1 to 1000000, or absent for until cleared",
+        ),
+    ];
+    for (fault, detail) in cases {
+        let (status, message) = refused(server.fault(fault).await);
+        assert_eq!(
+            (status, message.as_str()),
+            (422, format!("Validation Failed: {detail}").as_str())
+        );
+    }
+    let (status, message) = refused(server.fault(Fault::drop("GET /nowhere")).await);
+    assert_eq!(status, 422);
+    assert!(
+        message.contains("match must be one of all, api,"),
+        "{message}"
+    );
+
+    // The route refuses the same fault with the same message, in GitHub's 422 shape.
+    let res = Client::new()
+        .post(format!("{}/_grantd/faults", server.url()))
+        .bearer_auth(server.control_token())
+        .json(&json!({ "match": "token", "fault": "status", "status": 418 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["message"], "Validation Failed");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "status must be 500, 502, 503 or 410"
+    );
+
+    // Nothing refused was added; the 65th live fault is refused.
+    assert_eq!(server.faults().unwrap(), vec![]);
+    for _ in 0..64 {
+        server.fault(Fault::status("graphql", 500)).await.unwrap();
+    }
+    let (status, message) = refused(server.fault(Fault::status("graphql", 500)).await);
+    assert_eq!(
+        (status, message.as_str()),
+        (
+            422,
+            "Validation Failed: at most 64 faults are live: delete one first"
+        )
     );
 }

@@ -28,16 +28,18 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
     }))
 }
 
-#[derive(Deserialize)]
+/// A fault as a test asks for it: the body of `POST /_grantd/faults`, or what
+/// `grantd::testing::Fault` builds. Checked by [`add`].
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewFault {
+pub(crate) struct NewFault {
     #[serde(rename = "match")]
-    matcher: String,
-    fault: String,
-    status: Option<u16>,
-    latency_ms: Option<u64>,
-    count: Option<u64>,
-    user: Option<String>,
+    pub(crate) matcher: String,
+    pub(crate) fault: String,
+    pub(crate) status: Option<u16>,
+    pub(crate) latency_ms: Option<u64>,
+    pub(crate) count: Option<u64>,
+    pub(crate) user: Option<String>,
 }
 
 pub(super) fn parse_matcher(text: &str) -> Result<Matcher, ApiError> {
@@ -138,23 +140,19 @@ async fn parse_kind(state: &AppState, asked: &NewFault) -> Result<Kind, ApiError
     })
 }
 
-/// POST /_grantd/faults `{"match","fault",…}`: 201 with the fault as stored.
-pub async fn add_fault(
-    State(state): State<AppState>,
-    bytes: Bytes,
-) -> Result<(StatusCode, Json<FaultView>), ApiError> {
-    let controls = controls(&state)?;
-    let asked: NewFault =
-        serde_json::from_slice(&bytes).map_err(|_| ApiError::problems_parsing_json())?;
+/// Checks `asked` and adds it: the fault as stored, or the 422 (404 with the controls off)
+/// the route answers.
+pub(crate) async fn add(state: &AppState, asked: &NewFault) -> Result<FaultView, ApiError> {
+    let controls = controls(state)?;
     let matcher = parse_matcher(&asked.matcher)?;
-    let kind = parse_kind(&state, &asked).await?;
+    let kind = parse_kind(state, asked).await?;
     if asked.count.is_some_and(|n| !(1..=MAX_COUNT).contains(&n)) {
         return Err(invalid(
             "count",
             format!("count must be 1 to {MAX_COUNT}, or absent for until cleared"),
         ));
     }
-    let view = controls
+    controls
         .faults
         .add(matcher, kind, asked.count)
         .ok_or_else(|| {
@@ -162,13 +160,44 @@ pub async fn add_fault(
                 "fault",
                 format!("at most {MAX_FAULTS} faults are live: delete one first"),
             )
-        })?;
-    Ok((StatusCode::CREATED, Json(view)))
+        })
+}
+
+/// The live faults, oldest (first to match) first.
+pub(crate) fn list(state: &AppState) -> Result<Vec<FaultView>, ApiError> {
+    Ok(controls(state)?.faults.list())
+}
+
+/// Removes the fault `id`; 404 if no live fault has it.
+pub(crate) fn remove(state: &AppState, id: &str) -> Result<(), ApiError> {
+    if controls(state)?.faults.remove(id) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// Removes every fault.
+pub(crate) fn clear(state: &AppState) -> Result<(), ApiError> {
+    controls(state)?.faults.clear();
+    Ok(())
+}
+
+/// POST /_grantd/faults `{"match","fault",…}`: 201 with the fault as stored.
+pub async fn add_fault(
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<FaultView>), ApiError> {
+    // The controls' 404 comes before any reading of the body.
+    controls(&state)?;
+    let asked: NewFault =
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::problems_parsing_json())?;
+    Ok((StatusCode::CREATED, Json(add(&state, &asked).await?)))
 }
 
 /// GET /_grantd/faults: the live faults, oldest (first to match) first.
 pub async fn list_faults(State(state): State<AppState>) -> Result<Json<Vec<FaultView>>, ApiError> {
-    Ok(Json(controls(&state)?.faults.list()))
+    Ok(Json(list(&state)?))
 }
 
 /// DELETE /_grantd/faults/{id}
@@ -176,15 +205,12 @@ pub async fn delete_fault(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if controls(&state)?.faults.remove(&id) {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found())
-    }
+    remove(&state, &id)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// DELETE /_grantd/faults: every fault.
 pub async fn clear_faults(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    controls(&state)?.faults.clear();
+    clear(&state)?;
     Ok(StatusCode::NO_CONTENT)
 }

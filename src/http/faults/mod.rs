@@ -31,6 +31,7 @@ use crate::domain::{self, Login, user};
 
 mod api;
 
+pub(crate) use api::{NewFault, add, clear, list, remove};
 pub use api::{add_fault, clear_faults, delete_fault, list_faults};
 
 /// Faults live at once; adding one more is refused (422).
@@ -96,21 +97,27 @@ struct Fault {
     remaining: Option<u64>,
 }
 
-/// A fault as the controls show it.
-#[derive(Debug, Serialize)]
+/// A fault as the controls show it (`GET /_grantd/faults`, `TestServer::faults`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FaultView {
-    id: String,
+    /// What deletes it, and what the journal's `fault` names.
+    pub id: String,
+    /// `api`, `token`, … or a route as `"GET /user"`.
     #[serde(rename = "match")]
-    matcher: String,
-    fault: &'static str,
+    pub matcher: String,
+    /// `status`, `latency`, `drop`, `rate_limit`, `secondary_rate_limit` or `otp_required`.
+    pub fault: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
+    pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    latency_ms: Option<u64>,
-    count: Option<u64>,
-    remaining: Option<u64>,
+    pub latency_ms: Option<u64>,
+    /// How many requests it answers; `None` until cleared.
+    pub count: Option<u64>,
+    /// How many of those are left; `None` until cleared.
+    pub remaining: Option<u64>,
+    /// The user of an `otp_required` fault.
     #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<String>,
+    pub user: Option<String>,
 }
 
 impl Fault {
