@@ -65,6 +65,16 @@ class Grantd:
     def requests(self):
         return self.control("GET", "/requests")["requests"]
 
+    def add_fault(self, match, fault, **fields):
+        """Makes the requests `match` names (`api`, `token`, … or "GET /user") fail the way
+        GitHub fails: `fault` is `status` (with `status`), `rate_limit`, `latency`, … with
+        `count=N` for the next N only (docs/testing.md). A reset clears them."""
+        return self.control("POST", "/faults", {"match": match, "fault": fault, **fields},
+                            expected=201)
+
+    def clear_faults(self):
+        self.control("DELETE", "/faults", expected=204)
+
 
 @pytest.fixture(scope="session")
 def grantd():

@@ -9,7 +9,8 @@ import os
 
 import pytest
 import requests
-from github import Auth, BadCredentialsException, Github
+from github import (Auth, BadCredentialsException, Github, GithubException,
+                    RateLimitExceededException)
 
 # Authlib refuses plain-HTTP token endpoints unless told that this is a test.
 os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
@@ -46,7 +47,10 @@ class SignIn:
                                         refresh_token=refresh_token)
 
     def login_of(self, token):
-        return Github(base_url=self.api_url, auth=Auth.Token(token)).get_user().login
+        # The app handles GitHub's failures itself: PyGithub's own retries would wait out a
+        # rate limit's reset.
+        return Github(base_url=self.api_url, auth=Auth.Token(token),
+                      retry=None).get_user().login
 
     def app_token(self, method, token):
         """Check (POST) or revoke (DELETE) a token with the app's own credentials."""
@@ -129,6 +133,24 @@ def test_the_app_checks_and_revokes_tokens(grantd, web_app):
             if r["route"] == "/api/v3/applications/{client_id}/token"]
     assert sent == [("POST", 200), ("DELETE", 204), ("POST", 404)]
     assert token not in str(grantd.requests())
+
+
+def test_the_app_sees_github_failing(grantd, web_app):
+    token = grantd.mint("octocat", OAUTH_APP[0])["access_token"]
+    # The next API request is rate limited, as GitHub does: 403 with x-ratelimit-remaining 0.
+    grantd.add_fault("api", "rate_limit", count=1)
+    with pytest.raises(RateLimitExceededException) as limited:
+        web_app.login_of(token)
+    assert limited.value.status == 403
+    assert web_app.login_of(token) == "octocat"
+    # GitHub's front end failing on one route, until the test clears it.
+    grantd.add_fault("GET /user", "status", status=502)
+    for _ in range(2):
+        with pytest.raises(GithubException) as failed:
+            web_app.login_of(token)
+        assert (failed.value.status, failed.value.data) == (502, {"message": "Server Error"})
+    grantd.clear_faults()
+    assert web_app.login_of(token) == "octocat"
 
 
 LEFT_BEHIND = {}

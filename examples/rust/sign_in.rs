@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use grantd::testing::{Authorize, TestServer};
+use grantd::testing::{Authorize, Fault, TestServer};
 use serde_json::{Value, json};
 
 /// The recipes' fixture: `octocat` and two apps (examples/test-seed.toml).
@@ -48,6 +48,15 @@ mod app {
 
     /// `POST /login/oauth/access_token` with `form`, asking for JSON as apps do.
     pub async fn token_endpoint(base: &str, form: &[(&str, &str)]) -> Value {
+        try_token_endpoint(base, form)
+            .await
+            .expect("the token endpoint answers 200, errors too")
+    }
+
+    /// The same, for code that must survive GitHub failing: the token endpoint answers 200
+    /// for its own errors (`bad_verification_code`…), so another status is GitHub's outage,
+    /// returned for the app to show ("GitHub is unavailable, try again") rather than a panic.
+    pub async fn try_token_endpoint(base: &str, form: &[(&str, &str)]) -> Result<Value, u16> {
         let res = client()
             .post(format!("{base}/login/oauth/access_token"))
             .header("accept", "application/json")
@@ -55,17 +64,20 @@ mod app {
             .send()
             .await
             .expect("token endpoint");
-        assert_eq!(
-            res.status(),
-            200,
-            "the token endpoint answers 200, errors too"
-        );
-        res.json().await.expect("JSON")
+        if res.status() != 200 {
+            return Err(res.status().as_u16());
+        }
+        Ok(res.json().await.expect("JSON"))
     }
 
-    /// The web flow's last step: the code from the callback for a token.
-    pub async fn exchange_code(base: &str, (id, secret): (&str, &str), code: &str) -> Value {
-        token_endpoint(
+    /// The web flow's last step, the callback's handler: the code from the callback for a
+    /// token, or the status of GitHub's failure.
+    pub async fn exchange_code(
+        base: &str,
+        (id, secret): (&str, &str),
+        code: &str,
+    ) -> Result<Value, u16> {
+        try_token_endpoint(
             base,
             &[("client_id", id), ("client_secret", secret), ("code", code)],
         )
@@ -147,7 +159,9 @@ async fn web_flow_signs_in_without_a_browser() {
     );
     assert!(approved.redirect_url.ends_with("&state=xyz"));
 
-    let token = app::exchange_code(server.url(), OAUTH_APP, &approved.code).await;
+    let token = app::exchange_code(server.url(), OAUTH_APP, &approved.code)
+        .await
+        .expect("a token");
     assert_eq!(text(&token, "token_type"), "bearer");
     assert_eq!(text(&token, "scope"), "read:user");
     let access = text(&token, "access_token");
@@ -158,8 +172,50 @@ async fn web_flow_signs_in_without_a_browser() {
     );
 
     // A code works once.
-    let again = app::exchange_code(server.url(), OAUTH_APP, &approved.code).await;
+    let again = app::exchange_code(server.url(), OAUTH_APP, &approved.code)
+        .await
+        .expect("an answer");
     assert_eq!(text(&again, "error"), "bad_verification_code");
+}
+
+#[tokio::test]
+async fn the_app_reports_github_failing_and_signs_in_on_retry() {
+    let server = server().await;
+    let approved = server
+        .authorize(Authorize {
+            client_id: OAUTH_APP.0.into(),
+            login: "octocat".into(),
+            ..Authorize::default()
+        })
+        .await
+        .expect("approved");
+
+    // GitHub's load balancer has no server for the next code exchange (one request only).
+    server
+        .fault(Fault::status("token", 503).count(1))
+        .await
+        .expect("fault added");
+    assert_eq!(
+        app::exchange_code(server.url(), OAUTH_APP, &approved.code).await,
+        Err(503)
+    );
+    // The failed request never reached the exchange, so the code still works: a retry signs in.
+    let token = app::exchange_code(server.url(), OAUTH_APP, &approved.code)
+        .await
+        .expect("a token on retry");
+    let access = text(&token, "access_token");
+
+    // The API rate limited until the test clears it: the app sees GitHub's 403.
+    server
+        .fault(Fault::rate_limit("api"))
+        .await
+        .expect("fault added");
+    assert_eq!(app::whoami(&server.api_url(), access).await, Err(403));
+    server.clear_faults().expect("cleared");
+    assert_eq!(
+        app::whoami(&server.api_url(), access).await,
+        Ok("octocat".into())
+    );
 }
 
 #[tokio::test]

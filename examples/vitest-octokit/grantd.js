@@ -37,3 +37,11 @@ export const mint = (login, clientId, scopes = []) =>
   control("POST", "/tokens", { login, client_id: clientId, scopes });
 
 export const requests = async () => (await control("GET", "/requests")).requests;
+
+// Makes the requests `match` names ("api", "token", … or "GET /user") fail the way GitHub
+// fails: `fault` is "status" (with `status`), "rate_limit", "latency", … with `count: N` for
+// the next N only (docs/testing.md). A reset clears them.
+export const addFault = (match, fault, fields = {}) =>
+  control("POST", "/faults", { match, fault, ...fields });
+
+export const clearFaults = () => control("DELETE", "/faults");

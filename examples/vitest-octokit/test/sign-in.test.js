@@ -15,10 +15,12 @@ import { Octokit } from "@octokit/rest";
 import { describe, expect, test } from "vitest";
 
 import {
+  addFault,
   advanceClock,
   apiUrl,
   approveDevice,
   approveWebFlow,
+  clearFaults,
   control,
   mint,
   requests,
@@ -126,6 +128,45 @@ describe("sign-in", () => {
       ["POST", 404],
     ]);
     expect(JSON.stringify(await requests())).not.toContain(token);
+  });
+});
+
+describe("GitHub failing", () => {
+  test("a 503 on the code exchange reaches the app, and a retry signs in", async () => {
+    const { url: authorizeUrl } = getWebFlowAuthorizationUrl({
+      ...oauthApp,
+      redirectUrl,
+      request: api,
+    });
+    const callback = new URL(await approveWebFlow(authorizeUrl, "octocat"));
+    const exchange = () =>
+      exchangeWebFlowCode({
+        ...oauthApp,
+        code: callback.searchParams.get("code"),
+        redirectUrl,
+        request: api,
+      });
+    // GitHub's load balancer has no server for the next code exchange (one request only).
+    await addFault("token", "status", { status: 503, count: 1 });
+    await expect(exchange()).rejects.toMatchObject({
+      name: "HttpError",
+      status: 503,
+      response: { data: { message: expect.stringMatching(/^No server is currently available/) } },
+    });
+    // The failed request never reached the exchange: the same code still works.
+    const { authentication } = await exchange();
+    expect(await loginOf(authentication.token)).toBe("octocat");
+  });
+
+  test("a rate-limited API is octokit's 403 until the test clears it", async () => {
+    const { access_token: token } = await mint("octocat", oauthApp.clientId);
+    await addFault("api", "rate_limit");
+    await expect(loginOf(token)).rejects.toMatchObject({
+      status: 403,
+      response: { headers: { "x-ratelimit-remaining": "0" } },
+    });
+    await clearFaults();
+    expect(await loginOf(token)).toBe("octocat");
   });
 });
 
