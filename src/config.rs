@@ -59,6 +59,9 @@ pub enum Command {
     /// Tokens in bulk, for fixtures and benchmarks.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print the audit log, newest first: every change to tokens, grants, apps, two-factor
+    /// authentication, passwords and suspensions, and every sign-in.
+    Audit(AuditArgs),
     /// Apply the embedded schema migrations and exit (serve also does this at start).
     Migrate {
         #[command(flatten)]
@@ -598,6 +601,24 @@ pub enum TokenCommand {
     /// Create COUNT tokens of an app for a user straight through the store, and write them in
     /// clear, one a line, to a file readable by its owner only.
     Mint(MintArgs),
+}
+
+/// `grantd audit`: the filters of the audit log API's `phrase`, on the database itself.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events about this user (the account the action changed).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only this action (`oauth_access.create`) or category (`oauth_access`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// At most this many events, the newest.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! does); it opens the store, calls the domain and prints the outcome as text or JSON.
 
 mod app;
+mod audit;
 mod seed;
 pub(crate) mod serve;
 mod user;
@@ -25,6 +26,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Seed(args) => seed::run(&args).await,
         Command::Migrate { db, output } => migrate(&db, output).await,
+        Command::Audit(args) => audit::run(&args).await,
         Command::Token(TokenCommand::Mint(args)) => mint(args).await,
         Command::Export { out, db } => export(&db, out.as_deref()).await,
         Command::Import { file, db, output } => import(&db, &file, output).await,

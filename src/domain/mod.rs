@@ -8,6 +8,7 @@ pub mod account;
 pub mod admin;
 pub mod app;
 pub mod app_token;
+pub mod audit;
 pub mod authorization;
 pub mod clock;
 pub mod device_flow;

@@ -467,6 +467,16 @@ pub trait Store: Lookups {
         now: OffsetDateTime,
         unless_after: OffsetDateTime,
     ) -> Result<()>;
+
+    // The audit log (`domain::audit`). Changes write their events themselves, in their own
+    // transaction; these two are the log's own reads and its one write without a change.
+    /// Writes an event that records no change of its own (a failed sign-in).
+    async fn insert_audit_event(&self, event: &crate::domain::audit::NewEvent) -> Result<()>;
+    /// The events `query` selects, in its order, at most `query.limit`.
+    async fn list_audit_events(
+        &self,
+        query: &crate::domain::audit::Query,
+    ) -> Result<Vec<crate::domain::audit::Event>>;
 }
 
 /// What [`Store::usage`] reports; `None` for what a store does not have.

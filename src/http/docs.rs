@@ -57,6 +57,7 @@ pub const GET_USER: &str =
     "https://docs.github.com/enterprise-server@3.19/rest/users/users#get-a-user";
 pub const LIST_EMAILS: &str = "https://docs.github.com/enterprise-server@3.19/rest/users/emails#list-email-addresses-for-the-authenticated-user";
 pub const RATE_LIMIT: &str = "https://docs.github.com/enterprise-server@3.19/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user";
+pub const GET_AUDIT_LOG: &str = "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/audit-log#get-the-audit-log-for-an-enterprise";
 pub const SUSPEND_USER: &str =
     "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/users#suspend-a-user";
 pub const CREATE_USER: &str =

@@ -4,6 +4,7 @@
 pub mod admin_users;
 pub mod answers;
 pub mod app_tokens;
+pub mod audit_log;
 pub mod authorizations;
 pub mod conditional;
 pub mod controls;
@@ -304,6 +305,10 @@ fn api(state: &AppState) -> Router<AppState> {
         .route(
             "/user/emails",
             get(users::list_emails_for_authenticated_user),
+        )
+        .route(
+            "/enterprises/{enterprise}/audit-log",
+            get(audit_log::get_audit_log),
         )
         .route("/graphql", post(graphql::graphql))
         .route("/healthz", get(meta::healthz))

@@ -186,7 +186,8 @@ fn security(path: &str) -> Option<Value> {
         | "/users/{username}/suspended"
         | "/admin/users"
         | "/admin/users/{username}"
-        | "/admin/users/{username}/authorizations" => {
+        | "/admin/users/{username}/authorizations"
+        | "/enterprises/{enterprise}/audit-log" => {
             Some(json!([{ "tokenAuth": [] }, { "basicAuth": [] }]))
         }
         "/" | "/meta" | "/rate_limit" | "/zen" | "/users/{username}" => {
@@ -543,13 +544,14 @@ mod tests {
             "enterprise-admin/delete-user",
             "enterprise-admin/create-impersonation-o-auth-token",
             "enterprise-admin/delete-impersonation-o-auth-token",
+            "enterprise-admin/get-audit-log",
         ] {
             assert!(
                 ids.iter().any(|id| id == expected),
                 "{expected} missing from {ids:?}"
             );
         }
-        assert_eq!(ids.len(), 36);
+        assert_eq!(ids.len(), 37);
         assert_eq!(doc["servers"][0]["url"], "http://127.0.0.1:8080");
     }
 

@@ -445,3 +445,4 @@ include!("sql/rows.rs");
 include!("sql/store.rs");
 include!("sql/fixture.rs");
 include!("sql/transfer.rs");
+include!("sql/audit.rs");

@@ -433,6 +433,7 @@ include!("sql/rows.rs");
 include!("sql/store.rs");
 include!("sql/fixture.rs");
 include!("sql/transfer.rs");
+include!("sql/audit.rs");
 
 #[cfg(test)]
 mod tests {

@@ -1691,6 +1691,19 @@ impl Store for StoreImpl {
         }
         tx.commit().await.map_err(map_err)
     }
+
+    async fn insert_audit_event(&self, event: &crate::domain::audit::NewEvent) -> Result<()> {
+        let mut tx = self.write().await?;
+        record_event(&mut tx, event, None).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn list_audit_events(
+        &self,
+        query: &crate::domain::audit::Query,
+    ) -> Result<Vec<crate::domain::audit::Event>> {
+        select_audit_events(&self.pool, query).await
+    }
 }
 
 /// Stores a client secret of app `app`; its id.

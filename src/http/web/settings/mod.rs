@@ -11,6 +11,7 @@
 
 mod apps;
 mod security;
+mod security_log;
 mod staff;
 mod tokens;
 
@@ -57,6 +58,8 @@ pub fn routes() -> Router<AppState> {
             get(apps::developers).post(apps::register),
         )
         .route("/settings/developers/new", get(apps::new_app))
+        .route("/settings/security-log", get(security_log::show))
+        .route("/stafftools/audit-log", get(security_log::audit_log))
         .route("/stafftools/users", get(staff::list))
         .route("/stafftools/users/{login}/{action}", post(staff::act))
         .route(
@@ -84,6 +87,7 @@ pub(super) const NAV: &[(&str, &str)] = &[
     ("applications", "Applications"),
     ("tokens", "Personal access tokens"),
     ("security", "Password and authentication"),
+    ("security-log", "Security log"),
     ("developers", "Developer settings"),
 ];
 

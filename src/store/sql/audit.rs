@@ -1,0 +1,187 @@
+// Included into each SQL backend module: the audit log's rows (migration 0011). Events are
+// written by `record_event` inside the transaction of the change they record, and read by
+// `select_audit_events`.
+
+const AUDIT_COLUMNS: &str = "id, action, created_at, actor_id, actor, user_id, user_login, app_id, app_name, \
+     client_id, actor_ip, user_agent, data";
+
+/// Writes `event` inside `tx`, the change's transaction: if the change rolls back, so does
+/// its event. `token_id` is the id of a token the transaction itself created, which the
+/// caller could not know in advance.
+async fn record_event(
+    tx: &mut Transaction<'static, Db>,
+    event: &crate::domain::audit::NewEvent,
+    token_id: Option<i64>,
+) -> Result<()> {
+    let mut data = event.data.clone();
+    if let Some(id) = token_id {
+        data.insert("token_id".into(), serde_json::Value::from(id));
+    }
+    let data = serde_json::Value::Object(data).to_string();
+    sqlx::query(
+        "INSERT INTO audit_events (action, created_at, actor_id, actor, user_id, user_login, app_id, \
+         app_name, client_id, actor_ip, user_agent, data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(event.action.as_str())
+    .bind(event.created_at.unix_timestamp())
+    .bind(event.actor.as_ref().map(|a| a.id.0))
+    .bind(event.actor.as_ref().map(|a| a.login.as_str().to_owned()))
+    .bind(event.user.as_ref().map(|u| u.id.0))
+    .bind(event.user.as_ref().map(|u| u.login.as_str().to_owned()))
+    .bind(event.app.as_ref().map(|a| a.id.0))
+    .bind(event.app.as_ref().map(|a| a.name.clone()))
+    .bind(event.app.as_ref().map(|a| a.client_id.clone()))
+    .bind(event.source.address.map(|a| a.to_string()))
+    .bind(event.source.user_agent.clone())
+    .bind(data)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// A value bound into the audit search, whose WHERE clause depends on the filter.
+enum AuditBind {
+    Int(i64),
+    Len(i32),
+    Text(String),
+}
+
+/// The events `query` selects, in its order. `before` reads backwards from its cursor so that
+/// the page is the one nearest to it, then turns the rows round.
+async fn select_audit_events(
+    pool: &sqlx::Pool<Db>,
+    query: &crate::domain::audit::Query,
+) -> Result<Vec<crate::domain::audit::Event>> {
+    use crate::domain::audit::Order;
+    let mut clauses: Vec<String> = Vec::new();
+    let mut binds: Vec<AuditBind> = Vec::new();
+    let mut add = |clause: &str, values: Vec<AuditBind>, binds: &mut Vec<AuditBind>| {
+        // Each `?` of the clause becomes the next `$N`.
+        let mut text = String::new();
+        for (i, part) in clause.split('?').enumerate() {
+            if i > 0 {
+                text.push('$');
+                text.push_str(&(binds.len() + i).to_string());
+            }
+            text.push_str(part);
+        }
+        binds.extend(values);
+        clauses.push(text);
+    };
+    let filter = &query.filter;
+    if let Some(action) = &filter.action {
+        if action.contains('.') {
+            add("action = ?", vec![AuditBind::Text(action.clone())], &mut binds);
+        } else {
+            // A category: its actions start with `category.` (compared, not LIKE: `_` is a
+            // wildcard there and a common character of action names).
+            let prefix = format!("{action}.");
+            let len = i32::try_from(prefix.len()).unwrap_or(i32::MAX);
+            add(
+                "substr(action, 1, ?) = ?",
+                vec![AuditBind::Len(len), AuditBind::Text(prefix)],
+                &mut binds,
+            );
+        }
+    }
+    if let Some(actor) = &filter.actor {
+        add("lower(actor) = ?", vec![AuditBind::Text(actor.key())], &mut binds);
+    }
+    if let Some(user) = &filter.user {
+        add("lower(user_login) = ?", vec![AuditBind::Text(user.key())], &mut binds);
+    }
+    if let Some(from) = filter.created_from {
+        add("created_at >= ?", vec![AuditBind::Int(from.unix_timestamp())], &mut binds);
+    }
+    if let Some(until) = filter.created_until {
+        add("created_at < ?", vec![AuditBind::Int(until.unix_timestamp())], &mut binds);
+    }
+    if let Some(user) = filter.involving {
+        add(
+            "(user_id = ? OR actor_id = ?)",
+            vec![AuditBind::Int(user.0), AuditBind::Int(user.0)],
+            &mut binds,
+        );
+    }
+    // Which way the rows are read: the query's order, or its reverse for `before`.
+    let backwards = query.before.is_some();
+    let ascending = (query.order == Order::Asc) != backwards;
+    if let Some(after) = query.after {
+        let clause = if query.order == Order::Asc { "id > ?" } else { "id < ?" };
+        add(clause, vec![AuditBind::Int(after)], &mut binds);
+    }
+    if let Some(before) = query.before {
+        let clause = if query.order == Order::Asc { "id < ?" } else { "id > ?" };
+        add(clause, vec![AuditBind::Int(before)], &mut binds);
+    }
+    let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events");
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(if ascending { " ORDER BY id ASC" } else { " ORDER BY id DESC" });
+    sql.push_str(" LIMIT $");
+    sql.push_str(&(binds.len() + 1).to_string());
+    let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for bind in binds {
+        statement = match bind {
+            AuditBind::Int(value) => statement.bind(value),
+            AuditBind::Len(value) => statement.bind(value),
+            AuditBind::Text(value) => statement.bind(value),
+        };
+    }
+    let rows = statement
+        .bind(i64::from(query.limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_err)?;
+    let mut events = rows.iter().map(audit_event_from_row).collect::<Result<Vec<_>>>()?;
+    if backwards {
+        events.reverse();
+    }
+    Ok(events)
+}
+
+fn audit_event_from_row(row: &DbRow) -> Result<crate::domain::audit::Event> {
+    use crate::domain::audit::{AccountName, AppName, Event, Source};
+    let account = |id: &str, login: &str| -> Result<Option<AccountName>> {
+        let id: Option<i64> = row.try_get(id).map_err(backend)?;
+        let login: Option<String> = row.try_get(login).map_err(backend)?;
+        Ok(match (id, login) {
+            (Some(id), Some(login)) => Some(AccountName {
+                id: UserId(id),
+                login: Login::parse(&login).ok_or_else(|| corrupt("audit login"))?,
+            }),
+            _ => None,
+        })
+    };
+    let app_id: Option<i64> = row.try_get("app_id").map_err(backend)?;
+    let app = match app_id {
+        Some(id) => Some(AppName {
+            id: AppId(id),
+            name: row.try_get::<Option<String>, _>("app_name").map_err(backend)?.unwrap_or_default(),
+            client_id: row.try_get::<Option<String>, _>("client_id").map_err(backend)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let address: Option<String> = row.try_get("actor_ip").map_err(backend)?;
+    let data: String = row.try_get("data").map_err(backend)?;
+    let Ok(serde_json::Value::Object(data)) = serde_json::from_str(&data) else {
+        return Err(corrupt("audit data"));
+    };
+    Ok(Event {
+        id: row.try_get("id").map_err(backend)?,
+        action: row.try_get("action").map_err(backend)?,
+        created_at: timestamp(row.try_get("created_at").map_err(backend)?)?,
+        actor: account("actor_id", "actor")?,
+        user: account("user_id", "user_login")?,
+        app,
+        source: Source {
+            address: address.and_then(|a| a.parse().ok()),
+            user_agent: row.try_get("user_agent").map_err(backend)?,
+        },
+        data,
+    })
+}
