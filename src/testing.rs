@@ -301,7 +301,12 @@ impl TestServer {
             scopes: scopes.iter().map(|&s| s.to_owned()).collect(),
             expires_in,
         };
-        Ok(controls::mint(&self.state, asked).await?)
+        Ok(controls::mint(
+            &self.state,
+            asked,
+            &crate::domain::audit::Source::command_line(),
+        )
+        .await?)
     }
 
     /// Adds a fault (`POST /_grantd/faults`, docs/testing.md): the requests it matches fail

@@ -1,5 +1,6 @@
 //! `grantd app add|list|delete|rotate-secret`.
 
+use crate::domain::audit::Source;
 use serde::Serialize;
 
 use super::{explain, now, open_store, print, read_stdin_line};
@@ -85,7 +86,7 @@ pub async fn add(args: AppAddArgs) -> anyhow::Result<()> {
             (false, None) => None,
         },
     };
-    let (app, secret) = app::register(&*store, spec, now())
+    let (app, secret) = app::register(&*store, spec, None, &Source::command_line(), now())
         .await
         .map_err(|e| explain(e, String::new))?;
     if !output.json {
@@ -134,12 +135,9 @@ fn no_app(client_id: &str) -> impl FnOnce() -> String + '_ {
 
 pub async fn delete(db: &DbArgs, output: OutputArgs, client_id: &str) -> anyhow::Result<()> {
     let store = open_store(db).await?;
-    let found = app::find(&*store, client_id)
+    app::delete_by_operator(&*store, client_id, &Source::command_line(), now())
         .await
         .map_err(|e| explain(e, no_app(client_id)))?;
-    if !store.delete_app(found.id).await? {
-        return Err(anyhow::anyhow!(no_app(client_id)()));
-    }
     print(
         output,
         &serde_json::json!({"deleted": true, "client_id": client_id}),
@@ -149,9 +147,10 @@ pub async fn delete(db: &DbArgs, output: OutputArgs, client_id: &str) -> anyhow:
 
 pub async fn rotate_secret(db: &DbArgs, output: OutputArgs, client_id: &str) -> anyhow::Result<()> {
     let store = open_store(db).await?;
-    let (app, secret) = app::rotate_secret(&*store, client_id, now())
-        .await
-        .map_err(|e| explain(e, no_app(client_id)))?;
+    let (app, secret) =
+        app::rotate_secret(&*store, client_id, None, &Source::command_line(), now())
+            .await
+            .map_err(|e| explain(e, no_app(client_id)))?;
     print(output, &AppJson::new(&app, Some(&secret)), || {
         credentials_text(&app, &secret)
     })

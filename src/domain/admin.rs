@@ -6,6 +6,7 @@
 
 use time::OffsetDateTime;
 
+use super::audit::{Action, NewEvent, Source};
 use super::authorization::{self, Authorization, CreateRequest, Created, GetOrCreate};
 use super::limits::{LoginThrottle, Origin};
 use super::secret::Password;
@@ -69,6 +70,7 @@ pub async fn create_user(
     store: &dyn Store,
     admin: &User,
     account: NewAccount,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<User, Error> {
     require_site_admin(admin)?;
@@ -112,8 +114,9 @@ pub async fn create_user(
     if !account.suspended {
         return Ok(created);
     }
+    let event = NewEvent::by(Action::UserSuspend, admin, source, now).about(&created);
     store
-        .set_user_suspension(created.id, Some((now, "")), now)
+        .set_user_suspension(created.id, Some((now, "")), now, &event)
         .await?;
     user::find(store, created.login.as_str()).await
 }
@@ -127,7 +130,13 @@ fn random_bytes() -> Result<[u8; 32], Error> {
 /// `DELETE /admin/users/{username}`: the user goes with their apps (and so those apps' grants
 /// and tokens), their own tokens, grants and sessions. A site admin cannot delete themself
 /// (GitHub: "any user account except your own").
-pub async fn delete_user(store: &dyn Store, admin: &User, login: &str) -> Result<(), Error> {
+pub async fn delete_user(
+    store: &dyn Store,
+    admin: &User,
+    login: &str,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
     require_site_admin(admin)?;
     let user = user::find(store, login).await?;
     if user.id == admin.id {
@@ -140,7 +149,11 @@ pub async fn delete_user(store: &dyn Store, admin: &User, login: &str) -> Result
     // in between makes the delete refuse once more; then the next round takes it.
     for _ in 0..3 {
         for app in super::app::list_owned(store, user.id).await? {
-            store.delete_app(app.id).await?;
+            match super::app::delete_app(store, &app, Some(admin), source, now).await {
+                // Deleted meanwhile by someone else: gone either way.
+                Ok(()) | Err(Error::NotFound) => {}
+                Err(other) => return Err(other),
+            }
         }
         match store.delete_user(user.id).await {
             Ok(true) => return Ok(()),
@@ -187,6 +200,7 @@ pub async fn create_impersonation_token(
     admin: &User,
     login: &str,
     scopes: Vec<String>,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<GetOrCreate, Error> {
     require_site_admin(admin)?;
@@ -209,7 +223,8 @@ pub async fn create_impersonation_token(
             address: None,
             throttle: LoginThrottle::default(),
         };
-        match authorization::create(store, &user, request, origin, now).await {
+        let by = (Action::OauthAccessCreate, admin);
+        match authorization::create_recorded(store, &user, request, origin, by, source, now).await {
             Ok(Created {
                 authorization,
                 token,
@@ -238,11 +253,18 @@ pub async fn delete_impersonation_token(
     store: &dyn Store,
     admin: &User,
     login: &str,
+    source: &Source,
+    now: OffsetDateTime,
 ) -> Result<(), Error> {
     require_site_admin(admin)?;
     let user = user::find(store, login).await?;
     if let Some(token) = find_impersonation(store, &user).await? {
-        store.delete_authorization(user.id, token.id).await?;
+        let event = NewEvent::by(Action::OauthAccessDestroy, admin, source, now)
+            .about(&user)
+            .authorization(&token);
+        store
+            .delete_authorization(user.id, token.id, &event)
+            .await?;
     }
     Ok(())
 }

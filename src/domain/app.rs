@@ -1,6 +1,7 @@
 //! OAuth apps and GitHub Apps: the clients that tokens are issued to, identified by a public
 //! client id and authenticated by a client secret stored only as a SHA-256 digest.
 
+use super::audit::{Action, NewEvent, Party, Source};
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
@@ -9,6 +10,7 @@ use super::app_token::TokenRecord;
 use super::limits::{self, Origin};
 use super::secret::{ClientSecret, MAX_LIVE_SECRETS, SecretDigest, SecretDigests};
 use super::token::{TokenHash, TokenKind};
+use super::user::User;
 use super::{AppId, ClientId, Error, FieldError, Login, UserId, error::ErrorCode};
 use crate::domain::store::{self, Store};
 
@@ -246,6 +248,8 @@ pub fn prepare(spec: &AppSpec) -> Result<(ClientId, ClientSecret), Error> {
 pub async fn register(
     store: &dyn Store,
     spec: AppSpec,
+    actor: Option<&User>,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<(App, ClientSecret), Error> {
     let (client_id, secret) = prepare(&spec)?;
@@ -268,7 +272,14 @@ pub async fn register(
         user_token_ttl: spec.user_token_ttl,
         now,
     };
-    let app = store.insert_app(&new).await.map_err(|e| match e {
+    // `actor` is `None` for `grantd app add`; the app itself is named by the store once it
+    // has an id.
+    let event = NewEvent::by_server(Action::OauthApplicationCreate, Some(&owner), source, now);
+    let event = NewEvent {
+        actor: actor.map(Party::from),
+        ..event
+    };
+    let app = store.insert_app(&new, &event).await.map_err(|e| match e {
         store::Error::Conflict(store::Constraint::ClientId) => Error::invalid(FieldError {
             resource: "App",
             ..FieldError::new("client_id", ErrorCode::AlreadyExists)
@@ -283,12 +294,21 @@ pub async fn register(
 pub async fn rotate_secret(
     store: &dyn Store,
     client_id: &str,
+    actor: Option<&User>,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<(Arc<App>, ClientSecret), Error> {
     let app = find(store, client_id).await?;
     let secret = ClientSecret::generate()?;
+    let event = app_event(
+        Action::OauthApplicationResetSecret,
+        &app,
+        actor,
+        source,
+        now,
+    );
     if !store
-        .update_app_secret(app.id, &secret.digest(), &secret.last_eight(), now)
+        .update_app_secret(app.id, &secret.digest(), &secret.last_eight(), now, &event)
         .await?
     {
         return Err(Error::NotFound);
@@ -412,12 +432,20 @@ pub async fn find_owned(
 /// old one. A third is refused: GitHub keeps at most two live.
 pub async fn add_owned_secret(
     store: &dyn Store,
-    owner: UserId,
+    owner: &User,
     client_id: &str,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<(Arc<App>, ClientSecret), Error> {
-    let app = find_owned(store, owner, client_id).await?;
+    let app = find_owned(store, owner.id, client_id).await?;
     let secret = ClientSecret::generate()?;
+    let event = app_event(
+        Action::OauthApplicationGenerateClientSecret,
+        &app,
+        Some(owner),
+        source,
+        now,
+    );
     let added = store
         .insert_app_secret(
             app.id,
@@ -425,6 +453,7 @@ pub async fn add_owned_secret(
             &secret.last_eight(),
             MAX_LIVE_SECRETS,
             now,
+            &event,
         )
         .await?;
     if added.is_none() {
@@ -450,12 +479,21 @@ pub async fn list_owned_secrets(
 /// secret, or an unknown one, is [`Error::NotFound`].
 pub async fn delete_owned_secret(
     store: &dyn Store,
-    owner: UserId,
+    owner: &User,
     client_id: &str,
     secret: ClientSecretId,
+    source: &Source,
+    now: OffsetDateTime,
 ) -> Result<(), Error> {
-    let app = find_owned(store, owner, client_id).await?;
-    if store.delete_app_secret(app.id, secret).await? {
+    let app = find_owned(store, owner.id, client_id).await?;
+    let event = app_event(
+        Action::OauthApplicationRemoveClientSecret,
+        &app,
+        Some(owner),
+        source,
+        now,
+    );
+    if store.delete_app_secret(app.id, secret, &event).await? {
         Ok(())
     } else {
         Err(Error::NotFound)
@@ -463,11 +501,58 @@ pub async fn delete_owned_secret(
 }
 
 /// Deletes one of `owner`'s apps with every grant and token of it (as `grantd app remove`).
-pub async fn delete_owned(store: &dyn Store, owner: UserId, client_id: &str) -> Result<(), Error> {
-    let app = find_owned(store, owner, client_id).await?;
-    if store.delete_app(app.id).await? {
+pub async fn delete_owned(
+    store: &dyn Store,
+    owner: &User,
+    client_id: &str,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    let app = find_owned(store, owner.id, client_id).await?;
+    delete_app(store, &app, Some(owner), source, now).await
+}
+
+/// `grantd app remove`: deletes the app, whoever owns it.
+pub async fn delete_by_operator(
+    store: &dyn Store,
+    client_id: &str,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    let app = find(store, client_id).await?;
+    delete_app(store, &app, None, source, now).await
+}
+
+pub(super) async fn delete_app(
+    store: &dyn Store,
+    app: &App,
+    actor: Option<&User>,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    let event = app_event(Action::OauthApplicationDestroy, app, actor, source, now);
+    if store.delete_app(app.id, &event).await? {
         Ok(())
     } else {
         Err(Error::NotFound)
+    }
+}
+
+/// An event about `app` by `actor` (`None`: a command on the server); the user it is about is
+/// the app's owner.
+fn app_event(
+    action: Action,
+    app: &App,
+    actor: Option<&User>,
+    source: &Source,
+    now: OffsetDateTime,
+) -> NewEvent {
+    NewEvent {
+        actor: actor.map(Party::from),
+        user: Some(Party {
+            id: app.owner_id,
+            login: Some(app.owner_login.clone()),
+        }),
+        ..NewEvent::by_server(action, None, source, now).app(Some(app))
     }
 }

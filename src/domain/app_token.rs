@@ -6,6 +6,7 @@
 //! the store is asked, an expired one is as good as gone, and a token of another app is
 //! [`Error::NotFound`], so an app cannot even learn that another app's token exists.
 
+use super::audit::{Action, NewEvent, Source};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -114,6 +115,7 @@ pub async fn reset(
     store: &dyn Store,
     app: &App,
     access_token: &str,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Issued, Error> {
     let (old, record) = lookup_for_app(store, app, access_token, now).await?;
@@ -127,6 +129,7 @@ pub async fn reset(
             &token.last_eight(),
             expires_at,
             now,
+            &by_app(Action::OauthAccessRegenerate, &record, source, now),
         )
         .await?
         .ok_or(Error::NotFound)?;
@@ -139,15 +142,24 @@ pub async fn reset(
     })
 }
 
+/// An event an app caused with its client credentials about one of its tokens: no user acted,
+/// so the log names no actor, only the app and the token's owner.
+fn by_app(action: Action, record: &TokenRecord, source: &Source, now: OffsetDateTime) -> NewEvent {
+    NewEvent::by_server(action, Some(&record.user), source, now)
+        .authorization(&record.authorization)
+}
+
 /// `DELETE /applications/{client_id}/token`: revokes this one token.
 pub async fn revoke(
     store: &dyn Store,
     app: &App,
     access_token: &str,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
-    let (token, _) = lookup_for_app(store, app, access_token, now).await?;
-    if store.delete_token(&token.hash(), app.id).await? {
+    let (token, record) = lookup_for_app(store, app, access_token, now).await?;
+    let event = by_app(Action::OauthAccessDestroy, &record, source, now);
+    if store.delete_token(&token.hash(), app.id, &event).await? {
         Ok(())
     } else {
         Err(Error::NotFound)
@@ -160,10 +172,15 @@ pub async fn delete_grant(
     store: &dyn Store,
     app: &App,
     access_token: &str,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
     let (_, record) = lookup_for_app(store, app, access_token, now).await?;
-    if store.delete_app_grant(record.user.id, app.id).await? {
+    let event = by_app(Action::OauthAuthorizationDestroy, &record, source, now);
+    if store
+        .delete_app_grant(record.user.id, app.id, &event)
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound)
@@ -292,6 +309,7 @@ pub async fn scope(
     store: &dyn Store,
     app: &App,
     request: ScopeRequest,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Issued, Error> {
     if app.kind != AppKind::GitHub {
@@ -324,7 +342,10 @@ pub async fn scope(
         scoped_to: Some(scoped_to),
         web_flow: false,
     };
-    let authorization = store.insert_authorization(&new).await?;
+    let event = NewEvent::by_server(Action::OauthAccessCreate, Some(&record.user), source, now)
+        .token(None, &new.token_hash, new.app.as_ref(), &new.scopes)
+        .with("scoped_from_token_id", parent.id.0);
+    let authorization = store.insert_authorization(&new, &event).await?;
     Ok(Issued {
         record: Arc::new(TokenRecord {
             authorization,

@@ -15,12 +15,14 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use time::{Date, OffsetDateTime};
 
-use super::app::App;
+use super::app::{App, AppKind, AppSummary};
+use super::authorization::Authorization;
 use super::error::{ErrorCode, FieldError};
+use super::scope::Scopes;
+use super::store::Store;
 use super::token::TokenHash;
 use super::user::User;
 use super::{AppId, Error, Login, UserId};
-use crate::store::Store;
 
 /// GitHub's audit log action names that grantd writes (category `.` operation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,10 @@ pub enum Action {
     TwoFactorAuthenticationRecoveryCodesRegenerated,
     OauthApplicationCreate,
     OauthApplicationResetSecret,
+    /// A second client secret generated on the developer settings page.
+    OauthApplicationGenerateClientSecret,
+    /// A client secret deleted on the developer settings page.
+    OauthApplicationRemoveClientSecret,
     OauthApplicationDestroy,
 }
 
@@ -72,6 +78,8 @@ impl Action {
         Self::TwoFactorAuthenticationRecoveryCodesRegenerated,
         Self::OauthApplicationCreate,
         Self::OauthApplicationResetSecret,
+        Self::OauthApplicationGenerateClientSecret,
+        Self::OauthApplicationRemoveClientSecret,
         Self::OauthApplicationDestroy,
     ];
 
@@ -95,6 +103,10 @@ impl Action {
             }
             Self::OauthApplicationCreate => "oauth_application.create",
             Self::OauthApplicationResetSecret => "oauth_application.reset_secret",
+            Self::OauthApplicationGenerateClientSecret => {
+                "oauth_application.generate_client_secret"
+            }
+            Self::OauthApplicationRemoveClientSecret => "oauth_application.remove_client_secret",
             Self::OauthApplicationDestroy => "oauth_application.destroy",
         }
     }
@@ -165,6 +177,30 @@ impl From<&User> for AccountName {
     }
 }
 
+/// An account a new event names: its login when the caller has it at hand, otherwise the
+/// store copies it from the account's row in the event's transaction (a token exchange knows
+/// only the user's id, and reading the user first would cost it a round trip).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    pub id: UserId,
+    pub login: Option<Login>,
+}
+
+impl Party {
+    pub fn id(id: UserId) -> Self {
+        Self { id, login: None }
+    }
+}
+
+impl From<&User> for Party {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            login: Some(user.login.clone()),
+        }
+    }
+}
+
 /// The app an event names, copied in so it outlives the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppName {
@@ -183,15 +219,26 @@ impl From<&App> for AppName {
     }
 }
 
+impl From<&AppSummary> for AppName {
+    fn from(app: &AppSummary) -> Self {
+        Self {
+            id: app.id,
+            name: app.name.clone(),
+            client_id: app.client_id.as_str().to_owned(),
+        }
+    }
+}
+
 /// An event about to be written with a change. The store completes `data` with what only the
 /// transaction knows (a new token's `token_id`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub action: Action,
     pub created_at: OffsetDateTime,
-    /// `None`: a `grantd` command on the server, or a sign-in under a name nobody has.
-    pub actor: Option<AccountName>,
-    pub user: Option<AccountName>,
+    /// `None`: a `grantd` command on the server, an app acting with its client credentials,
+    /// or a sign-in under a name nobody has.
+    pub actor: Option<Party>,
+    pub user: Option<Party>,
     pub app: Option<AppName>,
     pub source: Source,
     /// Small, and never a secret: see [`NewEvent::with_token`].
@@ -207,6 +254,15 @@ pub enum TokenType {
 }
 
 impl TokenType {
+    /// The type of a token of an app of this kind (`None`: a personal access token).
+    pub const fn of(app: Option<AppKind>) -> Self {
+        match app {
+            None => Self::PersonalClassic,
+            Some(AppKind::OAuth) => Self::OAuthApp,
+            Some(AppKind::GitHub) => Self::GitHubApp,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::PersonalClassic => "Personal access token (classic)",
@@ -241,7 +297,7 @@ impl NewEvent {
             action,
             created_at: super::whole_seconds(now),
             actor: None,
-            user: user.map(AccountName::from),
+            user: user.map(Party::from),
             app: None,
             source: source.clone(),
             data: Map::new(),
@@ -259,6 +315,33 @@ impl NewEvent {
     pub fn app(mut self, app: Option<&App>) -> Self {
         self.app = app.map(AppName::from);
         self
+    }
+
+    /// Names a token about to exist or existing (its app, hash and scopes; its id once it
+    /// has one: the store adds a new token's).
+    #[must_use]
+    pub fn token(
+        mut self,
+        id: Option<super::AuthorizationId>,
+        hash: &TokenHash,
+        app: Option<&AppSummary>,
+        scopes: &Scopes,
+    ) -> Self {
+        self.app = app.map(AppName::from);
+        let kind = TokenType::of(app.map(|a| a.kind));
+        self.with_token(id, Some(hash), kind)
+            .with("token_scopes", scopes.as_slice().join(","))
+    }
+
+    /// [`token`](Self::token) of a stored authorization.
+    #[must_use]
+    pub fn authorization(self, authorization: &Authorization) -> Self {
+        self.token(
+            Some(authorization.id),
+            &authorization.token_hash,
+            authorization.app.as_ref(),
+            &authorization.scopes,
+        )
     }
 
     /// Names a token: its id (when known; the store adds a new token's), GitHub's

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::account::TokenScope;
 use super::app::{self, AppSummary};
+use super::audit::{Action, NewEvent, Source};
 use super::error::ErrorCode;
 use super::limits::{self, Origin};
 use super::scope::Scopes;
@@ -274,6 +275,8 @@ async fn insert(
     store: &dyn Store,
     user: &User,
     draft: Draft,
+    (action, actor): (Action, &User),
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Created, Error> {
     let kind = draft
@@ -295,8 +298,14 @@ async fn insert(
         scoped_to: None,
         web_flow: false,
     };
+    let event = NewEvent::by(action, actor, source, now).about(user).token(
+        None,
+        &new.token_hash,
+        new.app.as_ref(),
+        &new.scopes,
+    );
     let authorization = store
-        .insert_authorization(&new)
+        .insert_authorization(&new, &event)
         .await
         .map_err(map_conflict)?;
     Ok(Created {
@@ -312,6 +321,22 @@ pub async fn create(
     user: &User,
     request: CreateRequest,
     origin: Origin,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<Created, Error> {
+    let by = (Action::OauthAuthorizationCreate, user);
+    create_recorded(store, user, request, origin, by, source, now).await
+}
+
+/// [`create`], recorded as `action` by `actor` (an admin's impersonation token is
+/// `oauth_access.create` by the admin, about the user).
+pub(super) async fn create_recorded(
+    store: &dyn Store,
+    user: &User,
+    request: CreateRequest,
+    origin: Origin,
+    by: (Action, &User),
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Created, Error> {
     let scopes = parse_scopes("scopes", request.scopes)?;
@@ -349,7 +374,7 @@ pub async fn create(
         note_url,
         fingerprint,
     };
-    insert(store, user, draft, now).await
+    insert(store, user, draft, by, source, now).await
 }
 
 /// `PUT /authorizations/clients/{client_id}[/{fingerprint}]`: the user's authorization of
@@ -357,6 +382,7 @@ pub async fn create(
 ///
 /// Concurrent calls cannot make two: the store's unique index on (user, app, fingerprint)
 /// turns the loser's insert into a conflict, and the loser then returns the winner's row.
+#[allow(clippy::too_many_arguments)]
 pub async fn get_or_create(
     store: &dyn Store,
     user: &User,
@@ -364,6 +390,7 @@ pub async fn get_or_create(
     fingerprint: Option<&str>,
     request: GetOrCreateRequest,
     origin: Origin,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<GetOrCreate, Error> {
     let secret = request.client_secret.filter(|s| !s.expose().is_empty());
@@ -400,7 +427,8 @@ pub async fn get_or_create(
             note_url: note_url.clone(),
             fingerprint: fingerprint.clone(),
         };
-        match insert(store, user, draft, now).await {
+        let by = (Action::OauthAuthorizationCreate, user);
+        match insert(store, user, draft, by, source, now).await {
             Ok(created) => return Ok(GetOrCreate::Created(created)),
             Err(Error::Invalid(errors)) if errors.iter().any(|e| e.field == "fingerprint") => {}
             Err(other) => return Err(other),
@@ -451,6 +479,7 @@ pub async fn update(
     user: &User,
     id: AuthorizationId,
     request: UpdateRequest,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Authorization, Error> {
     let scope_keys = [
@@ -515,8 +544,14 @@ pub async fn update(
         fingerprint: fingerprint.clone().apply(current.fingerprint.clone()),
         now,
     };
+    // The scopes the token has after the change, as GitHub's event shows them (computed from
+    // the row read above; the store applies `edit` to the row it locks).
+    let after = edit(&current).scopes;
+    let event = NewEvent::by(Action::OauthAuthorizationUpdate, user, source, now)
+        .authorization(&current)
+        .with("token_scopes", after.as_slice().join(","));
     store
-        .update_authorization(user.id, id, &edit)
+        .update_authorization(user.id, id, &edit, &event)
         .await
         .map_err(map_conflict)?
         .ok_or(Error::NotFound)
@@ -524,8 +559,36 @@ pub async fn update(
 
 /// `DELETE /authorizations/{id}`: the token stops working at once; a grant left without
 /// authorizations goes too.
-pub async fn delete(store: &dyn Store, user: &User, id: AuthorizationId) -> Result<(), Error> {
-    if store.delete_authorization(user.id, id).await? {
+pub async fn delete(
+    store: &dyn Store,
+    user: &User,
+    id: AuthorizationId,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    delete_recorded(
+        store,
+        user,
+        id,
+        Action::OauthAuthorizationDestroy,
+        source,
+        now,
+    )
+    .await
+}
+
+/// [`delete`], recorded as `action`.
+pub(super) async fn delete_recorded(
+    store: &dyn Store,
+    user: &User,
+    id: AuthorizationId,
+    action: Action,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    let current = find(store, user, id).await?;
+    let event = NewEvent::by(action, user, source, now).authorization(&current);
+    if store.delete_authorization(user.id, id, &event).await? {
         Ok(())
     } else {
         Err(Error::NotFound)

@@ -12,6 +12,7 @@
 //! writes one row (its time, the slow_down bookkeeping: see [`poll`]); the issuing poll is one
 //! transaction.
 
+use super::audit::Source;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
@@ -278,6 +279,7 @@ pub async fn poll(
     store: &dyn Store,
     client_id: &str,
     device_code: &str,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Result<Issued, DeviceError>, Error> {
     let app = match app::find(store, client_id).await {
@@ -300,7 +302,7 @@ pub async fn poll(
     }
     match code.state {
         DeviceState::Denied => Ok(Err(DeviceError::AccessDenied)),
-        DeviceState::Approved(user) => redeem(store, &app, &code, user, now).await,
+        DeviceState::Approved(user) => redeem(store, &app, &code, user, source, now).await,
         DeviceState::Pending => {
             let too_fast = code
                 .last_polled_at
@@ -327,15 +329,18 @@ async fn redeem(
     app: &App,
     code: &StoredDeviceCode,
     user: UserId,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Result<Issued, DeviceError>, Error> {
     let prepared = user_token::prepare(app, user, code.scopes.clone(), Flow::Device, now)?;
+    let event = prepared.event(source, now);
     let Some(authorization) = store
         .redeem_device_code(
             &code.device_code_hash,
             app.id,
             &prepared.authorization,
             prepared.refresh_row(),
+            &event,
         )
         .await?
     else {

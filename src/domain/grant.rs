@@ -2,6 +2,7 @@
 //! "application authorizations" settings screen lists them. A grant's scopes are the union of
 //! its authorizations' scopes; deleting it deletes all of that app's tokens for the user.
 
+use super::audit::{Action, AppName, NewEvent, Source};
 use time::OffsetDateTime;
 
 use super::app::{self, AppSummary};
@@ -40,8 +41,18 @@ pub async fn list(
 }
 
 /// `DELETE /applications/grants/{id}`: every authorization of that app for the user goes.
-pub async fn delete(store: &dyn Store, user: &User, id: GrantId) -> Result<(), Error> {
-    if store.delete_grant(user.id, id).await? {
+pub async fn delete(
+    store: &dyn Store,
+    user: &User,
+    id: GrantId,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    let grant = find(store, user, id).await?;
+    if store
+        .delete_grant(user.id, id, &revoked(user, &grant, source, now))
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound)
@@ -71,7 +82,12 @@ pub async fn list_for_page(
 
 /// "Revoke all": deletes every grant of the user, each through [`delete`]'s store call, so
 /// every app token of the user stops at once. Returns how many went.
-pub async fn delete_all(store: &dyn Store, user: &User) -> Result<u64, Error> {
+pub async fn delete_all(
+    store: &dyn Store,
+    user: &User,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<u64, Error> {
     let mut deleted = 0;
     // Each round deletes what one page listed, until none is left (or another request took
     // them): a user has at most one grant per app.
@@ -91,7 +107,8 @@ pub async fn delete_all(store: &dyn Store, user: &User) -> Result<u64, Error> {
         }
         let mut progress = false;
         for grant in page.items {
-            if store.delete_grant(user.id, grant.id).await? {
+            let event = revoked(user, &grant, source, now);
+            if store.delete_grant(user.id, grant.id, &event).await? {
                 deleted += 1;
                 progress = true;
             }
@@ -100,4 +117,13 @@ pub async fn delete_all(store: &dyn Store, user: &User) -> Result<u64, Error> {
             return Ok(deleted);
         }
     }
+}
+
+/// The event of revoking a grant: `oauth_authorization.destroy` of the app, for the user.
+fn revoked(user: &User, grant: &Grant, source: &Source, now: OffsetDateTime) -> NewEvent {
+    let mut event = NewEvent::by(Action::OauthAuthorizationDestroy, user, source, now)
+        .with("grant_id", grant.id.0)
+        .with("token_scopes", grant.scopes.as_slice().join(","));
+    event.app = Some(AppName::from(&grant.app));
+    event
 }

@@ -3,6 +3,7 @@
 //! chooses an expiry, as GitHub's "New personal access token (classic)" form does; the token
 //! then stops authenticating at that instant (`app_token::authenticate` checks `expires_at`).
 
+use super::audit::{Action, NewEvent, Source};
 use time::{Date, Duration, OffsetDateTime, Time};
 
 use super::authorization::{self, Authorization, Created, NewAuthorization};
@@ -75,6 +76,7 @@ pub async fn create(
     note: &str,
     scopes: &[String],
     expiration: Expiration,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Created, Error> {
     let note = note.trim();
@@ -102,8 +104,11 @@ pub async fn create(
         scoped_to: None,
         web_flow: false,
     };
+    let event = NewEvent::by(Action::OauthAccessCreate, user, source, now)
+        .token(None, &new.token_hash, None, &new.scopes)
+        .with("note", note);
     let authorization = store
-        .insert_authorization(&new)
+        .insert_authorization(&new, &event)
         .await
         .map_err(authorization::map_conflict)?;
     Ok(Created {
@@ -150,6 +155,7 @@ pub async fn regenerate(
     user: &User,
     id: AuthorizationId,
     expiration: Expiration,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Created, Error> {
     let current = find(store, user, id).await?;
@@ -163,6 +169,12 @@ pub async fn regenerate(
             &token.last_eight(),
             expires_at,
             now,
+            &NewEvent::by(Action::OauthAccessRegenerate, user, source, now).token(
+                Some(current.id),
+                &token.hash(),
+                None,
+                &current.scopes,
+            ),
         )
         .await?
         .ok_or(Error::NotFound)?;
@@ -173,9 +185,15 @@ pub async fn regenerate(
 }
 
 /// Deletes one of the user's personal tokens (the same as `DELETE /authorizations/{id}`).
-pub async fn delete(store: &dyn Store, user: &User, id: AuthorizationId) -> Result<(), Error> {
+pub async fn delete(
+    store: &dyn Store,
+    user: &User,
+    id: AuthorizationId,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
     find(store, user, id).await?;
-    authorization::delete(store, user, id).await
+    authorization::delete_recorded(store, user, id, Action::OauthAccessDestroy, source, now).await
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! database signs nobody in. Between the two steps the browser holds a *pending* session: it
 //! lives [`TWO_FACTOR_TTL`] and never counts as signed in.
 
+use super::audit::{self, Action, NewEvent, Source};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -106,17 +107,23 @@ async fn start(
     user: &User,
     two_factor_pending: bool,
     ttl: Duration,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<SessionId, Error> {
     let id = SessionId::generate()?;
+    // A pending session is no sign-in yet: `user.login` goes with the signed-in one.
+    let event = (!two_factor_pending).then(|| NewEvent::by(Action::UserLogin, user, source, now));
     store
-        .insert_session(&NewSession {
-            hash: id.hash(),
-            user_id: user.id,
-            two_factor_pending,
-            created_at: now,
-            expires_at: now.saturating_add(ttl),
-        })
+        .insert_session(
+            &NewSession {
+                hash: id.hash(),
+                user_id: user.id,
+                two_factor_pending,
+                created_at: now,
+                expires_at: now.saturating_add(ttl),
+            },
+            event.as_ref(),
+        )
         .await?;
     Ok(id)
 }
@@ -131,11 +138,12 @@ pub async fn sign_in_with_password(
     password: Password,
     throttle: LoginThrottle,
     ttl: Duration,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<PasswordOutcome, Error> {
     match user::sign_in(store, login, password, None, throttle, now).await {
         Ok(user) => Ok(PasswordOutcome::SignedIn(
-            start(store, &user, false, ttl, now).await?,
+            start(store, &user, false, ttl, source, now).await?,
         )),
         Err(Error::OtpRequired) => {
             // The password was right; `sign_in` parsed the login, so it is a valid one.
@@ -143,8 +151,18 @@ pub async fn sign_in_with_password(
                 .await
                 .map_err(|_| Error::BadCredentials)?;
             Ok(PasswordOutcome::TwoFactorPending(
-                start(store, &user, true, TWO_FACTOR_TTL, now).await?,
+                start(store, &user, true, TWO_FACTOR_TTL, source, now).await?,
             ))
+        }
+        Err(Error::BadCredentials) => {
+            // The account of that name, if there is one, is the one someone failed to enter.
+            let user = match user::find(store, login).await {
+                Ok(user) => Some(user),
+                Err(Error::NotFound) => None,
+                Err(other) => return Err(other),
+            };
+            audit::record_failed_login(store, user.as_ref(), source, now).await?;
+            Err(Error::BadCredentials)
         }
         Err(other) => Err(other),
     }
@@ -161,6 +179,7 @@ pub async fn complete_two_factor(
     code: &str,
     throttle: LoginThrottle,
     ttl: Duration,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<SessionId, Error> {
     let session = store
@@ -189,6 +208,7 @@ pub async fn complete_two_factor(
         (None, None) => false,
     };
     if !right {
+        audit::record_failed_login(store, Some(&session.user), source, now).await?;
         return Err(Error::BadCredentials);
     }
     limits::give_back(store, &subject, taken).await?;
@@ -199,7 +219,7 @@ pub async fn complete_two_factor(
     {
         return Err(Error::NotFound);
     }
-    start(store, &session.user, false, ttl, now).await
+    start(store, &session.user, false, ttl, source, now).await
 }
 
 /// The signed-in session a cookie names, if it is live and not pending.
@@ -266,6 +286,7 @@ pub async fn change_password(
     id: &SessionId,
     form: NewPassword,
     throttle: LoginThrottle,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Result<(), PasswordChange>, Error> {
     let NewPassword {
@@ -294,7 +315,12 @@ pub async fn change_password(
     }
     let hash = user::hash_password(new).await?;
     if !store
-        .update_user_password(session.user.id, &hash, now)
+        .update_user_password(
+            session.user.id,
+            &hash,
+            now,
+            &NewEvent::by(Action::UserChangePassword, &session.user, source, now),
+        )
         .await?
     {
         return Err(Error::NotFound);

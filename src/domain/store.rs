@@ -19,6 +19,7 @@ use time::{Duration, OffsetDateTime};
 use crate::domain::account::{Account, AccountRef, Repository};
 use crate::domain::app::{App, AppKind, ClientSecretId, NewApp, StoredClientSecret};
 use crate::domain::app_token::TokenRecord;
+use crate::domain::audit::NewEvent;
 use crate::domain::authorization::{Authorization, AuthorizationChanges, NewAuthorization};
 use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
 use crate::domain::grant::Grant;
@@ -111,6 +112,7 @@ pub trait Store: Lookups {
         id: UserId,
         hash: &PasswordHashString,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<bool>;
     /// Turns `user`'s two-factor authentication on with `secret` (sealed as it is written) and
     /// these recovery code hashes, replacing any earlier secret and codes, or off with `None`
@@ -121,9 +123,15 @@ pub trait Store: Lookups {
         secret: Option<&TotpSecret>,
         recovery: &[[u8; 32]],
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<bool>;
     /// Replaces `user`'s recovery codes with these hashes (the old ones stop at once).
-    async fn replace_recovery_codes(&self, user: UserId, recovery: &[[u8; 32]]) -> Result<()>;
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        recovery: &[[u8; 32]],
+        event: &NewEvent,
+    ) -> Result<()>;
     /// Deletes `user`'s recovery code of this hash; true if it existed (so each works once).
     async fn take_recovery_code(&self, user: UserId, hash: &[u8; 32]) -> Result<bool>;
     /// Records `step` as `user`'s last TOTP step used to sign in, if it is later than the one
@@ -138,12 +146,13 @@ pub trait Store: Lookups {
         id: UserId,
         suspension: Option<(OffsetDateTime, &str)>,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<bool>;
     /// Refuses with [`Constraint::OwnsApps`] while the user owns apps; removes their authorizations.
     async fn delete_user(&self, id: UserId) -> Result<bool>;
 
     // Apps.
-    async fn insert_app(&self, app: &NewApp) -> Result<App>;
+    async fn insert_app(&self, app: &NewApp, event: &NewEvent) -> Result<App>;
     async fn list_apps(&self) -> Result<Vec<App>>;
     /// Replaces every secret of the app with this one (`grantd app rotate-secret`).
     async fn update_app_secret(
@@ -152,13 +161,18 @@ pub trait Store: Lookups {
         digest: &SecretDigest,
         last_eight: &str,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<bool>;
     /// Removes the app with every grant and authorization of it.
-    async fn delete_app(&self, id: AppId) -> Result<bool>;
+    async fn delete_app(&self, id: AppId, event: &NewEvent) -> Result<bool>;
 
     // Authorizations.
     /// Inserts the authorization and, for an app, creates its grant if the user has none yet.
-    async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization>;
+    async fn insert_authorization(
+        &self,
+        new: &NewAuthorization,
+        event: &NewEvent,
+    ) -> Result<Authorization>;
     /// [`insert_authorization`](Self::insert_authorization) of a flow's token with its refresh
     /// token (when it has one), in one transaction: a token never exists without the refresh
     /// token its answer carries.
@@ -170,6 +184,7 @@ pub trait Store: Lookups {
         &self,
         new: &NewAuthorization,
         refresh: Option<&NewRefreshToken>,
+        event: &NewEvent,
     ) -> Result<Authorization>;
     /// Inserts many authorizations in one transaction (`grantd token mint`): all or none.
     async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64>;
@@ -199,13 +214,20 @@ pub trait Store: Lookups {
         user: UserId,
         id: AuthorizationId,
         edit: AuthorizationEdit<'_>,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>>;
     /// Also deletes the grant if this was its last authorization.
-    async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool>;
+    async fn delete_authorization(
+        &self,
+        user: UserId,
+        id: AuthorizationId,
+        event: &NewEvent,
+    ) -> Result<bool>;
 
     // Tokens, as the app side and token authentication see them.
     /// Swaps an authorization's token, only if its hash is still `old`: of concurrent resets
     /// one wins and the others get `None`.
+    #[allow(clippy::too_many_arguments)]
     async fn replace_token(
         &self,
         id: AuthorizationId,
@@ -214,11 +236,12 @@ pub trait Store: Lookups {
         last_eight: &str,
         expires_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>>;
     /// Deletes the authorization of `app` with this token (and its grant if it was the last).
-    async fn delete_token(&self, hash: &TokenHash, app: AppId) -> Result<bool>;
+    async fn delete_token(&self, hash: &TokenHash, app: AppId, event: &NewEvent) -> Result<bool>;
     /// Deletes the user's grant for `app` with every authorization under it.
-    async fn delete_app_grant(&self, user: UserId, app: AppId) -> Result<bool>;
+    async fn delete_app_grant(&self, user: UserId, app: AppId, event: &NewEvent) -> Result<bool>;
 
     // Accounts and repositories.
     async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>>;
@@ -236,7 +259,7 @@ pub trait Store: Lookups {
         page: PageRequest,
     ) -> Result<Page<Grant>>;
     /// Deletes the grant and every authorization under it.
-    async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool>;
+    async fn delete_grant(&self, user: UserId, id: GrantId, event: &NewEvent) -> Result<bool>;
 
     // Counters (rate limits, failed sign-ins).
     /// Adds `by` to the counter, first starting a new window at `now` if the current one
@@ -282,7 +305,7 @@ pub trait Store: Lookups {
     async fn prune_counters(&self, kind: CounterKind, started_by: OffsetDateTime) -> Result<u64>;
 
     // Web sign-in sessions (only their ids' SHA-256 is stored).
-    async fn insert_session(&self, session: &NewSession) -> Result<()>;
+    async fn insert_session(&self, session: &NewSession, event: Option<&NewEvent>) -> Result<()>;
     /// The session with this hash and its user, if it has not expired by `now`.
     async fn find_session(
         &self,
@@ -321,6 +344,7 @@ pub trait Store: Lookups {
         app: AppId,
         new: &Refreshed,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>>;
     /// Deletes the refresh tokens expired by `now`; how many.
     async fn prune_refresh_tokens(&self, now: OffsetDateTime) -> Result<u64>;
@@ -369,6 +393,7 @@ pub trait Store: Lookups {
         app: AppId,
         new: &NewAuthorization,
         refresh: Option<&NewRefreshToken>,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>>;
     /// Deletes the codes that expired at or before `expired_by`; how many.
     async fn prune_device_codes(&self, expired_by: OffsetDateTime) -> Result<u64>;
@@ -437,6 +462,7 @@ pub trait Store: Lookups {
         code: &StoredCode,
         new: &NewAuthorization,
         refresh: Option<&NewRefreshToken>,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>>;
 
     // Client secrets: up to two live per app (the developer settings page).
@@ -451,10 +477,16 @@ pub trait Store: Lookups {
         last_eight: &str,
         max: usize,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<Option<StoredClientSecret>>;
     /// Deletes one of the app's secrets (it stops signing the app in at once); whether it
     /// was there.
-    async fn delete_app_secret(&self, app: AppId, id: ClientSecretId) -> Result<bool>;
+    async fn delete_app_secret(
+        &self,
+        app: AppId,
+        id: ClientSecretId,
+        event: &NewEvent,
+    ) -> Result<bool>;
 
     // "Last used" dates (`domain::usage`).
     /// Sets the last use of these tokens and of these apps' secrets (by digest) to `now`, in

@@ -4,6 +4,7 @@
 //! The secret is stored sealed by the same store path `grantd user add --totp-secret` uses;
 //! recovery codes only as SHA-256 (they are random, so a plain digest suffices).
 
+use super::audit::{Action, NewEvent, Source};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -74,6 +75,7 @@ pub async fn enable(
     session: &Session,
     secret: &TotpSecret,
     code: &str,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Option<Vec<RecoveryCode>>, Error> {
     if !secret.verify(code, unix(now)) {
@@ -82,7 +84,18 @@ pub async fn enable(
     let codes =
         new_recovery_codes().ok_or_else(|| Error::Internal("random source failed".to_owned()))?;
     if !store
-        .set_two_factor(session.user.id, Some(secret), &hashes(&codes), now)
+        .set_two_factor(
+            session.user.id,
+            Some(secret),
+            &hashes(&codes),
+            now,
+            &NewEvent::by(
+                Action::TwoFactorAuthenticationEnabled,
+                &session.user,
+                source,
+                now,
+            ),
+        )
         .await?
     {
         return Err(Error::NotFound);
@@ -94,6 +107,8 @@ pub async fn enable(
 pub async fn regenerate_recovery_codes(
     store: &dyn Store,
     session: &Session,
+    source: &Source,
+    now: OffsetDateTime,
 ) -> Result<Vec<RecoveryCode>, Error> {
     if session.user.totp_secret.is_none() {
         return Err(Error::NotFound);
@@ -101,7 +116,16 @@ pub async fn regenerate_recovery_codes(
     let codes =
         new_recovery_codes().ok_or_else(|| Error::Internal("random source failed".to_owned()))?;
     store
-        .replace_recovery_codes(session.user.id, &hashes(&codes))
+        .replace_recovery_codes(
+            session.user.id,
+            &hashes(&codes),
+            &NewEvent::by(
+                Action::TwoFactorAuthenticationRecoveryCodesRegenerated,
+                &session.user,
+                source,
+                now,
+            ),
+        )
         .await?;
     Ok(codes)
 }
@@ -113,6 +137,7 @@ pub async fn disable(
     session: &Session,
     password: Password,
     throttle: LoginThrottle,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<bool, Error> {
     match user::sign_in(
@@ -131,7 +156,18 @@ pub async fn disable(
         Err(other) => return Err(other),
     }
     if !store
-        .set_two_factor(session.user.id, None, &[], now)
+        .set_two_factor(
+            session.user.id,
+            None,
+            &[],
+            now,
+            &NewEvent::by(
+                Action::TwoFactorAuthenticationDisabled,
+                &session.user,
+                source,
+                now,
+            ),
+        )
         .await?
     {
         return Err(Error::NotFound);

@@ -1,6 +1,7 @@
 //! Users and how they prove who they are: HTTP Basic `login:password`, plus a TOTP code for
 //! accounts with two-factor authentication.
 
+use super::audit::{Action, NewEvent, Party, Source};
 use time::OffsetDateTime;
 
 use super::limits::{self, LoginThrottle, Subject};
@@ -228,7 +229,16 @@ pub async fn change_password(
 ) -> Result<User, Error> {
     let user = find(store, login).await?;
     let hash = hash_password(password).await?;
-    if !store.update_user_password(user.id, &hash, now).await? {
+    let event = NewEvent::by_server(
+        Action::UserChangePassword,
+        Some(&user),
+        &Source::command_line(),
+        now,
+    );
+    if !store
+        .update_user_password(user.id, &hash, now, &event)
+        .await?
+    {
         return Err(Error::NotFound);
     }
     find(store, login).await
@@ -268,6 +278,7 @@ pub async fn set_suspended(
     login: &str,
     suspend: bool,
     reason: Option<&str>,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<User, Error> {
     if !admin.site_admin {
@@ -279,7 +290,7 @@ pub async fn set_suspended(
             "You cannot suspend yourself.",
         )));
     }
-    set_suspended_by_operator(store, login, suspend, reason, now).await
+    suspend_as(store, Some(admin), login, suspend, reason, source, now).await
 }
 
 /// [`set_suspended`] without an acting admin: the command line on the server
@@ -291,6 +302,27 @@ pub async fn set_suspended_by_operator(
     reason: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<User, Error> {
+    suspend_as(
+        store,
+        None,
+        login,
+        suspend,
+        reason,
+        &Source::command_line(),
+        now,
+    )
+    .await
+}
+
+async fn suspend_as(
+    store: &dyn Store,
+    admin: Option<&User>,
+    login: &str,
+    suspend: bool,
+    reason: Option<&str>,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<User, Error> {
     let reason = reason.unwrap_or_default();
     if reason.chars().count() > MAX_SUSPENSION_REASON {
         return Err(Error::invalid(FieldError::custom(
@@ -299,15 +331,17 @@ pub async fn set_suspended_by_operator(
         )));
     }
     let user = find(store, login).await?;
-    set_suspension(store, &user, suspend, reason, now).await?;
+    set_suspension(store, admin, &user, suspend, reason, source, now).await?;
     find(store, login).await
 }
 
 async fn set_suspension(
     store: &dyn Store,
+    admin: Option<&User>,
     user: &User,
     suspend: bool,
     reason: &str,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
     // Suspending a suspended user keeps the first time and reason.
@@ -315,7 +349,22 @@ async fn set_suspension(
         return Ok(());
     }
     let suspension = suspend.then_some((now, reason));
-    if store.set_user_suspension(user.id, suspension, now).await? {
+    let action = if suspend {
+        Action::UserSuspend
+    } else {
+        Action::UserUnsuspend
+    };
+    let mut event = NewEvent {
+        actor: admin.map(Party::from),
+        ..NewEvent::by_server(action, Some(user), source, now)
+    };
+    if suspend && !reason.is_empty() {
+        event = event.with("reason", reason);
+    }
+    if store
+        .set_user_suspension(user.id, suspension, now, &event)
+        .await?
+    {
         Ok(())
     } else {
         Err(Error::NotFound)

@@ -11,6 +11,7 @@
 //! with one refresh token exactly one gets a pair, and the old access token is dead the moment
 //! the new one exists.
 
+use super::audit::{Action, NewEvent, Party, Source, TokenType};
 use time::{Duration, OffsetDateTime};
 
 use super::app::{self, App, AppKind};
@@ -138,6 +139,18 @@ impl Prepared {
     pub fn refresh_row(&self) -> Option<&NewRefreshToken> {
         self.refresh.as_ref().map(|(_, row)| row)
     }
+
+    /// The token's `oauth_access.create`, by the user who authorized the app (the store
+    /// copies their login: only the id is at hand here).
+    pub fn event(&self, source: &Source, now: OffsetDateTime) -> NewEvent {
+        let new = &self.authorization;
+        NewEvent {
+            actor: Some(Party::id(new.user_id)),
+            user: Some(Party::id(new.user_id)),
+            ..NewEvent::by_server(Action::OauthAccessCreate, None, source, now)
+        }
+        .token(None, &new.token_hash, new.app.as_ref(), &new.scopes)
+    }
 }
 
 /// The token a flow issues to `user` for `app`: `gho_` or `ghu_` by the app's kind, the scopes
@@ -209,10 +222,11 @@ pub async fn issue(
     user: UserId,
     scopes: Scopes,
     flow: Flow,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Issued, Error> {
     let prepared = prepare(app, user, scopes, flow, now)?;
-    insert(store, prepared, now).await
+    insert(store, prepared, source, now).await
 }
 
 /// Issues a web-flow token that lives `lifetime` whatever the app's setting (the test
@@ -223,20 +237,23 @@ pub async fn issue_with_lifetime(
     user: UserId,
     scopes: Scopes,
     lifetime: Duration,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Issued, Error> {
     let mut prepared = prepare(app, user, scopes, Flow::Web, now)?;
     prepared.authorization.expires_at = authorization::expiry(now, Some(lifetime))?;
-    insert(store, prepared, now).await
+    insert(store, prepared, source, now).await
 }
 
 async fn insert(
     store: &dyn Store,
     prepared: Prepared,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Issued, Error> {
+    let event = prepared.event(source, now);
     let authorization = store
-        .insert_authorization_with_refresh(&prepared.authorization, prepared.refresh_row())
+        .insert_authorization_with_refresh(&prepared.authorization, prepared.refresh_row(), &event)
         .await?;
     Ok(finish(prepared, authorization, now))
 }
@@ -271,6 +288,7 @@ pub async fn refresh(
     store: &dyn Store,
     request: RefreshRequest,
     origin: Origin,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Result<Issued, FlowError>, Error> {
     let app = match app::find(store, &request.client_id).await {
@@ -313,8 +331,19 @@ pub async fn refresh(
     };
     // Deletes the old refresh token only if it is still there and live: a racing refresh
     // that took it first leaves this one with `None`.
+    // The user the refreshed token belongs to is named by the store (only its id is known).
+    // The app refreshes with its credentials: no actor. The token's owner is read by the
+    // store in the refresh's transaction (the refresh token names only the authorization).
+    let event = NewEvent::by_server(Action::OauthAccessRegenerate, None, source, now)
+        .app(Some(&*app))
+        .with_token(
+            Some(stored.authorization_id),
+            Some(&replacement.token_hash),
+            TokenType::of(Some(app.kind)),
+        )
+        .with("refresh", true);
     let Some(authorization) = store
-        .refresh_authorization(&old, app.id, &replacement, now)
+        .refresh_authorization(&old, app.id, &replacement, now, &event)
         .await?
     else {
         return Ok(Err(FlowError::BadRefreshToken));

@@ -8,6 +8,7 @@
 //! token deletes it first, so however many requests race with one code, at most one gets a
 //! token. An exchange refused for the code (expired, PKCE, `redirect_uri`) deletes it too.
 
+use super::audit::Source;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -411,6 +412,7 @@ pub async fn exchange(
     store: &dyn Store,
     request: Exchange,
     origin: Origin,
+    source: &Source,
     now: OffsetDateTime,
 ) -> Result<Result<Issued, FlowError>, Error> {
     let app = match app::find(store, &request.client_id).await {
@@ -447,7 +449,12 @@ pub async fn exchange(
     let prepared = user_token::prepare(&app, code.user_id, code.scopes.clone(), Flow::Web, now)?;
     // One transaction takes the code and inserts the token: one commit per exchange.
     let Some(authorization) = store
-        .redeem_oauth_code(&code, &prepared.authorization, prepared.refresh_row())
+        .redeem_oauth_code(
+            &code,
+            &prepared.authorization,
+            prepared.refresh_row(),
+            &prepared.event(source, now),
+        )
         .await?
     else {
         // A racing exchange of the same code (or a refused one) took it after our read.

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::audit_log::RequestSource;
 use super::docs;
 use super::error::{ApiError, Documented};
 use super::extract::{Caller, FieldReader, JsonObject};
@@ -53,6 +54,7 @@ fn site_admin<'a>(caller: &'a Caller, doc: &'static str) -> Result<&'a User, Api
 /// POST /admin/users `{"login", "email", "suspended"}`
 pub async fn create_user(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     caller: Caller,
     body: JsonObject,
 ) -> Result<Response, ApiError> {
@@ -65,7 +67,7 @@ pub async fn create_user(
         suspended: fields.boolean("suspended").unwrap_or(false),
     };
     fields.finish().doc(doc)?;
-    let user = admin::create_user(&*state.store, admin, account, state.clock.now())
+    let user = admin::create_user(&*state.store, admin, account, &source, state.clock.now())
         .await
         .doc(doc)?;
     Ok((
@@ -79,12 +81,13 @@ pub async fn create_user(
 /// DELETE /admin/users/{username}
 pub async fn delete_user(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     caller: Caller,
     Path(username): Path<String>,
 ) -> Result<Response, ApiError> {
     let doc = docs::DELETE_USER;
     let admin = site_admin(&caller, doc)?;
-    admin::delete_user(&*state.store, admin, &username)
+    admin::delete_user(&*state.store, admin, &username, &source, state.clock.now())
         .await
         .doc(doc)?;
     Ok((scope_headers(&caller, ACCEPTED), StatusCode::NO_CONTENT).into_response())
@@ -93,6 +96,7 @@ pub async fn delete_user(
 /// POST /admin/users/{username}/authorizations `{"scopes": [...]}`
 pub async fn create_impersonation_o_auth_token(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     caller: Caller,
     Path(username): Path<String>,
     body: JsonObject,
@@ -113,6 +117,7 @@ pub async fn create_impersonation_o_auth_token(
         admin,
         &username,
         scopes,
+        &source,
         state.clock.now(),
     )
     .await
@@ -137,12 +142,13 @@ pub async fn create_impersonation_o_auth_token(
 /// DELETE /admin/users/{username}/authorizations
 pub async fn delete_impersonation_o_auth_token(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     caller: Caller,
     Path(username): Path<String>,
 ) -> Result<Response, ApiError> {
     let doc = docs::DELETE_IMPERSONATION_TOKEN;
     let admin = site_admin(&caller, doc)?;
-    admin::delete_impersonation_token(&*state.store, admin, &username)
+    admin::delete_impersonation_token(&*state.store, admin, &username, &source, state.clock.now())
         .await
         .doc(doc)?;
     Ok((scope_headers(&caller, ACCEPTED), StatusCode::NO_CONTENT).into_response())

@@ -7,6 +7,8 @@
 //! (grantd itself never logs paths: its log lines carry the route pattern only.)
 
 use super::json::Json;
+use crate::domain::audit::Source;
+use crate::http::audit_log::RequestSource;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -57,9 +59,10 @@ async fn reset(
     state: &AppState,
     app: &AppClient,
     token: &str,
+    source: &Source,
     doc: &'static str,
 ) -> Result<Json<AppAuthorization>, ApiError> {
-    let issued = app_token::reset(&*state.store, &app.0, token, state.clock.now())
+    let issued = app_token::reset(&*state.store, &app.0, token, source, state.clock.now())
         .await
         .doc(doc)?;
     Ok(Json(AppAuthorization::new(
@@ -73,9 +76,10 @@ async fn revoke(
     state: &AppState,
     app: &AppClient,
     token: &str,
+    source: &Source,
     doc: &'static str,
 ) -> Result<StatusCode, ApiError> {
-    app_token::revoke(&*state.store, &app.0, token, state.clock.now())
+    app_token::revoke(&*state.store, &app.0, token, source, state.clock.now())
         .await
         .doc(doc)?;
     Ok(StatusCode::NO_CONTENT)
@@ -85,9 +89,10 @@ async fn delete_grant(
     state: &AppState,
     app: &AppClient,
     token: &str,
+    source: &Source,
     doc: &'static str,
 ) -> Result<StatusCode, ApiError> {
-    app_token::delete_grant(&*state.store, &app.0, token, state.clock.now())
+    app_token::delete_grant(&*state.store, &app.0, token, source, state.clock.now())
         .await
         .doc(doc)?;
     Ok(StatusCode::NO_CONTENT)
@@ -126,36 +131,47 @@ pub async fn check_token(
 /// PATCH /applications/{client_id}/token
 pub async fn reset_token(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     app: AppClient,
     body: JsonObject,
 ) -> Result<Json<AppAuthorization>, ApiError> {
     let token = access_token(&body, docs::RESET_TOKEN)?;
-    reset(&state, &app, &token, docs::RESET_TOKEN).await
+    reset(&state, &app, &token, &source, docs::RESET_TOKEN).await
 }
 
 /// DELETE /applications/{client_id}/token
 pub async fn delete_token(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     app: AppClient,
     body: JsonObject,
 ) -> Result<StatusCode, ApiError> {
     let token = access_token(&body, docs::DELETE_TOKEN)?;
-    revoke(&state, &app, &token, docs::DELETE_TOKEN).await
+    revoke(&state, &app, &token, &source, docs::DELETE_TOKEN).await
 }
 
 /// DELETE /applications/{client_id}/grant
 pub async fn delete_authorization(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     app: AppClient,
     body: JsonObject,
 ) -> Result<StatusCode, ApiError> {
     let token = access_token(&body, docs::DELETE_APP_AUTHORIZATION)?;
-    delete_grant(&state, &app, &token, docs::DELETE_APP_AUTHORIZATION).await
+    delete_grant(
+        &state,
+        &app,
+        &token,
+        &source,
+        docs::DELETE_APP_AUTHORIZATION,
+    )
+    .await
 }
 
 /// POST /applications/{client_id}/token/scoped
 pub async fn scope_token(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     app: AppClient,
     body: JsonObject,
 ) -> Result<Json<AppAuthorization>, ApiError> {
@@ -170,7 +186,7 @@ pub async fn scope_token(
         permissions: fields.string_map("permissions"),
     };
     fields.finish().doc(doc)?;
-    let issued = app_token::scope(&*state.store, &app.0, request, state.clock.now())
+    let issued = app_token::scope(&*state.store, &app.0, request, &source, state.clock.now())
         .await
         .doc(doc)?;
     Ok(Json(AppAuthorization::new(
@@ -204,26 +220,36 @@ pub async fn check_authorization(
 /// POST /applications/{client_id}/tokens/{access_token} (legacy reset)
 pub async fn reset_authorization(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     app: AppClient,
     Path((_, token)): Path<(String, String)>,
 ) -> Result<Json<AppAuthorization>, ApiError> {
-    reset(&state, &app, &token, docs::RESET_TOKEN).await
+    reset(&state, &app, &token, &source, docs::RESET_TOKEN).await
 }
 
 /// DELETE /applications/{client_id}/tokens/{access_token} (legacy revoke)
 pub async fn revoke_authorization_for_application(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     app: AppClient,
     Path((_, token)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    revoke(&state, &app, &token, docs::DELETE_TOKEN).await
+    revoke(&state, &app, &token, &source, docs::DELETE_TOKEN).await
 }
 
 /// DELETE /applications/{client_id}/grants/{access_token} (legacy delete grant)
 pub async fn revoke_grant_for_application(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     app: AppClient,
     Path((_, token)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    delete_grant(&state, &app, &token, docs::DELETE_APP_AUTHORIZATION).await
+    delete_grant(
+        &state,
+        &app,
+        &token,
+        &source,
+        docs::DELETE_APP_AUTHORIZATION,
+    )
+    .await
 }

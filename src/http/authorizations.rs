@@ -1,6 +1,8 @@
 //! Handlers of `/authorizations…`: thin translations between HTTP and `domain::authorization`.
 //! Each is named after GitHub's operationId.
 
+use crate::domain::audit::Source;
+use crate::http::audit_log::RequestSource;
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -44,6 +46,7 @@ pub async fn list_authorizations(
 /// POST /authorizations
 pub async fn create_authorization(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     BasicUser(user): BasicUser,
     RequestOrigin(origin): RequestOrigin,
     body: JsonObject,
@@ -59,9 +62,16 @@ pub async fn create_authorization(
         fingerprint: fields.string("fingerprint"),
     };
     fields.finish().doc(doc)?;
-    let created = authorization::create(&*state.store, &user, request, origin, state.clock.now())
-        .await
-        .doc(doc)?;
+    let created = authorization::create(
+        &*state.store,
+        &user,
+        request,
+        origin,
+        &source,
+        state.clock.now(),
+    )
+    .await
+    .doc(doc)?;
     let json = schemas::Authorization::with_token(
         &state.public_url,
         &created.authorization,
@@ -91,6 +101,7 @@ fn get_or_create_request<'a>(
     (request, fields)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn get_or_create(
     state: &AppState,
     user: &crate::domain::user::User,
@@ -98,6 +109,7 @@ async fn get_or_create(
     fingerprint: Option<&str>,
     body: &JsonObject,
     origin: Origin,
+    source: &Source,
     doc: &'static str,
 ) -> Result<(StatusCode, Json<schemas::Authorization>), ApiError> {
     let (request, fields) = get_or_create_request(body, fingerprint);
@@ -109,6 +121,7 @@ async fn get_or_create(
         fingerprint,
         request,
         origin,
+        source,
         state.clock.now(),
     )
     .await
@@ -132,6 +145,7 @@ async fn get_or_create(
 /// PUT /authorizations/clients/{client_id}
 pub async fn get_or_create_authorization_for_app(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     BasicUser(user): BasicUser,
     RequestOrigin(origin): RequestOrigin,
     Path(client_id): Path<String>,
@@ -144,6 +158,7 @@ pub async fn get_or_create_authorization_for_app(
         None,
         &body,
         origin,
+        &source,
         docs::GET_OR_CREATE_AUTHORIZATION_FOR_APP,
     )
     .await
@@ -152,6 +167,7 @@ pub async fn get_or_create_authorization_for_app(
 /// PUT /authorizations/clients/{client_id}/{fingerprint}
 pub async fn get_or_create_authorization_for_app_and_fingerprint(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     BasicUser(user): BasicUser,
     RequestOrigin(origin): RequestOrigin,
     Path((client_id, fingerprint)): Path<(String, String)>,
@@ -165,6 +181,7 @@ pub async fn get_or_create_authorization_for_app_and_fingerprint(
         Some(&fingerprint),
         &body,
         origin,
+        &source,
         doc,
     )
     .await
@@ -190,6 +207,7 @@ pub async fn get_authorization(
 /// cannot send PATCH)
 pub async fn update_authorization(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     BasicUser(user): BasicUser,
     Path(id): Path<String>,
     body: JsonObject,
@@ -206,9 +224,16 @@ pub async fn update_authorization(
         fingerprint: fields.field_string("fingerprint"),
     };
     fields.finish().doc(doc)?;
-    let updated = authorization::update(&*state.store, &user, id, request, state.clock.now())
-        .await
-        .doc(doc)?;
+    let updated = authorization::update(
+        &*state.store,
+        &user,
+        id,
+        request,
+        &source,
+        state.clock.now(),
+    )
+    .await
+    .doc(doc)?;
     Ok(Json(schemas::Authorization::new(
         &state.public_url,
         &updated,
@@ -218,12 +243,19 @@ pub async fn update_authorization(
 /// DELETE /authorizations/{authorization_id}
 pub async fn delete_authorization(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     BasicUser(user): BasicUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let doc = docs::DELETE_AUTHORIZATION;
-    authorization::delete(&*state.store, &user, path_id(&id, AuthorizationId, doc)?)
-        .await
-        .doc(doc)?;
+    authorization::delete(
+        &*state.store,
+        &user,
+        path_id(&id, AuthorizationId, doc)?,
+        &source,
+        state.clock.now(),
+    )
+    .await
+    .doc(doc)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,6 +4,7 @@
 //! control token. Like every handler, these only translate: the rules stay in `domain/`, the
 //! SQL in `store/`.
 
+use crate::http::audit_log::RequestSource;
 use std::collections::VecDeque;
 use std::fmt;
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::faults;
 use super::json::Json;
+use crate::domain::audit::Source;
 use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::user_token::{self, Flow};
 use crate::domain::{self, app, device_flow, scope::Scopes, user, web_flow};
@@ -540,25 +542,39 @@ pub struct Minted {
 /// through the web flow, by the same path the flows issue theirs.
 pub async fn mint_token(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Minted>), ApiError> {
     let asked: Mint = body(&bytes)?;
-    Ok((StatusCode::CREATED, Json(mint(&state, asked).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(mint(&state, asked, &source).await?),
+    ))
 }
 
 /// What `POST /_grantd/tokens` does.
-pub async fn mint(state: &AppState, asked: Mint) -> Result<Minted, ApiError> {
+pub async fn mint(state: &AppState, asked: Mint, source: &Source) -> Result<Minted, ApiError> {
     controls(state)?;
     let now = state.clock.now();
     let user = user::find(&*state.store, &asked.login).await?;
     let app = app::find(&*state.store, &asked.client_id).await?;
     let scopes = scopes(&asked.scopes)?;
     let issued = match asked.expires_in {
-        None => user_token::issue(&*state.store, &app, user.id, scopes, Flow::Web, now).await?,
+        None => {
+            user_token::issue(&*state.store, &app, user.id, scopes, Flow::Web, source, now).await?
+        }
         Some(seconds) if (1..=MAX_OFFSET_SECONDS).contains(&seconds) => {
             let lifetime = time::Duration::seconds(seconds);
-            user_token::issue_with_lifetime(&*state.store, &app, user.id, scopes, lifetime, now)
-                .await?
+            user_token::issue_with_lifetime(
+                &*state.store,
+                &app,
+                user.id,
+                scopes,
+                lifetime,
+                source,
+                now,
+            )
+            .await?
         }
         Some(_) => return Err(invalid("expires_in must be 1 second to ten years")),
     };

@@ -1,5 +1,6 @@
 //! Handlers of `/applications/grants…`, named after GitHub's operationIds.
 
+use crate::http::audit_log::RequestSource;
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -58,12 +59,19 @@ pub async fn get_grant(
 /// DELETE /applications/grants/{grant_id}
 pub async fn delete_grant(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     BasicUser(user): BasicUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let doc = docs::DELETE_GRANT;
-    grant::delete(&*state.store, &user, path_id(&id, GrantId, doc)?)
-        .await
-        .doc(doc)?;
+    grant::delete(
+        &*state.store,
+        &user,
+        path_id(&id, GrantId, doc)?,
+        &source,
+        state.clock.now(),
+    )
+    .await
+    .doc(doc)?;
     Ok(StatusCode::NO_CONTENT)
 }

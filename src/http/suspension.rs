@@ -3,6 +3,8 @@
 //! for the enterprise admin endpoints); to a non-admin, or a token without the scope, the
 //! endpoints are "Not Found", as GitHub hides them.
 
+use crate::domain::audit::Source;
+use crate::http::audit_log::RequestSource;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -34,6 +36,7 @@ async fn set(
     username: &str,
     body: &JsonObject,
     suspend: bool,
+    source: &Source,
     doc: &'static str,
 ) -> Result<Response, ApiError> {
     let admin = admin(caller, doc)?;
@@ -46,6 +49,7 @@ async fn set(
         username,
         suspend,
         reason.as_deref(),
+        source,
         state.clock.now(),
     )
     .await
@@ -56,16 +60,27 @@ async fn set(
 /// PUT /users/{username}/suspended (optional body `{"reason": …}`).
 pub async fn suspend(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     caller: Caller,
     Path(username): Path<String>,
     body: JsonObject,
 ) -> Result<Response, ApiError> {
-    set(&state, &caller, &username, &body, true, docs::SUSPEND_USER).await
+    set(
+        &state,
+        &caller,
+        &username,
+        &body,
+        true,
+        &source,
+        docs::SUSPEND_USER,
+    )
+    .await
 }
 
 /// DELETE /users/{username}/suspended (optional body `{"reason": …}`).
 pub async fn unsuspend(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     caller: Caller,
     Path(username): Path<String>,
     body: JsonObject,
@@ -76,6 +91,7 @@ pub async fn unsuspend(
         &username,
         &body,
         false,
+        &source,
         docs::UNSUSPEND_USER,
     )
     .await

@@ -16,6 +16,7 @@ mod app_token_lifecycle;
 mod app_tokens;
 #[cfg(unix)]
 mod at_rest;
+mod audit;
 mod authentication;
 mod authorizations;
 mod bad_input;

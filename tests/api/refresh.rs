@@ -775,6 +775,7 @@ async fn a_device_flow_token_refreshes_without_the_client_secret() {
         user.id,
         grantd::domain::scope::Scopes::default(),
         Flow::Device,
+        &grantd::domain::audit::Source::default(),
         OffsetDateTime::now_utc(),
     )
     .await

@@ -632,7 +632,13 @@ async fn a_deleted_users_sessions_go_with_them() {
     // Bob owns an app in the default fixture: it goes first.
     for app in store.list_apps().await.unwrap() {
         if app.owner_id == bob.id {
-            assert!(store.delete_app(app.id).await.unwrap());
+            let event = grantd::domain::audit::NewEvent::by_server(
+                grantd::domain::audit::Action::OauthApplicationDestroy,
+                None,
+                &grantd::domain::audit::Source::command_line(),
+                time::OffsetDateTime::now_utc(),
+            );
+            assert!(store.delete_app(app.id, &event).await.unwrap());
         }
     }
     assert!(store.delete_user(bob.id).await.unwrap());

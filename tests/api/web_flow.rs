@@ -761,7 +761,11 @@ async fn the_stores_insert_of_a_flow_token_keeps_the_limit() {
         )
         .expect("prepare");
         store
-            .insert_authorization_with_refresh(&prepared.authorization, prepared.refresh_row())
+            .insert_authorization_with_refresh(
+                &prepared.authorization,
+                prepared.refresh_row(),
+                &prepared.event(&grantd::domain::audit::Source::default(), now),
+            )
             .await
             .expect("insert");
         tokens.push(prepared.token.expose().to_owned());

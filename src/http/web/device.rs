@@ -4,6 +4,7 @@
 //! `POST /login/oauth/access_token` (the polls), reached from `oauth::access_token`.
 //! Thin handlers over `domain::device_flow`, where the rules (codes, limits, polling) live.
 
+use crate::domain::audit::Source;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -108,6 +109,7 @@ pub(super) async fn poll(
     format: Format,
     client_id: Option<String>,
     device_code: Option<String>,
+    source: &Source,
 ) -> Response {
     let client_id = client_id.unwrap_or_default();
     if client_id.len() > MAX_SHORT {
@@ -118,7 +120,7 @@ pub(super) async fn poll(
         return device_error(format, DeviceError::IncorrectDeviceCode);
     }
     let now = state.clock.now();
-    match device_flow::poll(&*state.store, &client_id, &device_code, now).await {
+    match device_flow::poll(&*state.store, &client_id, &device_code, source, now).await {
         Ok(Ok(issued)) => oauth::issued_answer(format, &issued),
         Ok(Err(error)) => device_error(format, error),
         Err(error) => ApiError::from(error).into_response(),

@@ -3,6 +3,8 @@
 //! the refresh grant). Thin handlers over `domain::web_flow` and `domain::user_token`; the
 //! rules (redirect URIs, PKCE, codes, refresh tokens) live there.
 
+use crate::domain::audit::Source;
+use crate::http::audit_log::RequestSource;
 use std::fmt::Write as _;
 
 use askama::Template;
@@ -515,6 +517,7 @@ pub(super) async fn read_token_params<T: serde::de::DeserializeOwned>(
 /// `POST /login/oauth/access_token`: exchanges a code for a user token.
 pub async fn access_token(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     RequestOrigin(origin): RequestOrigin,
     headers: HeaderMap,
     body: Body,
@@ -527,7 +530,7 @@ pub async fn access_token(
     if params.grant_type.as_deref() == Some(device_flow::GRANT_TYPE) {
         // No secret: a device cannot keep one. A client id in Basic counts as sent.
         let client_id = basic(&headers).map(|(id, _)| id).or(params.client_id);
-        return super::device::poll(&state, format, client_id, params.device_code).await;
+        return super::device::poll(&state, format, client_id, params.device_code, &source).await;
     }
     let (client_id, client_secret) = match (basic(&headers), params.client_id) {
         (Some((id, secret)), _) => (id, Some(secret)),
@@ -542,7 +545,7 @@ pub async fn access_token(
                 client_secret: client_secret.map(ClientSecret::new),
                 refresh_token: params.refresh_token.unwrap_or_default(),
             };
-            return refresh(&state, request, origin, format).await;
+            return refresh(&state, request, origin, &source, format).await;
         }
         Some(_) => return flow_error(format, FlowError::UnsupportedGrantType),
     }
@@ -561,11 +564,18 @@ pub async fn access_token(
         redirect_uri: params.redirect_uri,
         code_verifier: params.code_verifier,
     };
-    exchange(&state, request, origin, format).await
+    exchange(&state, request, origin, &source, format).await
 }
 
-async fn exchange(state: &AppState, request: Exchange, origin: Origin, format: Format) -> Response {
-    let outcome = web_flow::exchange(&*state.store, request, origin, state.clock.now()).await;
+async fn exchange(
+    state: &AppState,
+    request: Exchange,
+    origin: Origin,
+    source: &Source,
+    format: Format,
+) -> Response {
+    let outcome =
+        web_flow::exchange(&*state.store, request, origin, source, state.clock.now()).await;
     token_answer(format, outcome)
 }
 
@@ -575,6 +585,7 @@ async fn refresh(
     state: &AppState,
     request: RefreshRequest,
     origin: Origin,
+    source: &Source,
     format: Format,
 ) -> Response {
     let too_long = |v: &str| v.len() > MAX_SHORT;
@@ -587,7 +598,8 @@ async fn refresh(
     {
         return flow_error(format, FlowError::BadRefreshToken);
     }
-    let outcome = user_token::refresh(&*state.store, request, origin, state.clock.now()).await;
+    let outcome =
+        user_token::refresh(&*state.store, request, origin, source, state.clock.now()).await;
     token_answer(format, outcome)
 }
 

@@ -4,6 +4,7 @@
 //! 401 for wrong credentials or a wrong code, 403 while the login is locked out (the statuses
 //! the API gives the same failures; GitHub's own pages answer 200).
 
+use crate::http::audit_log::RequestSource;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -222,6 +223,7 @@ pub async fn new_session(
 /// `POST /session`: the password step, through the same sign-in (and lockout) as Basic auth.
 pub async fn create_session(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -247,6 +249,7 @@ pub async fn create_session(
             Password::new(password),
             state.limits.login,
             state.session_ttl,
+            &source,
             now,
         )
         .await;
@@ -301,6 +304,7 @@ pub async fn two_factor(
 /// `POST /sessions/two-factor`: the code step; a wrong code is a failed login.
 pub async fn verify_two_factor(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -331,6 +335,7 @@ pub async fn verify_two_factor(
             code,
             state.limits.login,
             state.session_ttl,
+            &source,
             state.clock.now(),
         )
         .await;

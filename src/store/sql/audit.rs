@@ -18,17 +18,36 @@ async fn record_event(
         data.insert("token_id".into(), serde_json::Value::from(id));
     }
     let data = serde_json::Value::Object(data).to_string();
+    // An event about a token whose owner the caller did not know (a refresh names only the
+    // authorization) takes the owner from the token's row, in the same transaction.
+    let mut owner: Option<crate::domain::audit::Party> = event.user.clone();
+    if owner.is_none()
+        && let Some(id) = data_token_id(event, token_id)
+    {
+        let found: Option<(i64, String)> = sqlx::query_as(
+            "SELECT u.id, u.login FROM authorizations a JOIN users u ON u.id = a.user_id WHERE a.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        owner = found.map(|(id, login)| crate::domain::audit::Party {
+            id: UserId(id),
+            login: Login::parse(&login),
+        });
+    }
     sqlx::query(
         "INSERT INTO audit_events (action, created_at, actor_id, actor, user_id, user_login, app_id, \
          app_name, client_id, actor_ip, user_agent, data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         VALUES ($1, $2, $3, COALESCE($4, (SELECT login FROM users WHERE id = $3)), $5, \
+         COALESCE($6, (SELECT login FROM users WHERE id = $5)), $7, $8, $9, $10, $11, $12)",
     )
     .bind(event.action.as_str())
     .bind(event.created_at.unix_timestamp())
     .bind(event.actor.as_ref().map(|a| a.id.0))
-    .bind(event.actor.as_ref().map(|a| a.login.as_str().to_owned()))
-    .bind(event.user.as_ref().map(|u| u.id.0))
-    .bind(event.user.as_ref().map(|u| u.login.as_str().to_owned()))
+    .bind(event.actor.as_ref().and_then(|a| a.login.as_ref()).map(|l| l.as_str().to_owned()))
+    .bind(owner.as_ref().map(|u| u.id.0))
+    .bind(owner.as_ref().and_then(|u| u.login.as_ref()).map(|l| l.as_str().to_owned()))
     .bind(event.app.as_ref().map(|a| a.id.0))
     .bind(event.app.as_ref().map(|a| a.name.clone()))
     .bind(event.app.as_ref().map(|a| a.client_id.clone()))
@@ -39,6 +58,11 @@ async fn record_event(
     .await
     .map_err(map_err)?;
     Ok(())
+}
+
+/// The token an event names: the one its transaction created, or the `token_id` it carries.
+fn data_token_id(event: &crate::domain::audit::NewEvent, token_id: Option<i64>) -> Option<i64> {
+    token_id.or_else(|| event.data.get("token_id").and_then(serde_json::Value::as_i64))
 }
 
 /// A value bound into the audit search, whose WHERE clause depends on the filter.

@@ -26,6 +26,7 @@ use crate::domain::account::{
 };
 use crate::domain::app::{App, AppKind, AppSummary, ClientSecretId, NewApp, StoredClientSecret};
 use crate::domain::app_token::TokenRecord;
+use crate::domain::audit::NewEvent;
 use crate::domain::authorization::{Authorization, NewAuthorization};
 use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
 use crate::domain::grant::Grant;

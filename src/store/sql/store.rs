@@ -81,7 +81,7 @@ impl StoreImpl {
     }
 
     /// Deletes one authorization and, if it was its grant's last, the grant, in one transaction.
-    async fn delete_authorization_and_empty_grant(&self, which: Doomed<'_>) -> Result<bool> {
+    async fn delete_authorization_and_empty_grant(&self, which: Doomed<'_>, event: &NewEvent) -> Result<bool> {
         let mut tx = self.write().await?;
         let query = match which {
             Doomed::Owned { user, id } => sqlx::query_scalar::<_, Option<i64>>(
@@ -109,6 +109,7 @@ impl StoreImpl {
                 .await
                 .map_err(map_err)?;
         }
+        record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
@@ -610,15 +611,22 @@ impl Store for StoreImpl {
         id: UserId,
         hash: &PasswordHashString,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<bool> {
+        let mut tx = self.write().await?;
         let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(&hash.0)
             .bind(now.unix_timestamp())
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_event(&mut tx, event, None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn set_two_factor(
@@ -627,6 +635,7 @@ impl Store for StoreImpl {
         secret: Option<&TotpSecret>,
         recovery: &[[u8; 32]],
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<bool> {
         let mut tx = self.write().await?;
         let done = sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
@@ -640,13 +649,15 @@ impl Store for StoreImpl {
         }
         Self::store_totp_secret(&mut tx, &self.seeds, user, secret).await?;
         Self::store_recovery_codes(&mut tx, user, recovery).await?;
+        record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
 
-    async fn replace_recovery_codes(&self, user: UserId, recovery: &[[u8; 32]]) -> Result<()> {
+    async fn replace_recovery_codes(&self, user: UserId, recovery: &[[u8; 32]], event: &NewEvent) -> Result<()> {
         let mut tx = self.write().await?;
         Self::store_recovery_codes(&mut tx, user, recovery).await?;
+        record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -679,6 +690,7 @@ impl Store for StoreImpl {
         id: UserId,
         suspension: Option<(OffsetDateTime, &str)>,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<bool> {
         let mut tx = self.write().await?;
         // The update fires the change log's trigger (SQLite), so token indexes drop the
@@ -694,6 +706,9 @@ impl Store for StoreImpl {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
         // A suspension ends the user's browser sessions for good (deleted, not only refused
         // while suspended): unsuspending does not sign anyone back in.
         if suspension.is_some() {
@@ -703,8 +718,9 @@ impl Store for StoreImpl {
                 .await
                 .map_err(map_err)?;
         }
+        record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        Ok(true)
     }
 
     async fn delete_user(&self, id: UserId) -> Result<bool> {
@@ -726,7 +742,7 @@ impl Store for StoreImpl {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_app(&self, app: &NewApp) -> Result<App> {
+    async fn insert_app(&self, app: &NewApp, event: &NewEvent) -> Result<App> {
         let mut tx = self.write().await?;
         let now = app.now.unix_timestamp();
         let id: i64 = sqlx::query_scalar(
@@ -752,6 +768,9 @@ impl Store for StoreImpl {
         let stored = Self::fetch_app(&mut *tx, app.client_id.as_str())
             .await?
             .ok_or_else(|| corrupt("app"))?;
+        // The app's id exists only now: the event names it.
+        let event = event.clone().app(Some(&stored));
+        record_event(&mut tx, &event, None).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
@@ -771,6 +790,7 @@ impl Store for StoreImpl {
         digest: &SecretDigest,
         last_eight: &str,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<bool> {
         let mut tx = self.write().await?;
         let done = sqlx::query("UPDATE apps SET updated_at = $1 WHERE id = $2")
@@ -788,31 +808,40 @@ impl Store for StoreImpl {
             .await
             .map_err(map_err)?;
         insert_secret(&mut tx, id.0, digest, Some(last_eight), now.unix_timestamp()).await?;
+        record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
     }
 
-    async fn delete_app(&self, id: AppId) -> Result<bool> {
+    async fn delete_app(&self, id: AppId, event: &NewEvent) -> Result<bool> {
         // Grants and authorizations go with it through ON DELETE CASCADE.
+        let mut tx = self.write().await?;
         let done = sqlx::query("DELETE FROM apps WHERE id = $1")
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_event(&mut tx, event, None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
-    async fn insert_authorization(&self, new: &NewAuthorization) -> Result<Authorization> {
-        self.insert_authorization_with_refresh(new, None).await
+    async fn insert_authorization(&self, new: &NewAuthorization, event: &NewEvent) -> Result<Authorization> {
+        self.insert_authorization_with_refresh(new, None, event).await
     }
 
     async fn insert_authorization_with_refresh(
         &self,
         new: &NewAuthorization,
         refresh: Option<&NewRefreshToken>,
+        event: &NewEvent,
     ) -> Result<Authorization> {
         let mut tx = self.write().await?;
         let stored = Self::insert_flow_token(&mut tx, new, refresh).await?;
+        record_event(&mut tx, event, Some(stored.id.0)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(stored)
     }
@@ -877,6 +906,7 @@ impl Store for StoreImpl {
         user: UserId,
         id: AuthorizationId,
         edit: AuthorizationEdit<'_>,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
         // Locked until the update commits: concurrent edits apply one after the other.
@@ -898,12 +928,13 @@ impl Store for StoreImpl {
             .await
             .map_err(map_err)?;
         let updated = Self::fetch_authorization(&mut *tx, user, id).await?;
+        record_event(&mut tx, event, Some(id.0)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(updated)
     }
 
-    async fn delete_authorization(&self, user: UserId, id: AuthorizationId) -> Result<bool> {
-        self.delete_authorization_and_empty_grant(Doomed::Owned { user, id })
+    async fn delete_authorization(&self, user: UserId, id: AuthorizationId, event: &NewEvent) -> Result<bool> {
+        self.delete_authorization_and_empty_grant(Doomed::Owned { user, id }, event)
             .await
     }
 
@@ -915,6 +946,7 @@ impl Store for StoreImpl {
         last_eight: &str,
         expires_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
         let done = sqlx::query(
@@ -940,24 +972,31 @@ impl Store for StoreImpl {
             .await
             .map_err(map_err)?;
         let authorization = authorization_from_row(&row)?;
+        record_event(&mut tx, event, Some(id.0)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(authorization))
     }
 
-    async fn delete_token(&self, hash: &TokenHash, app: AppId) -> Result<bool> {
-        self.delete_authorization_and_empty_grant(Doomed::Token { hash, app })
+    async fn delete_token(&self, hash: &TokenHash, app: AppId, event: &NewEvent) -> Result<bool> {
+        self.delete_authorization_and_empty_grant(Doomed::Token { hash, app }, event)
             .await
     }
 
-    async fn delete_app_grant(&self, user: UserId, app: AppId) -> Result<bool> {
+    async fn delete_app_grant(&self, user: UserId, app: AppId, event: &NewEvent) -> Result<bool> {
         // Its authorizations go with it through ON DELETE CASCADE.
+        let mut tx = self.write().await?;
         let done = sqlx::query("DELETE FROM grants WHERE user_id = $1 AND app_id = $2")
             .bind(user.0)
             .bind(app.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_event(&mut tx, event, None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>> {
@@ -1047,15 +1086,21 @@ impl Store for StoreImpl {
         .await
     }
 
-    async fn delete_grant(&self, user: UserId, id: GrantId) -> Result<bool> {
+    async fn delete_grant(&self, user: UserId, id: GrantId, event: &NewEvent) -> Result<bool> {
         // Its authorizations go with it through ON DELETE CASCADE.
+        let mut tx = self.write().await?;
         let done = sqlx::query("DELETE FROM grants WHERE id = $1 AND user_id = $2")
             .bind(id.0)
             .bind(user.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_event(&mut tx, event, None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn add_to_counter(
@@ -1157,7 +1202,8 @@ impl Store for StoreImpl {
         Ok(done.rows_affected())
     }
 
-    async fn insert_session(&self, session: &NewSession) -> Result<()> {
+    async fn insert_session(&self, session: &NewSession, event: Option<&NewEvent>) -> Result<()> {
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO sessions (session_hash, user_id, two_factor_pending, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -1167,10 +1213,13 @@ impl Store for StoreImpl {
         .bind(session.two_factor_pending)
         .bind(session.created_at.unix_timestamp())
         .bind(session.expires_at.unix_timestamp())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        Ok(())
+        if let Some(event) = event {
+            record_event(&mut tx, event, None).await?;
+        }
+        tx.commit().await.map_err(map_err)
     }
 
     async fn find_session(&self, hash: &SessionHash, now: OffsetDateTime) -> Result<Option<Session>> {
@@ -1291,6 +1340,7 @@ impl Store for StoreImpl {
         app: AppId,
         new: &Refreshed,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
         // The delete decides: a racing refresh with the same token waits for this
@@ -1337,6 +1387,7 @@ impl Store for StoreImpl {
             .await
             .map_err(map_err)?;
         let authorization = authorization_from_row(&row)?;
+        record_event(&mut tx, event, Some(id)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(authorization))
     }
@@ -1460,6 +1511,7 @@ impl Store for StoreImpl {
         app: AppId,
         new: &NewAuthorization,
         refresh: Option<&NewRefreshToken>,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
         // The code goes first: a racing redemption waits on its row (or, on SQLite, on the
@@ -1479,6 +1531,7 @@ impl Store for StoreImpl {
             return Ok(None);
         }
         let stored = Self::insert_flow_token(&mut tx, new, refresh).await?;
+        record_event(&mut tx, event, Some(stored.id.0)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(stored))
     }
@@ -1567,6 +1620,7 @@ impl Store for StoreImpl {
         code: &StoredCode,
         new: &NewAuthorization,
         refresh: Option<&NewRefreshToken>,
+        event: &NewEvent,
     ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
         // The code goes first, in the token's transaction (one commit, one fsync on SQLite): a
@@ -1587,6 +1641,7 @@ impl Store for StoreImpl {
             return Ok(None);
         }
         let stored = Self::insert_flow_token(&mut tx, new, refresh).await?;
+        record_event(&mut tx, event, Some(stored.id.0)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(stored))
     }
@@ -1609,6 +1664,7 @@ impl Store for StoreImpl {
         last_eight: &str,
         max: usize,
         now: OffsetDateTime,
+        event: &NewEvent,
     ) -> Result<Option<StoredClientSecret>> {
         let mut tx = self.write().await?;
         // The app's row, locked until commit (PostgreSQL; SQLite's write lock covers it): racing
@@ -1631,6 +1687,7 @@ impl Store for StoreImpl {
             return Ok(None);
         }
         let id = insert_secret(&mut tx, app.0, digest, Some(last_eight), now.unix_timestamp()).await?;
+        record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(StoredClientSecret {
             id: ClientSecretId(id),
@@ -1640,14 +1697,25 @@ impl Store for StoreImpl {
         }))
     }
 
-    async fn delete_app_secret(&self, app: AppId, id: ClientSecretId) -> Result<bool> {
+    async fn delete_app_secret(
+        &self,
+        app: AppId,
+        id: ClientSecretId,
+        event: &NewEvent,
+    ) -> Result<bool> {
+        let mut tx = self.write().await?;
         let done = sqlx::query("DELETE FROM app_secrets WHERE id = $1 AND app_id = $2")
             .bind(id.0)
             .bind(app.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_event(&mut tx, event, None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn mark_used(

@@ -148,6 +148,12 @@ const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "/users/{username}/suspended",
         "delete",
         "/users/{username}/suspended",
+    ), // GHES's enterprise audit log.
+    (
+        "GET",
+        "/enterprises/{enterprise}/audit-log",
+        "get",
+        "/enterprises/{enterprise}/audit-log",
     ),
     // GHES's user administration for site admins.
     ("POST", "/admin/users", "post", "/admin/users"),

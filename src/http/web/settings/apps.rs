@@ -2,6 +2,7 @@
 //! `DELETE /applications/grants/{id}` does) and `/settings/developers` (the apps the user
 //! registered). Thin handlers over `domain::grant` and `domain::app`.
 
+use crate::http::audit_log::RequestSource;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -124,7 +125,12 @@ pub async fn authorized(
 
 /// `POST /settings/applications/revoke` (`grant_id`): the grant goes with every token of
 /// that app for this user, through `DELETE /applications/grants/{id}`'s domain call.
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    RequestSource(source): RequestSource,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (signed_in, form) = match submit(&state, &headers, body, "applications").await {
         Ok(found) => found,
         Err(response) => return response,
@@ -134,9 +140,15 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bod
             .get("grant_id")
             .and_then(|text| text.parse::<i64>().ok())
             .ok_or_else(not_found)?;
-        grant::delete(&*state.store, signed_in.user(), GrantId(id))
-            .await
-            .map_err(|e| failed(&e))?;
+        grant::delete(
+            &*state.store,
+            signed_in.user(),
+            GrantId(id),
+            &source,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| failed(&e))?;
         Ok(signed_in.back_to("applications", "revoked"))
     }
     .await;
@@ -144,12 +156,17 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bod
 }
 
 /// `POST /settings/applications/revoke-all`.
-pub async fn revoke_all(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    RequestSource(source): RequestSource,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (signed_in, _) = match submit(&state, &headers, body, "applications").await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let result = grant::delete_all(&*state.store, signed_in.user())
+    let result = grant::delete_all(&*state.store, signed_in.user(), &source, state.clock.now())
         .await
         .map(|_| signed_in.back_to("applications", "revoked-all"))
         .map_err(|e| failed(&e));
@@ -345,7 +362,12 @@ fn secret_page(
 
 /// `POST /settings/developers`: registers the app (owned by the signed-in user) and shows
 /// its client secret, this once.
-pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn register(
+    State(state): State<AppState>,
+    RequestSource(source): RequestSource,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (signed_in, form) = match submit(&state, &headers, body, "developers/new").await {
         Ok(found) => found,
         Err(response) => return response,
@@ -378,7 +400,14 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
             client_secret: None,
             user_token_ttl: expiring.then_some(app::DEFAULT_USER_TOKEN_TTL),
         };
-        app::register(&*state.store, spec, state.clock.now()).await
+        app::register(
+            &*state.store,
+            spec,
+            Some(signed_in.user()),
+            &source,
+            state.clock.now(),
+        )
+        .await
     }
     .await;
     let result = match outcome {
@@ -416,6 +445,7 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
 /// beside the one there is; with two live already, the page says to delete one first.
 pub async fn new_secret(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     headers: HeaderMap,
     Path(client_id): Path<String>,
     body: Body,
@@ -426,8 +456,9 @@ pub async fn new_secret(
     };
     let added = app::add_owned_secret(
         &*state.store,
-        signed_in.user().id,
+        signed_in.user(),
         &client_id,
+        &source,
         state.clock.now(),
     )
     .await;
@@ -445,6 +476,7 @@ pub async fn new_secret(
 /// signing the app in at once. Another user's app or secret is the 404 page.
 pub async fn delete_secret(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     headers: HeaderMap,
     Path((client_id, secret_id)): Path<(String, String)>,
     body: Body,
@@ -457,9 +489,11 @@ pub async fn delete_secret(
         let id = secret_id.parse::<i64>().map_err(|_| not_found())?;
         app::delete_owned_secret(
             &*state.store,
-            signed_in.user().id,
+            signed_in.user(),
             &client_id,
             ClientSecretId(id),
+            &source,
+            state.clock.now(),
         )
         .await
         .map_err(|e| failed(&e))?;
@@ -472,6 +506,7 @@ pub async fn delete_secret(
 /// `POST /settings/developers/{client_id}/delete`: the app goes with every grant and token.
 pub async fn delete_app(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     headers: HeaderMap,
     Path(client_id): Path<String>,
     body: Body,
@@ -480,9 +515,15 @@ pub async fn delete_app(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let result = app::delete_owned(&*state.store, signed_in.user().id, &client_id)
-        .await
-        .map(|()| signed_in.back_to("developers", "app-deleted"))
-        .map_err(|e| failed(&e));
+    let result = app::delete_owned(
+        &*state.store,
+        signed_in.user(),
+        &client_id,
+        &source,
+        state.clock.now(),
+    )
+    .await
+    .map(|()| signed_in.back_to("developers", "app-deleted"))
+    .map_err(|e| failed(&e));
     answer(&signed_in.site.base, result)
 }

@@ -2,6 +2,7 @@
 //! a confirming code, recovery codes shown once, regenerate them, turn it off with the
 //! password). Thin handlers over `domain::session::change_password` and `domain::two_factor`.
 
+use crate::http::audit_log::RequestSource;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -151,6 +152,7 @@ pub async fn show(
 /// the new one twice. This session stays; the user's other sessions end.
 pub async fn change_password(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -177,6 +179,7 @@ pub async fn change_password(
                 confirmation: field("confirm_new_password"),
             },
             state.limits.login,
+            &source,
             state.clock.now(),
         )
         .await;
@@ -225,7 +228,12 @@ pub async fn setup(
 /// `POST /settings/security/two-factor`: the secret the setup page showed and a code of it;
 /// a right code turns 2FA on and shows the recovery codes once, a wrong one the setup page
 /// again with the same secret.
-pub async fn enable(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn enable(
+    State(state): State<AppState>,
+    RequestSource(source): RequestSource,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (signed_in, form) = match submit(&state, &headers, body, "security").await {
         Ok(found) => found,
         Err(response) => return response,
@@ -245,6 +253,7 @@ pub async fn enable(State(state): State<AppState>, headers: HeaderMap, body: Bod
         &signed_in.session,
         &secret,
         code,
+        &source,
         state.clock.now(),
     )
     .await;
@@ -270,22 +279,38 @@ fn redirect_to_setup(signed_in: &SignedIn) -> Response {
 
 /// `POST /settings/security/two-factor/recovery-codes`: new recovery codes, shown once; the
 /// old ones stop working.
-pub async fn regenerate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn regenerate(
+    State(state): State<AppState>,
+    RequestSource(source): RequestSource,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (signed_in, _) = match submit(&state, &headers, body, "security").await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let result =
-        match two_factor::regenerate_recovery_codes(&*state.store, &signed_in.session).await {
-            Ok(codes) => codes_page(&signed_in, false, &codes),
-            Err(other) => Err(failed(&other)),
-        };
+    let result = match two_factor::regenerate_recovery_codes(
+        &*state.store,
+        &signed_in.session,
+        &source,
+        state.clock.now(),
+    )
+    .await
+    {
+        Ok(codes) => codes_page(&signed_in, false, &codes),
+        Err(other) => Err(failed(&other)),
+    };
     answer(&signed_in.site.base, result)
 }
 
 /// `POST /settings/security/two-factor/disable`: the password (counted as a sign-in attempt)
 /// turns 2FA off and deletes the recovery codes.
-pub async fn disable(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn disable(
+    State(state): State<AppState>,
+    RequestSource(source): RequestSource,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (signed_in, form) = match submit(&state, &headers, body, "security").await {
         Ok(found) => found,
         Err(response) => return response,
@@ -301,6 +326,7 @@ pub async fn disable(State(state): State<AppState>, headers: HeaderMap, body: Bo
             &signed_in.session,
             password,
             state.limits.login,
+            &source,
             state.clock.now(),
         )
         .await;

@@ -2,6 +2,7 @@
 //! unlock a locked-out user (`grantd user unlock`), suspend (with a reason) and unsuspend
 //! (`PUT` / `DELETE /users/{username}/suspended`). To anyone else the page is the 404 page.
 
+use crate::http::audit_log::RequestSource;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -85,6 +86,7 @@ pub async fn list(
 /// `unsuspend`.
 pub async fn act(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     Path((login, action)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
@@ -102,11 +104,11 @@ pub async fn act(
             .map(|_| "unlocked"),
         "suspend" => {
             let reason = form.get("reason").filter(|r| !r.is_empty());
-            user::set_suspended(store, admin, &login, true, reason, now)
+            user::set_suspended(store, admin, &login, true, reason, &source, now)
                 .await
                 .map(|_| "suspended")
         }
-        "unsuspend" => user::set_suspended(store, admin, &login, false, None, now)
+        "unsuspend" => user::set_suspended(store, admin, &login, false, None, &source, now)
             .await
             .map(|_| "unsuspended"),
         _ => Err(crate::domain::Error::NotFound),

@@ -1,6 +1,7 @@
 //! `/settings/tokens`: personal access tokens (classic), the authorizations without an app
 //! that `GET /authorizations` lists too. Thin handlers over `domain::personal_token`.
 
+use crate::http::audit_log::RequestSource;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -169,7 +170,12 @@ pub async fn new(
 
 /// `POST /settings/tokens`: makes the token and shows it, this once. A refused form comes
 /// back (422) with what was typed and what was wrong.
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    RequestSource(source): RequestSource,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (signed_in, form) = match submit(&state, &headers, body, "tokens/new").await {
         Ok(found) => found,
         Err(response) => return response,
@@ -193,6 +199,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
             note,
             &scopes,
             expiration,
+            &source,
             now,
         )
         .await
@@ -257,6 +264,7 @@ fn parse_id(text: &str) -> Option<AuthorizationId> {
 /// scopes, a new expiry; the old value stops at once.
 pub async fn regenerate(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Body,
@@ -270,7 +278,15 @@ pub async fn regenerate(
         let id = parse_id(&id).ok_or_else(not_found)?;
         let regenerated = async {
             let expiration = Expiration::parse(form.get("expiration").unwrap_or("30"), None)?;
-            personal_token::regenerate(&*state.store, signed_in.user(), id, expiration, now).await
+            personal_token::regenerate(
+                &*state.store,
+                signed_in.user(),
+                id,
+                expiration,
+                &source,
+                now,
+            )
+            .await
         };
         let created = match regenerated.await {
             Ok(created) => created,
@@ -297,6 +313,7 @@ pub async fn regenerate(
 /// `POST /settings/tokens/{id}/delete`: as `DELETE /authorizations/{id}`.
 pub async fn delete(
     State(state): State<AppState>,
+    RequestSource(source): RequestSource,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Body,
@@ -307,9 +324,15 @@ pub async fn delete(
     };
     let result = async {
         let id = parse_id(&id).ok_or_else(not_found)?;
-        personal_token::delete(&*state.store, signed_in.user(), id)
-            .await
-            .map_err(|e| failed(&e))?;
+        personal_token::delete(
+            &*state.store,
+            signed_in.user(),
+            id,
+            &source,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| failed(&e))?;
         Ok(signed_in.back_to("tokens", "token-deleted"))
     }
     .await;
