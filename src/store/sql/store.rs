@@ -49,6 +49,23 @@ impl StoreImpl {
             .unwrap_or_default())
     }
 
+    /// Deletes the row `sql` names (its `$1`, `$2`, … bound to `keys`) and records `event`, in
+    /// one transaction: no row, no event. Whether the row was there.
+    async fn delete_row_recording(&self, sql: &'static str, keys: &[i64], event: &NewEvent) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let mut query = sqlx::query(sql);
+        for key in keys {
+            query = query.bind(*key);
+        }
+        let done = query.execute(&mut *tx).await.map_err(map_err)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_event(&mut tx, event, None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
     /// Begins a write transaction in a task of its own, so that a request dropped while its
     /// `BEGIN` is in flight (the client went away) cannot leave a pooled connection inside a
     /// transaction. sqlx counts a transaction only once `BEGIN` has answered, so a future
@@ -815,18 +832,8 @@ impl Store for StoreImpl {
 
     async fn delete_app(&self, id: AppId, event: &NewEvent) -> Result<bool> {
         // Grants and authorizations go with it through ON DELETE CASCADE.
-        let mut tx = self.write().await?;
-        let done = sqlx::query("DELETE FROM apps WHERE id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
+        self.delete_row_recording("DELETE FROM apps WHERE id = $1", &[id.0], event)
             .await
-            .map_err(map_err)?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        record_event(&mut tx, event, None).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
     }
 
     async fn insert_authorization(&self, new: &NewAuthorization, event: &NewEvent) -> Result<Authorization> {
@@ -984,19 +991,8 @@ impl Store for StoreImpl {
 
     async fn delete_app_grant(&self, user: UserId, app: AppId, event: &NewEvent) -> Result<bool> {
         // Its authorizations go with it through ON DELETE CASCADE.
-        let mut tx = self.write().await?;
-        let done = sqlx::query("DELETE FROM grants WHERE user_id = $1 AND app_id = $2")
-            .bind(user.0)
-            .bind(app.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        record_event(&mut tx, event, None).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        let sql = "DELETE FROM grants WHERE user_id = $1 AND app_id = $2";
+        self.delete_row_recording(sql, &[user.0, app.0], event).await
     }
 
     async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>> {
@@ -1088,19 +1084,8 @@ impl Store for StoreImpl {
 
     async fn delete_grant(&self, user: UserId, id: GrantId, event: &NewEvent) -> Result<bool> {
         // Its authorizations go with it through ON DELETE CASCADE.
-        let mut tx = self.write().await?;
-        let done = sqlx::query("DELETE FROM grants WHERE id = $1 AND user_id = $2")
-            .bind(id.0)
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        record_event(&mut tx, event, None).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        let sql = "DELETE FROM grants WHERE id = $1 AND user_id = $2";
+        self.delete_row_recording(sql, &[id.0, user.0], event).await
     }
 
     async fn add_to_counter(
@@ -1703,19 +1688,8 @@ impl Store for StoreImpl {
         id: ClientSecretId,
         event: &NewEvent,
     ) -> Result<bool> {
-        let mut tx = self.write().await?;
-        let done = sqlx::query("DELETE FROM app_secrets WHERE id = $1 AND app_id = $2")
-            .bind(id.0)
-            .bind(app.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        record_event(&mut tx, event, None).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        let sql = "DELETE FROM app_secrets WHERE id = $1 AND app_id = $2";
+        self.delete_row_recording(sql, &[id.0, app.0], event).await
     }
 
     async fn mark_used(
