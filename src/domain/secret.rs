@@ -118,33 +118,47 @@ impl Password {
 }
 
 /// An app's client secret in clear: shown once when created or rotated. `Debug` hides it.
+///
+/// Its digest is computed once, when it is made: an app's sign-in compares it with each live
+/// secret and notes which one was used ("last used"), and each would otherwise hash it again
+/// (a SHA-256 per use, on every token check).
 #[derive(Clone)]
-pub struct ClientSecret(String);
+pub struct ClientSecret {
+    text: String,
+    digest: SecretDigest,
+}
 
 impl ClientSecret {
     pub fn new(text: impl Into<String>) -> Self {
-        Self(text.into())
+        let text = text.into();
+        let digest = SecretDigest(Sha256::digest(text.as_bytes()).into());
+        Self { text, digest }
     }
 
     /// 40 lowercase hex characters (160 bits) from the OS's CSPRNG, as GitHub's.
     pub fn generate() -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; 20];
         super::random::fill(&mut bytes)?;
-        Ok(Self(hex::encode(bytes)))
+        Ok(Self::new(hex::encode(bytes)))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     pub fn digest(&self) -> SecretDigest {
-        SecretDigest(Sha256::digest(self.0.as_bytes()).into())
+        self.digest
     }
 
     /// The hint GitHub shows of a secret once it is no longer shown: its last eight characters.
     pub fn last_eight(&self) -> String {
-        let start = self.0.char_indices().rev().nth(7).map_or(0, |(at, _)| at);
-        self.0[start..].to_owned()
+        let start = self
+            .text
+            .char_indices()
+            .rev()
+            .nth(7)
+            .map_or(0, |(at, _)| at);
+        self.text[start..].to_owned()
     }
 }
 
