@@ -1,9 +1,10 @@
 //! Several grantd nodes on one database: PostgreSQL when the suite runs on it (the deployment
-//! this exists for), one SQLite file otherwise. Nothing that decides whether a token is valid
-//! is cached in a node, so what one node does, the other sees at once.
+//! this exists for), one SQLite file otherwise. Nothing that decides whether a token or a
+//! browser session is valid is cached in a node, so what one node does, the other sees at once.
 
 use serde_json::{Value, json};
 
+use crate::signin::{browser, location, set_cookie, token_of};
 use crate::support::{
     ALICE, BOB, DEFAULT_FIXTURE, OAUTH_APP, OTHER_APP, ServerProcess, fresh_database_url, grantd,
     write_file,
@@ -19,9 +20,14 @@ struct Cluster {
 
 /// Two `grantd serve` processes on one fresh database; `a` loads the default fixture.
 async fn two_nodes(flags: &[&str]) -> Cluster {
+    two_nodes_seeded(DEFAULT_FIXTURE, flags).await
+}
+
+/// Two `grantd serve` processes on one fresh database; `a` loads `fixture`.
+async fn two_nodes_seeded(fixture: &str, flags: &[&str]) -> Cluster {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = fresh_database_url(&dir.path().join("grantd.db")).await;
-    let seed = write_file(dir.path(), "seed.toml", DEFAULT_FIXTURE);
+    let seed = write_file(dir.path(), "seed.toml", fixture);
     let mut with_seed = vec!["--seed", seed.to_str().expect("utf-8 path")];
     with_seed.extend_from_slice(flags);
     let a = ServerProcess::start(&db, &with_seed, &dir.path().join("a.log"));
@@ -372,4 +378,136 @@ async fn a_suspension_stops_the_users_tokens_on_every_node_at_once() {
         assert_eq!(nodes.check(node, &token).await, 200);
         assert_eq!(nodes.use_token(node, &token).await, 200);
     }
+}
+
+/// Posts `alice`'s sign-in form on `node` as a browser does (the form's token first).
+async fn sign_in_on(node: &ServerProcess) -> reqwest::Response {
+    let jar = browser();
+    let form = jar
+        .get(node.url("/login"))
+        .send()
+        .await
+        .expect("GET /login");
+    assert_eq!(form.status(), 200);
+    let token = token_of(&form.text().await.expect("the sign-in page"));
+    jar.post(node.url("/session"))
+        .form(&[
+            ("login", ALICE.login),
+            ("password", ALICE.password),
+            ("authenticity_token", token.as_str()),
+            ("return_to", ""),
+        ])
+        .send()
+        .await
+        .expect("POST /session")
+}
+
+/// Signs `alice` in on `node` and returns the value of the `user_session` cookie she got.
+async fn browser_session(node: &ServerProcess) -> String {
+    let signed_in = sign_in_on(node).await;
+    assert_eq!(signed_in.status(), 303);
+    let cookie = set_cookie(&signed_in, "user_session").expect("a session cookie");
+    let pair = cookie.split(';').next().expect("name=value");
+    pair.split_once('=').expect("name=value").1.to_owned()
+}
+
+/// A browser without a cookie jar that follows no redirect: each request carries the session
+/// cookie by hand, so that it says which node it goes to, and a 303 is seen as one.
+fn pages() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// `GET /settings/tokens` on `node` with only the session cookie: the status, the `Location`
+/// if any, and the page.
+async fn settings_page(node: &ServerProcess, session: &str) -> (u16, Option<String>, String) {
+    let reply = pages()
+        .get(node.url("/settings/tokens"))
+        .header("cookie", format!("user_session={session}"))
+        .send()
+        .await
+        .expect("the node answers");
+    let status = reply.status().as_u16();
+    let to = (status == 303).then(|| location(&reply).to_owned());
+    (status, to, reply.text().await.expect("the page"))
+}
+
+/// What a signed-out browser gets from `/settings/tokens`: sent to sign in, and back.
+const TO_SIGN_IN: &str = "/login?return_to=%2Fsettings%2Ftokens";
+
+#[tokio::test]
+async fn a_browser_session_made_on_one_node_is_accepted_on_the_other_and_ends_on_both() {
+    let nodes = two_nodes(&[]).await;
+    let (a, b) = (&nodes.a, &nodes.b);
+    let session = browser_session(a).await;
+    for node in [b, a] {
+        let (status, _, html) = settings_page(node, &session).await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("Signed in as <strong>alice</strong>"),
+            "{html}"
+        );
+    }
+
+    // Signed out on B, with the form's token of B's page: A refuses the cookie at once.
+    let (_, _, html) = settings_page(b, &session).await;
+    let signed_out = pages()
+        .post(b.url("/logout"))
+        .header("cookie", format!("user_session={session}"))
+        .form(&[("authenticity_token", token_of(&html).as_str())])
+        .send()
+        .await
+        .expect("the node answers");
+    assert_eq!(signed_out.status(), 303);
+    assert_eq!(location(&signed_out), "/login");
+    for node in [a, b] {
+        let (status, to, _) = settings_page(node, &session).await;
+        assert_eq!((status, to.as_deref()), (303, Some(TO_SIGN_IN)));
+    }
+}
+
+#[tokio::test]
+async fn a_session_of_a_user_suspended_through_one_node_is_refused_on_the_other() {
+    let fixture = DEFAULT_FIXTURE.replace(
+        "login = \"bob\"\npassword = \"bob: tr0ub4dor&3\"",
+        "login = \"bob\"\npassword = \"bob: tr0ub4dor&3\"\nsite_admin = true",
+    );
+    assert_ne!(fixture, DEFAULT_FIXTURE);
+    let nodes = two_nodes_seeded(&fixture, &[]).await;
+    let (a, b) = (&nodes.a, &nodes.b);
+    let (status, created) = nodes
+        .call(
+            a,
+            reqwest::Method::POST,
+            "/authorizations",
+            (BOB.login, BOB.password),
+            Some(json!({ "note": "suspend alice", "scopes": ["site_admin"] })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let admin = token(&created);
+    // Made on A and used on B first, so B has seen the session alive.
+    let session = browser_session(a).await;
+    assert_eq!(settings_page(b, &session).await.0, 200);
+
+    let suspended = nodes
+        .client
+        .put(a.url("/users/alice/suspended"))
+        .header("authorization", format!("token {admin}"))
+        .json(&json!({ "reason": "two nodes" }))
+        .send()
+        .await
+        .expect("the node answers");
+    assert_eq!(suspended.status(), 204);
+    for node in [b, a] {
+        let (status, to, _) = settings_page(node, &session).await;
+        assert_eq!((status, to.as_deref()), (303, Some(TO_SIGN_IN)));
+    }
+    // Nor can she sign in again on B.
+    let refused = sign_in_on(b).await;
+    assert_eq!(refused.status(), 403);
+    let page = refused.text().await.expect("the sign-in page");
+    assert!(page.contains("Your account is suspended."), "{page}");
 }
