@@ -22,8 +22,11 @@ const AUDIT_PAGE: &str = "/stafftools/audit-log";
 /// One event as the pages show it.
 pub struct Row {
     action: String,
-    /// `2026-03-01 14:05:09 UTC`
-    time: String,
+    /// `2026-03-01`, `14:05:09 UTC` (two parts, so that a narrow column wraps between them)
+    date: String,
+    clock: String,
+    /// `2026-03-01T14:05:09Z`, for `<time datetime>`
+    datetime: String,
     actor: String,
     user: String,
     app: String,
@@ -34,15 +37,20 @@ pub struct Row {
 
 impl Row {
     fn of(event: &Event) -> Self {
-        let format =
-            time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+        let date = time::macros::format_description!("[year]-[month]-[day]");
+        let clock = time::macros::format_description!("[hour]:[minute]:[second] UTC");
+        let datetime =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        let at = event.created_at.to_offset(time::UtcOffset::UTC);
         let login = |a: &Option<audit::AccountName>| {
             a.as_ref()
                 .map_or_else(|| "grantd".to_owned(), |a| a.login.as_str().to_owned())
         };
         Self {
             action: event.action.clone(),
-            time: event.created_at.format(&format).unwrap_or_default(),
+            date: at.format(&date).unwrap_or_default(),
+            clock: at.format(&clock).unwrap_or_default(),
+            datetime: at.format(&datetime).unwrap_or_default(),
             actor: login(&event.actor),
             user: event
                 .user
