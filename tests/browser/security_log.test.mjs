@@ -170,6 +170,7 @@ test('the security log shows only the signed-in user\'s events, with their sourc
     await page.reload();
     const newest = await events(page);
     assert.equal(newest.length, 30);
+    assert.equal(await page.getByRole('link', { name: 'Newest events' }).count(), 0, 'the first page');
     assert.deepEqual([...new Set(newest.map((e) => `${e.action} by ${e.actor}`))], ['oauth_authorization.create by octocat']);
     assert.ok(newest.every((e) => e.agent !== agent && e.address === '127.0.0.1'), 'made by fetch');
     // Each names its token: thirty ids in a row, the last made first.
@@ -181,6 +182,9 @@ test('the security log shows only the signed-in user\'s events, with their sourc
     assert.deepEqual(await events(page), mine);
     assert.equal(await page.getByRole('link', { name: 'Older events' }).count(), 0, 'the last page');
     await page.screenshot({ path: path.join(shots, 'security-log-4-older.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Newest events' }).click();
+    await page.waitForURL(`${base}${LOG}`);
+    assert.deepEqual(await events(page), newest);
 
     assert.deepEqual(foreign, [], 'requests left grantd');
   } finally {

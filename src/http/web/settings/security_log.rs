@@ -92,6 +92,8 @@ struct SecurityLogPage {
     events: Vec<Row>,
     /// The `?after=` of the next (older) page, if there is one.
     older: Option<String>,
+    /// Whether this is an older page (so it links back to the newest).
+    paged: bool,
 }
 
 #[derive(Template)]
@@ -143,7 +145,8 @@ pub async fn show(
     };
     let result = async {
         let query: LogQuery = read_query(raw.as_deref());
-        let page = audit::security_log(&*state.store, signed_in.user(), after(&query)?, PER_PAGE)
+        let after = after(&query)?;
+        let page = audit::security_log(&*state.store, signed_in.user(), after, PER_PAGE)
             .await
             .map_err(|e| failed(&e))?;
         let older = page
@@ -157,6 +160,7 @@ pub async fn show(
                 frame: signed_in.frame("security-log", notice),
                 events: page.events.iter().map(Row::of).collect(),
                 older,
+                paged: after.is_some(),
             },
         )
     }
