@@ -4,7 +4,8 @@
 // /settings/developers and reads its secret from the page, which the app API then accepts;
 // rotates it with two secrets live (both work; the old one, deleted, stops at once); then
 // suspends octocat on /stafftools/users (octocat's password stops working at once) and
-// lifts it. A screenshot of every page is saved. Run by scripts/browser-tests.
+// lifts it; the audit log, filtered by user and action, shows the suspension by the admin. A
+// screenshot of every page is saved. Run by scripts/browser-tests.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -113,6 +114,22 @@ site_admin = true
     await page.getByRole('button', { name: `Suspend ${OCTOCAT}`, exact: true }).waitFor();
     assert.equal(await basicUser(base, OCTOCAT, OCTOCAT_PASSWORD), 200);
     await page.screenshot({ path: path.join(shots, 'admin-5-unsuspended.png'), fullPage: true });
+
+    // The audit log, filtered on its form: the suspension, by the admin, about octocat.
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('User', { exact: true }).fill(OCTOCAT);
+    await page.getByLabel(/^Action/).fill('user.suspend');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(`${base}/stafftools/audit-log?user=${OCTOCAT}&action=user.suspend`);
+    const rows = page.locator('table.events tbody tr');
+    assert.equal(await rows.count(), 1);
+    assert.equal(await rows.locator('.action').innerText(), 'user.suspend');
+    assert.equal(await rows.locator('.actor').innerText(), ADMIN);
+    assert.equal(await rows.locator('.subject').innerText(), OCTOCAT);
+    assert.match(await rows.locator('.details').innerText(), /browser test/);
+    const table = await page.locator('table.events').boundingBox();
+    assert.ok(table.x + table.width <= 800, 'the table fits the page');
+    await page.screenshot({ path: path.join(shots, 'admin-6-audit-log.png'), fullPage: true });
   } finally {
     await context.close();
     child.kill('SIGTERM');
