@@ -100,16 +100,9 @@ pub async fn passwd(db: &DbArgs, output: OutputArgs, login: &str) -> anyhow::Res
 pub async fn delete(db: &DbArgs, output: OutputArgs, login: &str) -> anyhow::Result<()> {
     let store = open_store(db).await?;
     let not_found = || format!("no user named {login:?} (see `grantd user list`)");
-    let user = user::find(&*store, login)
+    let user = user::delete(&*store, login, now())
         .await
         .map_err(|e| explain(e, not_found))?;
-    let deleted = store
-        .delete_user(user.id)
-        .await
-        .map_err(|e| explain(e.into(), not_found))?;
-    if !deleted {
-        return Err(anyhow::anyhow!(not_found()));
-    }
     print(
         output,
         &serde_json::json!({"deleted": true, "login": user.login.to_string()}),

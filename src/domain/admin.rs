@@ -105,7 +105,8 @@ pub async fn create_user(
         site_admin: false,
         now,
     };
-    let created = store.insert_user(&new).await.map_err(|e| match e {
+    let event = NewEvent::by(Action::UserCreate, admin, source, now);
+    let created = store.insert_user(&new, &event).await.map_err(|e| match e {
         store::Error::Conflict(store::Constraint::Login) => {
             invalid("login", ErrorCode::AlreadyExists)
         }
@@ -155,7 +156,8 @@ pub async fn delete_user(
                 Err(other) => return Err(other),
             }
         }
-        match store.delete_user(user.id).await {
+        let event = NewEvent::by(Action::UserDelete, admin, source, now).about(&user);
+        match store.delete_user(user.id, &event).await {
             Ok(true) => return Ok(()),
             Ok(false) => return Err(Error::NotFound),
             Err(store::Error::Conflict(store::Constraint::OwnsApps)) => {}

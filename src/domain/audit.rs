@@ -31,6 +31,10 @@ pub enum Action {
     UserLogin,
     /// A sign-in on the sign-in page with a wrong password or two-factor code.
     UserFailedLogin,
+    /// An account made: `POST /admin/users` (the admin is the actor), `grantd user add`.
+    UserCreate,
+    /// An account deleted: `DELETE /admin/users/{username}`, `grantd user delete`.
+    UserDelete,
     UserChangePassword,
     UserSuspend,
     UserUnsuspend,
@@ -64,6 +68,8 @@ impl Action {
     pub const ALL: &'static [Self] = &[
         Self::UserLogin,
         Self::UserFailedLogin,
+        Self::UserCreate,
+        Self::UserDelete,
         Self::UserChangePassword,
         Self::UserSuspend,
         Self::UserUnsuspend,
@@ -87,6 +93,8 @@ impl Action {
         match self {
             Self::UserLogin => "user.login",
             Self::UserFailedLogin => "user.failed_login",
+            Self::UserCreate => "user.create",
+            Self::UserDelete => "user.delete",
             Self::UserChangePassword => "user.change_password",
             Self::UserSuspend => "user.suspend",
             Self::UserUnsuspend => "user.unsuspend",
@@ -116,7 +124,7 @@ impl Action {
         let operation = name.rsplit('.').next().unwrap_or_default();
         match operation {
             "create" | "enabled" => "create",
-            "destroy" | "disabled" => "remove",
+            "destroy" | "delete" | "disabled" => "remove",
             "login" | "failed_login" => "authentication",
             _ => "modify",
         }
@@ -752,6 +760,30 @@ mod tests {
         assert_eq!(parse_cursor(&cursor(42)).unwrap(), 42);
         assert!(parse_cursor("42").is_err());
         assert!(parse_cursor(&cursor(-1)).is_err());
+    }
+
+    #[test]
+    fn every_action_is_named_once_and_documented_in_the_security_docs() {
+        let doc = include_str!("../../docs/security.md");
+        let mut names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        for name in &names {
+            assert!(
+                doc.contains(&format!("| `{name}` |")),
+                "{name} is not in docs/security.md"
+            );
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Action::ALL.len());
+        // And the docs list no action grantd does not write.
+        let documented = doc
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split_once("` |"))
+            .map(|(name, _)| name)
+            .filter(|name| name.contains('.'))
+            .count();
+        assert_eq!(documented, Action::ALL.len());
     }
 
     #[test]

@@ -104,7 +104,9 @@ pub trait Store: Lookups {
     async fn ping(&self) -> Result<()>;
 
     // Users.
-    async fn insert_user(&self, user: &NewUser) -> Result<User>;
+    /// Inserts the user and writes `event` (`user.create`) in the same transaction, naming
+    /// the new account as its user: only the insert knows the account's id.
+    async fn insert_user(&self, user: &NewUser, event: &NewEvent) -> Result<User>;
     async fn find_user_by_login(&self, login: &Login) -> Result<Option<User>>;
     async fn list_users(&self) -> Result<Vec<User>>;
     async fn update_user_password(
@@ -148,8 +150,9 @@ pub trait Store: Lookups {
         now: OffsetDateTime,
         event: &NewEvent,
     ) -> Result<bool>;
-    /// Refuses with [`Constraint::OwnsApps`] while the user owns apps; removes their authorizations.
-    async fn delete_user(&self, id: UserId) -> Result<bool>;
+    /// Refuses with [`Constraint::OwnsApps`] while the user owns apps; removes their
+    /// authorizations. Writes `event` (`user.delete`) in the same transaction if the user was there.
+    async fn delete_user(&self, id: UserId, event: &NewEvent) -> Result<bool>;
 
     // Apps.
     async fn insert_app(&self, app: &NewApp, event: &NewEvent) -> Result<App>;
@@ -186,8 +189,13 @@ pub trait Store: Lookups {
         refresh: Option<&NewRefreshToken>,
         event: &NewEvent,
     ) -> Result<Authorization>;
-    /// Inserts many authorizations in one transaction (`grantd token mint`): all or none.
-    async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64>;
+    /// Inserts many authorizations in one transaction (`grantd token mint`): all or none, with
+    /// `event` (one for the whole batch) in the same transaction.
+    async fn insert_authorizations(
+        &self,
+        news: &[NewAuthorization],
+        event: &NewEvent,
+    ) -> Result<u64>;
     async fn find_authorization(
         &self,
         user: UserId,

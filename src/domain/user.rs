@@ -190,7 +190,8 @@ pub fn validate_spec(spec: &UserSpec) -> Result<(Login, Option<TotpSecret>), Err
     Ok((login, totp_secret))
 }
 
-/// Creates a user (CLI `user add`).
+/// Creates a user (CLI `user add`), recorded as `user.create` without an actor, as every
+/// command's event is.
 pub async fn add(store: &dyn Store, spec: UserSpec, now: OffsetDateTime) -> Result<User, Error> {
     let (login, totp_secret) = validate_spec(&spec)?;
     let password_hash = hash_password(spec.password).await?;
@@ -202,7 +203,8 @@ pub async fn add(store: &dyn Store, spec: UserSpec, now: OffsetDateTime) -> Resu
         site_admin: spec.site_admin,
         now,
     };
-    store.insert_user(&new).await.map_err(|e| match e {
+    let event = NewEvent::by_server(Action::UserCreate, None, &Source::command_line(), now);
+    store.insert_user(&new, &event).await.map_err(|e| match e {
         store::Error::Conflict(store::Constraint::Login) => Error::invalid(FieldError {
             resource: "User",
             ..FieldError::new("login", ErrorCode::AlreadyExists)
@@ -242,6 +244,24 @@ pub async fn change_password(
         return Err(Error::NotFound);
     }
     find(store, login).await
+}
+
+/// Deletes the user `login` with their tokens, grants and sessions (CLI `user delete`),
+/// recorded as `user.delete` without an actor. A user who owns apps is refused
+/// ([`store::Constraint::OwnsApps`]): the operator deletes the apps first.
+pub async fn delete(store: &dyn Store, login: &str, now: OffsetDateTime) -> Result<User, Error> {
+    let user = find(store, login).await?;
+    let event = NewEvent::by_server(
+        Action::UserDelete,
+        Some(&user),
+        &Source::command_line(),
+        now,
+    );
+    if store.delete_user(user.id, &event).await? {
+        Ok(user)
+    } else {
+        Err(Error::NotFound)
+    }
 }
 
 /// Finds a user or an organization by id (its avatar), or answers [`Error::NotFound`].

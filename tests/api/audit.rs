@@ -11,7 +11,9 @@ use sha2::Digest as _;
 
 use crate::settings::{page, post};
 use crate::signin::{browser, sign_in, sign_in_with};
-use crate::support::{ALICE, BOB, DEFAULT_FIXTURE, OAUTH_APP, RequestExt, TestServer, grantd};
+use crate::support::{
+    ALICE, BOB, DEFAULT_FIXTURE, GITHUB_APP, OAUTH_APP, OTHER_APP, RequestExt, TestServer, grantd,
+};
 
 const AGENT: &str = "audit-test/1.0";
 
@@ -498,4 +500,348 @@ async fn grantd_audit_prints_the_log_as_a_table_or_json() {
         .to_vec())
     .await;
     assert!(!out.status.success());
+}
+
+/// Events written after the first `skip` (those the test's set-up wrote).
+async fn events_after(srv: &TestServer, skip: usize) -> Vec<grantd::domain::audit::Event> {
+    events(srv).await.split_off(skip)
+}
+
+fn app_of(event: &grantd::domain::audit::Event) -> Option<(&str, &str)> {
+    event
+        .app
+        .as_ref()
+        .map(|a| (a.name.as_str(), a.client_id.as_str()))
+}
+
+/// A site admin's token with `site_admin` (its `oauth_authorization.create` is the first event).
+async fn admin_token(srv: &TestServer) -> String {
+    token(srv, &BOB, &["site_admin"]).await
+}
+
+async fn as_admin(
+    srv: &TestServer,
+    admin: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> crate::support::Reply {
+    srv.request(method, path)
+        .header("authorization", format!("token {admin}"))
+        .header("user-agent", AGENT)
+        .json(&body)
+        .go()
+        .await
+}
+
+#[tokio::test]
+async fn admin_user_creation_and_deletion_are_recorded_with_the_admin_as_actor() {
+    use reqwest::Method;
+    let srv = server().await;
+    let admin = admin_token(&srv).await;
+    let dave = json!({"login": "dave", "email": "dave@example.com"});
+    let created = as_admin(&srv, &admin, Method::POST, "/admin/users", dave.clone()).await;
+    let dave_id = created.expect_status(201)["id"].as_i64().unwrap();
+    let carol = json!({"login": "carol", "email": "carol@example.com", "suspended": true});
+    as_admin(&srv, &admin, Method::POST, "/admin/users", carol)
+        .await
+        .expect_status(201);
+    // Refused: a taken login, oneself, nobody. None writes an event.
+    as_admin(&srv, &admin, Method::POST, "/admin/users", dave)
+        .await
+        .expect_status(422);
+    as_admin(&srv, &admin, Method::DELETE, "/admin/users/bob", json!({}))
+        .await
+        .expect_status(422);
+    as_admin(
+        &srv,
+        &admin,
+        Method::DELETE,
+        "/admin/users/nobody",
+        json!({}),
+    )
+    .await
+    .expect_status(404);
+    // alice owns the fixture's OAuth app: it goes first, recorded as its own event.
+    as_admin(
+        &srv,
+        &admin,
+        Method::DELETE,
+        "/admin/users/alice",
+        json!({}),
+    )
+    .await
+    .expect_no_content();
+    as_admin(&srv, &admin, Method::DELETE, "/admin/users/dave", json!({}))
+        .await
+        .expect_no_content();
+
+    let log = events_after(&srv, 1).await;
+    assert_eq!(
+        actions(&log),
+        [
+            "user.create",
+            "user.create",
+            "user.suspend",
+            "oauth_application.destroy",
+            "oauth_application.destroy",
+            "user.delete",
+            "user.delete",
+        ]
+    );
+    let subjects: Vec<Option<&str>> = log.iter().map(|e| login(e.user.as_ref())).collect();
+    assert_eq!(
+        subjects,
+        [
+            Some("dave"),
+            Some("carol"),
+            Some("carol"),
+            Some("alice"),
+            Some("alice"),
+            Some("alice"),
+            Some("dave"),
+        ]
+    );
+    for event in &log {
+        assert_eq!(login(event.actor.as_ref()), Some("bob"), "{event:?}");
+        assert_eq!(event.source.user_agent.as_deref(), Some(AGENT));
+        assert_eq!(event.source.address, Some("127.0.0.1".parse().unwrap()));
+    }
+    // The new account is named by its id, which outlives it.
+    assert_eq!(log[0].user.as_ref().unwrap().id.0, dave_id);
+    assert_eq!(log[6].user.as_ref().unwrap().id.0, dave_id);
+    assert_eq!(log[0].app, None);
+    let mut apps: Vec<(&str, &str)> = log[3..5].iter().filter_map(app_of).collect();
+    apps.sort_unstable();
+    assert_eq!(
+        apps,
+        [
+            (GITHUB_APP.name, GITHUB_APP.client_id),
+            (OAUTH_APP.name, OAUTH_APP.client_id)
+        ]
+    );
+    assert_eq!(log[5].app, None);
+}
+
+#[tokio::test]
+async fn impersonation_tokens_are_recorded_with_the_admin_as_actor_and_the_user_as_subject() {
+    use reqwest::Method;
+    let srv = server().await;
+    let admin = admin_token(&srv).await;
+    let path = "/admin/users/alice/authorizations";
+    let made = as_admin(
+        &srv,
+        &admin,
+        Method::POST,
+        path,
+        json!({"scopes": ["repo"]}),
+    )
+    .await
+    .expect_status(201);
+    let token = made["token"].as_str().unwrap().to_owned();
+    let id = made["id"].as_i64().unwrap();
+    // The one there is (200) and a bad request (422) change nothing and write nothing.
+    as_admin(
+        &srv,
+        &admin,
+        Method::POST,
+        path,
+        json!({"scopes": ["user"]}),
+    )
+    .await
+    .expect_status(200);
+    as_admin(
+        &srv,
+        &admin,
+        Method::POST,
+        path,
+        json!({"scopes": ["nope"]}),
+    )
+    .await
+    .expect_status(422);
+    as_admin(&srv, &admin, Method::DELETE, path, json!({}))
+        .await
+        .expect_no_content();
+    // Deleting when there is none: done already, and nothing to record.
+    as_admin(&srv, &admin, Method::DELETE, path, json!({}))
+        .await
+        .expect_no_content();
+
+    let log = events_after(&srv, 1).await;
+    assert_eq!(
+        actions(&log),
+        ["oauth_access.create", "oauth_access.destroy"]
+    );
+    for event in &log {
+        assert_eq!(login(event.actor.as_ref()), Some("bob"));
+        assert_eq!(login(event.user.as_ref()), Some("alice"));
+        assert_eq!(event.app, None);
+        assert_eq!(event.source.user_agent.as_deref(), Some(AGENT));
+        assert_eq!(
+            Value::Object(event.data.clone()),
+            json!({
+                "token_id": id,
+                "hashed_token": hashed(&token),
+                "programmatic_access_type": "Personal access token (classic)",
+                "token_scopes": "repo",
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_secrets_generated_and_deleted_on_the_page_are_recorded_with_githubs_names() {
+    let srv = server().await;
+    let bob = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(AGENT)
+        .build()
+        .unwrap();
+    assert_eq!(sign_in(&srv, &bob, &BOB).await.status(), 303);
+    let pages = "/settings/developers";
+    let generate = format!("/settings/developers/{}/secret", OTHER_APP.client_id);
+    let response = post(&srv, &bob, pages, &generate, &[]).await;
+    assert_eq!(response.status(), 200);
+    // A third live secret is refused; so is alice's app, which is not bob's.
+    let response = post(&srv, &bob, pages, &generate, &[]).await;
+    assert_eq!(response.status(), 422);
+    let alices = format!("/settings/developers/{}/secret", OAUTH_APP.client_id);
+    assert_eq!(post(&srv, &bob, pages, &alices, &[]).await.status(), 404);
+    // Delete the first secret by its form on the page.
+    let (_, list) = page(&srv, &bob, pages).await;
+    let marker = format!("/settings/developers/{}/secrets/", OTHER_APP.client_id);
+    let delete = list[list.find(&marker).expect("a delete form")..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(post(&srv, &bob, pages, &delete, &[]).await.status(), 303);
+    assert_eq!(post(&srv, &bob, pages, &delete, &[]).await.status(), 404);
+
+    let log = events(&srv).await;
+    assert_eq!(
+        actions(&log),
+        [
+            "user.login",
+            "oauth_application.generate_client_secret",
+            "oauth_application.remove_client_secret",
+        ]
+    );
+    for event in &log[1..] {
+        assert_eq!(login(event.actor.as_ref()), Some("bob"));
+        assert_eq!(login(event.user.as_ref()), Some("bob"));
+        assert_eq!(app_of(event), Some((OTHER_APP.name, OTHER_APP.client_id)));
+        assert_eq!(event.source.user_agent.as_deref(), Some(AGENT));
+        // Never the secret, nor a hint of it.
+        assert!(event.data.is_empty(), "{event:?}");
+    }
+}
+
+/// `grantd user add`, `user delete` and `token mint`: recorded without an actor and without a
+/// source, as every command is; a refused command writes nothing.
+#[tokio::test]
+async fn cli_user_and_mint_commands_are_recorded_without_an_actor() {
+    let srv = server().await;
+    let db = srv.db_url().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tokens.txt");
+    let out = out.to_str().unwrap().to_owned();
+    let run = |args: Vec<String>, stdin: Option<&'static str>| {
+        let ran = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            grantd(&args, stdin)
+        });
+        async move { ran.await.unwrap() }
+    };
+    let args = |list: &[&str]| -> Vec<String> {
+        list.iter()
+            .map(|a| (*a).to_owned())
+            .chain(["--db".to_owned(), db.clone()])
+            .collect()
+    };
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(&run(
+        args(&["user", "add", "erin", "--password-stdin"]),
+        Some("erin-pass"),
+    )
+    .await);
+    // Refused: a taken login; a user who owns an app (alice); nobody.
+    let again = run(
+        args(&["user", "add", "erin", "--password-stdin"]),
+        Some("x"),
+    )
+    .await;
+    assert!(!again.status.success());
+    assert!(
+        !run(args(&["user", "delete", "alice"]), None)
+            .await
+            .status
+            .success()
+    );
+    assert!(
+        !run(args(&["user", "delete", "nobody"]), None)
+            .await
+            .status
+            .success()
+    );
+    ok(&run(args(&["user", "delete", "erin"]), None).await);
+    // Five tokens in two transactions (3 + 2): one event each.
+    let mint = [
+        "token",
+        "mint",
+        "--client-id",
+        OAUTH_APP.client_id,
+        "--user",
+        "bob",
+        "--count",
+        "5",
+        "--batch-size",
+        "3",
+        "--scopes",
+        "repo,gist",
+        "--out",
+        &out,
+    ];
+    ok(&run(args(&mint), None).await);
+    // A mint refused (an unknown scope) stores nothing and records nothing.
+    let other_out = format!("{out}.2");
+    let refused = [&mint[..10], &["--scopes", "nope", "--out", &other_out]].concat();
+    assert!(!run(args(&refused), None).await.status.success());
+
+    let log = events(&srv).await;
+    assert_eq!(
+        actions(&log),
+        [
+            "user.create",
+            "user.delete",
+            "oauth_access.create",
+            "oauth_access.create",
+        ]
+    );
+    for event in &log {
+        assert_eq!(event.actor, None, "{event:?}");
+        assert_eq!(event.source, grantd::domain::audit::Source::default());
+    }
+    assert_eq!(login(log[0].user.as_ref()), Some("erin"));
+    assert_eq!(login(log[1].user.as_ref()), Some("erin"));
+    assert_eq!(log[0].user, log[1].user);
+    for (event, count) in log[2..].iter().zip([3, 2]) {
+        assert_eq!(login(event.user.as_ref()), Some("bob"));
+        assert_eq!(app_of(event), Some((OAUTH_APP.name, OAUTH_APP.client_id)));
+        assert_eq!(
+            Value::Object(event.data.clone()),
+            json!({
+                "programmatic_access_type": "OAuth access token",
+                "token_scopes": "repo,gist",
+                "count": count,
+            })
+        );
+    }
 }

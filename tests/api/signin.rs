@@ -641,7 +641,13 @@ async fn a_deleted_users_sessions_go_with_them() {
             assert!(store.delete_app(app.id, &event).await.unwrap());
         }
     }
-    assert!(store.delete_user(bob.id).await.unwrap());
+    let event = grantd::domain::audit::NewEvent::by_server(
+        grantd::domain::audit::Action::UserDelete,
+        Some(&bob),
+        &grantd::domain::audit::Source::command_line(),
+        time::OffsetDateTime::now_utc(),
+    );
+    assert!(store.delete_user(bob.id, &event).await.unwrap());
     assert!(session_rows(srv.db_url()).await.is_empty());
 }
 

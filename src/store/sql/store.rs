@@ -583,7 +583,7 @@ impl Store for StoreImpl {
         }
     }
 
-    async fn insert_user(&self, user: &NewUser) -> Result<User> {
+    async fn insert_user(&self, user: &NewUser, event: &NewEvent) -> Result<User> {
         let now = user.now.unix_timestamp();
         let sql = format!(
             "INSERT INTO users (login, login_key, email, password_hash, totp_secret, site_admin, created_at, updated_at) \
@@ -606,6 +606,8 @@ impl Store for StoreImpl {
             Self::store_totp_secret(&mut tx, &self.seeds, inserted.id, Some(secret)).await?;
             inserted.totp_secret = Some(secret.clone());
         }
+        // The account's id exists only now: the event names it.
+        record_event(&mut tx, &event.clone().about(&inserted), None).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(inserted)
     }
@@ -740,7 +742,7 @@ impl Store for StoreImpl {
         Ok(true)
     }
 
-    async fn delete_user(&self, id: UserId) -> Result<bool> {
+    async fn delete_user(&self, id: UserId, event: &NewEvent) -> Result<bool> {
         let mut tx = self.write().await?;
         let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE owner_id = $1")
             .bind(id.0)
@@ -755,8 +757,12 @@ impl Store for StoreImpl {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        Ok(true)
     }
 
     async fn insert_app(&self, app: &NewApp, event: &NewEvent) -> Result<App> {
@@ -853,9 +859,10 @@ impl Store for StoreImpl {
         Ok(stored)
     }
 
-    async fn insert_authorizations(&self, news: &[NewAuthorization]) -> Result<u64> {
+    async fn insert_authorizations(&self, news: &[NewAuthorization], event: &NewEvent) -> Result<u64> {
         let mut tx = self.write().await?;
         Self::insert_authorization_batch(&mut tx, news).await?;
+        record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(news.len() as u64)
     }
