@@ -4,11 +4,8 @@
 //!
 //! Who may call them, as GHES's docs say: a site admin, with a token that has the
 //! `site_admin` scope (GitHub: "OAuth tokens must have the `site_admin` scope when used with
-//! Enterprise-specific endpoints") or with Basic credentials. A token without the scope gets
-//! the "Not Found" GitHub answers for what a token may not see (as the suspension endpoints
-//! do); a signed-in user who is no site admin gets the documented 403 ("These endpoints are
-//! only available to authenticated site administrators. Normal users will receive a 403
-//! response.").
+//! Enterprise-specific endpoints") or with Basic credentials; the refusals are
+//! [`ghes::site_admin`](super::ghes::site_admin)'s, the same for every site-admin endpoint.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -28,27 +25,9 @@ use crate::domain::user::User;
 
 const ACCEPTED: &str = "site_admin";
 
-/// The site admin acting, or the error GitHub answers.
+/// The site admin acting, or the refusal every site-admin endpoint answers.
 fn site_admin<'a>(caller: &'a Caller, doc: &'static str) -> Result<&'a User, ApiError> {
-    let user = match caller {
-        Caller::Token(record) if record.authorization.scopes.grants(ACCEPTED) => &record.user,
-        Caller::Token(_) => {
-            return Err(ApiError::not_found()
-                .documented(doc)
-                .with_headers(scope_headers(caller, ACCEPTED)));
-        }
-        Caller::User(user) => user,
-        Caller::Anonymous(_) => return Err(ApiError::requires_authentication()),
-    };
-    if user.site_admin {
-        Ok(user)
-    } else {
-        Err(
-            ApiError::new(StatusCode::FORBIDDEN, "Must be a site administrator.")
-                .documented(doc)
-                .with_headers(scope_headers(caller, ACCEPTED)),
-        )
-    }
+    super::ghes::site_admin(caller, ACCEPTED, doc)
 }
 
 /// POST /admin/users `{"login", "email", "suspended"}`

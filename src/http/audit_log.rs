@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
@@ -51,32 +51,9 @@ pub fn source_of(parts: &Parts) -> Source {
     Source::new(address, agent)
 }
 
-/// The admin reading the log, or GitHub's 401 / 403.
+/// The admin reading the log, or the refusal every site-admin endpoint answers.
 fn reader(caller: &Caller) -> Result<&User, ApiError> {
-    let forbidden = |message: &'static str| {
-        ApiError::new(StatusCode::FORBIDDEN, message)
-            .documented(docs::GET_AUDIT_LOG)
-            .with_headers(scope_headers(caller, ACCEPTED))
-    };
-    let user = match caller {
-        Caller::Token(record) => {
-            let scopes = &record.authorization.scopes;
-            if !(scopes.grants("read:audit_log") || scopes.grants("admin:enterprise")) {
-                return Err(forbidden(
-                    "This endpoint needs a token with the read:audit_log or admin:enterprise scope.",
-                ));
-            }
-            &record.user
-        }
-        Caller::User(user) => user,
-        Caller::Anonymous(_) => return Err(ApiError::requires_authentication()),
-    };
-    if !user.site_admin {
-        return Err(forbidden(
-            "Must be an enterprise admin to read the audit log.",
-        ));
-    }
-    Ok(user)
+    super::ghes::site_admin(caller, ACCEPTED, docs::GET_AUDIT_LOG)
 }
 
 /// GitHub's enterprise slugs: letters, digits and hyphens.

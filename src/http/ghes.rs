@@ -1,10 +1,11 @@
 //! The GitHub Enterprise Server endpoints that clients call around the token API: the API
 //! root (`gh auth status` reads a token's scopes from its headers), `GET /meta` (by which
 //! clients learn the GHES version), `GET /rate_limit` and `GET /zen`. They answer token,
-//! Basic and anonymous callers, as GitHub does ([`Caller`]).
+//! Basic and anonymous callers, as GitHub does ([`Caller`]). Also what the GHES-only admin
+//! endpoints share: the scope headers and [`site_admin`], who may call them.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -14,6 +15,7 @@ use super::json::Json;
 use super::limits::{RateLimitSlot, Resource};
 use super::{docs, schemas};
 use crate::domain::limits::{self, RateLimit, RateLimitStatus, Subject};
+use crate::domain::user::User;
 
 const OAUTH_SCOPES: HeaderName = HeaderName::from_static("x-oauth-scopes");
 const ACCEPTED_OAUTH_SCOPES: HeaderName = HeaderName::from_static("x-accepted-oauth-scopes");
@@ -31,6 +33,48 @@ pub fn scope_headers(caller: &Caller, accepted: &'static str) -> HeaderMap {
         headers.insert(ACCEPTED_OAUTH_SCOPES, HeaderValue::from_static(accepted));
     }
     headers
+}
+
+/// The site admin calling a site-admin-only endpoint (GHES's user administration under
+/// `/admin/users` and `/users/{username}/suspended`, the enterprise audit log), or the one
+/// refusal all of them answer:
+///
+/// - no credentials: 401 "Requires authentication";
+/// - a token with none of the `accepted` scopes (comma-separated, as
+///   `X-Accepted-OAuth-Scopes` lists them): 404 "Not Found" with that header, as GitHub
+///   answers where a token's scopes do not reach (docs/api.md);
+/// - anyone else who is not a site admin, by token or password: 403 "Must be a site
+///   administrator.", as GHES documents for its user administration ("Normal users will
+///   receive a 403 response").
+///
+/// GitHub's errors name the operation's page in `documentation_url` (`doc`).
+pub fn site_admin<'a>(
+    caller: &'a Caller,
+    accepted: &'static str,
+    doc: &'static str,
+) -> Result<&'a User, ApiError> {
+    let user = match caller {
+        Caller::Token(record) => {
+            let scopes = &record.authorization.scopes;
+            if !accepted.split(", ").any(|scope| scopes.grants(scope)) {
+                return Err(ApiError::not_found()
+                    .documented(doc)
+                    .with_headers(scope_headers(caller, accepted)));
+            }
+            &record.user
+        }
+        Caller::User(user) => user,
+        Caller::Anonymous(_) => return Err(ApiError::requires_authentication()),
+    };
+    if user.site_admin {
+        Ok(user)
+    } else {
+        Err(
+            ApiError::new(StatusCode::FORBIDDEN, "Must be a site administrator.")
+                .documented(doc)
+                .with_headers(scope_headers(caller, accepted)),
+        )
+    }
 }
 
 /// GET / (and `/api/v3`, `/api/v3/`): the API's URL templates.

@@ -1,7 +1,8 @@
 //! GHES's user suspension for site admins: `PUT /users/{username}/suspended` and
 //! `DELETE /users/{username}/suspended`. A token needs the `site_admin` scope (GitHub's docs
-//! for the enterprise admin endpoints); to a non-admin, or a token without the scope, the
-//! endpoints are "Not Found", as GitHub hides them.
+//! for the enterprise admin endpoints); who is refused and how is
+//! [`ghes::site_admin`](super::ghes::site_admin)'s rule, the same for every site-admin
+//! endpoint (a non-admin gets GHES's documented 403).
 
 use crate::domain::audit::Source;
 use crate::http::audit_log::RequestSource;
@@ -18,16 +19,9 @@ use crate::domain::user::{self, User};
 
 const ACCEPTED: &str = "site_admin";
 
-/// The admin acting, or the error GitHub answers.
+/// The admin acting, or the refusal every site-admin endpoint answers.
 fn admin<'a>(caller: &'a Caller, doc: &'static str) -> Result<&'a User, ApiError> {
-    match caller {
-        Caller::Token(record) if record.authorization.scopes.grants(ACCEPTED) => Ok(&record.user),
-        Caller::Token(_) => Err(ApiError::not_found()
-            .documented(doc)
-            .with_headers(scope_headers(caller, ACCEPTED))),
-        Caller::User(user) => Ok(user),
-        Caller::Anonymous(_) => Err(ApiError::requires_authentication()),
-    }
+    super::ghes::site_admin(caller, ACCEPTED, doc)
 }
 
 async fn set(

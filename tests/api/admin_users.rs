@@ -326,62 +326,153 @@ async fn an_impersonation_token_acts_as_the_user_once_made_and_stops_when_delete
     );
 }
 
+/// Every site-admin-only endpoint refuses alike (docs/api.md): no credentials 401, a token
+/// without the scope the endpoint accepts 404 naming that scope, anyone but a site admin
+/// (by token with the scope, or by password) GHES's documented 403 with the operation's
+/// page. And a refusal changes nothing and writes no audit event.
 #[tokio::test]
-async fn only_a_site_admin_may_and_a_token_needs_the_site_admin_scope() {
+async fn every_site_admin_endpoint_refuses_others_alike_and_does_nothing() {
+    const USERS: &str =
+        "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/users";
     let srv = server().await;
-    let requests: [(Method, &str, Value); 4] = [
+    let audit_log = "https://docs.github.com/enterprise-server@3.19/rest/enterprise-admin/audit-log#get-the-audit-log-for-an-enterprise";
+    // (method, path, body, the page GitHub documents it on, the scopes it accepts)
+    let endpoints: Vec<(Method, &str, Value, String, &str)> = vec![
         (
             Method::POST,
             "/admin/users",
             json!({"login": "dave", "email": "dave@example.com"}),
+            format!("{USERS}#create-a-user"),
+            "site_admin",
         ),
-        (Method::DELETE, "/admin/users/alice2fa", json!({})),
+        (
+            Method::DELETE,
+            "/admin/users/alice2fa",
+            json!({}),
+            format!("{USERS}#delete-a-user"),
+            "site_admin",
+        ),
         (
             Method::POST,
             "/admin/users/alice2fa/authorizations",
             json!({"scopes": ["repo"]}),
+            format!("{USERS}#create-an-impersonation-oauth-token"),
+            "site_admin",
         ),
         (
             Method::DELETE,
             "/admin/users/alice2fa/authorizations",
             json!({}),
+            format!("{USERS}#delete-an-impersonation-oauth-token"),
+            "site_admin",
+        ),
+        (
+            Method::PUT,
+            "/users/alice2fa/suspended",
+            json!({}),
+            format!("{USERS}#suspend-a-user"),
+            "site_admin",
+        ),
+        (
+            Method::DELETE,
+            "/users/alice2fa/suspended",
+            json!({}),
+            format!("{USERS}#unsuspend-a-user"),
+            "site_admin",
+        ),
+        (
+            Method::GET,
+            "/enterprises/grantd/audit-log",
+            Value::Null,
+            audit_log.to_owned(),
+            "read:audit_log, admin:enterprise",
         ),
     ];
-    let alices = pat(&srv, &ALICE, &["site_admin"]).await;
-    let bobs_without_scope = pat(&srv, &BOB, &["repo", "admin:enterprise"]).await;
-    for (method, path, body) in &requests {
-        let anonymous = srv.request(method.clone(), path).json(body).go().await;
-        assert_eq!(anonymous.status, 401, "{method} {path}");
-        // Not a site admin: GHES's documented 403, by token or by password.
-        for reply in [
-            call(&srv, method.clone(), path, &alices, body.clone()).await,
-            srv.request(method.clone(), path)
-                .login_as(&ALICE)
-                .json(body)
+    let alices = pat(&srv, &ALICE, &["site_admin", "read:audit_log"]).await;
+    let bobs_without_scope = pat(&srv, &BOB, &["repo", "admin:org"]).await;
+    let before = srv.export().await;
+    for (method, path, body, doc, accepted) in &endpoints {
+        let send = |request: reqwest::RequestBuilder| {
+            if body.is_null() {
+                request
+            } else {
+                request.json(body)
+            }
+        };
+        for prefix in ["", "/api/v3"] {
+            let path = format!("{prefix}{path}");
+            let anonymous = send(srv.request(method.clone(), &path)).go().await;
+            let body401 = anonymous.expect_status(401);
+            assert_eq!(
+                body401["message"], "Requires authentication",
+                "{method} {path}"
+            );
+            // Not a site admin: GHES's documented 403, by token or by password.
+            let by_token = send(
+                srv.request(method.clone(), &path)
+                    .header("authorization", format!("token {alices}")),
+            )
+            .go()
+            .await;
+            assert_eq!(
+                by_token.header("x-accepted-oauth-scopes").as_deref(),
+                Some(*accepted),
+                "{method} {path}"
+            );
+            let by_password = send(srv.request(method.clone(), &path).login_as(&ALICE))
                 .go()
-                .await,
-        ] {
-            let refused = reply.expect_status(403);
-            assert_eq!(refused["message"], "Must be a site administrator.");
+                .await;
+            for reply in [by_token, by_password] {
+                assert_eq!(
+                    reply.expect_status(403),
+                    json!({
+                        "message": "Must be a site administrator.",
+                        "documentation_url": doc,
+                        "status": "403",
+                    }),
+                    "{method} {path}"
+                );
+            }
+            // A site admin's token without the scope: hidden, with the scope it lacks named.
+            let reply = send(
+                srv.request(method.clone(), &path)
+                    .header("authorization", format!("token {bobs_without_scope}")),
+            )
+            .go()
+            .await;
+            assert_eq!(
+                reply.header("x-accepted-oauth-scopes").as_deref(),
+                Some(*accepted),
+                "{method} {path}"
+            );
+            assert_eq!(
+                reply.expect_status(404),
+                json!({"message": "Not Found", "documentation_url": doc, "status": "404"}),
+                "{method} {path}"
+            );
         }
-        // A site admin's token without the scope: hidden, with the scope it lacks named.
-        let reply = call(
-            &srv,
-            method.clone(),
-            path,
-            &bobs_without_scope,
-            body.clone(),
-        )
-        .await;
-        assert_not_found(&reply);
-        assert_eq!(
-            reply.header("x-accepted-oauth-scopes").as_deref(),
-            Some("site_admin")
-        );
     }
-    // None of them did anything.
-    assert_not_found(&srv.get("/users/dave").go().await);
-    srv.get("/users/alice2fa").go().await.expect_status(200);
+    // None of them did anything, nor wrote an event.
+    let after = srv.export().await;
+    assert_eq!(before["tables"]["users"], after["tables"]["users"]);
+    let ids = |dump: &Value| -> Vec<Value> {
+        let rows = dump["tables"]["authorizations"].as_array().unwrap();
+        rows.iter().map(|a| a["id"].clone()).collect()
+    };
+    assert_eq!(ids(&before), ids(&after));
+    let events = srv
+        .store()
+        .list_audit_events(&grantd::domain::audit::Query {
+            filter: grantd::domain::audit::Filter::default(),
+            after: None,
+            before: None,
+            order: grantd::domain::audit::Order::Asc,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["oauth_authorization.create"; 2]);
     // The site admin's password works as well as a scoped token.
     srv.post("/admin/users")
         .login_as(&BOB)
