@@ -288,7 +288,8 @@ pub const MAX_SUSPENSION_REASON: usize = 200;
 
 /// Suspends (`suspend`) or unsuspends the user `login` on behalf of `admin`, as GHES's
 /// `PUT` / `DELETE /users/{username}/suspended` and `/stafftools/users` do. Only a site admin
-/// may; to anyone else the user is [`Error::NotFound`], as GitHub hides its admin endpoints.
+/// may; to anyone else the user is [`Error::NotFound`], as GitHub hides its stafftools pages
+/// (the API refuses a non-admin with GHES's 403 before this is called: `http::ghes::site_admin`).
 /// A site admin cannot suspend themself (GitHub: "any user account except your own").
 /// Suspending takes effect at once: the user's tokens answer as dead ones and sign-in is
 /// refused; unsuspending restores both. Doing it twice changes nothing more.
