@@ -1,6 +1,7 @@
 //! Storage: the only place with SQL. It implements the domain's contracts
-//! ([`Lookups`] and [`Store`], in `domain/store.rs`) for SQLite (`sqlite.rs`, the default) and
-//! PostgreSQL (`postgres.rs`), whose shared queries are in `sql/`.
+//! ([`Lookups`] and [`Store`], in `domain/store.rs`) once, in `sql/` (`SqlStore<DB>`, generic
+//! over the engine), for SQLite (`sqlite.rs`, the default) and PostgreSQL (`postgres.rs`),
+//! which hold only what differs: the connection, the dialect and constraint names.
 //!
 //! A serving node's speed-ups sit behind [`Lookups`] alone: SQLite's token index (`cache.rs`)
 //! and PostgreSQL's batched lookups (`coalesce.rs`) each wrap the database's own lookups, and
@@ -14,6 +15,7 @@ pub(crate) mod files;
 mod postgres;
 mod seeds;
 mod serving;
+mod sql;
 mod sqlite;
 mod wal_index;
 

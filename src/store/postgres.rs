@@ -8,65 +8,107 @@
 //!
 //! Transactions run at READ COMMITTED; the few read-then-write paths lock the rows they depend
 //! on (`FOR UPDATE`), and uniqueness races end in the unique indexes, which the domain turns
-//! into "already exists" or a retry. The queries are shared with SQLite (`sql/*.rs`).
+//! into "already exists" or a retry. The queries are shared with SQLite (`SqlStore` in `sql/`);
+//! this file holds only what differs: the connection, the dialect ([`Engine`]), constraint
+//! names and the batched lookups.
 
 use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
-use sqlx::Postgres;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use async_trait::async_trait;
+use sqlx::error::DatabaseError;
+use sqlx::postgres::{
+    PgConnectOptions, PgDatabaseError, PgPool, PgPoolOptions, PgQueryResult, PgRow,
+};
+use sqlx::{Postgres, Row, Transaction};
+use time::OffsetDateTime;
 
 use super::coalesce::Coalescer;
-use super::{Constraint, Error, Result};
-
-include!("sql/imports.rs");
-
-type Db = Postgres;
-type DbRow = PgRow;
-type StoreImpl = PostgresStore;
+use super::seeds::{KeySource, Seeds};
+use super::serving::Serving;
+use super::sql::{
+    AUTHORIZATION_INSERT, Direct, Engine, REQUESTING_APP_COLUMNS, RowsAffected, SqlStore,
+    TOKEN_SELECT, app_and_token_from_row, backend, corrupt, map_err, permissions_to_stored,
+    stored_repository_ids, token_record_from_row,
+};
+use super::{AppAndToken, Constraint, Error, Lookups, Result};
+use crate::domain::ClientId;
+use crate::domain::app::App;
+use crate::domain::app_token::TokenRecord;
+use crate::domain::authorization::NewAuthorization;
+use crate::domain::token::TokenHash;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Starts every write transaction (READ COMMITTED; the locks below do the rest).
-const BEGIN_WRITE: &str = "BEGIN";
-/// Appended to a read whose row the transaction is about to change or depend on.
-const LOCK_FOR_UPDATE: &str = " FOR UPDATE";
-/// The same for the authorization SELECT, whose outer join forbids locking the app side.
-const LOCK_AUTHORIZATION_FOR_UPDATE: &str = " FOR UPDATE OF a";
+/// The store on PostgreSQL.
+pub type PostgresStore = SqlStore<Postgres>;
 
-/// A grant's scopes and `updated_at` are derived from its authorizations, in id order, so the
-/// union keeps the order in which scopes were first granted.
-const GRANT_SELECT: &str = "SELECT g.id, g.created_at, \
+/// PostgreSQL's dialect and what it does its own way (see [`Engine`]).
+impl Engine for Postgres {
+    /// Nothing beside the pool: everything nodes share is in the database.
+    type State = ();
+
+    /// READ COMMITTED; the locks below do the rest.
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    const LOCK_FOR_UPDATE: &'static str = " FOR UPDATE";
+    /// The authorization SELECT's outer join forbids locking the app side.
+    const LOCK_AUTHORIZATION_FOR_UPDATE: &'static str = " FOR UPDATE OF a";
+
+    /// A grant's scopes and `updated_at` are derived from its authorizations, in id order, so
+    /// the union keeps the order in which scopes were first granted.
+    const GRANT_SELECT: &'static str = "SELECT g.id, g.created_at, \
      (SELECT MAX(updated_at) FROM authorizations WHERE grant_id = g.id) AS updated_at, \
      (SELECT MAX(last_used_at) FROM authorizations WHERE grant_id = g.id) AS last_used_at, \
      (SELECT string_agg(scopes, ' ' ORDER BY id) FROM authorizations WHERE grant_id = g.id) AS scopes, \
      p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, \
      p.user_token_ttl AS app_user_token_ttl FROM grants g JOIN apps p ON p.id = g.app_id";
 
-/// An explicit id when given, else the next of the table's sequence (a NULL id is refused).
-fn id_or_next(param: &str, table: &str) -> String {
-    format!("COALESCE({param}, nextval(pg_get_serial_sequence('{table}', 'id')))")
+    /// Snapshots copy a SQLite file; a PostgreSQL database has none to copy (see the test
+    /// controls in docs/testing.md).
+    const SNAPSHOTS: bool = false;
+
+    /// A NULL id is refused: the sequence's next value stands in for it.
+    fn id_or_next(param: &str, table: &str) -> String {
+        format!("COALESCE({param}, nextval(pg_get_serial_sequence('{table}', 'id')))")
+    }
+
+    /// A sequence does not notice an explicit id: move it past the largest.
+    fn sync_sequence(table: &str) -> Option<String> {
+        Some(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+        ))
+    }
+
+    fn sequence_position(table: &str) -> String {
+        format!("SELECT pg_sequence_last_value(pg_get_serial_sequence('{table}', 'id')::regclass)")
+    }
+
+    fn set_sequence_position(table: &str) -> String {
+        format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST($1, (SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"
+        )
+    }
+
+    async fn copy_to(_store: &PostgresStore, _path: &std::path::Path) -> Result<()> {
+        Err(Error::Backend("snapshots need a SQLite database".into()))
+    }
+
+    async fn restore_from(_store: &PostgresStore, _path: &std::path::Path) -> Result<()> {
+        Err(Error::Backend("snapshots need a SQLite database".into()))
+    }
+
+    async fn insert_authorization_rows(
+        tx: &mut Transaction<'static, Postgres>,
+        rows: &[(&NewAuthorization, Option<i64>)],
+    ) -> Result<()> {
+        PostgresStore::insert_authorization_rows(tx, rows).await
+    }
 }
 
-/// After inserting an explicit id: a sequence does not notice, so move it past the largest id.
-// `Option` because the signature is the dialect's, shared with SQLite, which has nothing to run.
-#[allow(clippy::unnecessary_wraps)]
-fn sync_sequence(table: &str) -> Option<String> {
-    Some(format!(
-        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
-    ))
-}
-
-/// The last id the table's sequence handed out (deleted rows included), if any.
-fn sequence_position(table: &str) -> String {
-    format!("SELECT pg_sequence_last_value(pg_get_serial_sequence('{table}', 'id')::regclass)")
-}
-
-/// Sets the table's sequence so that the next id is above `$1` (and above every row).
-fn set_sequence_position(table: &str) -> String {
-    format!(
-        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST($1, (SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"
-    )
+impl RowsAffected for PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        PgQueryResult::rows_affected(self)
+    }
 }
 
 /// Connection pool and timeouts (`--db-pool-size`, `--db-statement-timeout`,
@@ -109,16 +151,6 @@ impl Default for PoolSettings {
 /// A pooled connection idle this long is pinged before use (see [`PostgresStore::open`]).
 const IDLE_BEFORE_PING: StdDuration = StdDuration::from_secs(1);
 
-pub struct PostgresStore {
-    pool: PgPool,
-    /// The key that seals TOTP secrets (`seeds.rs`), shared with the lookup batches.
-    seeds: std::sync::Arc<Seeds>,
-    direct: std::sync::Arc<Direct>,
-    /// [`Batched`] lookups.
-    lookups: std::sync::Arc<dyn Lookups>,
-    serving: Serving,
-}
-
 /// Token lookups, batched while the database is busy (see `coalesce.rs`): tokens alone
 /// (token authentication), and apps by client id with or without a token (app sign-in, and a
 /// check's sign-in and token at once).
@@ -156,46 +188,21 @@ const LOOKUP_BATCHES_IN_FLIGHT: usize = 2;
 /// Lookups per batch at most.
 const LOOKUP_BATCH_SIZE: usize = 128;
 
-fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Backend(Box::new(error))
-}
-
-/// Turns unique violations into the [`Constraint`] they broke, by PostgreSQL's constraint and
-/// index names (see migrations/postgres), and a lost database into [`Error::Unavailable`].
-fn map_err(error: sqlx::Error) -> Error {
-    if let Some(db) = error.as_database_error()
-        && db.is_unique_violation()
-    {
-        let constraint = match db.constraint() {
-            Some("users_login_key_key") => Some(Constraint::Login),
-            Some("apps_client_id_key") => Some(Constraint::ClientId),
-            Some("authorizations_token_hash_key") => Some(Constraint::TokenHash),
-            Some("authorizations_app_fingerprint") => Some(Constraint::AppFingerprint),
-            Some("authorizations_personal_note") => Some(Constraint::PersonalNote),
-            Some("users_pkey" | "repositories_pkey") => Some(Constraint::AccountId),
-            Some("device_codes_user_code_hash_key") => Some(Constraint::UserCode),
-            _ => None,
-        };
-        if let Some(constraint) = constraint {
-            return Error::Conflict(constraint);
-        }
+/// The [`Constraint`] a unique violation of PostgreSQL's broke, by its constraint and index
+/// names (see migrations/postgres); `None` for any other error.
+pub(super) fn unique_violation(db: &dyn DatabaseError) -> Option<Constraint> {
+    if db.try_downcast_ref::<PgDatabaseError>().is_none() || !db.is_unique_violation() {
+        return None;
     }
-    super::unavailable_or_backend(error)
-}
-
-impl PostgresStore {
-    /// Snapshots copy a SQLite file; a PostgreSQL database has none to copy (see the test
-    /// controls in docs/testing.md).
-    const SNAPSHOTS: bool = false;
-
-    #[allow(clippy::unused_async)]
-    async fn copy_to(&self, _path: &std::path::Path) -> Result<()> {
-        Err(Error::Backend("snapshots need a SQLite database".into()))
-    }
-
-    #[allow(clippy::unused_async)]
-    async fn restore_from(&self, _path: &std::path::Path) -> Result<()> {
-        Err(Error::Backend("snapshots need a SQLite database".into()))
+    match db.constraint() {
+        Some("users_login_key_key") => Some(Constraint::Login),
+        Some("apps_client_id_key") => Some(Constraint::ClientId),
+        Some("authorizations_token_hash_key") => Some(Constraint::TokenHash),
+        Some("authorizations_app_fingerprint") => Some(Constraint::AppFingerprint),
+        Some("authorizations_personal_note") => Some(Constraint::PersonalNote),
+        Some("users_pkey" | "repositories_pkey") => Some(Constraint::AccountId),
+        Some("device_codes_user_code_hash_key") => Some(Constraint::UserCode),
+        _ => None,
     }
 }
 
@@ -260,6 +267,7 @@ impl PostgresStore {
                 apps: app_lookups,
             }),
             serving: Serving::default(),
+            state: (),
         })
     }
 
@@ -282,7 +290,7 @@ impl PostgresStore {
     /// one small statement per [`ROWS_PER_INSERT`] rows instead of a list of 16 parameters a
     /// row (a million tokens: 42 s as multi-row VALUES, most of it the server's).
     async fn insert_authorization_rows(
-        tx: &mut Transaction<'static, Db>,
+        tx: &mut Transaction<'static, Postgres>,
         rows: &[(&NewAuthorization, Option<i64>)],
     ) -> Result<()> {
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -440,9 +448,3 @@ fn batch_slot<'a, T>(slots: &'a mut [T], row: &PgRow) -> Result<&'a mut T> {
         .and_then(|index| slots.get_mut(index))
         .ok_or_else(|| corrupt("batch position"))
 }
-
-include!("sql/rows.rs");
-include!("sql/store.rs");
-include!("sql/fixture.rs");
-include!("sql/transfer.rs");
-include!("sql/audit.rs");

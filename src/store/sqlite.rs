@@ -3,81 +3,98 @@
 //! start with `BEGIN IMMEDIATE`, so two writers queue on the lock instead of failing midway
 //! when one upgrades a read, and row locks are not needed.
 //!
-//! The queries themselves are shared with PostgreSQL (`sql/*.rs`, included below); this file
-//! holds only what differs: the connection, the dialect items and constraint names.
+//! The queries themselves are shared with PostgreSQL (`SqlStore` in `sql/`); this file holds
+//! only what differs: the connection, the dialect ([`Engine`]) and constraint names.
 
 use std::str::FromStr;
 
-use sqlx::Sqlite;
+use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteError, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous,
 };
+use sqlx::{Sqlite, Transaction};
+use time::OffsetDateTime;
 
+use super::seeds::KeySource;
+use super::serving::Serving;
+use super::sql::{
+    AUTHORIZATION_INSERT, Direct, Engine, RowsAffected, SqlStore, backend, map_err,
+    permissions_to_stored, stored_repository_ids,
+};
 use super::{Constraint, Error, Result};
-
-include!("sql/imports.rs");
-
-type Db = Sqlite;
-type DbRow = SqliteRow;
-type StoreImpl = SqliteStore;
+use crate::domain::authorization::NewAuthorization;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Starts every write transaction: takes SQLite's write lock at once, so writers queue.
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
-/// Appended to reads inside a write transaction; the write lock already covers them here.
-const LOCK_FOR_UPDATE: &str = "";
-const LOCK_AUTHORIZATION_FOR_UPDATE: &str = "";
+/// The store on SQLite.
+pub type SqliteStore = SqlStore<Sqlite>;
 
-/// A grant's scopes and `updated_at` are derived from its authorizations, in id order, so the
-/// union keeps the order in which scopes were first granted.
-const GRANT_SELECT: &str = "SELECT g.id, g.created_at, \
+/// SQLite's dialect and what it does its own way (see [`Engine`]).
+impl Engine for Sqlite {
+    /// The database file; `None` for an in-memory database.
+    type State = Option<std::path::PathBuf>;
+
+    /// Takes SQLite's write lock at once, so writers queue.
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    /// The write lock already covers every read of a write transaction.
+    const LOCK_FOR_UPDATE: &'static str = "";
+    const LOCK_AUTHORIZATION_FOR_UPDATE: &'static str = "";
+
+    /// A grant's scopes and `updated_at` are derived from its authorizations, in id order, so
+    /// the union keeps the order in which scopes were first granted.
+    const GRANT_SELECT: &'static str = "SELECT g.id, g.created_at, \
      (SELECT MAX(updated_at) FROM authorizations WHERE grant_id = g.id) AS updated_at, \
      (SELECT MAX(last_used_at) FROM authorizations WHERE grant_id = g.id) AS last_used_at, \
      (SELECT group_concat(scopes, ' ') FROM (SELECT scopes FROM authorizations WHERE grant_id = g.id ORDER BY id)) AS scopes, \
      p.id AS app_id, p.kind AS app_kind, p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, \
      p.user_token_ttl AS app_user_token_ttl FROM grants g JOIN apps p ON p.id = g.app_id";
 
-/// An explicit id when given, else the next of the table's sequence (SQLite: NULL does it).
-fn id_or_next(param: &str, _table: &str) -> String {
-    param.to_owned()
+    const SNAPSHOTS: bool = true;
+
+    /// SQLite: a NULL id takes the next one.
+    fn id_or_next(param: &str, _table: &str) -> String {
+        param.to_owned()
+    }
+
+    /// Nothing to do: AUTOINCREMENT already moved past an explicit id.
+    fn sync_sequence(_table: &str) -> Option<String> {
+        None
+    }
+
+    fn sequence_position(table: &str) -> String {
+        format!("SELECT seq FROM sqlite_sequence WHERE name = '{table}'")
+    }
+
+    fn set_sequence_position(table: &str) -> String {
+        // The sequence row exists only once the table has had a row: create it first if need be.
+        format!(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT '{table}', 0 \
+               WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '{table}'); \
+             UPDATE sqlite_sequence SET seq = MAX(seq, $1, (SELECT COALESCE(MAX(id), 0) FROM {table})) WHERE name = '{table}'"
+        )
+    }
+
+    async fn copy_to(store: &SqliteStore, path: &std::path::Path) -> Result<()> {
+        store.copy_to(path).await
+    }
+
+    async fn restore_from(store: &SqliteStore, path: &std::path::Path) -> Result<()> {
+        store.restore_from(path).await
+    }
+
+    async fn insert_authorization_rows(
+        tx: &mut Transaction<'static, Sqlite>,
+        rows: &[(&NewAuthorization, Option<i64>)],
+    ) -> Result<()> {
+        SqliteStore::insert_authorization_rows(tx, rows).await
+    }
 }
 
-/// After inserting an explicit id: nothing to do, AUTOINCREMENT already moved past it.
-fn sync_sequence(_table: &str) -> Option<String> {
-    None
-}
-
-/// The last id the table's sequence handed out (deleted rows included), if any.
-fn sequence_position(table: &str) -> String {
-    format!("SELECT seq FROM sqlite_sequence WHERE name = '{table}'")
-}
-
-/// Sets the table's sequence so that the next id is above `$1` (and above every row).
-fn set_sequence_position(table: &str) -> String {
-    // The sequence row exists only once the table has had a row: create it first if need be.
-    format!(
-        "INSERT INTO sqlite_sequence (name, seq) SELECT '{table}', 0 \
-           WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '{table}'); \
-         UPDATE sqlite_sequence SET seq = MAX(seq, $1, (SELECT COALESCE(MAX(id), 0) FROM {table})) WHERE name = '{table}'"
-    )
-}
-
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// The database file; `None` for an in-memory database.
-    file: Option<std::path::PathBuf>,
-    /// The key that seals TOTP secrets (`seeds.rs`).
-    seeds: std::sync::Arc<Seeds>,
-    direct: std::sync::Arc<Direct>,
-    /// [`Direct`], or on a serving node the token index in front of it.
-    lookups: std::sync::Arc<dyn Lookups>,
-    serving: Serving,
-}
-
-fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Backend(Box::new(error))
+impl RowsAffected for SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        SqliteQueryResult::rows_affected(self)
+    }
 }
 
 /// SQLite's extended result codes of a broken uniqueness rule: `SQLITE_CONSTRAINT_UNIQUE`
@@ -106,30 +123,28 @@ const UNIQUE_COLUMNS: [(&[&str], Constraint); 8] = [
     (&["device_codes.user_code_hash"], Constraint::UserCode),
 ];
 
-/// Turns unique violations into the [`Constraint`] they broke, and a lost database into
-/// [`Error::Unavailable`]. A violation is recognised by its extended result code. Which
-/// index it broke SQLite gives nowhere else than in the message's column list ("UNIQUE
-/// constraint failed: users.login_key": it has no constraint names, unlike PostgreSQL), so
-/// that list is compared whole with the columns of each index (see migrations/sqlite).
-fn map_err(error: sqlx::Error) -> Error {
-    if let Some(db) = error.as_database_error()
-        && db
+/// The [`Constraint`] a unique violation of SQLite's broke, `None` for any other error. A
+/// violation is recognised by its extended result code. Which index it broke SQLite gives
+/// nowhere else than in the message's column list ("UNIQUE constraint failed: users.login_key":
+/// it has no constraint names, unlike PostgreSQL), so that list is compared whole with the
+/// columns of each index (see migrations/sqlite).
+pub(super) fn unique_violation(db: &dyn DatabaseError) -> Option<Constraint> {
+    if db.try_downcast_ref::<SqliteError>().is_none()
+        || !db
             .code()
             .is_some_and(|code| UNIQUE_VIOLATIONS.contains(&code.as_ref()))
     {
-        let columns: Vec<&str> = db
-            .message()
-            .rsplit_once(": ")
-            .map(|(_, columns)| columns.split(", ").collect())
-            .unwrap_or_default();
-        if let Some((_, constraint)) = UNIQUE_COLUMNS
-            .iter()
-            .find(|(names, _)| *names == columns.as_slice())
-        {
-            return Error::Conflict(*constraint);
-        }
+        return None;
     }
-    super::unavailable_or_backend(error)
+    let columns: Vec<&str> = db
+        .message()
+        .rsplit_once(": ")
+        .map(|(_, columns)| columns.split(", ").collect())
+        .unwrap_or_default();
+    UNIQUE_COLUMNS
+        .iter()
+        .find(|(names, _)| *names == columns.as_slice())
+        .map(|(_, constraint)| *constraint)
 }
 
 impl SqliteStore {
@@ -233,7 +248,7 @@ impl SqliteStore {
         });
         Ok(Self {
             pool,
-            file,
+            state: file,
             seeds,
             lookups: direct.clone(),
             direct,
@@ -245,7 +260,7 @@ impl SqliteStore {
     /// memory, and for a database file and a non-zero `token_cache`, token checks answered
     /// from an index of at most `token_cache` records that follows every commit (`cache.rs`).
     pub fn serving(mut self, token_cache: usize, settings: &super::PoolSettings) -> Result<Self> {
-        let index = match &self.file {
+        let index = match &self.state {
             Some(file) if token_cache > 0 => {
                 Some(super::cache::TokenIndex::open(file, token_cache, settings)?)
             }
@@ -263,7 +278,7 @@ impl SqliteStore {
 
     /// The database file, for a second connection of the server's own (the token index).
     pub fn file(&self) -> Option<std::path::PathBuf> {
-        self.file.clone()
+        self.state.clone()
     }
 }
 
@@ -272,8 +287,6 @@ impl SqliteStore {
 const NOT_SNAPSHOTTED: &str = "('cache_changes', '_sqlx_migrations')";
 
 impl SqliteStore {
-    const SNAPSHOTS: bool = true;
-
     /// `VACUUM INTO`: a consistent copy of the database as of one read transaction, written
     /// without blocking writers.
     async fn copy_to(&self, path: &std::path::Path) -> Result<()> {
@@ -391,11 +404,11 @@ const ROWS_PER_INSERT: usize = 1_000;
 impl SqliteStore {
     /// The rows of a bulk insert, in multi-row statements: one per [`ROWS_PER_INSERT`] rows.
     async fn insert_authorization_rows(
-        tx: &mut Transaction<'static, Db>,
+        tx: &mut Transaction<'static, Sqlite>,
         rows: &[(&NewAuthorization, Option<i64>)],
     ) -> Result<()> {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut insert = sqlx::QueryBuilder::<Db>::new(format!("{AUTHORIZATION_INSERT} "));
+            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(format!("{AUTHORIZATION_INSERT} "));
             insert.push_values(chunk, |mut row, (new, grant_id)| {
                 let now = new.now.unix_timestamp();
                 row.push_bind(new.user_id.0)
@@ -428,12 +441,6 @@ impl SqliteStore {
         Ok(())
     }
 }
-
-include!("sql/rows.rs");
-include!("sql/store.rs");
-include!("sql/fixture.rs");
-include!("sql/transfer.rs");
-include!("sql/audit.rs");
 
 #[cfg(test)]
 mod tests {

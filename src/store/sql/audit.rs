@@ -1,6 +1,13 @@
-// Included into each SQL backend module: the audit log's rows (migration 0011). Events are
-// written by `record_event` inside the transaction of the change they record, and read by
-// `select_audit_events`.
+//! The audit log's rows (migration 0011). Events are written by `record_event` inside the
+//! transaction of the change they record, and read by `select_audit_events`.
+
+use sqlx::Transaction;
+
+use super::engine::{DbRow, Engine};
+use super::rows::{corrupt, timestamp};
+use super::{backend, map_err};
+use crate::domain::{AppId, Login, UserId};
+use crate::store::Result;
 
 const AUDIT_COLUMNS: &str = "id, action, created_at, actor_id, actor, user_id, user_login, app_id, app_name, \
      client_id, actor_ip, user_agent, data";
@@ -8,8 +15,8 @@ const AUDIT_COLUMNS: &str = "id, action, created_at, actor_id, actor, user_id, u
 /// Writes `event` inside `tx`, the change's transaction: if the change rolls back, so does
 /// its event. `token_id` is the id of a token the transaction itself created, which the
 /// caller could not know in advance.
-async fn record_event(
-    tx: &mut Transaction<'static, Db>,
+pub(super) async fn record_event<DB: Engine>(
+    tx: &mut Transaction<'static, DB>,
     event: &crate::domain::audit::NewEvent,
     token_id: Option<i64>,
 ) -> Result<()> {
@@ -74,8 +81,8 @@ enum AuditBind {
 
 /// The events `query` selects, in its order. `before` reads backwards from its cursor so that
 /// the page is the one nearest to it, then turns the rows round.
-async fn select_audit_events(
-    pool: &sqlx::Pool<Db>,
+pub(super) async fn select_audit_events<DB: Engine>(
+    pool: &sqlx::Pool<DB>,
     query: &crate::domain::audit::Query,
 ) -> Result<Vec<crate::domain::audit::Event>> {
     use crate::domain::audit::Order;
@@ -168,7 +175,7 @@ async fn select_audit_events(
     Ok(events)
 }
 
-fn audit_event_from_row(row: &DbRow) -> Result<crate::domain::audit::Event> {
+fn audit_event_from_row(row: &impl DbRow) -> Result<crate::domain::audit::Event> {
     use crate::domain::audit::{AccountName, AppName, Event, Source};
     let account = |id: &str, login: &str| -> Result<Option<AccountName>> {
         let id: Option<i64> = row.try_get(id).map_err(backend)?;

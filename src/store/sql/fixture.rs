@@ -1,14 +1,25 @@
-// Shared SQL (see `imports.rs` for what the including module defines): fixture upserts. Each
-// brings one entry of a fixture plan into the database inside the caller's transaction, and
-// says whether it created, updated or left it.
+//! Fixture upserts. Each brings one entry of a fixture plan into the database inside the
+//! caller's transaction, and says whether it created, updated or left it.
 
-async fn upsert_user(
-    tx: &mut Transaction<'static, Db>,
+use sqlx::Transaction;
+
+use super::engine::Engine;
+use super::rows::{APP_SELECT, app_from_row, corrupt};
+use super::store::insert_secret;
+use super::{SqlStore, map_err};
+use crate::domain::{ClientId, Login, UserId};
+use crate::store::seeds::Seeds;
+use crate::store::{
+    AppUpsert, Constraint, Error, OrgUpsert, RepoUpsert, Result, UpsertResult, UserUpsert,
+};
+
+pub(super) async fn upsert_user<DB: Engine>(
+    tx: &mut Transaction<'static, DB>,
     seeds: &Seeds,
     user: &UserUpsert,
     now: i64,
 ) -> Result<UpsertResult> {
-    let Some(current) = StoreImpl::fetch_user(&mut **tx, seeds, &user.login.key()).await? else {
+    let Some(current) = SqlStore::<DB>::fetch_user(&mut **tx, seeds, &user.login.key()).await? else {
         let hash = user
             .password_hash
             .as_ref()
@@ -28,7 +39,7 @@ async fn upsert_user(
         .await
         .map_err(map_err)?;
         if user.totp_secret.is_some() {
-            StoreImpl::store_totp_secret(tx, seeds, UserId(id), user.totp_secret.as_ref()).await?;
+            SqlStore::<DB>::store_totp_secret(tx, seeds, UserId(id), user.totp_secret.as_ref()).await?;
         }
         return Ok(UpsertResult::Created);
     };
@@ -63,17 +74,17 @@ async fn upsert_user(
     Ok(UpsertResult::Updated)
 }
 
-async fn upsert_app(
-    tx: &mut Transaction<'static, Db>,
+pub(super) async fn upsert_app<DB: Engine>(
+    tx: &mut Transaction<'static, DB>,
     seeds: &Seeds,
     app: &AppUpsert,
     now: i64,
 ) -> Result<(ClientId, UpsertResult)> {
-    let owner = StoreImpl::fetch_user(&mut **tx, seeds, &app.owner.key())
+    let owner = SqlStore::<DB>::fetch_user(&mut **tx, seeds, &app.owner.key())
         .await?
         .ok_or_else(|| corrupt("fixture plan: unknown owner"))?;
     let current = if let Some(client_id) = &app.client_id {
-        StoreImpl::fetch_app(&mut **tx, client_id.as_str()).await?
+        SqlStore::<DB>::fetch_app(&mut **tx, client_id.as_str()).await?
     } else {
         let sql = format!("{APP_SELECT} WHERE p.owner_id = $1 AND p.name = $2 ORDER BY p.id LIMIT 1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -155,8 +166,8 @@ async fn upsert_app(
     Ok((current.client_id, UpsertResult::Updated))
 }
 
-async fn find_account_id(
-    tx: &mut Transaction<'static, Db>,
+async fn find_account_id<DB: Engine>(
+    tx: &mut Transaction<'static, DB>,
     login: &Login,
 ) -> Result<Option<(i64, String)>> {
     sqlx::query_as("SELECT id, type FROM users WHERE login_key = $1")
@@ -166,8 +177,8 @@ async fn find_account_id(
         .map_err(map_err)
 }
 
-async fn upsert_org(
-    tx: &mut Transaction<'static, Db>,
+pub(super) async fn upsert_org<DB: Engine>(
+    tx: &mut Transaction<'static, DB>,
     org: &OrgUpsert,
     now: i64,
 ) -> Result<UpsertResult> {
@@ -192,7 +203,7 @@ async fn upsert_org(
             let sql = format!(
                 "INSERT INTO users (id, type, login, login_key, site_admin, created_at, updated_at) \
                  VALUES ({}, 'Organization', $2, $3, FALSE, $4, $5) RETURNING id",
-                id_or_next("$1", "users")
+                DB::id_or_next("$1", "users")
             );
             let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(org.id)
@@ -240,8 +251,8 @@ async fn upsert_org(
     })
 }
 
-async fn upsert_repo(
-    tx: &mut Transaction<'static, Db>,
+pub(super) async fn upsert_repo<DB: Engine>(
+    tx: &mut Transaction<'static, DB>,
     repo: &RepoUpsert,
 ) -> Result<UpsertResult> {
     let Some((owner, _)) = find_account_id(tx, &repo.owner).await? else {
@@ -272,7 +283,7 @@ async fn upsert_repo(
         None => {
             let sql = format!(
                 "INSERT INTO repositories (id, owner_id, name, name_key) VALUES ({}, $2, $3, $4)",
-                id_or_next("$1", "repositories")
+                DB::id_or_next("$1", "repositories")
             );
             sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(repo.id)
@@ -290,8 +301,8 @@ async fn upsert_repo(
 
 /// After a fixture fixed an id, moves the table's sequence past it where the engine needs that
 /// (PostgreSQL), so that later ids are never handed out twice.
-async fn skip_explicit_id(tx: &mut Transaction<'static, Db>, id: Option<i64>, table: &str) -> Result<()> {
-    if let (Some(_), Some(sql)) = (id, sync_sequence(table)) {
+async fn skip_explicit_id<DB: Engine>(tx: &mut Transaction<'static, DB>, id: Option<i64>, table: &str) -> Result<()> {
+    if let (Some(_), Some(sql)) = (id, DB::sync_sequence(table)) {
         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await.map_err(map_err)?;
     }
     Ok(())

@@ -1,25 +1,43 @@
-// Shared SQL (see `imports.rs` for what the including module defines): row decoding and the
-// SELECT lists both engines share.
+//! Row decoding and the SELECT lists both engines share.
 
-fn timestamp(seconds: i64) -> Result<OffsetDateTime> {
+use time::{Duration, OffsetDateTime};
+
+use super::backend;
+use super::engine::DbRow;
+use crate::domain::account::{Account, AccountType, RepositoryId, RepositorySelection, TokenScope};
+use crate::domain::app::{App, AppKind, AppSummary, ClientSecretId, StoredClientSecret};
+use crate::domain::app_token::TokenRecord;
+use crate::domain::authorization::Authorization;
+use crate::domain::device_flow::{DeviceState, StoredDeviceCode};
+use crate::domain::grant::Grant;
+use crate::domain::permission::Permissions;
+use crate::domain::scope::Scopes;
+use crate::domain::secret::{PasswordHashString, SecretDigest, SecretDigests};
+use crate::domain::token::TokenHash;
+use crate::domain::user::User;
+use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, PageRequest, UserId};
+use crate::store::seeds::Seeds;
+use crate::store::{AppAndToken, Error, Result};
+
+pub(in crate::store) fn timestamp(seconds: i64) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(seconds).map_err(backend)
 }
 
-fn corrupt(what: &str) -> Error {
+pub(in crate::store) fn corrupt(what: &str) -> Error {
     Error::Backend(format!("stored {what} is not valid").into())
 }
 
-const USER_COLUMNS: &str =
+pub(in crate::store) const USER_COLUMNS: &str =
     "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at, suspended_at, \
      suspension_reason";
 
-fn user_from_row(row: &DbRow, seeds: &Seeds) -> Result<User> {
+pub(in crate::store) fn user_from_row(row: &impl DbRow, seeds: &Seeds) -> Result<User> {
     user_from_columns(row, ToOwned::to_owned, seeds)
 }
 
 /// A user from a row whose user columns are named by `column` (plain, or aliased in a join).
 /// The TOTP secret is stored sealed under the database's key (`store/seeds.rs`) and opened here.
-fn user_from_columns(row: &DbRow, get: impl Fn(&str) -> String, seeds: &Seeds) -> Result<User> {
+pub(in crate::store) fn user_from_columns(row: &impl DbRow, get: impl Fn(&str) -> String, seeds: &Seeds) -> Result<User> {
     let id = UserId(row.try_get(get("id").as_str()).map_err(backend)?);
     let login: String = row.try_get(get("login").as_str()).map_err(backend)?;
     let totp: Option<String> = row.try_get(get("totp_secret").as_str()).map_err(backend)?;
@@ -48,7 +66,7 @@ fn user_from_columns(row: &DbRow, get: impl Fn(&str) -> String, seeds: &Seeds) -
 
 /// A token's authorization and its user in one query: the hot path of every token check.
 /// The user's columns are aliased `owner_*`; organizations cannot hold tokens.
-const TOKEN_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
+pub(in crate::store) const TOKEN_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
      a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, a.last_used_at, p.id AS app_id, p.kind AS app_kind, \
      p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, p.user_token_ttl AS app_user_token_ttl, \
      a.scope_target_id, a.scope_permissions, a.scope_repository_selection, a.scope_repository_ids, \
@@ -60,7 +78,7 @@ const TOKEN_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.to
      FROM authorizations a JOIN users o ON o.id = a.user_id AND o.type = 'User' \
      LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
 
-fn token_record_from_row(row: &DbRow, seeds: &Seeds) -> Result<TokenRecord> {
+pub(in crate::store) fn token_record_from_row(row: &impl DbRow, seeds: &Seeds) -> Result<TokenRecord> {
     Ok(TokenRecord {
         authorization: authorization_from_row(row)?,
         user: user_from_columns(row, |name| format!("owner_{name}"), seeds)?,
@@ -80,26 +98,26 @@ macro_rules! app_secret_columns {
     };
 }
 
-const APP_SELECT: &str = concat!(
+pub(in crate::store) const APP_SELECT: &str = concat!(
     "SELECT p.id, p.kind, p.name, p.url, p.owner_id, u.login AS owner_login, p.client_id, p.callback_url, p.device_flow, ",
     app_secret_columns!("p", ""),
     ", p.user_token_ttl, p.created_at, p.updated_at FROM apps p JOIN users u ON u.id = p.owner_id"
 );
 
 /// Seconds, as stored, to a lifetime.
-fn ttl(seconds: Option<i64>) -> Option<Duration> {
+pub(in crate::store) fn ttl(seconds: Option<i64>) -> Option<Duration> {
     seconds.map(Duration::seconds)
 }
 
-fn digest(bytes: &[u8]) -> Result<[u8; 32]> {
+pub(in crate::store) fn digest(bytes: &[u8]) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| corrupt("digest"))
 }
 
-fn app_from_row(row: &DbRow) -> Result<App> {
+pub(in crate::store) fn app_from_row(row: &impl DbRow) -> Result<App> {
     app_from_columns(row, str::to_owned)
 }
 
-fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
+pub(in crate::store) fn app_from_columns(row: &impl DbRow, get: impl Fn(&str) -> String) -> Result<App> {
     let kind: String = row.try_get(get("kind").as_str()).map_err(backend)?;
     let client_id: String = row.try_get(get("client_id").as_str()).map_err(backend)?;
     let owner: String = row.try_get(get("owner_login").as_str()).map_err(backend)?;
@@ -133,7 +151,7 @@ fn app_from_columns(row: &DbRow, get: impl Fn(&str) -> String) -> Result<App> {
 
 /// The columns of the app that a token check names by client id (`apps r JOIN users ru`), as
 /// `req_*` beside the token's.
-const REQUESTING_APP_COLUMNS: &str = concat!(
+pub(in crate::store) const REQUESTING_APP_COLUMNS: &str = concat!(
     "r.id AS req_id, r.kind AS req_kind, r.name AS req_name, r.url AS req_url, \
      r.owner_id AS req_owner_id, ru.login AS req_owner_login, r.client_id AS req_client_id, \
      r.callback_url AS req_callback_url, r.device_flow AS req_device_flow, ",
@@ -143,7 +161,7 @@ const REQUESTING_APP_COLUMNS: &str = concat!(
 
 /// The app a client id names (columns `req_*`) and, in the same row, the token with hash `$2`
 /// whichever app it belongs to (the columns of [`TOKEN_SELECT`], NULL if there is none).
-fn app_and_token_select() -> &'static str {
+pub(in crate::store) fn app_and_token_select() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         format!(
@@ -154,7 +172,7 @@ fn app_and_token_select() -> &'static str {
     })
 }
 
-fn app_and_token_from_row(row: &DbRow, seeds: &Seeds) -> Result<AppAndToken> {
+pub(in crate::store) fn app_and_token_from_row(row: &impl DbRow, seeds: &Seeds) -> Result<AppAndToken> {
     let app = app_from_columns(row, |name| format!("req_{name}"))?;
     let token = match row.try_get::<Option<i64>, _>("id").map_err(backend)? {
         Some(_) => Some(std::sync::Arc::new(token_record_from_row(row, seeds)?)),
@@ -164,7 +182,7 @@ fn app_and_token_from_row(row: &DbRow, seeds: &Seeds) -> Result<AppAndToken> {
 }
 
 /// The app columns of a joined row (`app_*`), absent for personal access tokens.
-fn app_summary_from_row(row: &DbRow) -> Result<Option<AppSummary>> {
+pub(in crate::store) fn app_summary_from_row(row: &impl DbRow) -> Result<Option<AppSummary>> {
     let Some(id) = row.try_get::<Option<i64>, _>("app_id").map_err(backend)? else {
         return Ok(None);
     };
@@ -180,7 +198,7 @@ fn app_summary_from_row(row: &DbRow) -> Result<Option<AppSummary>> {
     }))
 }
 
-const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
+pub(in crate::store) const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_hash, a.token_last_eight, a.note, \
      a.note_url, a.fingerprint, a.created_at, a.updated_at, a.expires_at, a.last_used_at, p.id AS app_id, p.kind AS app_kind, \
      p.name AS app_name, p.url AS app_url, p.client_id AS app_client_id, p.user_token_ttl AS app_user_token_ttl, \
      a.scope_target_id, a.scope_permissions, a.scope_repository_selection, a.scope_repository_ids, \
@@ -189,12 +207,12 @@ const AUTHORIZATION_SELECT: &str = "SELECT a.id, a.user_id, a.scopes, a.token_ha
 
 /// The columns every authorization insert writes, in the order of its values (the single-row
 /// insert's `$1`–`$16`, SQLite's multi-row `VALUES`, PostgreSQL's `unnest` arrays).
-const AUTHORIZATION_INSERT: &str = "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, \
+pub(in crate::store) const AUTHORIZATION_INSERT: &str = "INSERT INTO authorizations (user_id, app_id, grant_id, scopes, token_hash, \
      token_last_eight, note, note_url, fingerprint, created_at, updated_at, expires_at, scope_target_id, \
      scope_permissions, scope_repository_selection, scope_repository_ids)";
 
 /// The stored form of a scoped token's selected repositories: ids separated by spaces.
-fn stored_repository_ids(scope: &TokenScope) -> Option<String> {
+pub(in crate::store) fn stored_repository_ids(scope: &TokenScope) -> Option<String> {
     match &scope.repositories {
         RepositorySelection::All => None,
         RepositorySelection::Selected(ids) => Some(
@@ -207,7 +225,7 @@ fn stored_repository_ids(scope: &TokenScope) -> Option<String> {
 }
 
 /// The stored form of permissions: `name=level` pairs separated by spaces, in order.
-fn permissions_to_stored(permissions: &Permissions) -> String {
+pub(in crate::store) fn permissions_to_stored(permissions: &Permissions) -> String {
     permissions
         .iter()
         .map(|(n, l)| format!("{n}={l}"))
@@ -215,7 +233,7 @@ fn permissions_to_stored(permissions: &Permissions) -> String {
         .join(" ")
 }
 
-fn scope_from_row(row: &DbRow) -> Result<Option<TokenScope>> {
+pub(in crate::store) fn scope_from_row(row: &impl DbRow) -> Result<Option<TokenScope>> {
     let Some(target_id) = row
         .try_get::<Option<i64>, _>("scope_target_id")
         .map_err(backend)?
@@ -258,7 +276,7 @@ fn scope_from_row(row: &DbRow) -> Result<Option<TokenScope>> {
     }))
 }
 
-fn authorization_from_row(row: &DbRow) -> Result<Authorization> {
+pub(in crate::store) fn authorization_from_row(row: &impl DbRow) -> Result<Authorization> {
     let scopes: String = row.try_get("scopes").map_err(backend)?;
     let hash: Vec<u8> = row.try_get("token_hash").map_err(backend)?;
     let fingerprint: String = row.try_get("fingerprint").map_err(backend)?;
@@ -286,7 +304,7 @@ fn authorization_from_row(row: &DbRow) -> Result<Authorization> {
 }
 
 
-fn grant_from_row(row: &DbRow) -> Result<Grant> {
+pub(in crate::store) fn grant_from_row(row: &impl DbRow) -> Result<Grant> {
     let scopes: Option<String> = row.try_get("scopes").map_err(backend)?;
     let created_at: i64 = row.try_get("created_at").map_err(backend)?;
     let updated_at: Option<i64> = row.try_get("updated_at").map_err(backend)?;
@@ -306,7 +324,7 @@ fn grant_from_row(row: &DbRow) -> Result<Grant> {
     })
 }
 
-fn account_from_row(row: &DbRow) -> Result<Account> {
+pub(in crate::store) fn account_from_row(row: &impl DbRow) -> Result<Account> {
     let login: String = row.try_get("login").map_err(backend)?;
     let kind: String = row.try_get("type").map_err(backend)?;
     Ok(Account {
@@ -318,12 +336,12 @@ fn account_from_row(row: &DbRow) -> Result<Account> {
 }
 
 /// Which authorization a delete removes: one of a user's, or the one of an app's tokens.
-enum Doomed<'a> {
+pub(in crate::store) enum Doomed<'a> {
     Owned { user: UserId, id: AuthorizationId },
     Token { hash: &'a TokenHash, app: AppId },
 }
 
-fn limit_offset(page: PageRequest) -> (i64, i64) {
+pub(in crate::store) fn limit_offset(page: PageRequest) -> (i64, i64) {
     (
         i64::from(page.per_page),
         i64::try_from(page.offset()).unwrap_or(i64::MAX),
@@ -332,7 +350,7 @@ fn limit_offset(page: PageRequest) -> (i64, i64) {
 
 /// A device-flow code row (`SELECT device_code_hash, app_id, scopes, state, user_id,
 /// interval_seconds, last_polled_at, expires_at`).
-fn device_code_from_row(row: &DbRow) -> Result<StoredDeviceCode> {
+pub(in crate::store) fn device_code_from_row(row: &impl DbRow) -> Result<StoredDeviceCode> {
     let hash: Vec<u8> = row.try_get("device_code_hash").map_err(backend)?;
     let scopes: String = row.try_get("scopes").map_err(backend)?;
     let state: String = row.try_get("state").map_err(backend)?;
@@ -356,7 +374,7 @@ fn device_code_from_row(row: &DbRow) -> Result<StoredDeviceCode> {
 }
 
 /// A row of `SELECT id, last_eight, created_at, last_used_at FROM app_secrets`.
-fn client_secret_from_row(row: &DbRow) -> Result<StoredClientSecret> {
+pub(in crate::store) fn client_secret_from_row(row: &impl DbRow) -> Result<StoredClientSecret> {
     let last_used_at: Option<i64> = row.try_get("last_used_at").map_err(backend)?;
     Ok(StoredClientSecret {
         id: ClientSecretId(row.try_get("id").map_err(backend)?),

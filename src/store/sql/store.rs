@@ -1,5 +1,43 @@
-// Shared SQL (see `imports.rs` for what the including module defines): the `Store`
-// implementation both engines share, and `Direct`, the database's own lookups and counter rows.
+//! The `Store` implementation both engines share, and [`Direct`], the database's own lookups and
+//! counter rows.
+
+use async_trait::async_trait;
+use sqlx::{Row, Transaction};
+use time::{Duration, OffsetDateTime};
+
+use super::audit::{record_event, select_audit_events};
+use super::engine::{Engine, RowsAffected};
+use super::fixture::{upsert_app, upsert_org, upsert_repo, upsert_user};
+use super::rows::{
+    APP_SELECT, AUTHORIZATION_INSERT, AUTHORIZATION_SELECT, Doomed, TOKEN_SELECT, USER_COLUMNS,
+    account_from_row, app_and_token_from_row, app_from_row, authorization_from_row,
+    app_and_token_select, client_secret_from_row, corrupt, device_code_from_row, grant_from_row,
+    limit_offset, permissions_to_stored, stored_repository_ids, timestamp, token_record_from_row,
+    user_from_columns, user_from_row,
+};
+use super::{SqlStore, backend, map_err};
+use crate::domain::account::{Account, AccountRef, Repository, RepositoryId};
+use crate::domain::app::{App, ClientSecretId, NewApp, StoredClientSecret};
+use crate::domain::app_token::TokenRecord;
+use crate::domain::audit::NewEvent;
+use crate::domain::authorization::{Authorization, NewAuthorization};
+use crate::domain::device_flow::{DeviceState, NewDeviceCode, StoredDeviceCode};
+use crate::domain::grant::Grant;
+use crate::domain::otp::TotpSecret;
+use crate::domain::scope::Scopes;
+use crate::domain::secret::{PasswordHashString, SecretDigest};
+use crate::domain::session::{NewSession, Session, SessionHash};
+use crate::domain::token::{RefreshHash, TokenHash};
+use crate::domain::user::{NewUser, User};
+use crate::domain::user_token::{Flow, NewRefreshToken, Refreshed, StoredRefreshToken};
+use crate::domain::web_flow::{StoredCode, TOKENS_PER_SCOPE_SET};
+use crate::domain::{AppId, AuthorizationId, ClientId, GrantId, Login, Page, PageRequest, UserId};
+use crate::store::counters::CounterRows;
+use crate::store::seeds::{KeySource, Seeds};
+use crate::store::{
+    AppAndToken, AuthorizationEdit, Constraint, Counter, CounterKind, Error, FixtureOutcome,
+    FixturePlan, Lookups, Result, Store,
+};
 
 /// A list endpoint's table: its name, the alias its SELECT gives it, and that SELECT.
 struct Listing {
@@ -8,10 +46,10 @@ struct Listing {
     select: &'static str,
 }
 
-impl StoreImpl {
+impl<DB: Engine> SqlStore<DB> {
     /// One token by its hash, in a query of its own.
-    async fn fetch_token(
-        pool: &sqlx::Pool<Db>,
+    pub(in crate::store) async fn fetch_token(
+        pool: &sqlx::Pool<DB>,
         seeds: &Seeds,
         hash: &TokenHash,
     ) -> Result<Option<std::sync::Arc<TokenRecord>>> {
@@ -30,8 +68,8 @@ impl StoreImpl {
     }
 
     /// An app and a token, in a query of their own.
-    async fn fetch_app_and_token(
-        pool: &sqlx::Pool<Db>,
+    pub(in crate::store) async fn fetch_app_and_token(
+        pool: &sqlx::Pool<DB>,
         seeds: &Seeds,
         client_id: &ClientId,
         hash: &TokenHash,
@@ -74,16 +112,16 @@ impl StoreImpl {
     /// its locks (bench/token-endpoint on PostgreSQL: deadlocks between single-statement
     /// updates, then "current transaction is aborted" answers). Spawned, the begin always
     /// completes; a transaction nobody takes is dropped, rolled back, and its connection freed.
-    async fn write(&self) -> Result<Transaction<'static, Db>> {
+    pub(super) async fn write(&self) -> Result<Transaction<'static, DB>> {
         let pool = self.pool.clone();
-        tokio::spawn(async move { pool.begin_with(BEGIN_WRITE).await })
+        tokio::spawn(async move { pool.begin_with(DB::BEGIN_WRITE).await })
             .await
             .map_err(backend)?
             .map_err(backend)
     }
 
     async fn fetch_authorization(
-        executor: impl sqlx::Executor<'_, Database = Db>,
+        executor: impl sqlx::Executor<'_, Database = DB>,
         user: UserId,
         id: AuthorizationId,
     ) -> Result<Option<Authorization>> {
@@ -117,7 +155,7 @@ impl StoreImpl {
         };
         if let Some(grant) = grant {
             // Lock the grant first: an insert under it in flight finishes before we count.
-            let lock = format!("SELECT id FROM grants WHERE id = $1{LOCK_FOR_UPDATE}");
+            let lock = format!("SELECT id FROM grants WHERE id = $1{}", DB::LOCK_FOR_UPDATE);
             sqlx::query(sqlx::AssertSqlSafe(lock)).bind(grant).fetch_optional(&mut *tx).await.map_err(map_err)?;
             sqlx::query("DELETE FROM grants WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM authorizations WHERE grant_id = $2)")
                 .bind(grant)
@@ -138,7 +176,7 @@ impl StoreImpl {
         user: UserId,
         app: Option<AppId>,
         page: PageRequest,
-        from_row: fn(&DbRow) -> Result<T>,
+        from_row: fn(&DB::Row) -> Result<T>,
     ) -> Result<Page<T>> {
         let (limit, offset) = limit_offset(page);
         let Listing {
@@ -197,7 +235,7 @@ impl StoreImpl {
     /// locking read: on PostgreSQL the grant found by the first can be deleted by a revoke of
     /// its last token before the second locks it, which then finds no row (bench/soak: 500s).
     /// An upsert either inserts or updates, even when the row it conflicted with goes away.
-    async fn ensure_grant(tx: &mut Transaction<'static, Db>, user: i64, app: i64, now: i64) -> Result<i64> {
+    async fn ensure_grant(tx: &mut Transaction<'static, DB>, user: i64, app: i64, now: i64) -> Result<i64> {
         sqlx::query_scalar(
             "INSERT INTO grants (user_id, app_id, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id, app_id) DO UPDATE SET created_at = grants.created_at RETURNING id",
@@ -211,7 +249,7 @@ impl StoreImpl {
     }
 
     /// The grant of each authorization (by position), each grant created or read once.
-    async fn grants_of(tx: &mut Transaction<'static, Db>, news: &[NewAuthorization]) -> Result<Vec<Option<i64>>> {
+    async fn grants_of(tx: &mut Transaction<'static, DB>, news: &[NewAuthorization]) -> Result<Vec<Option<i64>>> {
         let mut known: std::collections::HashMap<(i64, i64), i64> = std::collections::HashMap::new();
         let mut grants = Vec::with_capacity(news.len());
         for new in news {
@@ -233,7 +271,7 @@ impl StoreImpl {
         Ok(grants)
     }
 
-    async fn insert_authorization_row(tx: &mut Transaction<'static, Db>, new: &NewAuthorization) -> Result<i64> {
+    async fn insert_authorization_row(tx: &mut Transaction<'static, DB>, new: &NewAuthorization) -> Result<i64> {
         let grant_id = Self::grants_of(tx, std::slice::from_ref(new)).await?.pop().flatten();
         let now = new.now.unix_timestamp();
         // `flow` only here: bulk inserts (`token mint`) never make web-flow tokens.
@@ -271,7 +309,7 @@ impl StoreImpl {
     /// (user, app) grant's row lock until commit, so racing issues count one after the other
     /// (on PostgreSQL each statement then sees the other's committed rows) and never leave
     /// more than the limit live; nor can a request that stops after the insert.
-    async fn delete_beyond_limit(tx: &mut Transaction<'static, Db>, new: &NewAuthorization) -> Result<()> {
+    async fn delete_beyond_limit(tx: &mut Transaction<'static, DB>, new: &NewAuthorization) -> Result<()> {
         let Some(app) = new.app.as_ref().filter(|_| new.web_flow && new.scoped_to.is_none()) else {
             return Ok(());
         };
@@ -293,7 +331,7 @@ impl StoreImpl {
     }
 
     /// Stores the refresh token of authorization `id` (only its hash).
-    async fn insert_refresh_row(tx: &mut Transaction<'static, Db>, id: i64, refresh: &NewRefreshToken) -> Result<()> {
+    async fn insert_refresh_row(tx: &mut Transaction<'static, DB>, id: i64, refresh: &NewRefreshToken) -> Result<()> {
         sqlx::query(
             "INSERT INTO refresh_tokens (refresh_hash, authorization_id, flow, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -314,15 +352,15 @@ impl StoreImpl {
     /// each row lands on another page of both unique indexes, and once the indexes outgrow the
     /// page cache every row reads and dirties pages of its own. In hash order a batch walks
     /// both indexes once, front to back (a million tokens on SQLite: 38 s unsorted, 10 s sorted).
-    async fn insert_authorization_batch(tx: &mut Transaction<'static, Db>, news: &[NewAuthorization]) -> Result<()> {
+    async fn insert_authorization_batch(tx: &mut Transaction<'static, DB>, news: &[NewAuthorization]) -> Result<()> {
         let grants = Self::grants_of(tx, news).await?;
         let mut rows: Vec<(&NewAuthorization, Option<i64>)> = news.iter().zip(grants).collect();
         rows.sort_unstable_by_key(|(new, _)| new.token_hash.0);
-        Self::insert_authorization_rows(tx, &rows).await
+        DB::insert_authorization_rows(tx, &rows).await
     }
 
-    async fn fetch_app(
-        executor: impl sqlx::Executor<'_, Database = Db>,
+    pub(in crate::store) async fn fetch_app(
+        executor: impl sqlx::Executor<'_, Database = DB>,
         client_id: &str,
     ) -> Result<Option<App>> {
         let sql = format!("{APP_SELECT} WHERE p.client_id = $1");
@@ -334,8 +372,8 @@ impl StoreImpl {
         row.as_ref().map(app_from_row).transpose()
     }
 
-    async fn fetch_user(
-        executor: impl sqlx::Executor<'_, Database = Db>,
+    pub(super) async fn fetch_user(
+        executor: impl sqlx::Executor<'_, Database = DB>,
         seeds: &Seeds,
         login_key: &str,
     ) -> Result<Option<User>> {
@@ -350,8 +388,8 @@ impl StoreImpl {
 
     /// Stores `user`'s TOTP secret, sealed for their id (which is why a new user is inserted
     /// first without one: the id is only known then, and the secret is never written in clear).
-    async fn store_totp_secret(
-        tx: &mut Transaction<'static, Db>,
+    pub(super) async fn store_totp_secret(
+        tx: &mut Transaction<'static, DB>,
         seeds: &Seeds,
         user: UserId,
         secret: Option<&TotpSecret>,
@@ -368,7 +406,7 @@ impl StoreImpl {
 
     /// Replaces `user`'s recovery codes with these hashes.
     async fn store_recovery_codes(
-        tx: &mut Transaction<'static, Db>,
+        tx: &mut Transaction<'static, DB>,
         user: UserId,
         recovery: &[[u8; 32]],
     ) -> Result<()> {
@@ -392,8 +430,8 @@ impl StoreImpl {
     /// the start, rather than each 2FA user's next sign-in) and seals the ones an older grantd
     /// stored in clear, in one transaction. Returns the key for the store to keep, and how many
     /// secrets it sealed now.
-    async fn prepare_totp_secrets(pool: &sqlx::Pool<Db>, source: &KeySource) -> Result<(Seeds, usize)> {
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(backend)?;
+    pub(in crate::store) async fn prepare_totp_secrets(pool: &sqlx::Pool<DB>, source: &KeySource) -> Result<(Seeds, usize)> {
+        let mut tx = pool.begin_with(DB::BEGIN_WRITE).await.map_err(backend)?;
         let stored: Vec<(i64, String)> =
             sqlx::query_as("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL ORDER BY id")
                 .fetch_all(&mut *tx)
@@ -430,7 +468,7 @@ impl StoreImpl {
     /// A flow's token inside a write transaction: the authorization, its refresh token, and
     /// GitHub's limit of tokens per scope set; the stored row back. The caller commits.
     async fn insert_flow_token(
-        tx: &mut Transaction<'static, Db>,
+        tx: &mut Transaction<'static, DB>,
         new: &NewAuthorization,
         refresh: Option<&NewRefreshToken>,
     ) -> Result<Authorization> {
@@ -447,28 +485,28 @@ impl StoreImpl {
 
 /// The database's own lookups and counter rows, without a serving node's speed-ups: what
 /// they fall back to.
-struct Direct {
-    pool: sqlx::Pool<Db>,
-    seeds: std::sync::Arc<Seeds>,
+pub(in crate::store) struct Direct<DB: Engine> {
+    pub(in crate::store) pool: sqlx::Pool<DB>,
+    pub(in crate::store) seeds: std::sync::Arc<Seeds>,
 }
 
 #[async_trait]
-impl Lookups for Direct {
+impl<DB: Engine> Lookups for Direct<DB> {
     async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
-        Ok(StoreImpl::fetch_app(&self.pool, client_id.as_str()).await?.map(std::sync::Arc::new))
+        Ok(SqlStore::<DB>::fetch_app(&self.pool, client_id.as_str()).await?.map(std::sync::Arc::new))
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
-        StoreImpl::fetch_token(&self.pool, &self.seeds, hash).await
+        SqlStore::<DB>::fetch_token(&self.pool, &self.seeds, hash).await
     }
 
     async fn find_app_and_token(&self, client_id: &ClientId, hash: &TokenHash) -> Result<AppAndToken> {
-        StoreImpl::fetch_app_and_token(&self.pool, &self.seeds, client_id, hash).await
+        SqlStore::<DB>::fetch_app_and_token(&self.pool, &self.seeds, client_id, hash).await
     }
 }
 
 #[async_trait]
-impl CounterRows for Direct {
+impl<DB: Engine> CounterRows for Direct<DB> {
     async fn add_to_row(
         &self,
         kind: CounterKind,
@@ -531,7 +569,7 @@ impl CounterRows for Direct {
 }
 
 #[async_trait]
-impl Lookups for StoreImpl {
+impl<DB: Engine> Lookups for SqlStore<DB> {
     async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
         self.lookups.find_app_by_client_id(client_id).await
     }
@@ -546,7 +584,7 @@ impl Lookups for StoreImpl {
 }
 
 #[async_trait]
-impl Store for StoreImpl {
+impl<DB: Engine> Store for SqlStore<DB> {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -556,15 +594,15 @@ impl Store for StoreImpl {
     }
 
     fn supports_snapshots(&self) -> bool {
-        Self::SNAPSHOTS
+        DB::SNAPSHOTS
     }
 
     async fn save_snapshot(&self, path: &std::path::Path) -> Result<()> {
-        self.copy_to(path).await
+        DB::copy_to(self, path).await
     }
 
     async fn restore_snapshot(&self, path: &std::path::Path) -> Result<()> {
-        self.restore_from(path).await?;
+        DB::restore_from(self, path).await?;
         self.serving.restored()
     }
 
@@ -572,9 +610,9 @@ impl Store for StoreImpl {
         self.serving.sync(now).await
     }
 
-    fn usage(&self) -> super::Usage {
-        super::Usage {
-            pool: Some(super::PoolUsage {
+    fn usage(&self) -> crate::store::Usage {
+        crate::store::Usage {
+            pool: Some(crate::store::PoolUsage {
                 open: self.pool.size(),
                 idle: self.pool.num_idle(),
                 max: self.pool.options().get_max_connections(),
@@ -924,7 +962,7 @@ impl Store for StoreImpl {
     ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
         // Locked until the update commits: concurrent edits apply one after the other.
-        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = $1 AND a.id = $2{LOCK_AUTHORIZATION_FOR_UPDATE}");
+        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = $1 AND a.id = $2{}", DB::LOCK_AUTHORIZATION_FOR_UPDATE);
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(id.0).fetch_optional(&mut *tx).await.map_err(map_err)?;
         let Some(current) = row.as_ref().map(authorization_from_row).transpose()? else {
             return Ok(None);
@@ -1059,7 +1097,7 @@ impl Store for StoreImpl {
     }
 
     async fn find_grant(&self, user: UserId, id: GrantId) -> Result<Option<Grant>> {
-        let sql = format!("{GRANT_SELECT} WHERE g.user_id = $1 AND g.id = $2");
+        let sql = format!("{} WHERE g.user_id = $1 AND g.id = $2", DB::GRANT_SELECT);
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .bind(id.0)
@@ -1079,7 +1117,7 @@ impl Store for StoreImpl {
             Listing {
                 table: "grants",
                 alias: "g",
-                select: GRANT_SELECT,
+                select: DB::GRANT_SELECT,
             },
             user,
             app,
@@ -1661,7 +1699,7 @@ impl Store for StoreImpl {
         let mut tx = self.write().await?;
         // The app's row, locked until commit (PostgreSQL; SQLite's write lock covers it): racing
         // inserts count one after the other.
-        let sql = format!("SELECT id FROM apps WHERE id = $1{LOCK_FOR_UPDATE}");
+        let sql = format!("SELECT id FROM apps WHERE id = $1{}", DB::LOCK_FOR_UPDATE);
         let exists: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(app.0)
             .fetch_optional(&mut *tx)
@@ -1756,8 +1794,8 @@ impl Store for StoreImpl {
 }
 
 /// Stores a client secret of app `app`; its id.
-async fn insert_secret(
-    tx: &mut Transaction<'static, Db>,
+pub(super) async fn insert_secret<DB: Engine>(
+    tx: &mut Transaction<'static, DB>,
     app: i64,
     digest: &SecretDigest,
     last_eight: Option<&str>,

@@ -1,11 +1,16 @@
-// Shared SQL (see `imports.rs` for what the including module defines): `grantd export` /
-// `import`. One description of every table drives both directions, so a dump taken from one engine loads
-// into the other unchanged: ids, token hashes and secret digests included, hence no token,
-// grant or password is lost in a move from SQLite to PostgreSQL.
-//
-// TOTP secrets travel sealed, as stored, so a dump alone yields none either: an import opens
-// each with the target's key (which must be the source's: `--secret-key-file`), or takes it
-// in clear from a dump of an older grantd, and seals it anew for its row.
+//! `grantd export` / `import`. One description of every table drives both directions, so a
+//! dump taken from one engine loads into the other unchanged: ids, token hashes and secret
+//! digests included, hence no token, grant or password is lost in a move from SQLite to
+//! PostgreSQL.
+//!
+//! TOTP secrets travel sealed, as stored, so a dump alone yields none either: an import opens
+//! each with the target's key (which must be the source's: `--secret-key-file`), or takes it
+//! in clear from a dump of an older grantd, and seals it anew for its row.
+
+use super::engine::{DbRow, Engine};
+use super::{SqlStore, backend, map_err};
+use crate::domain::UserId;
+use crate::store::{Error, Result};
 
 /// How a column travels in a dump.
 #[derive(Clone, Copy)]
@@ -116,7 +121,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
     ),
 ];
 
-fn decode_column(row: &DbRow, name: &str, column: Column) -> Result<serde_json::Value> {
+fn decode_column(row: &impl DbRow, name: &str, column: Column) -> Result<serde_json::Value> {
     use serde_json::Value;
     Ok(match column {
         Column::Int => Value::from(row.try_get::<i64, _>(name).map_err(backend)?),
@@ -132,9 +137,9 @@ fn bad_dump(table: &str, name: &str) -> Error {
     Error::Backend(format!("the dump's {table}.{name} is missing or of the wrong type").into())
 }
 
-impl StoreImpl {
+impl<DB: Engine> SqlStore<DB> {
     /// Every row of every table, as `{"format": 1, "tables": {"users": [{…}], …}}`.
-    async fn export_tables(&self) -> Result<serde_json::Value> {
+    pub(super) async fn export_tables(&self) -> Result<serde_json::Value> {
         let mut tx = self.write().await?;
         let mut tables = serde_json::Map::new();
         for (table, columns) in TABLES {
@@ -156,7 +161,7 @@ impl StoreImpl {
         let mut sequences = serde_json::Map::new();
         for (table, columns) in TABLES {
             if columns[0].0 == "id" {
-                let sql = sequence_position(table);
+                let sql = DB::sequence_position(table);
                 let position: Option<Option<i64>> =
                     sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&mut *tx).await.map_err(map_err)?;
                 sequences.insert((*table).to_owned(), serde_json::Value::from(position.flatten().unwrap_or(0)));
@@ -168,7 +173,7 @@ impl StoreImpl {
 
     /// Loads a dump into an empty database in one transaction, then moves the id sequences
     /// past the imported ids. Returns the number of rows per table.
-    async fn import_tables(&self, dump: &serde_json::Value) -> Result<Vec<(String, usize)>> {
+    pub(super) async fn import_tables(&self, dump: &serde_json::Value) -> Result<Vec<(String, usize)>> {
         if dump["format"] != 1 {
             return Err(Error::Backend("not a grantd dump of format 1".into()));
         }
@@ -226,7 +231,7 @@ impl StoreImpl {
             }
             if names[0] == "id" {
                 let position = dump["sequences"][*table].as_i64().unwrap_or(0);
-                let sql = set_sequence_position(table);
+                let sql = DB::set_sequence_position(table);
                 sqlx::query(sqlx::AssertSqlSafe(sql)).bind(position).execute(&mut *tx).await.map_err(map_err)?;
             }
             counts.push(((*table).to_owned(), rows.len()));
