@@ -69,7 +69,12 @@ pub(super) async fn record_event<DB: Engine>(
 
 /// The token an event names: the one its transaction created, or the `token_id` it carries.
 fn data_token_id(event: &crate::domain::audit::NewEvent, token_id: Option<i64>) -> Option<i64> {
-    token_id.or_else(|| event.data.get("token_id").and_then(serde_json::Value::as_i64))
+    token_id.or_else(|| {
+        event
+            .data
+            .get("token_id")
+            .and_then(serde_json::Value::as_i64)
+    })
 }
 
 /// A value bound into the audit search, whose WHERE clause depends on the filter.
@@ -79,12 +84,8 @@ enum AuditBind {
     Text(String),
 }
 
-/// The events `query` selects, in its order. `before` reads backwards from its cursor so that
-/// the page is the one nearest to it, then turns the rows round.
-pub(super) async fn select_audit_events<DB: Engine>(
-    pool: &sqlx::Pool<DB>,
-    query: &crate::domain::audit::Query,
-) -> Result<Vec<crate::domain::audit::Event>> {
+/// The WHERE clauses of `query`'s filter and cursors, with the values they bind in order.
+fn audit_conditions(query: &crate::domain::audit::Query) -> (Vec<String>, Vec<AuditBind>) {
     use crate::domain::audit::Order;
     let mut clauses: Vec<String> = Vec::new();
     let mut binds: Vec<AuditBind> = Vec::new();
@@ -104,7 +105,11 @@ pub(super) async fn select_audit_events<DB: Engine>(
     let filter = &query.filter;
     if let Some(action) = &filter.action {
         if action.contains('.') {
-            add("action = ?", vec![AuditBind::Text(action.clone())], &mut binds);
+            add(
+                "action = ?",
+                vec![AuditBind::Text(action.clone())],
+                &mut binds,
+            );
         } else {
             // A category: its actions start with `category.` (compared, not LIKE: `_` is a
             // wildcard there and a common character of action names).
@@ -118,16 +123,32 @@ pub(super) async fn select_audit_events<DB: Engine>(
         }
     }
     if let Some(actor) = &filter.actor {
-        add("lower(actor) = ?", vec![AuditBind::Text(actor.key())], &mut binds);
+        add(
+            "lower(actor) = ?",
+            vec![AuditBind::Text(actor.key())],
+            &mut binds,
+        );
     }
     if let Some(user) = &filter.user {
-        add("lower(user_login) = ?", vec![AuditBind::Text(user.key())], &mut binds);
+        add(
+            "lower(user_login) = ?",
+            vec![AuditBind::Text(user.key())],
+            &mut binds,
+        );
     }
     if let Some(from) = filter.created_from {
-        add("created_at >= ?", vec![AuditBind::Int(from.unix_timestamp())], &mut binds);
+        add(
+            "created_at >= ?",
+            vec![AuditBind::Int(from.unix_timestamp())],
+            &mut binds,
+        );
     }
     if let Some(until) = filter.created_until {
-        add("created_at < ?", vec![AuditBind::Int(until.unix_timestamp())], &mut binds);
+        add(
+            "created_at < ?",
+            vec![AuditBind::Int(until.unix_timestamp())],
+            &mut binds,
+        );
     }
     if let Some(user) = filter.involving {
         add(
@@ -136,23 +157,46 @@ pub(super) async fn select_audit_events<DB: Engine>(
             &mut binds,
         );
     }
-    // Which way the rows are read: the query's order, or its reverse for `before`.
-    let backwards = query.before.is_some();
-    let ascending = (query.order == Order::Asc) != backwards;
     if let Some(after) = query.after {
-        let clause = if query.order == Order::Asc { "id > ?" } else { "id < ?" };
+        let clause = if query.order == Order::Asc {
+            "id > ?"
+        } else {
+            "id < ?"
+        };
         add(clause, vec![AuditBind::Int(after)], &mut binds);
     }
     if let Some(before) = query.before {
-        let clause = if query.order == Order::Asc { "id < ?" } else { "id > ?" };
+        let clause = if query.order == Order::Asc {
+            "id < ?"
+        } else {
+            "id > ?"
+        };
         add(clause, vec![AuditBind::Int(before)], &mut binds);
     }
+    (clauses, binds)
+}
+
+/// The events `query` selects, in its order. `before` reads backwards from its cursor so that
+/// the page is the one nearest to it, then turns the rows round.
+pub(super) async fn select_audit_events<DB: Engine>(
+    pool: &sqlx::Pool<DB>,
+    query: &crate::domain::audit::Query,
+) -> Result<Vec<crate::domain::audit::Event>> {
+    use crate::domain::audit::Order;
+    let (clauses, binds) = audit_conditions(query);
+    // Which way the rows are read: the query's order, or its reverse for `before`.
+    let backwards = query.before.is_some();
+    let ascending = (query.order == Order::Asc) != backwards;
     let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events");
     if !clauses.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&clauses.join(" AND "));
     }
-    sql.push_str(if ascending { " ORDER BY id ASC" } else { " ORDER BY id DESC" });
+    sql.push_str(if ascending {
+        " ORDER BY id ASC"
+    } else {
+        " ORDER BY id DESC"
+    });
     sql.push_str(" LIMIT $");
     sql.push_str(&(binds.len() + 1).to_string());
     let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -168,7 +212,10 @@ pub(super) async fn select_audit_events<DB: Engine>(
         .fetch_all(pool)
         .await
         .map_err(map_err)?;
-    let mut events = rows.iter().map(audit_event_from_row).collect::<Result<Vec<_>>>()?;
+    let mut events = rows
+        .iter()
+        .map(audit_event_from_row)
+        .collect::<Result<Vec<_>>>()?;
     if backwards {
         events.reverse();
     }
@@ -192,8 +239,14 @@ fn audit_event_from_row(row: &impl DbRow) -> Result<crate::domain::audit::Event>
     let app = match app_id {
         Some(id) => Some(AppName {
             id: AppId(id),
-            name: row.try_get::<Option<String>, _>("app_name").map_err(backend)?.unwrap_or_default(),
-            client_id: row.try_get::<Option<String>, _>("client_id").map_err(backend)?.unwrap_or_default(),
+            name: row
+                .try_get::<Option<String>, _>("app_name")
+                .map_err(backend)?
+                .unwrap_or_default(),
+            client_id: row
+                .try_get::<Option<String>, _>("client_id")
+                .map_err(backend)?
+                .unwrap_or_default(),
         }),
         None => None,
     };

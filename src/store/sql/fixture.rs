@@ -19,7 +19,8 @@ pub(super) async fn upsert_user<DB: Engine>(
     user: &UserUpsert,
     now: i64,
 ) -> Result<UpsertResult> {
-    let Some(current) = SqlStore::<DB>::fetch_user(&mut **tx, seeds, &user.login.key()).await? else {
+    let Some(current) = SqlStore::<DB>::fetch_user(&mut **tx, seeds, &user.login.key()).await?
+    else {
         let hash = user
             .password_hash
             .as_ref()
@@ -39,7 +40,8 @@ pub(super) async fn upsert_user<DB: Engine>(
         .await
         .map_err(map_err)?;
         if user.totp_secret.is_some() {
-            SqlStore::<DB>::store_totp_secret(tx, seeds, UserId(id), user.totp_secret.as_ref()).await?;
+            SqlStore::<DB>::store_totp_secret(tx, seeds, UserId(id), user.totp_secret.as_ref())
+                .await?;
         }
         return Ok(UpsertResult::Created);
     };
@@ -86,7 +88,8 @@ pub(super) async fn upsert_app<DB: Engine>(
     let current = if let Some(client_id) = &app.client_id {
         SqlStore::<DB>::fetch_app(&mut **tx, client_id.as_str()).await?
     } else {
-        let sql = format!("{APP_SELECT} WHERE p.owner_id = $1 AND p.name = $2 ORDER BY p.id LIMIT 1");
+        let sql =
+            format!("{APP_SELECT} WHERE p.owner_id = $1 AND p.name = $2 ORDER BY p.id LIMIT 1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner.id.0)
             .bind(&app.name)
@@ -206,14 +209,14 @@ pub(super) async fn upsert_org<DB: Engine>(
                 DB::id_or_next("$1", "users")
             );
             let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(org.id)
-            .bind(org.login.as_str())
-            .bind(org.login.key())
-            .bind(now)
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(map_err)?;
+                .bind(org.id)
+                .bind(org.login.as_str())
+                .bind(org.login.key())
+                .bind(now)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(map_err)?;
             skip_explicit_id(tx, org.id, "users").await?;
             (id, true)
         }
@@ -286,13 +289,13 @@ pub(super) async fn upsert_repo<DB: Engine>(
                 DB::id_or_next("$1", "repositories")
             );
             sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(repo.id)
-            .bind(owner)
-            .bind(&repo.name)
-            .bind(&name_key)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
+                .bind(repo.id)
+                .bind(owner)
+                .bind(&repo.name)
+                .bind(&name_key)
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?;
             skip_explicit_id(tx, repo.id, "repositories").await?;
             Ok(UpsertResult::Created)
         }
@@ -301,9 +304,16 @@ pub(super) async fn upsert_repo<DB: Engine>(
 
 /// After a fixture fixed an id, moves the table's sequence past it where the engine needs that
 /// (PostgreSQL), so that later ids are never handed out twice.
-async fn skip_explicit_id<DB: Engine>(tx: &mut Transaction<'static, DB>, id: Option<i64>, table: &str) -> Result<()> {
+async fn skip_explicit_id<DB: Engine>(
+    tx: &mut Transaction<'static, DB>,
+    id: Option<i64>,
+    table: &str,
+) -> Result<()> {
     if let (Some(_), Some(sql)) = (id, DB::sync_sequence(table)) {
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await.map_err(map_err)?;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
     }
     Ok(())
 }

@@ -18,19 +18,11 @@
 //! clause, a sequence) goes into [`Engine`] as a constant or a function, each engine's in its
 //! own file.
 
-// Not reformatted yet: these files were text included into each engine's module, which
-// rustfmt never reached, and others edit their function bodies in parallel. Remove the skips
-// and run `cargo fmt` once those edits have landed.
-#[rustfmt::skip]
 mod audit;
 mod engine;
-#[rustfmt::skip]
 mod fixture;
-#[rustfmt::skip]
 mod rows;
-#[rustfmt::skip]
 mod store;
-#[rustfmt::skip]
 mod transfer;
 
 use std::sync::Arc;

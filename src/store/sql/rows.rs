@@ -27,8 +27,7 @@ pub(in crate::store) fn corrupt(what: &str) -> Error {
     Error::Backend(format!("stored {what} is not valid").into())
 }
 
-pub(in crate::store) const USER_COLUMNS: &str =
-    "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at, suspended_at, \
+pub(in crate::store) const USER_COLUMNS: &str = "id, login, email, password_hash, totp_secret, site_admin, created_at, updated_at, suspended_at, \
      suspension_reason";
 
 pub(in crate::store) fn user_from_row(row: &impl DbRow, seeds: &Seeds) -> Result<User> {
@@ -37,7 +36,11 @@ pub(in crate::store) fn user_from_row(row: &impl DbRow, seeds: &Seeds) -> Result
 
 /// A user from a row whose user columns are named by `column` (plain, or aliased in a join).
 /// The TOTP secret is stored sealed under the database's key (`store/seeds.rs`) and opened here.
-pub(in crate::store) fn user_from_columns(row: &impl DbRow, get: impl Fn(&str) -> String, seeds: &Seeds) -> Result<User> {
+pub(in crate::store) fn user_from_columns(
+    row: &impl DbRow,
+    get: impl Fn(&str) -> String,
+    seeds: &Seeds,
+) -> Result<User> {
     let id = UserId(row.try_get(get("id").as_str()).map_err(backend)?);
     let login: String = row.try_get(get("login").as_str()).map_err(backend)?;
     let totp: Option<String> = row.try_get(get("totp_secret").as_str()).map_err(backend)?;
@@ -78,7 +81,10 @@ pub(in crate::store) const TOKEN_SELECT: &str = "SELECT a.id, a.user_id, a.scope
      FROM authorizations a JOIN users o ON o.id = a.user_id AND o.type = 'User' \
      LEFT JOIN apps p ON p.id = a.app_id LEFT JOIN users t ON t.id = a.scope_target_id";
 
-pub(in crate::store) fn token_record_from_row(row: &impl DbRow, seeds: &Seeds) -> Result<TokenRecord> {
+pub(in crate::store) fn token_record_from_row(
+    row: &impl DbRow,
+    seeds: &Seeds,
+) -> Result<TokenRecord> {
     Ok(TokenRecord {
         authorization: authorization_from_row(row)?,
         user: user_from_columns(row, |name| format!("owner_{name}"), seeds)?,
@@ -91,9 +97,15 @@ pub(in crate::store) fn token_record_from_row(row: &impl DbRow, seeds: &Seeds) -
 macro_rules! app_secret_columns {
     ($alias:literal, $prefix:literal) => {
         concat!(
-            "(SELECT digest FROM app_secrets s WHERE s.app_id = ", $alias, ".id ORDER BY s.id LIMIT 1) AS ",
-            $prefix, "secret_1, (SELECT digest FROM app_secrets s WHERE s.app_id = ", $alias,
-            ".id ORDER BY s.id LIMIT 1 OFFSET 1) AS ", $prefix, "secret_2"
+            "(SELECT digest FROM app_secrets s WHERE s.app_id = ",
+            $alias,
+            ".id ORDER BY s.id LIMIT 1) AS ",
+            $prefix,
+            "secret_1, (SELECT digest FROM app_secrets s WHERE s.app_id = ",
+            $alias,
+            ".id ORDER BY s.id LIMIT 1 OFFSET 1) AS ",
+            $prefix,
+            "secret_2"
         )
     };
 }
@@ -117,7 +129,10 @@ pub(in crate::store) fn app_from_row(row: &impl DbRow) -> Result<App> {
     app_from_columns(row, str::to_owned)
 }
 
-pub(in crate::store) fn app_from_columns(row: &impl DbRow, get: impl Fn(&str) -> String) -> Result<App> {
+pub(in crate::store) fn app_from_columns(
+    row: &impl DbRow,
+    get: impl Fn(&str) -> String,
+) -> Result<App> {
     let kind: String = row.try_get(get("kind").as_str()).map_err(backend)?;
     let client_id: String = row.try_get(get("client_id").as_str()).map_err(backend)?;
     let owner: String = row.try_get(get("owner_login").as_str()).map_err(backend)?;
@@ -133,9 +148,7 @@ pub(in crate::store) fn app_from_columns(row: &impl DbRow, get: impl Fn(&str) ->
         kind: AppKind::parse(&kind).ok_or_else(|| corrupt("app kind"))?,
         name: row.try_get(get("name").as_str()).map_err(backend)?,
         url: row.try_get(get("url").as_str()).map_err(backend)?,
-        callback_url: row
-            .try_get(get("callback_url").as_str())
-            .map_err(backend)?,
+        callback_url: row.try_get(get("callback_url").as_str()).map_err(backend)?,
         device_flow: row.try_get(get("device_flow").as_str()).map_err(backend)?,
         owner_id: UserId(row.try_get(get("owner_id").as_str()).map_err(backend)?),
         owner_login: Login::parse(&owner).ok_or_else(|| corrupt("login"))?,
@@ -172,7 +185,10 @@ pub(in crate::store) fn app_and_token_select() -> &'static str {
     })
 }
 
-pub(in crate::store) fn app_and_token_from_row(row: &impl DbRow, seeds: &Seeds) -> Result<AppAndToken> {
+pub(in crate::store) fn app_and_token_from_row(
+    row: &impl DbRow,
+    seeds: &Seeds,
+) -> Result<AppAndToken> {
     let app = app_from_columns(row, |name| format!("req_{name}"))?;
     let token = match row.try_get::<Option<i64>, _>("id").map_err(backend)? {
         Some(_) => Some(std::sync::Arc::new(token_record_from_row(row, seeds)?)),
@@ -302,7 +318,6 @@ pub(in crate::store) fn authorization_from_row(row: &impl DbRow) -> Result<Autho
             .transpose()?,
     })
 }
-
 
 pub(in crate::store) fn grant_from_row(row: &impl DbRow) -> Result<Grant> {
     let scopes: Option<String> = row.try_get("scopes").map_err(backend)?;

@@ -10,8 +10,8 @@ use super::engine::{Engine, RowsAffected};
 use super::fixture::{upsert_app, upsert_org, upsert_repo, upsert_user};
 use super::rows::{
     APP_SELECT, AUTHORIZATION_INSERT, AUTHORIZATION_SELECT, Doomed, TOKEN_SELECT, USER_COLUMNS,
-    account_from_row, app_and_token_from_row, app_from_row, authorization_from_row,
-    app_and_token_select, client_secret_from_row, corrupt, device_code_from_row, grant_from_row,
+    account_from_row, app_and_token_from_row, app_and_token_select, app_from_row,
+    authorization_from_row, client_secret_from_row, corrupt, device_code_from_row, grant_from_row,
     limit_offset, permissions_to_stored, stored_repository_ids, timestamp, token_record_from_row,
     user_from_columns, user_from_row,
 };
@@ -89,7 +89,12 @@ impl<DB: Engine> SqlStore<DB> {
 
     /// Deletes the row `sql` names (its `$1`, `$2`, … bound to `keys`) and records `event`, in
     /// one transaction: no row, no event. Whether the row was there.
-    async fn delete_row_recording(&self, sql: &'static str, keys: &[i64], event: &NewEvent) -> Result<bool> {
+    async fn delete_row_recording(
+        &self,
+        sql: &'static str,
+        keys: &[i64],
+        event: &NewEvent,
+    ) -> Result<bool> {
         let mut tx = self.write().await?;
         let mut query = sqlx::query(sql);
         for key in keys {
@@ -136,7 +141,11 @@ impl<DB: Engine> SqlStore<DB> {
     }
 
     /// Deletes one authorization and, if it was its grant's last, the grant, in one transaction.
-    async fn delete_authorization_and_empty_grant(&self, which: Doomed<'_>, event: &NewEvent) -> Result<bool> {
+    async fn delete_authorization_and_empty_grant(
+        &self,
+        which: Doomed<'_>,
+        event: &NewEvent,
+    ) -> Result<bool> {
         let mut tx = self.write().await?;
         let query = match which {
             Doomed::Owned { user, id } => sqlx::query_scalar::<_, Option<i64>>(
@@ -156,7 +165,11 @@ impl<DB: Engine> SqlStore<DB> {
         if let Some(grant) = grant {
             // Lock the grant first: an insert under it in flight finishes before we count.
             let lock = format!("SELECT id FROM grants WHERE id = $1{}", DB::LOCK_FOR_UPDATE);
-            sqlx::query(sqlx::AssertSqlSafe(lock)).bind(grant).fetch_optional(&mut *tx).await.map_err(map_err)?;
+            sqlx::query(sqlx::AssertSqlSafe(lock))
+                .bind(grant)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
             sqlx::query("DELETE FROM grants WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM authorizations WHERE grant_id = $2)")
                 .bind(grant)
                 .bind(grant)
@@ -197,7 +210,8 @@ impl<DB: Engine> SqlStore<DB> {
                     .await
             }
             Some(app) => {
-                let count = format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1 AND app_id = $2");
+                let count =
+                    format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1 AND app_id = $2");
                 sqlx::query_scalar(sqlx::AssertSqlSafe(count))
                     .bind(user.0)
                     .bind(app.0)
@@ -235,7 +249,12 @@ impl<DB: Engine> SqlStore<DB> {
     /// locking read: on PostgreSQL the grant found by the first can be deleted by a revoke of
     /// its last token before the second locks it, which then finds no row (bench/soak: 500s).
     /// An upsert either inserts or updates, even when the row it conflicted with goes away.
-    async fn ensure_grant(tx: &mut Transaction<'static, DB>, user: i64, app: i64, now: i64) -> Result<i64> {
+    async fn ensure_grant(
+        tx: &mut Transaction<'static, DB>,
+        user: i64,
+        app: i64,
+        now: i64,
+    ) -> Result<i64> {
         sqlx::query_scalar(
             "INSERT INTO grants (user_id, app_id, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id, app_id) DO UPDATE SET created_at = grants.created_at RETURNING id",
@@ -249,8 +268,12 @@ impl<DB: Engine> SqlStore<DB> {
     }
 
     /// The grant of each authorization (by position), each grant created or read once.
-    async fn grants_of(tx: &mut Transaction<'static, DB>, news: &[NewAuthorization]) -> Result<Vec<Option<i64>>> {
-        let mut known: std::collections::HashMap<(i64, i64), i64> = std::collections::HashMap::new();
+    async fn grants_of(
+        tx: &mut Transaction<'static, DB>,
+        news: &[NewAuthorization],
+    ) -> Result<Vec<Option<i64>>> {
+        let mut known: std::collections::HashMap<(i64, i64), i64> =
+            std::collections::HashMap::new();
         let mut grants = Vec::with_capacity(news.len());
         for new in news {
             let grant = match &new.app {
@@ -260,7 +283,8 @@ impl<DB: Engine> SqlStore<DB> {
                     if let Some(id) = known.get(&key) {
                         Some(*id)
                     } else {
-                        let id = Self::ensure_grant(tx, key.0, key.1, new.now.unix_timestamp()).await?;
+                        let id =
+                            Self::ensure_grant(tx, key.0, key.1, new.now.unix_timestamp()).await?;
                         known.insert(key, id);
                         Some(id)
                     }
@@ -271,8 +295,14 @@ impl<DB: Engine> SqlStore<DB> {
         Ok(grants)
     }
 
-    async fn insert_authorization_row(tx: &mut Transaction<'static, DB>, new: &NewAuthorization) -> Result<i64> {
-        let grant_id = Self::grants_of(tx, std::slice::from_ref(new)).await?.pop().flatten();
+    async fn insert_authorization_row(
+        tx: &mut Transaction<'static, DB>,
+        new: &NewAuthorization,
+    ) -> Result<i64> {
+        let grant_id = Self::grants_of(tx, std::slice::from_ref(new))
+            .await?
+            .pop()
+            .flatten();
         let now = new.now.unix_timestamp();
         // `flow` only here: bulk inserts (`token mint`) never make web-flow tokens.
         let columns = AUTHORIZATION_INSERT.trim_end_matches(')');
@@ -281,26 +311,30 @@ impl<DB: Engine> SqlStore<DB> {
              RETURNING id"
         );
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(new.user_id.0)
-        .bind(new.app.as_ref().map(|a| a.id.0))
-        .bind(grant_id)
-        .bind(new.scopes.to_stored())
-        .bind(&new.token_hash.0[..])
-        .bind(&new.token_last_eight)
-        .bind(&new.note)
-        .bind(&new.note_url)
-        .bind(new.fingerprint.as_deref().unwrap_or_default())
-        .bind(now)
-        .bind(now)
-        .bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
-        .bind(new.scoped_to.as_ref().map(|s| s.target.id.0))
-        .bind(new.scoped_to.as_ref().map(|s| permissions_to_stored(&s.permissions)))
-        .bind(new.scoped_to.as_ref().map(|s| s.repositories.as_str()))
-        .bind(new.scoped_to.as_ref().and_then(stored_repository_ids))
-        .bind(new.web_flow.then_some("web"))
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(map_err)
+            .bind(new.user_id.0)
+            .bind(new.app.as_ref().map(|a| a.id.0))
+            .bind(grant_id)
+            .bind(new.scopes.to_stored())
+            .bind(&new.token_hash.0[..])
+            .bind(&new.token_last_eight)
+            .bind(&new.note)
+            .bind(&new.note_url)
+            .bind(new.fingerprint.as_deref().unwrap_or_default())
+            .bind(now)
+            .bind(now)
+            .bind(new.expires_at.map(OffsetDateTime::unix_timestamp))
+            .bind(new.scoped_to.as_ref().map(|s| s.target.id.0))
+            .bind(
+                new.scoped_to
+                    .as_ref()
+                    .map(|s| permissions_to_stored(&s.permissions)),
+            )
+            .bind(new.scoped_to.as_ref().map(|s| s.repositories.as_str()))
+            .bind(new.scoped_to.as_ref().and_then(stored_repository_ids))
+            .bind(new.web_flow.then_some("web"))
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(map_err)
     }
 
     /// GitHub's limit on a flow's token (`new.web_flow`), inside the transaction that inserted
@@ -309,8 +343,15 @@ impl<DB: Engine> SqlStore<DB> {
     /// (user, app) grant's row lock until commit, so racing issues count one after the other
     /// (on PostgreSQL each statement then sees the other's committed rows) and never leave
     /// more than the limit live; nor can a request that stops after the insert.
-    async fn delete_beyond_limit(tx: &mut Transaction<'static, DB>, new: &NewAuthorization) -> Result<()> {
-        let Some(app) = new.app.as_ref().filter(|_| new.web_flow && new.scoped_to.is_none()) else {
+    async fn delete_beyond_limit(
+        tx: &mut Transaction<'static, DB>,
+        new: &NewAuthorization,
+    ) -> Result<()> {
+        let Some(app) = new
+            .app
+            .as_ref()
+            .filter(|_| new.web_flow && new.scoped_to.is_none())
+        else {
             return Ok(());
         };
         // Refresh tokens and the token index's change log follow through ON DELETE CASCADE
@@ -331,7 +372,11 @@ impl<DB: Engine> SqlStore<DB> {
     }
 
     /// Stores the refresh token of authorization `id` (only its hash).
-    async fn insert_refresh_row(tx: &mut Transaction<'static, DB>, id: i64, refresh: &NewRefreshToken) -> Result<()> {
+    async fn insert_refresh_row(
+        tx: &mut Transaction<'static, DB>,
+        id: i64,
+        refresh: &NewRefreshToken,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO refresh_tokens (refresh_hash, authorization_id, flow, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -352,7 +397,10 @@ impl<DB: Engine> SqlStore<DB> {
     /// each row lands on another page of both unique indexes, and once the indexes outgrow the
     /// page cache every row reads and dirties pages of its own. In hash order a batch walks
     /// both indexes once, front to back (a million tokens on SQLite: 38 s unsorted, 10 s sorted).
-    async fn insert_authorization_batch(tx: &mut Transaction<'static, DB>, news: &[NewAuthorization]) -> Result<()> {
+    async fn insert_authorization_batch(
+        tx: &mut Transaction<'static, DB>,
+        news: &[NewAuthorization],
+    ) -> Result<()> {
         let grants = Self::grants_of(tx, news).await?;
         let mut rows: Vec<(&NewAuthorization, Option<i64>)> = news.iter().zip(grants).collect();
         rows.sort_unstable_by_key(|(new, _)| new.token_hash.0);
@@ -377,13 +425,16 @@ impl<DB: Engine> SqlStore<DB> {
         seeds: &Seeds,
         login_key: &str,
     ) -> Result<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = $1 AND type = 'User'");
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users WHERE login_key = $1 AND type = 'User'");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(login_key)
             .fetch_optional(executor)
             .await
             .map_err(map_err)?;
-        row.as_ref().map(|row| user_from_row(row, seeds)).transpose()
+        row.as_ref()
+            .map(|row| user_from_row(row, seeds))
+            .transpose()
     }
 
     /// Stores `user`'s TOTP secret, sealed for their id (which is why a new user is inserted
@@ -430,13 +481,17 @@ impl<DB: Engine> SqlStore<DB> {
     /// the start, rather than each 2FA user's next sign-in) and seals the ones an older grantd
     /// stored in clear, in one transaction. Returns the key for the store to keep, and how many
     /// secrets it sealed now.
-    pub(in crate::store) async fn prepare_totp_secrets(pool: &sqlx::Pool<DB>, source: &KeySource) -> Result<(Seeds, usize)> {
+    pub(in crate::store) async fn prepare_totp_secrets(
+        pool: &sqlx::Pool<DB>,
+        source: &KeySource,
+    ) -> Result<(Seeds, usize)> {
         let mut tx = pool.begin_with(DB::BEGIN_WRITE).await.map_err(backend)?;
-        let stored: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL ORDER BY id")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        let stored: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
         let sealed_exist = stored.iter().any(|(_, secret)| !Seeds::is_clear(secret));
         if matches!(source, KeySource::None) && !stored.is_empty() {
             return Err(Error::Backend(
@@ -492,15 +547,24 @@ pub(in crate::store) struct Direct<DB: Engine> {
 
 #[async_trait]
 impl<DB: Engine> Lookups for Direct<DB> {
-    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
-        Ok(SqlStore::<DB>::fetch_app(&self.pool, client_id.as_str()).await?.map(std::sync::Arc::new))
+    async fn find_app_by_client_id(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<std::sync::Arc<App>>> {
+        Ok(SqlStore::<DB>::fetch_app(&self.pool, client_id.as_str())
+            .await?
+            .map(std::sync::Arc::new))
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<std::sync::Arc<TokenRecord>>> {
         SqlStore::<DB>::fetch_token(&self.pool, &self.seeds, hash).await
     }
 
-    async fn find_app_and_token(&self, client_id: &ClientId, hash: &TokenHash) -> Result<AppAndToken> {
+    async fn find_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<AppAndToken> {
         SqlStore::<DB>::fetch_app_and_token(&self.pool, &self.seeds, client_id, hash).await
     }
 }
@@ -570,7 +634,10 @@ impl<DB: Engine> CounterRows for Direct<DB> {
 
 #[async_trait]
 impl<DB: Engine> Lookups for SqlStore<DB> {
-    async fn find_app_by_client_id(&self, client_id: &ClientId) -> Result<Option<std::sync::Arc<App>>> {
+    async fn find_app_by_client_id(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<std::sync::Arc<App>>> {
         self.lookups.find_app_by_client_id(client_id).await
     }
 
@@ -578,7 +645,11 @@ impl<DB: Engine> Lookups for SqlStore<DB> {
         self.lookups.find_token(hash).await
     }
 
-    async fn find_app_and_token(&self, client_id: &ClientId, hash: &TokenHash) -> Result<AppAndToken> {
+    async fn find_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &TokenHash,
+    ) -> Result<AppAndToken> {
         self.lookups.find_app_and_token(client_id, hash).await
     }
 }
@@ -660,7 +731,9 @@ impl<DB: Engine> Store for SqlStore<DB> {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
-        rows.iter().map(|row| user_from_row(row, &self.seeds)).collect()
+        rows.iter()
+            .map(|row| user_from_row(row, &self.seeds))
+            .collect()
     }
 
     async fn update_user_password(
@@ -671,13 +744,14 @@ impl<DB: Engine> Store for SqlStore<DB> {
         event: &NewEvent,
     ) -> Result<bool> {
         let mut tx = self.write().await?;
-        let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(&hash.0)
-            .bind(now.unix_timestamp())
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(&hash.0)
+                .bind(now.unix_timestamp())
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
@@ -711,7 +785,12 @@ impl<DB: Engine> Store for SqlStore<DB> {
         Ok(true)
     }
 
-    async fn replace_recovery_codes(&self, user: UserId, recovery: &[[u8; 32]], event: &NewEvent) -> Result<()> {
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        recovery: &[[u8; 32]],
+        event: &NewEvent,
+    ) -> Result<()> {
         let mut tx = self.write().await?;
         Self::store_recovery_codes(&mut tx, user, recovery).await?;
         record_event(&mut tx, event, None).await?;
@@ -825,7 +904,14 @@ impl<DB: Engine> Store for SqlStore<DB> {
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
-        insert_secret(&mut tx, id, &app.client_secret_digest, Some(&app.client_secret_last_eight), now).await?;
+        insert_secret(
+            &mut tx,
+            id,
+            &app.client_secret_digest,
+            Some(&app.client_secret_last_eight),
+            now,
+        )
+        .await?;
         let stored = Self::fetch_app(&mut *tx, app.client_id.as_str())
             .await?
             .ok_or_else(|| corrupt("app"))?;
@@ -868,7 +954,14 @@ impl<DB: Engine> Store for SqlStore<DB> {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        insert_secret(&mut tx, id.0, digest, Some(last_eight), now.unix_timestamp()).await?;
+        insert_secret(
+            &mut tx,
+            id.0,
+            digest,
+            Some(last_eight),
+            now.unix_timestamp(),
+        )
+        .await?;
         record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(true)
@@ -880,8 +973,13 @@ impl<DB: Engine> Store for SqlStore<DB> {
             .await
     }
 
-    async fn insert_authorization(&self, new: &NewAuthorization, event: &NewEvent) -> Result<Authorization> {
-        self.insert_authorization_with_refresh(new, None, event).await
+    async fn insert_authorization(
+        &self,
+        new: &NewAuthorization,
+        event: &NewEvent,
+    ) -> Result<Authorization> {
+        self.insert_authorization_with_refresh(new, None, event)
+            .await
     }
 
     async fn insert_authorization_with_refresh(
@@ -897,7 +995,11 @@ impl<DB: Engine> Store for SqlStore<DB> {
         Ok(stored)
     }
 
-    async fn insert_authorizations(&self, news: &[NewAuthorization], event: &NewEvent) -> Result<u64> {
+    async fn insert_authorizations(
+        &self,
+        news: &[NewAuthorization],
+        event: &NewEvent,
+    ) -> Result<u64> {
         let mut tx = self.write().await?;
         Self::insert_authorization_batch(&mut tx, news).await?;
         record_event(&mut tx, event, None).await?;
@@ -962,8 +1064,16 @@ impl<DB: Engine> Store for SqlStore<DB> {
     ) -> Result<Option<Authorization>> {
         let mut tx = self.write().await?;
         // Locked until the update commits: concurrent edits apply one after the other.
-        let sql = format!("{AUTHORIZATION_SELECT} WHERE a.user_id = $1 AND a.id = $2{}", DB::LOCK_AUTHORIZATION_FOR_UPDATE);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(id.0).fetch_optional(&mut *tx).await.map_err(map_err)?;
+        let sql = format!(
+            "{AUTHORIZATION_SELECT} WHERE a.user_id = $1 AND a.id = $2{}",
+            DB::LOCK_AUTHORIZATION_FOR_UPDATE
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
         let Some(current) = row.as_ref().map(authorization_from_row).transpose()? else {
             return Ok(None);
         };
@@ -985,7 +1095,12 @@ impl<DB: Engine> Store for SqlStore<DB> {
         Ok(updated)
     }
 
-    async fn delete_authorization(&self, user: UserId, id: AuthorizationId, event: &NewEvent) -> Result<bool> {
+    async fn delete_authorization(
+        &self,
+        user: UserId,
+        id: AuthorizationId,
+        event: &NewEvent,
+    ) -> Result<bool> {
         self.delete_authorization_and_empty_grant(Doomed::Owned { user, id }, event)
             .await
     }
@@ -1037,7 +1152,8 @@ impl<DB: Engine> Store for SqlStore<DB> {
     async fn delete_app_grant(&self, user: UserId, app: AppId, event: &NewEvent) -> Result<bool> {
         // Its authorizations go with it through ON DELETE CASCADE.
         let sql = "DELETE FROM grants WHERE user_id = $1 AND app_id = $2";
-        self.delete_row_recording(sql, &[user.0, app.0], event).await
+        self.delete_row_recording(sql, &[user.0, app.0], event)
+            .await
     }
 
     async fn find_account(&self, account: &AccountRef) -> Result<Option<Account>> {
@@ -1213,12 +1329,13 @@ impl<DB: Engine> Store for SqlStore<DB> {
     }
 
     async fn clear_login_failures(&self, subject: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM counters WHERE kind = $1 AND subject = $2 AND count > 0")
-            .bind(CounterKind::FailedLogins.as_str())
-            .bind(subject)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let done =
+            sqlx::query("DELETE FROM counters WHERE kind = $1 AND subject = $2 AND count > 0")
+                .bind(CounterKind::FailedLogins.as_str())
+                .bind(subject)
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -1252,7 +1369,11 @@ impl<DB: Engine> Store for SqlStore<DB> {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn find_session(&self, hash: &SessionHash, now: OffsetDateTime) -> Result<Option<Session>> {
+    async fn find_session(
+        &self,
+        hash: &SessionHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>> {
         static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         // Organizations cannot sign in, so only a `User` row counts.
         let sql = SQL.get_or_init(|| {
@@ -1449,7 +1570,11 @@ impl<DB: Engine> Store for SqlStore<DB> {
         Ok(())
     }
 
-    async fn find_device_code(&self, hash: &[u8; 32], app: AppId) -> Result<Option<StoredDeviceCode>> {
+    async fn find_device_code(
+        &self,
+        hash: &[u8; 32],
+        app: AppId,
+    ) -> Result<Option<StoredDeviceCode>> {
         let row = sqlx::query(
             "SELECT device_code_hash, app_id, scopes, state, user_id, interval_seconds, last_polled_at, expires_at \
              FROM device_codes WHERE device_code_hash = $1 AND app_id = $2",
@@ -1512,10 +1637,19 @@ impl<DB: Engine> Store for SqlStore<DB> {
             .map_err(map_err)?;
         // The code's row goes with its app (ON DELETE CASCADE), but the app may go between the
         // two reads: then there is no code either.
-        Ok(app.as_ref().map(app_from_row).transpose()?.map(|app| (code, app)))
+        Ok(app
+            .as_ref()
+            .map(app_from_row)
+            .transpose()?
+            .map(|app| (code, app)))
     }
 
-    async fn decide_device_code(&self, hash: &[u8; 32], decision: DeviceState, now: OffsetDateTime) -> Result<bool> {
+    async fn decide_device_code(
+        &self,
+        hash: &[u8; 32],
+        decision: DeviceState,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
         let (state, user) = match decision {
             DeviceState::Pending => return Ok(false),
             DeviceState::Approved(user) => ("approved", Some(user.0)),
@@ -1716,7 +1850,14 @@ impl<DB: Engine> Store for SqlStore<DB> {
         if usize::try_from(live).unwrap_or(usize::MAX) >= max {
             return Ok(None);
         }
-        let id = insert_secret(&mut tx, app.0, digest, Some(last_eight), now.unix_timestamp()).await?;
+        let id = insert_secret(
+            &mut tx,
+            app.0,
+            digest,
+            Some(last_eight),
+            now.unix_timestamp(),
+        )
+        .await?;
         record_event(&mut tx, event, None).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Some(StoredClientSecret {

@@ -46,7 +46,10 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("totp_last_step", Column::OptInt),
         ],
     ),
-    ("recovery_codes", &[("user_id", Column::Int), ("code_hash", Column::Bytes)]),
+    (
+        "recovery_codes",
+        &[("user_id", Column::Int), ("code_hash", Column::Bytes)],
+    ),
     (
         "apps",
         &[
@@ -75,14 +78,27 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("last_used_at", Column::OptInt),
         ],
     ),
-    ("org_members", &[("org_id", Column::Int), ("user_id", Column::Int)]),
+    (
+        "org_members",
+        &[("org_id", Column::Int), ("user_id", Column::Int)],
+    ),
     (
         "repositories",
-        &[("id", Column::Int), ("owner_id", Column::Int), ("name", Column::Text), ("name_key", Column::Text)],
+        &[
+            ("id", Column::Int),
+            ("owner_id", Column::Int),
+            ("name", Column::Text),
+            ("name_key", Column::Text),
+        ],
     ),
     (
         "grants",
-        &[("id", Column::Int), ("user_id", Column::Int), ("app_id", Column::Int), ("created_at", Column::Int)],
+        &[
+            ("id", Column::Int),
+            ("user_id", Column::Int),
+            ("app_id", Column::Int),
+            ("created_at", Column::Int),
+        ],
     ),
     (
         "authorizations",
@@ -125,11 +141,21 @@ fn decode_column(row: &impl DbRow, name: &str, column: Column) -> Result<serde_j
     use serde_json::Value;
     Ok(match column {
         Column::Int => Value::from(row.try_get::<i64, _>(name).map_err(backend)?),
-        Column::OptInt => row.try_get::<Option<i64>, _>(name).map_err(backend)?.map_or(Value::Null, Value::from),
+        Column::OptInt => row
+            .try_get::<Option<i64>, _>(name)
+            .map_err(backend)?
+            .map_or(Value::Null, Value::from),
         Column::Text => Value::from(row.try_get::<String, _>(name).map_err(backend)?),
-        Column::OptText => row.try_get::<Option<String>, _>(name).map_err(backend)?.map_or(Value::Null, Value::from),
-        Column::Flag | Column::LaterFlag => Value::from(row.try_get::<bool, _>(name).map_err(backend)?),
-        Column::Bytes => Value::from(hex::encode(row.try_get::<Vec<u8>, _>(name).map_err(backend)?)),
+        Column::OptText => row
+            .try_get::<Option<String>, _>(name)
+            .map_err(backend)?
+            .map_or(Value::Null, Value::from),
+        Column::Flag | Column::LaterFlag => {
+            Value::from(row.try_get::<bool, _>(name).map_err(backend)?)
+        }
+        Column::Bytes => Value::from(hex::encode(
+            row.try_get::<Vec<u8>, _>(name).map_err(backend)?,
+        )),
     })
 }
 
@@ -144,8 +170,15 @@ impl<DB: Engine> SqlStore<DB> {
         let mut tables = serde_json::Map::new();
         for (table, columns) in TABLES {
             let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-            let sql = format!("SELECT {} FROM {table} ORDER BY {}", names.join(", "), names[0]);
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *tx).await.map_err(map_err)?;
+            let sql = format!(
+                "SELECT {} FROM {table} ORDER BY {}",
+                names.join(", "),
+                names[0]
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
                 let mut object = serde_json::Map::new();
@@ -162,9 +195,14 @@ impl<DB: Engine> SqlStore<DB> {
         for (table, columns) in TABLES {
             if columns[0].0 == "id" {
                 let sql = DB::sequence_position(table);
-                let position: Option<Option<i64>> =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_optional(&mut *tx).await.map_err(map_err)?;
-                sequences.insert((*table).to_owned(), serde_json::Value::from(position.flatten().unwrap_or(0)));
+                let position: Option<Option<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                sequences.insert(
+                    (*table).to_owned(),
+                    serde_json::Value::from(position.flatten().unwrap_or(0)),
+                );
             }
         }
         tx.commit().await.map_err(map_err)?;
@@ -173,25 +211,39 @@ impl<DB: Engine> SqlStore<DB> {
 
     /// Loads a dump into an empty database in one transaction, then moves the id sequences
     /// past the imported ids. Returns the number of rows per table.
-    pub(super) async fn import_tables(&self, dump: &serde_json::Value) -> Result<Vec<(String, usize)>> {
+    pub(super) async fn import_tables(
+        &self,
+        dump: &serde_json::Value,
+    ) -> Result<Vec<(String, usize)>> {
         if dump["format"] != 1 {
             return Err(Error::Backend("not a grantd dump of format 1".into()));
         }
         let mut tx = self.write().await?;
-        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await.map_err(map_err)?;
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
         if existing > 0 {
-            return Err(Error::Backend("the target database is not empty: import only into a new database".into()));
+            return Err(Error::Backend(
+                "the target database is not empty: import only into a new database".into(),
+            ));
         }
         let mut counts = Vec::new();
         let older_secrets = secrets_of_an_older_dump(dump);
         for (table, columns) in TABLES {
             let rows = match (*table, &older_secrets) {
                 ("app_secrets", Some(rows)) => rows.as_slice(),
-                _ => dump["tables"][*table].as_array().map_or(&[][..], Vec::as_slice),
+                _ => dump["tables"][*table]
+                    .as_array()
+                    .map_or(&[][..], Vec::as_slice),
             };
             let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
             let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), placeholders.join(", "));
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                names.join(", "),
+                placeholders.join(", ")
+            );
             for row in rows {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
                 for (name, column) in *columns {
@@ -215,15 +267,29 @@ impl<DB: Engine> SqlStore<DB> {
                         continue;
                     }
                     query = match column {
-                        Column::Int => query.bind(value.as_i64().ok_or_else(|| bad_dump(table, name))?),
+                        Column::Int => {
+                            query.bind(value.as_i64().ok_or_else(|| bad_dump(table, name))?)
+                        }
                         Column::OptInt => query.bind(value.as_i64()),
-                        Column::Text => query.bind(value.as_str().ok_or_else(|| bad_dump(table, name))?.to_owned()),
+                        Column::Text => query.bind(
+                            value
+                                .as_str()
+                                .ok_or_else(|| bad_dump(table, name))?
+                                .to_owned(),
+                        ),
                         Column::OptText => query.bind(value.as_str().map(str::to_owned)),
-                        Column::Flag => query.bind(value.as_bool().ok_or_else(|| bad_dump(table, name))?),
+                        Column::Flag => {
+                            query.bind(value.as_bool().ok_or_else(|| bad_dump(table, name))?)
+                        }
                         Column::LaterFlag if value.is_null() => query.bind(false),
-                        Column::LaterFlag => query.bind(value.as_bool().ok_or_else(|| bad_dump(table, name))?),
+                        Column::LaterFlag => {
+                            query.bind(value.as_bool().ok_or_else(|| bad_dump(table, name))?)
+                        }
                         Column::Bytes => query.bind(
-                            value.as_str().and_then(|h| hex::decode(h).ok()).ok_or_else(|| bad_dump(table, name))?,
+                            value
+                                .as_str()
+                                .and_then(|h| hex::decode(h).ok())
+                                .ok_or_else(|| bad_dump(table, name))?,
                         ),
                     };
                 }
@@ -232,7 +298,11 @@ impl<DB: Engine> SqlStore<DB> {
             if names[0] == "id" {
                 let position = dump["sequences"][*table].as_i64().unwrap_or(0);
                 let sql = DB::set_sequence_position(table);
-                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(position).execute(&mut *tx).await.map_err(map_err)?;
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(position)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
             }
             counts.push(((*table).to_owned(), rows.len()));
         }
