@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use super::error::ApiError;
+use super::hot_routes;
 use super::limits::{RateLimitSlot, Resource};
 use crate::domain::app::{self, App};
 use crate::domain::app_token::{self, TokenRecord};
@@ -180,14 +181,17 @@ impl AppCredentials {
         };
         let (client_id, secret) =
             decode_basic(credentials).ok_or_else(ApiError::requires_authentication)?;
-        let path_client_id = RawPathParams::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|path| {
-                path.iter()
-                    .find(|(name, _)| *name == "client_id")
-                    .map(|(_, value)| value.to_owned())
-            });
+        // From the router's path parameters, or, for a route dispatched before the router,
+        // from the path as that dispatch read it.
+        let path_client_id = match RawPathParams::from_request_parts(parts, state).await {
+            Ok(path) => path
+                .iter()
+                .find(|(name, _)| *name == "client_id")
+                .map(|(_, value)| value.to_owned()),
+            Err(_) => {
+                hot_routes::path_client_id(&parts.method, parts.uri.path()).map(str::to_owned)
+            }
+        };
         Ok(Self {
             client_id,
             secret: ClientSecret::new(secret),

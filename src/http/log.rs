@@ -44,9 +44,9 @@ pub struct Caller {
     pub user: Option<String>,
 }
 
-/// A route pattern: a fixed one, or the router's `MatchedPath` (shared, so recording or
-/// cloning it copies no string). Two routes are equal when their patterns are, whichever way
-/// they were found.
+/// A route pattern as routing found it: named by the hot routes' own dispatch, or the router's
+/// `MatchedPath` (shared, so recording or cloning it copies no string). Two routes are equal
+/// when their patterns are, whichever way they were found.
 #[derive(Clone, Debug)]
 pub enum Route {
     Pattern(&'static str),

@@ -17,6 +17,7 @@ pub mod faults;
 pub mod ghes;
 pub mod grants;
 pub mod graphql;
+pub mod hot_routes;
 pub mod json;
 pub mod limits;
 pub mod log;
@@ -367,10 +368,37 @@ fn legacy_app_tokens() -> Router<AppState> {
         .route_layer(axum::middleware::map_response(app_tokens::mark_deprecated))
 }
 
+/// Every route, answered by axum's router alone: what [`app`] serves, less the layers around it
+/// and the hot routes' dispatch in front of it (which a test holds to the same answers).
+pub(crate) fn router(state: &AppState) -> Router {
+    // The sign-in pages at the root only: they are the site's, not the API's.
+    let mut routes = Router::new()
+        .merge(api(state))
+        .nest("/api/v3", api(state))
+        // GHES serves its API root at `/api/v3/` too, and GraphQL beside the REST API.
+        .route("/api/v3/", get(ghes::root))
+        .route("/api/graphql", post(graphql::graphql))
+        .merge(web::routes());
+    if state.metrics.is_some() {
+        routes = routes.route(
+            "/metrics",
+            get(meta::metrics).fallback(meta::method_not_allowed),
+        );
+    }
+    if state.controls.is_some() {
+        routes = routes.merge(controls::routes(state));
+    }
+    routes
+        .route_layer(conventions::RecordRoute::layer())
+        .fallback(meta::not_found)
+        .with_state(state.clone())
+}
+
 /// The whole application: every route at `/` and again under `/api/v3`, the base path of a
 /// GitHub Enterprise Server API, so clients configured for GHES work unchanged, and
 /// `/metrics` (at the root only, when on: it is the node's, not the API's), inside the
-/// layer of GitHub's conventions. The layers wrap the router as a whole rather than each route
+/// layer of GitHub's conventions, with the two hot routes dispatched in front of the router
+/// (`hot_routes.rs`). The layers wrap the router as a whole rather than each route
 /// (`Router::layer`), which would box and clone them once per layer and request.
 pub fn app(
     state: AppState,
@@ -383,23 +411,7 @@ pub fn app(
 + Send
 + Sync
 + 'static {
-    // The sign-in pages at the root only: they are the site's, not the API's.
-    let mut routes = Router::new()
-        .merge(api(&state))
-        .nest("/api/v3", api(&state))
-        // GHES serves its API root at `/api/v3/` too, and GraphQL beside the REST API.
-        .route("/api/v3/", get(ghes::root))
-        .route("/api/graphql", post(graphql::graphql))
-        .merge(web::routes());
-    if state.metrics.is_some() {
-        routes = routes.route(
-            "/metrics",
-            get(meta::metrics).fallback(meta::method_not_allowed),
-        );
-    }
-    if state.controls.is_some() {
-        routes = routes.merge(controls::routes(&state));
-    }
+    let routes = router(&state);
     let metrics = state.metrics.clone();
     let ghes_version = state.ghes_version.clone();
     let request_timeout = state.request_timeout;
@@ -409,10 +421,6 @@ pub fn app(
     // when an answer has none).
     let controlled_clock = state.controls.as_ref().map(|c| c.clock.clone());
     let journal = state.controls.clone();
-    let routes = routes
-        .route_layer(conventions::RecordRoute::layer())
-        .fallback(meta::not_found)
-        .with_state(state.clone());
     tower::ServiceBuilder::new()
         .map_response(move |response| strict_transport_security(response, hsts))
         .map_response(move |mut response: axum::response::Response| {
@@ -429,7 +437,10 @@ pub fn app(
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .map_request(drain::unread_bodies_drained)
-        .service(faults::Faulting::new(routes, state))
+        .service(faults::Faulting::new(
+            hot_routes::HotRoutes::new(routes, state.clone()),
+            state,
+        ))
 }
 
 /// `Strict-Transport-Security` on every answer when clients reach grantd over https (its own
