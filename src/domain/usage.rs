@@ -9,8 +9,9 @@
 //! use's date is the time of the batch that records it: at most a minute late, far inside
 //! what the pages show. A node that stops without flushing loses at most a minute of notes.
 
-use std::collections::HashSet;
 use std::sync::Mutex;
+
+use rustc_hash::FxHashSet;
 
 use time::{Duration, OffsetDateTime};
 
@@ -28,11 +29,14 @@ pub const FLUSH_EVERY: Duration = Duration::minutes(1);
 /// later use notes them again), so memory stays bounded whatever the traffic.
 const MAX_PENDING: usize = 100_000;
 
-/// What the next batch writes.
+/// What the next batch writes. Hashed with Fx rather than std's SipHash, which cost a token check
+/// ~500 instructions here (BENCHMARKS.md, "Routing"): the keys are ids from the database and
+/// digests of live secrets, noted only after a successful sign-in, so no client can choose
+/// keys that collide.
 #[derive(Debug, Default)]
 struct Pending {
-    tokens: HashSet<AuthorizationId>,
-    secrets: HashSet<(AppId, [u8; 32])>,
+    tokens: FxHashSet<AuthorizationId>,
+    secrets: FxHashSet<(AppId, [u8; 32])>,
     last_flush: Option<OffsetDateTime>,
 }
 
