@@ -596,8 +596,7 @@ pub(super) async fn delete_recorded(
 }
 
 /// How many tokens [`mint`] makes, and how many it stores per transaction: the store sorts each
-/// batch by hash, so larger batches walk the indexes fewer times (BENCHMARKS.md measures a
-/// million tokens in both sizes) and hold more in memory.
+/// batch by hash, so larger batches walk the indexes fewer times and hold more in memory.
 #[derive(Clone, Copy, Debug)]
 pub struct MintCount {
     pub count: u64,

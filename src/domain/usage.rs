@@ -29,10 +29,10 @@ pub const FLUSH_EVERY: Duration = Duration::minutes(1);
 /// later use notes them again), so memory stays bounded whatever the traffic.
 const MAX_PENDING: usize = 100_000;
 
-/// What the next batch writes. Hashed with Fx rather than std's SipHash, which cost a token check
-/// ~500 instructions here (BENCHMARKS.md, "Routing"): the keys are ids from the database and
-/// digests of live secrets, noted only after a successful sign-in, so no client can choose
-/// keys that collide.
+/// What the next batch writes. Hashed with Fx rather than std's SipHash, which was a measurable
+/// part of every token check (BENCHMARKS.md, "Where a check's instructions go"): the keys are
+/// ids from the database and digests of live secrets, noted only after a successful sign-in,
+/// so no client can choose keys that collide.
 #[derive(Debug, Default)]
 struct Pending {
     tokens: FxHashSet<AuthorizationId>,

@@ -2,9 +2,10 @@
 //! front of the router: `POST /applications/{client_id}/token` (an app checking a token) and
 //! `GET /user` (a token used), each also under `/api/v3`.
 //!
-//! Why: axum's router costs these requests a tenth of their instructions (the route table
-//! lookup, the path parameters decoded and put into the request's extensions, the route's boxed
-//! service and futures; measured in BENCHMARKS.md, "Routing"). Here they go straight to the same
+//! Why: axum's router is a large share of these requests' work (the route table lookup, the
+//! path parameters decoded and put into the request's extensions, the route's boxed service
+//! and futures; counted in BENCHMARKS.md, "Where a check's instructions go"). Here they go
+//! straight to the same
 //! handlers, through the same extractors (axum's `Handler::call`), inside the same layers;
 //! every other request, and any request on these paths that is not exactly one of them, goes
 //! to the router.

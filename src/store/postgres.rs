@@ -358,7 +358,7 @@ fn column<'a, T>(
 /// unique index. Without it PostgreSQL flattens the joins, and the generic plan it settles on
 /// for a prepared statement (it cannot see the array's length) may scan every authorization of
 /// the user and filter them against the batch: several times slower already for four keys on
-/// a thousand tokens, and worse the more tokens a user holds (BENCHMARKS.md).
+/// a thousand tokens, and worse the more tokens a user holds.
 async fn fetch_tokens(
     pool: PgPool,
     seeds: std::sync::Arc<Seeds>,

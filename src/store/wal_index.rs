@@ -9,7 +9,7 @@
 //!
 //! The token index reads it before every answer from memory, so it is read the way SQLite
 //! reads it: from a shared mapping of the file, without a system call (a `pread` per request was
-//! a measurable share of a token check; BENCHMARKS.md has the figure). This module holds
+//! a measurable share of a token check when it was measured). This module holds
 //! the project's only `unsafe` code: the reads of that mapping.
 //!
 //! Why the mapping stays valid: reading a mapped page past the end of its file raises
