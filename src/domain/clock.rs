@@ -50,8 +50,14 @@ impl SystemClock {
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         let real = super::whole_seconds(OffsetDateTime::now_utc());
-        real.checked_add(time::Duration::seconds(self.offset()))
-            .unwrap_or(real)
+        // Unmoved (always, without the test controls), the calendar arithmetic is skipped: a
+        // token check reads the clock twice, and it showed in the check's instruction count.
+        match self.offset() {
+            0 => real,
+            offset => real
+                .checked_add(time::Duration::seconds(offset))
+                .unwrap_or(real),
+        }
     }
 }
 
