@@ -38,6 +38,16 @@ async fn events(srv: &TestServer) -> Vec<grantd::domain::audit::Event> {
     srv.store().list_audit_events(&query).await.unwrap()
 }
 
+/// [`browser`], sending [`AGENT`] as its user agent.
+fn browser_with_agent() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(AGENT)
+        .build()
+        .unwrap()
+}
+
 fn actions(events: &[grantd::domain::audit::Event]) -> Vec<&str> {
     events.iter().map(|e| e.action.as_str()).collect()
 }
@@ -147,12 +157,7 @@ async fn each_api_change_writes_exactly_its_event_and_a_refused_one_none() {
 #[tokio::test]
 async fn page_sign_ins_and_token_changes_are_recorded_with_the_browsers_address_and_agent() {
     let srv = server().await;
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(AGENT)
-        .build()
-        .unwrap();
+    let client = browser_with_agent();
     assert_eq!(
         sign_in_with(&srv, &client, "alice", "wrong", "")
             .await
@@ -693,12 +698,7 @@ async fn impersonation_tokens_are_recorded_with_the_admin_as_actor_and_the_user_
 #[tokio::test]
 async fn client_secrets_generated_and_deleted_on_the_page_are_recorded_with_githubs_names() {
     let srv = server().await;
-    let bob = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(AGENT)
-        .build()
-        .unwrap();
+    let bob = browser_with_agent();
     assert_eq!(sign_in(&srv, &bob, &BOB).await.status(), 303);
     let pages = "/settings/developers";
     let generate = format!("/settings/developers/{}/secret", OTHER_APP.client_id);
