@@ -39,8 +39,6 @@ impl Row {
     fn of(event: &Event) -> Self {
         let date = time::macros::format_description!("[year]-[month]-[day]");
         let clock = time::macros::format_description!("[hour]:[minute]:[second] UTC");
-        let datetime =
-            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
         let at = event.created_at.to_offset(time::UtcOffset::UTC);
         let login = |a: &Option<audit::AccountName>| {
             a.as_ref()
@@ -50,7 +48,7 @@ impl Row {
             action: event.action.clone(),
             date: at.format(&date).unwrap_or_default(),
             clock: at.format(&clock).unwrap_or_default(),
-            datetime: at.format(&datetime).unwrap_or_default(),
+            datetime: crate::domain::clock::timestamp(at),
             actor: login(&event.actor),
             user: event
                 .user
