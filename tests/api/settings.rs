@@ -881,3 +881,85 @@ async fn a_client_secrets_last_use_shows_on_the_developer_page() {
     assert!(html.contains("Last used within the last week"), "{html}");
     assert!(html.contains(&format!("*****{}", &OTHER_APP.client_secret[32..])));
 }
+
+/// Secrets added and deleted at once leave the app signing in with exactly the secrets its page
+/// lists, whichever change commits first: the copies of the live secrets that an app's row
+/// keeps for the token check (migration 0014) follow every change. (On PostgreSQL the two
+/// changes run in parallel transactions; both lock the app's row first, so neither waits on
+/// the other in a cycle.)
+#[tokio::test]
+async fn secrets_added_and_deleted_at_once_sign_in_as_the_page_lists() {
+    let srv = TestServer::spawn().await;
+    let bob = signed_in(&srv, &BOB).await;
+    let client_id = OTHER_APP.client_id;
+    let add = format!("/settings/developers/{client_id}/secret");
+    let mut known = vec![OTHER_APP.client_secret.to_owned()];
+    let signs_in = |secret: String| {
+        let request = srv
+            .post(&format!("/applications/{client_id}/token"))
+            .basic_auth(client_id, Some(secret))
+            .json(&json!({ "access_token": "gho_unknown" }))
+            .send();
+        async move {
+            let response = request.await.unwrap();
+            match response.status().as_u16() {
+                404 => true,
+                401 => false,
+                other => panic!(
+                    "a check answered {other}: {}",
+                    response.text().await.unwrap()
+                ),
+            }
+        }
+    };
+    let mut refused = std::collections::HashSet::new();
+    for _ in 0..8 {
+        let (_, list) = page(&srv, &bob, "/settings/developers").await;
+        let marker = format!("/settings/developers/{client_id}/secrets/");
+        if list.matches(&marker).count() < 2 {
+            let response = post(&srv, &bob, "/settings/developers", &add, &[]).await;
+            assert_eq!(response.status(), 200);
+            known.push(shown_once(&response.text().await.unwrap(), "client-secret"));
+        }
+        let (_, list) = page(&srv, &bob, "/settings/developers").await;
+        let delete_oldest = list[list.find(&marker).expect("a delete form")..]
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        // Two live: the add is refused if it commits first, and succeeds after the delete.
+        let (deleted, added) = tokio::join!(
+            post(&srv, &bob, "/settings/developers", &delete_oldest, &[]),
+            post(&srv, &bob, "/settings/developers", &add, &[]),
+        );
+        assert_eq!(
+            location(&deleted),
+            "/settings/developers?notice=secret-deleted"
+        );
+        match added.status().as_u16() {
+            200 => known.push(shown_once(&added.text().await.unwrap(), "client-secret")),
+            422 => {}
+            other => panic!("adding a secret answered {other}"),
+        }
+        let (_, list) = page(&srv, &bob, "/settings/developers").await;
+        let listed: Vec<&String> = known
+            .iter()
+            .filter(|secret| list.contains(&format!("*****{}", &secret[32..])))
+            .collect();
+        assert!((1..=2).contains(&listed.len()), "{listed:?}");
+        // Each deleted secret is tried once only: wrong secrets count as failed sign-ins.
+        for secret in &known {
+            let live = listed.contains(&secret);
+            if live || !refused.contains(secret) {
+                assert_eq!(
+                    signs_in(secret.clone()).await,
+                    live,
+                    "{secret} live: {live}"
+                );
+            }
+            if !live {
+                refused.insert(secret.clone());
+            }
+        }
+    }
+}

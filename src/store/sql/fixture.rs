@@ -140,14 +140,8 @@ pub(super) async fn upsert_app<DB: Engine>(
     if same {
         return Ok((current.client_id, UpsertResult::Unchanged));
     }
-    if let Some(secret) = new_secret {
-        sqlx::query("DELETE FROM app_secrets WHERE app_id = $1")
-            .bind(current.id.0)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
-        insert_secret(tx, current.id.0, &secret, Some(&app.secret_last_eight), now).await?;
-    }
+    // The app's row before its secrets, the order every writer of app_secrets keeps (see
+    // migration 0014's trigger).
     sqlx::query(
         "UPDATE apps SET kind = $1, name = $2, url = $3, owner_id = $4, \
          expire_user_tokens = $5, user_token_ttl = $6, updated_at = $7, callback_url = $9, \
@@ -166,6 +160,14 @@ pub(super) async fn upsert_app<DB: Engine>(
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;
+    if let Some(secret) = new_secret {
+        sqlx::query("DELETE FROM app_secrets WHERE app_id = $1")
+            .bind(current.id.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        insert_secret(tx, current.id.0, &secret, Some(&app.secret_last_eight), now).await?;
+    }
     Ok((current.client_id, UpsertResult::Updated))
 }
 

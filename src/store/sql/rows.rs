@@ -92,18 +92,17 @@ pub(in crate::store) fn token_record_from_row(
 }
 
 /// An app's first two secrets, oldest first, as columns `secret_1` and `secret_2` of a row of
-/// apps `p` (NULL where it has fewer): two lookups of the index on (app_id, id), so that the
-/// app stays one row and a token check one round trip.
+/// apps `p` (NULL where it has fewer). The app's row holds copies of them, kept by triggers
+/// (migration 0014), so reading an app is one row of one table.
 macro_rules! app_secret_columns {
     ($alias:literal, $prefix:literal) => {
         concat!(
-            "(SELECT digest FROM app_secrets s WHERE s.app_id = ",
             $alias,
-            ".id ORDER BY s.id LIMIT 1) AS ",
+            ".secret_1 AS ",
             $prefix,
-            "secret_1, (SELECT digest FROM app_secrets s WHERE s.app_id = ",
+            "secret_1, ",
             $alias,
-            ".id ORDER BY s.id LIMIT 1 OFFSET 1) AS ",
+            ".secret_2 AS ",
             $prefix,
             "secret_2"
         )

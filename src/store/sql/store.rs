@@ -1874,8 +1874,28 @@ impl<DB: Engine> Store for SqlStore<DB> {
         id: ClientSecretId,
         event: &NewEvent,
     ) -> Result<bool> {
-        let sql = "DELETE FROM app_secrets WHERE id = $1 AND app_id = $2";
-        self.delete_row_recording(sql, &[id.0, app.0], event).await
+        let mut tx = self.write().await?;
+        // The app's row first, as every writer of app_secrets locks it (PostgreSQL; SQLite's
+        // write lock covers it): the trigger that copies the live secrets onto it (migration
+        // 0014) then waits for no one while this transaction holds the secret's row.
+        let sql = format!("SELECT id FROM apps WHERE id = $1{}", DB::LOCK_FOR_UPDATE);
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(app.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let done = sqlx::query("DELETE FROM app_secrets WHERE id = $1 AND app_id = $2")
+            .bind(id.0)
+            .bind(app.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        record_event(&mut tx, event, None).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
     }
 
     async fn mark_used(
