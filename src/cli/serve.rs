@@ -150,9 +150,7 @@ pub async fn prepare(args: ServeArgs, seeding: Seeding) -> anyhow::Result<Prepar
         .with_request_timeout(config.request_timeout)
         .with_session_ttl(config.session_ttl)
         .with_ghes_version(&config.ghes_version)
-        // A tenth of the records the token index keeps (a record's two answers are ~2.6 kB,
-        // the record itself less).
-        .with_answers(config.token_cache_size / 10);
+        .with_answers(config.rendered_answers());
     if config.metrics {
         state = state.with_metrics();
     }

@@ -25,8 +25,8 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     pub tls: TlsSource,
     pub pool: PoolSettings,
-    /// Records the SQLite token index keeps (0: no index), and for a tenth of it the
-    /// rendered answers.
+    /// Records the SQLite token index keeps (0: no index); see also
+    /// [`ServeConfig::rendered_answers`].
     pub token_cache_size: usize,
     pub counter_sync_interval: Duration,
     pub limits: Limits,
@@ -102,6 +102,20 @@ pub enum ConfigError {
 }
 
 impl ServeConfig {
+    /// For how many token records the rendered answers of checks and `GET /user` are kept
+    /// (`http::answers`): a tenth of the SQLite token index (a record's two answers are
+    /// ~2.6 kB, the record itself less). None on PostgreSQL: each lookup there decodes a fresh
+    /// record, so a kept answer saves rendering only by comparing the record with the one it
+    /// was rendered from, which measured no faster than rendering while the answers held
+    /// megabytes (BENCHMARKS.md).
+    #[must_use]
+    pub fn rendered_answers(&self) -> usize {
+        match &self.database {
+            Database::Url { url, .. } if is_postgres(url) => 0,
+            _ => self.token_cache_size / 10,
+        }
+    }
+
     /// Checks `args` as a whole; pure (reads no file, opens nothing), so it runs first.
     pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
         let database = if args.testing.ephemeral {
@@ -190,8 +204,7 @@ impl ServeConfig {
 
 /// A database URL `serve` can serve: SQLite or PostgreSQL, and SQLite in a file.
 fn check_database_url(url: &str) -> Result<(), ConfigError> {
-    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    if !url.starts_with("sqlite:") && !postgres {
+    if !url.starts_with("sqlite:") && !is_postgres(url) {
         return Err(ConfigError::UnsupportedDatabase(url.to_owned()));
     }
     // sqlx names `sqlite::memory:` `file:sqlx-in-memory-N`, so the URL is read as written.
@@ -203,6 +216,10 @@ fn check_database_url(url: &str) -> Result<(), ConfigError> {
         return Err(ConfigError::MemoryDatabase(url.to_owned()));
     }
     Ok(())
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// A duration for the date arithmetic (bounded by its flag's parser, far inside its range).
@@ -249,6 +266,17 @@ mod tests {
         assert_eq!(config.request_timeout, Duration::from_secs(30));
         assert!(config.metrics, "on by default on loopback");
         assert!(config.test_controls.is_none());
+    }
+
+    #[test]
+    fn answers_are_kept_beside_sqlite_token_index_only() {
+        let rendered = |args: &[&str]| config(args).unwrap().rendered_answers();
+        assert_eq!(rendered(&["--db", "sqlite://grantd.db"]), 10_000);
+        assert_eq!(rendered(&["--ephemeral"]), 10_000);
+        let small = ["--db", "sqlite://g.db", "--token-cache-size", "50"];
+        assert_eq!(rendered(&small), 5);
+        assert_eq!(rendered(&["--db", "postgres://u@h/d"]), 0);
+        assert_eq!(rendered(&["--db", "postgresql://u@h/d"]), 0);
     }
 
     #[test]
