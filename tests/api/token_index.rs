@@ -777,9 +777,23 @@ async fn a_server_started_on_many_tokens_answers_them_at_once_and_later() {
         srv.check(&OAUTH_APP, token).await.expect_status(200);
     }
 
-    // Later, with the load surely done (this wait is for the background load, not for any
-    // change to show: every change above was seen at once).
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Later, once the load is done (this wait is for the background load, not for any change
+    // to show: every change above was seen at once). The index reports its token count only
+    // when loaded, as `/metrics` does; a PostgreSQL server keeps no index to wait for.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let loaded = || {
+        srv.store()
+            .usage()
+            .index
+            .is_none_or(|index| index.tokens.is_some())
+    };
+    while !loaded() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the index did not load within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     check_all().await;
     check_all().await;
     for token in &fresh {
