@@ -10,8 +10,9 @@ CREATE FUNCTION apps_copy_live_secrets(target BIGINT) RETURNS void LANGUAGE plpg
 BEGIN
     -- The app's row is locked first, in a statement of its own: it waits for any other
     -- transaction changing this app's secrets, and the UPDATE after it, whose snapshot is
-    -- taken later (READ COMMITTED), sees what that transaction committed. (Every writer of
-    -- app_secrets locks the app's row before its secrets', so this wait cannot close a cycle.)
+    -- taken later (READ COMMITTED), sees what that transaction committed. (Every statement that
+    -- fires this locks the app's row before the secrets' rows, so the wait closes no cycle;
+    -- marking a secret used locks only the secret's row and fires nothing.)
     PERFORM 1 FROM apps WHERE id = target FOR UPDATE;
     UPDATE apps SET
         secret_1 = (SELECT digest FROM app_secrets WHERE app_id = target ORDER BY id LIMIT 1),

@@ -140,7 +140,7 @@ pub(super) async fn upsert_app<DB: Engine>(
     if same {
         return Ok((current.client_id, UpsertResult::Unchanged));
     }
-    // The app's row before its secrets, the order every writer of app_secrets keeps (see
+    // The app's row before its secrets, the order every change of app_secrets keeps (see
     // migration 0014's trigger).
     sqlx::query(
         "UPDATE apps SET kind = $1, name = $2, url = $3, owner_id = $4, \
