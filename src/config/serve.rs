@@ -207,12 +207,7 @@ fn check_database_url(url: &str) -> Result<(), ConfigError> {
     if !url.starts_with("sqlite:") && !is_postgres(url) {
         return Err(ConfigError::UnsupportedDatabase(url.to_owned()));
     }
-    // sqlx names `sqlite::memory:` `file:sqlx-in-memory-N`, so the URL is read as written.
-    let memory = url.starts_with("sqlite:")
-        && (url.contains(":memory:")
-            || url.contains("mode=memory")
-            || crate::store::sqlite_file(url).is_none());
-    if memory {
+    if url.starts_with("sqlite:") && crate::store::sqlite_file(url).is_none() {
         return Err(ConfigError::MemoryDatabase(url.to_owned()));
     }
     Ok(())

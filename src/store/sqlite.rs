@@ -150,6 +150,12 @@ pub(super) fn unique_violation(db: &dyn DatabaseError) -> Option<Constraint> {
 impl SqliteStore {
     /// The database file `url` names, `None` for an in-memory database.
     pub fn file_of(url: &str) -> Option<std::path::PathBuf> {
+        // sqlx names `sqlite::memory:` `file:sqlx-in-memory-N` and keeps its in-memory flag to
+        // itself, so the URL is read as written: else that name would be taken for a file in
+        // the working directory, and the key made beside it.
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return None;
+        }
         let options = SqliteConnectOptions::from_str(url).ok()?;
         Some(options.get_filename().to_owned())
             .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:")
@@ -202,8 +208,7 @@ impl SqliteStore {
             // the upgrade that introduced sealing) are zeroed where that costs no extra write,
             // so they do not linger in free space for a copy of the file to reveal.
             .pragma("secure_delete", "fast");
-        let file = Some(options.get_filename().to_owned())
-            .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:");
+        let file = Self::file_of(url);
         if let Some(file) = &file {
             // Before SQLite creates it (0644), since it gives its -wal, -shm and -journal
             // files the database file's mode.
@@ -445,6 +450,39 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An in-memory database has no file: nothing is made for it in the working directory (sqlx
+    /// names it `file:sqlx-in-memory-N`), and its TOTP key lives in memory with it.
+    #[tokio::test]
+    async fn an_in_memory_database_makes_no_files() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://x.db?mode=memory",
+            "sqlite:file:a?mode=memory&cache=shared",
+        ] {
+            assert_eq!(SqliteStore::file_of(url), None, "{url}");
+        }
+        assert_eq!(
+            SqliteStore::file_of("sqlite:///tmp/g.db"),
+            Some("/tmp/g.db".into())
+        );
+        let strays = || {
+            std::fs::read_dir(".")
+                .expect("the working directory")
+                .filter_map(Result::ok)
+                .filter(|entry| {
+                    entry
+                        .file_name()
+                        .to_string_lossy()
+                        .contains("sqlx-in-memory")
+                })
+                .count()
+        };
+        let before = strays();
+        let store = crate::store::open("sqlite::memory:").await.expect("open");
+        assert_eq!(store.list_users().await.expect("a query").len(), 0);
+        assert_eq!(strays(), before);
+    }
 
     /// Every unique rule of the schema that the domain answers `already_exists` for, broken on
     /// a real, migrated database, maps to its [`Constraint`]; any other stays a failure.
