@@ -35,6 +35,5 @@ END $$;
 CREATE TRIGGER app_secrets_copied AFTER INSERT OR DELETE OR UPDATE OF app_id, digest
     ON app_secrets FOR EACH ROW EXECUTE FUNCTION app_secrets_changed();
 
-UPDATE apps p SET
-    secret_1 = (SELECT digest FROM app_secrets s WHERE s.app_id = p.id ORDER BY s.id LIMIT 1),
-    secret_2 = (SELECT digest FROM app_secrets s WHERE s.app_id = p.id ORDER BY s.id LIMIT 1 OFFSET 1);
+-- The apps made before it.
+SELECT apps_copy_live_secrets(id) FROM apps;

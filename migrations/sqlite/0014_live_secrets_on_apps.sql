@@ -7,17 +7,19 @@
 ALTER TABLE apps ADD COLUMN secret_1 BLOB;
 ALTER TABLE apps ADD COLUMN secret_2 BLOB;
 
+-- One statement, repeated for each event that changes an app's secrets, as SQLite triggers
+-- cannot share a procedure: only the apps it touches (the WHERE) differ.
 CREATE TRIGGER app_secrets_copied_on_insert AFTER INSERT ON app_secrets BEGIN
     UPDATE apps SET
-        secret_1 = (SELECT digest FROM app_secrets WHERE app_id = NEW.app_id ORDER BY id LIMIT 1),
-        secret_2 = (SELECT digest FROM app_secrets WHERE app_id = NEW.app_id ORDER BY id LIMIT 1 OFFSET 1)
+        secret_1 = (SELECT digest FROM app_secrets WHERE app_id = apps.id ORDER BY id LIMIT 1),
+        secret_2 = (SELECT digest FROM app_secrets WHERE app_id = apps.id ORDER BY id LIMIT 1 OFFSET 1)
     WHERE id = NEW.app_id;
 END;
 
 CREATE TRIGGER app_secrets_copied_on_delete AFTER DELETE ON app_secrets BEGIN
     UPDATE apps SET
-        secret_1 = (SELECT digest FROM app_secrets WHERE app_id = OLD.app_id ORDER BY id LIMIT 1),
-        secret_2 = (SELECT digest FROM app_secrets WHERE app_id = OLD.app_id ORDER BY id LIMIT 1 OFFSET 1)
+        secret_1 = (SELECT digest FROM app_secrets WHERE app_id = apps.id ORDER BY id LIMIT 1),
+        secret_2 = (SELECT digest FROM app_secrets WHERE app_id = apps.id ORDER BY id LIMIT 1 OFFSET 1)
     WHERE id = OLD.app_id;
 END;
 
@@ -29,6 +31,7 @@ CREATE TRIGGER app_secrets_copied_on_update AFTER UPDATE OF app_id, digest ON ap
     WHERE id IN (OLD.app_id, NEW.app_id);
 END;
 
+-- The apps made before it.
 UPDATE apps SET
-    secret_1 = (SELECT digest FROM app_secrets s WHERE s.app_id = apps.id ORDER BY s.id LIMIT 1),
-    secret_2 = (SELECT digest FROM app_secrets s WHERE s.app_id = apps.id ORDER BY s.id LIMIT 1 OFFSET 1);
+    secret_1 = (SELECT digest FROM app_secrets WHERE app_id = apps.id ORDER BY id LIMIT 1),
+    secret_2 = (SELECT digest FROM app_secrets WHERE app_id = apps.id ORDER BY id LIMIT 1 OFFSET 1);

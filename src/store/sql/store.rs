@@ -95,7 +95,18 @@ impl<DB: Engine> SqlStore<DB> {
         keys: &[i64],
         event: &NewEvent,
     ) -> Result<bool> {
-        let mut tx = self.write().await?;
+        let tx = self.write().await?;
+        Self::delete_row_and_commit(tx, sql, keys, event).await
+    }
+
+    /// [`delete_row_recording`](Self::delete_row_recording)'s work, in `tx`, which it commits
+    /// (or drops, rolled back, when there is no row).
+    async fn delete_row_and_commit(
+        mut tx: Transaction<'static, DB>,
+        sql: &'static str,
+        keys: &[i64],
+        event: &NewEvent,
+    ) -> Result<bool> {
         let mut query = sqlx::query(sql);
         for key in keys {
             query = query.bind(*key);
@@ -869,17 +880,7 @@ impl<DB: Engine> Store for SqlStore<DB> {
         if owned > 0 {
             return Err(Error::Conflict(Constraint::OwnsApps));
         }
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        record_event(&mut tx, event, None).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        Self::delete_row_and_commit(tx, "DELETE FROM users WHERE id = $1", &[id.0], event).await
     }
 
     async fn insert_app(&self, app: &NewApp, event: &NewEvent) -> Result<App> {
@@ -1875,7 +1876,7 @@ impl<DB: Engine> Store for SqlStore<DB> {
         event: &NewEvent,
     ) -> Result<bool> {
         let mut tx = self.write().await?;
-        // The app's row first, as every writer of app_secrets locks it (PostgreSQL; SQLite's
+        // The app's row first, as every change of app_secrets locks it (PostgreSQL; SQLite's
         // write lock covers it): the trigger that copies the live secrets onto it (migration
         // 0014) then waits for no one while this transaction holds the secret's row.
         let sql = format!("SELECT id FROM apps WHERE id = $1{}", DB::LOCK_FOR_UPDATE);
@@ -1884,18 +1885,8 @@ impl<DB: Engine> Store for SqlStore<DB> {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM app_secrets WHERE id = $1 AND app_id = $2")
-            .bind(id.0)
-            .bind(app.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        record_event(&mut tx, event, None).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        let sql = "DELETE FROM app_secrets WHERE id = $1 AND app_id = $2";
+        Self::delete_row_and_commit(tx, sql, &[id.0, app.0], event).await
     }
 
     async fn mark_used(
